@@ -1,0 +1,1 @@
+//! Canary controller shared library.

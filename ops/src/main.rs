@@ -1,0 +1,32 @@
+//! `canaryctl`: the operator commands behind `cargo xtask publish | status | pause | resume | promote | abort`.
+//!
+//! They need the AWS SDK, which xtask keeps out of its own build; xtask runs this binary instead.
+//! `--endpoint-url URL` (or `AWS_ENDPOINT_URL`) points every client at the local emulator.
+
+mod publish;
+
+use std::process::ExitCode;
+
+pub type Result<T = (), E = Box<dyn std::error::Error>> = std::result::Result<T, E>;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: &[String]) -> Result {
+    let Some((command, rest)) = args.split_first() else {
+        return Err("usage: canaryctl <publish|status|pause|resume|promote|abort> [options]".into());
+    };
+    match command.as_str() {
+        "publish" => publish::run(rest).await,
+        other => Err(format!("unknown command `{other}`").into()),
+    }
+}

@@ -1,0 +1,3 @@
+pub async fn run(_args: &[String]) -> crate::Result {
+    Err("not built yet".into())
+}

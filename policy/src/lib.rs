@@ -1,0 +1,1 @@
+//! Pre-deploy proofs on synthesized templates.

@@ -1,0 +1,1 @@
+//! Typed CloudFormation model and the alb-canary stack definition.

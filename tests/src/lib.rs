@@ -1,0 +1,163 @@
+//! Test harness shared by the workspace's integration tests.
+//!
+//! - [`Moto`]: a real moto server (the local AWS emulator, pinned in `requirements-dev.txt`) on
+//!   127.0.0.1, one per test for isolation, stopped when dropped and killed with the test process.
+//! - [`tool`]: the path of a pinned Python tool in the project's `.venv` (cfn-lint, sam, ...).
+//!
+//! A missing tool is a loud failure that says how to install it, never a skipped test.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The workspace root.
+pub fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ lives one level below the workspace root")
+        .to_path_buf()
+}
+
+/// Path of an executable from the project's virtualenv (`.venv/bin/<name>`), or `$ALB_CANARY_VENV/bin`.
+///
+/// Panics with the install command when it is missing.
+pub fn tool(name: &str) -> PathBuf {
+    let venv = std::env::var_os("ALB_CANARY_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| project_root().join(".venv"));
+    let path = venv.join("bin").join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo xtask test` (it installs requirements-dev.txt into .venv)",
+        path.display()
+    );
+    path
+}
+
+/// A moto server on 127.0.0.1, started for one test.
+pub struct Moto {
+    child: Child,
+    port: u16,
+}
+
+/// Upper bound on a server's life, in case neither `Drop` nor the parent-death signal reaches it.
+const MAX_LIFETIME_SECS: &str = "1800";
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
+
+impl Moto {
+    /// Starts a fresh server and waits until it answers.
+    pub fn start() -> Moto {
+        let moto = tool("moto_server");
+        let mut last_error = String::new();
+        for _ in 0..5 {
+            let port = free_port();
+            let mut command = Command::new("timeout");
+            command
+                .args(["--signal=TERM", MAX_LIFETIME_SECS])
+                .arg(&moto)
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            // SAFETY: prctl is async-signal-safe; it only asks the kernel to TERM the server
+            // when the thread that spawned it goes away, so a crashed test leaves no server.
+            unsafe {
+                command.pre_exec(|| {
+                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                    Ok(())
+                });
+            }
+            let child = command.spawn().unwrap_or_else(|err| {
+                panic!("could not start {}: {err}", moto.display())
+            });
+            let mut server = Moto { child, port };
+            match server.wait_ready() {
+                Ok(()) => return server,
+                Err(err) => last_error = err,
+            }
+        }
+        panic!("moto server did not start: {last_error}");
+    }
+
+    /// `http://127.0.0.1:<port>`, for `endpoint_url`.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// SDK configuration for this server: us-east-1, test credentials, endpoint override.
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(self.endpoint())
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_credential_types::Credentials::new(
+                "testing", "testing", None, None, "moto",
+            ))
+            .load()
+            .await
+    }
+
+    /// Environment a child process (a function binary, `cargo xtask status`) needs to reach this server.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL", self.endpoint()),
+            ("AWS_ACCESS_KEY_ID", "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+            ("AWS_REGION", "us-east-1".into()),
+        ]
+    }
+
+    fn wait_ready(&mut self) -> Result<(), String> {
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().map_err(|e| e.to_string())? {
+                return Err(format!("moto_server exited with {status}"));
+            }
+            if self.get("/moto-api/").is_ok_and(|status| status == 200) {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Err(format!("no answer within {STARTUP_TIMEOUT:?}"))
+    }
+
+    /// Minimal HTTP/1.0 GET returning the status code; enough for a readiness probe.
+    fn get(&self, path: &str) -> std::io::Result<u16> {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port))?;
+        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+        write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
+        let mut head = [0u8; 12];
+        stream.read_exact(&mut head)?;
+        std::str::from_utf8(&head[9..12])
+            .ok()
+            .and_then(|code| code.parse().ok())
+            .ok_or_else(|| std::io::Error::other("not an HTTP answer"))
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        // `timeout` forwards TERM to moto and exits with it.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("the loopback interface has a free port")
+}

@@ -1,0 +1,7 @@
+pub fn run(_args: &[String]) -> crate::Result {
+    Err("not built yet".into())
+}
+
+pub fn bench(_args: &[String]) -> crate::Result {
+    Err("not built yet".into())
+}

@@ -1,0 +1,3 @@
+pub fn bench(_args: &[String]) -> crate::Result {
+    Err("not built yet".into())
+}

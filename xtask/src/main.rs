@@ -1,0 +1,64 @@
+//! `cargo xtask <command>`: the project's automation in plain Rust (see `cargo xtask help`).
+//!
+//! Each command lives in its own module with a `run(args)` entry point; this file only dispatches.
+
+mod check;
+mod lambda;
+mod project;
+mod service;
+mod synth;
+mod test;
+mod venv;
+
+use std::process::ExitCode;
+
+pub type Result<T = (), E = Box<dyn std::error::Error>> = std::result::Result<T, E>;
+
+const HELP: &str = "\
+cargo xtask <command> [options]
+
+commands:
+  synth [--check] [--no-build] [--arch x86_64|arm64]
+                      write templates/ (and build the Lambda bundles); --check compares instead
+  check               prove templates/ safe: cfn-guard rules and the reachability check
+  test                install the pinned Python tools into .venv and run every test
+  publish --bucket B [--prefix P] [--arch x86_64|arm64]
+                      build the static recommender binary and upload it to s3://B/P/recommender
+  bench-synth         time the stack synthesis
+  bench-check         time the policy and reachability check
+  bench-service       bounded load run against V1 and V2 on 127.0.0.1
+  bench-lambda        release-build the Lambdas and report bundle sizes and handler times
+";
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((command, rest)) = args.split_first() else {
+        print!("{HELP}");
+        return Ok(());
+    };
+    match command.as_str() {
+        "synth" => synth::run(rest),
+        "bench-synth" => synth::bench(rest),
+        "check" => check::run(rest),
+        "bench-check" => check::bench(rest),
+        "test" => test::run(rest),
+        "publish" => service::publish(rest),
+        "bench-service" => service::bench(rest),
+        "bench-lambda" => lambda::bench(rest),
+        "help" | "--help" | "-h" => {
+            print!("{HELP}");
+            Ok(())
+        }
+        other => Err(format!("unknown command `{other}`\n\n{HELP}").into()),
+    }
+}
