@@ -2,6 +2,7 @@
 //!
 //! Each command lives in its own module with a `run(args)` entry point; this file only dispatches.
 
+mod bundle;
 mod check;
 mod lambda;
 mod project;
