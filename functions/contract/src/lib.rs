@@ -146,14 +146,20 @@ impl Plan {
             return Err(format!("step {bad} is outside 1..=100"));
         }
         if self.steps.windows(2).any(|w| w[0] >= w[1]) {
-            return Err(format!("steps {:?} are not strictly increasing", self.steps));
+            return Err(format!(
+                "steps {:?} are not strictly increasing",
+                self.steps
+            ));
         }
         if self.steps.last() != Some(&100) {
             return Err(format!("steps {:?} do not end at 100", self.steps));
         }
         let h = &self.health;
         if !(0.0..=1.0).contains(&h.max_error_rate) {
-            return Err(format!("max_error_rate {} is outside 0..=1", h.max_error_rate));
+            return Err(format!(
+                "max_error_rate {} is outside 0..=1",
+                h.max_error_rate
+            ));
         }
         if let Some(r) = h.max_latency_ratio
             && !(r.is_finite() && r >= 1.0)
@@ -163,10 +169,15 @@ impl Plan {
         if let Some(m) = h.max_latency_margin_ms
             && !(m.is_finite() && m >= 0.0)
         {
-            return Err(format!("max_latency_margin_ms {m} is negative or not finite"));
+            return Err(format!(
+                "max_latency_margin_ms {m} is negative or not finite"
+            ));
         }
         if !(h.max_latency_ms.is_finite() && h.max_latency_ms > 0.0) {
-            return Err(format!("max_latency_ms {} is not positive", h.max_latency_ms));
+            return Err(format!(
+                "max_latency_ms {} is not positive",
+                h.max_latency_ms
+            ));
         }
         if h.min_requests == 0 {
             return Err("min_requests is 0: zero requests would be enough to promote".into());
@@ -192,11 +203,15 @@ mod tests {
 
     #[test]
     fn partial_json_takes_defaults() {
-        let plan = Plan::from_json(r#"{"steps":[20,100],"health":{"latency_statistic":"Average"}}"#)
-            .unwrap();
+        let plan =
+            Plan::from_json(r#"{"steps":[20,100],"health":{"latency_statistic":"Average"}}"#)
+                .unwrap();
         assert_eq!(plan.steps, vec![20, 100]);
         assert_eq!(plan.health.latency_statistic, "Average");
-        assert_eq!(plan.health.min_requests, HealthRules::default().min_requests);
+        assert_eq!(
+            plan.health.min_requests,
+            HealthRules::default().min_requests
+        );
     }
 
     #[test]
@@ -207,7 +222,10 @@ mod tests {
             (r#"{"steps":[10,50]}"#, "end at 100"),
             (r#"{"steps":[0,100]}"#, "step 0"),
             (r#"{"health":{"max_error_rate":2}}"#, "max_error_rate 2"),
-            (r#"{"health":{"max_latency_ratio":0.5}}"#, "max_latency_ratio 0.5"),
+            (
+                r#"{"health":{"max_latency_ratio":0.5}}"#,
+                "max_latency_ratio 0.5",
+            ),
             (r#"{"health":{"min_requests":0}}"#, "min_requests"),
             (r#"{"stepz":[10]}"#, "stepz"),
             ("nope", "not a plan"),

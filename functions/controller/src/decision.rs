@@ -129,13 +129,23 @@ pub struct Observation {
 #[serde(tag = "decision", rename_all = "snake_case")]
 pub enum Decision {
     /// Move to `step` (index into the plan) by writing `weights`.
-    Promote { step: usize, weights: Weights },
-    Hold { reason: String },
-    RollBack { reason: String },
+    Promote {
+        step: usize,
+        weights: Weights,
+    },
+    Hold {
+        reason: String,
+    },
+    RollBack {
+        reason: String,
+    },
     /// The last step baked healthy: the canary is done.
     Complete,
     /// Someone else changed the weights: report, do not overwrite.
-    Drift { found: Weights, expected: Weights },
+    Drift {
+        found: Weights,
+        expected: Weights,
+    },
 }
 
 impl Decision {

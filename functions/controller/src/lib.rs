@@ -1,4 +1,35 @@
-//! Canary controller shared library: the pure decision core ([`decision`]) and thin AWS adapters
-//! the `promote` and `rollback` Lambdas call.
+//! Canary controller shared library: the pure decision core ([`decision`]), thin AWS adapters
+//! ([`listener`], [`metrics`], [`state`], [`notify`], [`schedule`]) and the two handlers
+//! ([`promotion::handle_promotion`], [`rollback::handle_alarm`]) the `promote` and `rollback`
+//! Lambdas call. Handlers take their clients and configuration as parameters, so tests call them
+//! in-process against the emulator.
 
+pub mod clients;
+pub mod config;
 pub mod decision;
+pub mod error;
+pub mod events;
+pub mod listener;
+pub mod metrics;
+pub mod notify;
+pub mod outcome;
+pub mod promotion;
+pub mod report;
+pub mod rollback;
+pub mod schedule;
+pub mod state;
+
+pub use clients::Clients;
+pub use config::Config;
+pub use error::Error;
+pub use outcome::Outcome;
+pub use promotion::handle_promotion;
+pub use rollback::handle_alarm;
+
+/// Wall-clock time in epoch seconds.
+pub fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}

@@ -55,8 +55,16 @@ fn weights_validate_alb_limits() {
     assert!(Weights::new(999, 0).is_ok());
     assert!(Weights::new(1000, 0).unwrap_err().contains("1000"));
     assert!(Weights::new(0, 0).unwrap_err().contains("0/0"));
-    assert!(Weights::new(900, 100).unwrap().same_split(&Weights::for_percent(10)));
-    assert!(!Weights::new(80, 20).unwrap().same_split(&Weights::for_percent(10)));
+    assert!(
+        Weights::new(900, 100)
+            .unwrap()
+            .same_split(&Weights::for_percent(10))
+    );
+    assert!(
+        !Weights::new(80, 20)
+            .unwrap()
+            .same_split(&Weights::for_percent(10))
+    );
     assert_eq!(Weights::for_percent(100), Weights { v1: 0, v2: 100 });
 }
 
@@ -96,7 +104,13 @@ fn start_reports_drift_when_v2_already_has_traffic() {
 
 #[test]
 fn healthy_and_baked_promotes_to_the_next_step() {
-    let d = decide(&plan(), Some(&running(1, NOW - 300)), at(1), &healthy(), NOW);
+    let d = decide(
+        &plan(),
+        Some(&running(1, NOW - 300)),
+        at(1),
+        &healthy(),
+        NOW,
+    );
     assert_eq!(
         d,
         Decision::Promote {
@@ -108,13 +122,25 @@ fn healthy_and_baked_promotes_to_the_next_step() {
 
 #[test]
 fn healthy_but_not_baked_holds() {
-    let d = decide(&plan(), Some(&running(1, NOW - 299)), at(1), &healthy(), NOW);
+    let d = decide(
+        &plan(),
+        Some(&running(1, NOW - 299)),
+        at(1),
+        &healthy(),
+        NOW,
+    );
     assert!(matches!(d, Decision::Hold { reason } if reason.contains("baking")));
 }
 
 #[test]
 fn last_step_baked_completes() {
-    let d = decide(&plan(), Some(&running(3, NOW - 600)), at(3), &healthy(), NOW);
+    let d = decide(
+        &plan(),
+        Some(&running(3, NOW - 600)),
+        at(3),
+        &healthy(),
+        NOW,
+    );
     assert_eq!(d, Decision::Complete);
 }
 
@@ -132,11 +158,18 @@ fn last_step_ignores_missing_v1_latency() {
 fn recorded_statuses_other_than_running() {
     let mut s = running(2, 0);
     s.status = Status::RolledBack;
-    assert!(matches!(decide(&plan(), Some(&s), Weights::STABLE_ONLY, &healthy(), NOW), Decision::Hold { reason } if reason.contains("rolled back")));
+    assert!(
+        matches!(decide(&plan(), Some(&s), Weights::STABLE_ONLY, &healthy(), NOW), Decision::Hold { reason } if reason.contains("rolled back"))
+    );
     s.status = Status::Paused;
-    assert!(matches!(decide(&plan(), Some(&s), at(2), &healthy(), NOW), Decision::Hold { reason } if reason.contains("paused")));
+    assert!(
+        matches!(decide(&plan(), Some(&s), at(2), &healthy(), NOW), Decision::Hold { reason } if reason.contains("paused"))
+    );
     s.status = Status::Complete;
-    assert_eq!(decide(&plan(), Some(&s), at(3), &healthy(), NOW), Decision::Complete);
+    assert_eq!(
+        decide(&plan(), Some(&s), at(3), &healthy(), NOW),
+        Decision::Complete
+    );
 }
 
 #[test]

@@ -1,0 +1,196 @@
+//! Settings read once at cold start from the environment variables named in [`contract::env`].
+
+use crate::error::Error;
+use contract::{Plan, env};
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listener_arn: String,
+    /// V1's target group.
+    pub stable_tg_arn: String,
+    /// V2's target group.
+    pub canary_tg_arn: String,
+    /// `app/<name>/<id>`: the `LoadBalancer` metric dimension.
+    pub load_balancer: String,
+    pub table: String,
+    pub schedule_name: String,
+    pub schedule_group: String,
+    pub topic_arn: String,
+    pub plan: Plan,
+    /// Alarms whose ALARM state triggers a rollback.
+    pub rollback_alarms: Vec<String>,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Config, Error> {
+        Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, Error> {
+        let required = |name: &'static str| -> Result<String, Error> {
+            match lookup(name) {
+                Some(v) if !v.trim().is_empty() => Ok(v.trim().to_string()),
+                Some(_) => Err(Error::Config {
+                    name,
+                    problem: "is empty".into(),
+                }),
+                None => Err(Error::Config {
+                    name,
+                    problem: "is not set".into(),
+                }),
+            }
+        };
+        let arn = |name: &'static str, service: &str| -> Result<String, Error> {
+            let value = required(name)?;
+            if !value.starts_with("arn:") || !value.contains(&format!(":{service}:")) {
+                return Err(Error::Config {
+                    name,
+                    problem: format!("is `{value}`, not an {service} ARN"),
+                });
+            }
+            Ok(value)
+        };
+        let load_balancer = required(env::LOAD_BALANCER_DIMENSION)?;
+        if !load_balancer.starts_with("app/") || load_balancer.split('/').count() != 3 {
+            return Err(Error::Config {
+                name: env::LOAD_BALANCER_DIMENSION,
+                problem: format!("is `{load_balancer}`, not `app/<name>/<id>`"),
+            });
+        }
+        let plan_json = required(env::PLAN)?;
+        let plan = Plan::from_json(&plan_json).map_err(|problem| Error::Config {
+            name: env::PLAN,
+            problem: format!("is not a valid plan: {problem}"),
+        })?;
+        let rollback_alarms: Vec<String> = required(env::ROLLBACK_ALARMS)?
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
+        if rollback_alarms.is_empty() {
+            return Err(Error::Config {
+                name: env::ROLLBACK_ALARMS,
+                problem: "names no alarm".into(),
+            });
+        }
+        let config = Config {
+            listener_arn: arn(env::LISTENER_ARN, "elasticloadbalancing")?,
+            stable_tg_arn: arn(env::STABLE_TARGET_GROUP_ARN, "elasticloadbalancing")?,
+            canary_tg_arn: arn(env::CANARY_TARGET_GROUP_ARN, "elasticloadbalancing")?,
+            load_balancer,
+            table: required(env::STATE_TABLE)?,
+            schedule_name: required(env::SCHEDULE_NAME)?,
+            schedule_group: lookup(env::SCHEDULE_GROUP)
+                .filter(|g| !g.trim().is_empty())
+                .unwrap_or_else(|| "default".into()),
+            topic_arn: arn(env::TOPIC_ARN, "sns")?,
+            plan,
+            rollback_alarms,
+        };
+        if config.stable_tg_arn == config.canary_tg_arn {
+            return Err(Error::Config {
+                name: env::CANARY_TARGET_GROUP_ARN,
+                problem: "is the same target group as the stable one".into(),
+            });
+        }
+        Ok(config)
+    }
+
+    /// The environment that [`Config::from_env`] reads for this configuration (tests, the stack).
+    pub fn to_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            (env::LISTENER_ARN, self.listener_arn.clone()),
+            (env::STABLE_TARGET_GROUP_ARN, self.stable_tg_arn.clone()),
+            (env::CANARY_TARGET_GROUP_ARN, self.canary_tg_arn.clone()),
+            (env::LOAD_BALANCER_DIMENSION, self.load_balancer.clone()),
+            (env::STATE_TABLE, self.table.clone()),
+            (env::SCHEDULE_NAME, self.schedule_name.clone()),
+            (env::SCHEDULE_GROUP, self.schedule_group.clone()),
+            (env::TOPIC_ARN, self.topic_arn.clone()),
+            (env::PLAN, self.plan.to_json()),
+            (env::ROLLBACK_ALARMS, self.rollback_alarms.join(",")),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn good() -> HashMap<&'static str, String> {
+        HashMap::from([
+            (
+                env::LISTENER_ARN,
+                "arn:aws:elasticloadbalancing:us-east-1:1:listener/app/a/1/2".to_string(),
+            ),
+            (
+                env::STABLE_TARGET_GROUP_ARN,
+                "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/v1/1".into(),
+            ),
+            (
+                env::CANARY_TARGET_GROUP_ARN,
+                "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/v2/2".into(),
+            ),
+            (env::LOAD_BALANCER_DIMENSION, "app/a/1".into()),
+            (env::STATE_TABLE, "state".into()),
+            (env::SCHEDULE_NAME, "promote".into()),
+            (env::TOPIC_ARN, "arn:aws:sns:us-east-1:1:canary".into()),
+            (env::PLAN, Plan::default().to_json()),
+            (env::ROLLBACK_ALARMS, "v2-5xx, v2-latency".into()),
+        ])
+    }
+
+    fn load(vars: &HashMap<&'static str, String>) -> Result<Config, Error> {
+        Config::from_lookup(|n| vars.get(n).cloned())
+    }
+
+    #[test]
+    fn reads_every_setting_and_round_trips() {
+        let config = load(&good()).unwrap();
+        assert_eq!(config.rollback_alarms, vec!["v2-5xx", "v2-latency"]);
+        assert_eq!(config.schedule_group, "default");
+        let again: HashMap<_, _> = config.to_env().into_iter().collect();
+        let config2 = load(&again).unwrap();
+        assert_eq!(config2.plan, config.plan);
+        assert_eq!(config2.listener_arn, config.listener_arn);
+    }
+
+    #[test]
+    fn each_missing_variable_is_named() {
+        for name in good().keys() {
+            let mut vars = good();
+            vars.remove(name);
+            let err = load(&vars).unwrap_err().to_string();
+            assert!(err.contains(name) && err.contains("not set"), "{err}");
+        }
+    }
+
+    #[test]
+    fn malformed_values_are_named() {
+        for (name, value, needle) in [
+            (env::PLAN, "{\"steps\":[5]}", "end at 100"),
+            (env::PLAN, "not json", "not a plan"),
+            (
+                env::LISTENER_ARN,
+                "listener-1",
+                "not an elasticloadbalancing ARN",
+            ),
+            (
+                env::TOPIC_ARN,
+                "arn:aws:sqs:us-east-1:1:q",
+                "not an sns ARN",
+            ),
+            (env::LOAD_BALANCER_DIMENSION, "my-alb", "app/<name>/<id>"),
+            (env::ROLLBACK_ALARMS, " , ", "names no alarm"),
+            (env::STATE_TABLE, "  ", "is empty"),
+        ] {
+            let mut vars = good();
+            vars.insert(name, value.into());
+            let err = load(&vars).unwrap_err().to_string();
+            assert!(err.contains(name) && err.contains(needle), "{err}");
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! The two invocation events, parsed strictly: a payload of the wrong shape is a clear
+//! [`Error::BadEvent`] before anything is read or written.
+
+use crate::error::Error;
+use aws_lambda_events::cloudwatch_alarms::{CloudWatchAlarm, CloudWatchAlarmStateValue};
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use serde_json::Value;
+
+/// What the rollback function needs from a CloudWatch alarm event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlarmChange {
+    pub alarm_name: String,
+    pub state: CloudWatchAlarmStateValue,
+    pub reason: String,
+}
+
+/// Parses a CloudWatch alarm → Lambda event (the generic type: the metric-alarm type cannot hold
+/// periods above 65535 s).
+pub fn alarm(event: Value) -> Result<AlarmChange, Error> {
+    let alarm: CloudWatchAlarm = serde_json::from_value(event)
+        .map_err(|err| Error::BadEvent(format!("not a CloudWatch alarm event: {err}")))?;
+    if alarm.source.as_deref() != Some("aws.cloudwatch") {
+        return Err(Error::BadEvent(format!(
+            "alarm event source is {:?}, expected \"aws.cloudwatch\"",
+            alarm.source
+        )));
+    }
+    let state = alarm.alarm_data.state.ok_or_else(|| {
+        Error::BadEvent(format!(
+            "alarm event for {} has no alarmData.state",
+            alarm.alarm_data.alarm_name
+        ))
+    })?;
+    Ok(AlarmChange {
+        alarm_name: alarm.alarm_data.alarm_name,
+        state: state.value,
+        reason: state.reason,
+    })
+}
+
+/// Checks a scheduled EventBridge event (EventBridge rule or Scheduler with the same payload).
+pub fn schedule(event: Value) -> Result<(), Error> {
+    let event: EventBridgeEvent = serde_json::from_value(event)
+        .map_err(|err| Error::BadEvent(format!("not an EventBridge event: {err}")))?;
+    if event.detail_type != "Scheduled Event" {
+        return Err(Error::BadEvent(format!(
+            "EventBridge detail-type is {:?}, expected \"Scheduled Event\"",
+            event.detail_type
+        )));
+    }
+    if event.source != "aws.events" && event.source != "aws.scheduler" {
+        return Err(Error::BadEvent(format!(
+            "EventBridge source is {:?}, expected \"aws.events\" or \"aws.scheduler\"",
+            event.source
+        )));
+    }
+    Ok(())
+}
+
+/// Parses raw invocation bytes (what the runtime receives) as JSON.
+pub fn json(bytes: &[u8]) -> Result<Value, Error> {
+    serde_json::from_slice(bytes)
+        .map_err(|err| Error::BadEvent(format!("event is not JSON: {err}")))
+}

@@ -1,0 +1,40 @@
+//! What a handler invocation did; it is also the Lambda's JSON response.
+
+use crate::decision::{Status, Weights};
+use serde::Serialize;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Promotion did nothing: the canary is rolled back, paused or complete.
+    Idle {
+        status: Status,
+    },
+    Held {
+        reason: String,
+    },
+    Promoted {
+        step: usize,
+        weights: Weights,
+    },
+    RolledBack {
+        reason: String,
+    },
+    /// A rollback that had already been done: the listener was checked, nothing else changed.
+    AlreadyRolledBack,
+    Completed,
+    /// Someone else changed the weights: reported and paused, not overwritten.
+    Drift {
+        found: Weights,
+        expected: Weights,
+    },
+    /// A rollback happened while this promotion ran: V2 was set back to 0.
+    RollbackWon {
+        reason: String,
+    },
+    /// An alarm transition that is not into ALARM: logged, nothing changed.
+    Ignored {
+        alarm: String,
+        state: String,
+    },
+}
