@@ -233,9 +233,16 @@ mod tests {
         assert_eq!(config, Config::new(Model::V1));
     }
 
+    /// Arguments, environment, and the text the error must contain.
+    type Case = (
+        &'static [&'static str],
+        &'static [(&'static str, &'static str)],
+        &'static str,
+    );
+
     #[test]
     fn invalid_values_name_the_flag_or_variable() {
-        let cases: &[(&[&str], &[(&str, &str)], &str)] = &[
+        let cases: &[Case] = &[
             (&[], &[], "--model is required"),
             (&["--model", "v3"], &[], "--model `v3`"),
             (&["--model"], &[], "--model needs a value"),

@@ -301,9 +301,16 @@ async fn the_binary_finishes_the_request_in_flight_on_sigterm_and_logs_v2_reques
     assert!(status.success(), "exit status after SIGTERM: {status}");
 }
 
+/// Arguments, environment, and the text the error must contain.
+type Case = (
+    &'static [&'static str],
+    &'static [(&'static str, &'static str)],
+    &'static str,
+);
+
 #[test]
 fn the_binary_refuses_to_start_with_an_invalid_knob() {
-    let cases: &[(&[&str], &[(&str, &str)], &str)] = &[
+    let cases: &[Case] = &[
         (
             &["--model", "v2"],
             &[("RECOMMENDER_ERROR_RATE", "2")],
