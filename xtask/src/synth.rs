@@ -1,7 +1,141 @@
-pub fn run(_args: &[String]) -> crate::Result {
-    Err("not built yet".into())
+//! `cargo xtask synth [--check]`: writes `templates/` from the typed stack definition, or in check
+//! mode fails when the committed output differs from a fresh synth. `bench-synth` times it.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::project::root;
+
+/// Flags accepted for the Lambda bundle build that synth will also run; ignored until then.
+const IGNORED_FLAGS: &[&str] = &["--no-build"];
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Mode {
+    Write,
+    Check,
 }
 
-pub fn bench(_args: &[String]) -> crate::Result {
-    Err("not built yet".into())
+pub fn run(args: &[String]) -> crate::Result {
+    let mut mode = Mode::Write;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--check" => mode = Mode::Check,
+            "--arch" => {
+                args.next()
+                    .ok_or("--arch needs a value (x86_64 or arm64)")?;
+            }
+            flag if IGNORED_FLAGS.contains(&flag) => {}
+            other => return Err(format!("synth: unknown argument `{other}`").into()),
+        }
+    }
+    for written in synth(&root(), mode)? {
+        println!("{written}");
+    }
+    Ok(())
+}
+
+/// Renders every template; writes or checks them against the files under `root`.
+/// Returns one line per file saying what happened.
+pub fn synth(root: &Path, mode: Mode) -> crate::Result<Vec<String>> {
+    let rendered = render()?;
+    let mut report = Vec::new();
+    for (relative, text) in rendered {
+        let path = root.join(relative);
+        let current = std::fs::read_to_string(&path).ok();
+        let fresh = current.as_deref() == Some(text.as_str());
+        match mode {
+            Mode::Check if !fresh => {
+                return Err(format!(
+                    "`{relative}` was not up to date — run `cargo xtask synth` and commit"
+                )
+                .into());
+            }
+            Mode::Check => report.push(format!("{relative} is up to date")),
+            Mode::Write if fresh => report.push(format!("{relative} unchanged")),
+            Mode::Write => {
+                std::fs::write(&path, text)
+                    .map_err(|err| format!("could not write {}: {err}", path.display()))?;
+                report.push(format!("wrote {relative}"));
+            }
+        }
+    }
+    Ok(report)
+}
+
+fn render() -> crate::Result<Vec<(&'static str, String)>> {
+    let template = stack::synthesize(&stack::Options::default());
+    let text = template.render().map_err(|errors| {
+        let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        format!(
+            "the template has unresolved references:\n{}",
+            lines.join("\n")
+        )
+    })?;
+    Ok(vec![(stack::TEMPLATE_PATH, text)])
+}
+
+pub fn bench(args: &[String]) -> crate::Result {
+    let runs: usize = match args {
+        [] => 200,
+        [n] => n
+            .parse()
+            .map_err(|_| format!("bench-synth: `{n}` is not a number of runs"))?,
+        _ => return Err("usage: cargo xtask bench-synth [RUNS]".into()),
+    };
+    if runs == 0 {
+        return Err("bench-synth: RUNS must be at least 1".into());
+    }
+    let mut times: Vec<Duration> = Vec::with_capacity(runs);
+    let mut bytes = 0;
+    for _ in 0..runs {
+        let start = Instant::now();
+        let rendered = render()?;
+        times.push(start.elapsed());
+        bytes = rendered.iter().map(|(_, text)| text.len()).sum();
+    }
+    times.sort();
+    println!(
+        "synth (build + reference check + JSON render, in memory, {} build): {runs} runs, {bytes} bytes; min {:?}, median {:?}, max {:?}",
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        },
+        times[0],
+        times[runs / 2],
+        times[runs - 1]
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The committed `templates/` match a fresh synth (rust-analyzer's codegen-check habit).
+    #[test]
+    fn templates_are_up_to_date() {
+        if let Err(err) = synth(&root(), Mode::Check) {
+            panic!("{err}");
+        }
+    }
+
+    #[test]
+    fn check_names_the_stale_file() {
+        let dir = std::env::temp_dir().join(format!("alb-canary-synth-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("templates")).unwrap();
+        std::fs::write(dir.join(stack::TEMPLATE_PATH), "{}\n").unwrap();
+        let err = synth(&dir, Mode::Check).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "`templates/alb-canary.json` was not up to date — run `cargo xtask synth` and commit"
+        );
+        synth(&dir, Mode::Write).unwrap();
+        assert_eq!(
+            synth(&dir, Mode::Check).unwrap(),
+            vec!["templates/alb-canary.json is up to date"]
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

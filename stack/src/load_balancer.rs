@@ -1,0 +1,254 @@
+//! The ALB, its target groups, the live listener with the weighted forward, and the WAF.
+
+use serde_json::json;
+
+use crate::cfn::resources::{
+    Action, Certificate, ForwardConfig, KeyValue, Listener, LoadBalancer, Matcher, OverrideAction,
+    RedirectConfig, TargetGroup, VisibilityConfig, WafAction, WafRule, WafStatement, WebAcl,
+    WebAclAssociation, WeightedTargetGroup, name_tag,
+};
+use crate::cfn::{Attributes, Expr, Handle, Sub, Template};
+use crate::network::Network;
+use crate::parameters::{Conditions, Parameters};
+use crate::security::{APP_PORT, DOCKER_HOST_PORT, Security};
+
+/// Weights written by the template: stable only. The controller owns the weights after
+/// creation; a template holding a canary weight would undo a rollback on every redeploy.
+pub const STABLE_WEIGHT: u16 = 100;
+pub const CANARY_WEIGHT: u16 = 0;
+
+/// Seconds a deregistering target keeps its in-flight requests: short, so a rollback is fast.
+pub const DEREGISTRATION_DELAY_SECONDS: u16 = 15;
+pub const HEALTH_CHECK_PATH: &str = "/health";
+
+pub struct LoadBalancing {
+    pub alb: Handle<LoadBalancer>,
+    pub http_listener: Handle<Listener>,
+    /// Exists only with a certificate (condition `HasCertificate`).
+    pub https_listener: Handle<Listener>,
+    /// The listener holding the weighted forward: HTTPS 443 with a certificate, else HTTP 80.
+    pub live_listener: Expr,
+    pub target_group_v1: Handle<TargetGroup>,
+    pub target_group_v2: Handle<TargetGroup>,
+    pub target_group_v2_docker: Handle<TargetGroup>,
+    /// ARN of the canary target group: TG-V2 on `vm`, TG-V2-Docker on `docker`.
+    pub canary_target_group: Expr,
+    /// `TargetGroupFullName` of the canary target group (CloudWatch's `TargetGroup` dimension).
+    pub canary_target_group_full_name: Expr,
+    pub web_acl: Handle<WebAcl>,
+}
+
+fn target_group(
+    template: &mut Template,
+    id: &str,
+    network: &Network,
+    port: u16,
+    name: &str,
+) -> Handle<TargetGroup> {
+    template.add(
+        id,
+        TargetGroup {
+            vpc_id: network.vpc.r#ref(),
+            protocol: "HTTP",
+            port,
+            target_type: "instance",
+            health_check_enabled: true,
+            health_check_protocol: "HTTP",
+            health_check_path: HEALTH_CHECK_PATH,
+            health_check_interval_seconds: 10,
+            health_check_timeout_seconds: 5,
+            healthy_threshold_count: 2,
+            unhealthy_threshold_count: 2,
+            matcher: Matcher { http_code: "200" },
+            target_group_attributes: vec![KeyValue {
+                key: "deregistration_delay.timeout_seconds",
+                value: DEREGISTRATION_DELAY_SECONDS.to_string().into(),
+            }],
+            tags: name_tag(Sub::new(format!("${{AWS::StackName}}-{name}")).build()),
+        },
+    )
+}
+
+fn attribute(key: &'static str, value: Expr) -> Expr {
+    Expr::lit(json!({ "Key": key, "Value": value }))
+}
+
+pub fn build(
+    template: &mut Template,
+    params: &Parameters,
+    conds: &Conditions,
+    network: &Network,
+    security: &Security,
+) -> LoadBalancing {
+    let alb = template.add(
+        "LoadBalancer",
+        LoadBalancer {
+            r#type: "application",
+            scheme: "internet-facing",
+            ip_address_type: "ipv4",
+            subnets: network.public_subnets.iter().map(|s| s.r#ref()).collect(),
+            security_groups: vec![security.alb_group.get_att("GroupId")],
+            load_balancer_attributes: vec![
+                attribute(
+                    "routing.http.drop_invalid_header_fields.enabled",
+                    "true".into(),
+                ),
+                attribute(
+                    "deletion_protection.enabled",
+                    params.alb_deletion_protection.r#ref(),
+                ),
+                attribute(
+                    "access_logs.s3.enabled",
+                    Expr::if_(&conds.has_access_logs, "true", "false"),
+                ),
+                Expr::if_(
+                    &conds.has_access_logs,
+                    attribute(
+                        "access_logs.s3.bucket",
+                        params.alb_access_logs_bucket.r#ref(),
+                    ),
+                    Expr::no_value(),
+                ),
+            ],
+            tags: name_tag(Sub::new("${AWS::StackName}-alb").build()),
+        },
+    );
+
+    let target_group_v1 = target_group(template, "TargetGroupV1", network, APP_PORT, "tg-v1");
+    let target_group_v2 = target_group(template, "TargetGroupV2", network, APP_PORT, "tg-v2");
+    let target_group_v2_docker = target_group(
+        template,
+        "TargetGroupV2Docker",
+        network,
+        DOCKER_HOST_PORT,
+        "tg-v2-docker",
+    );
+    let canary_target_group = Expr::if_(
+        &conds.canary_on_docker,
+        target_group_v2_docker.r#ref(),
+        target_group_v2.r#ref(),
+    );
+    let canary_target_group_full_name = Expr::if_(
+        &conds.canary_on_docker,
+        target_group_v2_docker.get_att("TargetGroupFullName"),
+        target_group_v2.get_att("TargetGroupFullName"),
+    );
+
+    let weighted_forward = Action {
+        r#type: "forward",
+        forward_config: Some(ForwardConfig {
+            target_groups: vec![
+                WeightedTargetGroup {
+                    target_group_arn: target_group_v1.r#ref(),
+                    weight: STABLE_WEIGHT,
+                },
+                WeightedTargetGroup {
+                    target_group_arn: canary_target_group.clone(),
+                    weight: CANARY_WEIGHT,
+                },
+            ],
+        }),
+        redirect_config: None,
+    };
+    let redirect_to_https = Action {
+        r#type: "redirect",
+        forward_config: None,
+        redirect_config: Some(RedirectConfig {
+            protocol: "HTTPS",
+            port: "443",
+            status_code: "HTTP_301",
+        }),
+    };
+
+    let http_listener = template.add(
+        "HttpListener",
+        Listener {
+            load_balancer_arn: alb.r#ref(),
+            port: 80,
+            protocol: "HTTP",
+            ssl_policy: None,
+            certificates: Vec::new(),
+            default_actions: Expr::if_(
+                &conds.has_certificate,
+                Expr::list([redirect_to_https.to_expr()]),
+                Expr::list([weighted_forward.to_expr()]),
+            ),
+        },
+    );
+    let https_listener = template.add_with(
+        "HttpsListener",
+        Listener {
+            load_balancer_arn: alb.r#ref(),
+            port: 443,
+            protocol: "HTTPS",
+            ssl_policy: Some("ELBSecurityPolicy-TLS13-1-2-2021-06"),
+            certificates: vec![Certificate {
+                certificate_arn: params.certificate_arn.r#ref(),
+            }],
+            default_actions: Expr::list([weighted_forward.to_expr()]),
+        },
+        Attributes::new().condition(&conds.has_certificate),
+    );
+    let live_listener = Expr::if_(
+        &conds.has_certificate,
+        https_listener.r#ref(),
+        http_listener.r#ref(),
+    );
+
+    let managed = |priority: u16, name: &'static str| WafRule {
+        name: name.to_owned(),
+        priority,
+        statement: WafStatement::ManagedRuleGroupStatement {
+            vendor_name: "AWS",
+            name,
+        },
+        action: None,
+        override_action: Some(OverrideAction::None {}),
+        visibility_config: VisibilityConfig::on(name),
+    };
+    let web_acl = template.add(
+        "WebAcl",
+        WebAcl {
+            scope: "REGIONAL",
+            description: "alb-canary: AWS managed rule groups and a per-IP rate limit in front of the ALB",
+            default_action: WafAction::Allow {},
+            visibility_config: VisibilityConfig::on("AlbCanaryWebAcl"),
+            rules: vec![
+                WafRule {
+                    name: "RateLimitPerIp".into(),
+                    priority: 0,
+                    statement: WafStatement::RateBasedStatement {
+                        limit: params.waf_rate_limit.r#ref(),
+                        aggregate_key_type: "IP",
+                    },
+                    action: Some(WafAction::Block {}),
+                    override_action: None,
+                    visibility_config: VisibilityConfig::on("RateLimitPerIp"),
+                },
+                managed(1, "AWSManagedRulesCommonRuleSet"),
+                managed(2, "AWSManagedRulesKnownBadInputsRuleSet"),
+                managed(3, "AWSManagedRulesSQLiRuleSet"),
+            ],
+        },
+    );
+    template.add(
+        "WebAclAssociation",
+        WebAclAssociation {
+            resource_arn: alb.r#ref(),
+            web_acl_arn: web_acl.get_att("Arn"),
+        },
+    );
+
+    LoadBalancing {
+        alb,
+        http_listener,
+        https_listener,
+        live_listener,
+        target_group_v1,
+        target_group_v2,
+        target_group_v2_docker,
+        canary_target_group,
+        canary_target_group_full_name,
+        web_acl,
+    }
+}

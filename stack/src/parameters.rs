@@ -1,0 +1,184 @@
+//! The stack's parameters and the conditions derived from them.
+
+use crate::cfn::{Cond, Expr, Param, ParamSpec, ParamType, Template};
+
+const CIDR_PATTERN: &str = r"^(\d{1,3}\.){3}\d{1,3}/(1[6-9]|2[0-8])$";
+const CIDR_EXPLANATION: &str = "an IPv4 CIDR block between /16 and /28, e.g. 10.0.10.0/24";
+
+/// Ubuntu 24.04 LTS (amd64, gp3 root) from Canonical's public SSM parameter: always the current
+/// patched image, no AMI IDs per region in the template. amd64 because the recommender is
+/// published as a static x86_64 binary.
+pub const UBUNTU_AMI_PARAMETER: &str =
+    "/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id";
+
+pub struct Parameters {
+    pub vpc_cidr: Param,
+    pub public_subnet_cidrs: [Param; 2],
+    pub private_subnet_cidrs: [Param; 2],
+    pub nat_gateways: Param,
+    pub canary_platform: Param,
+    pub v1_instance_count: Param,
+    pub v2_instance_count: Param,
+    pub instance_type: Param,
+    pub image_id: Param,
+    pub artifact_prefix: Param,
+    pub certificate_arn: Param,
+    pub waf_rate_limit: Param,
+    pub alb_deletion_protection: Param,
+    pub alb_access_logs_bucket: Param,
+}
+
+pub struct Conditions {
+    /// One NAT gateway per AZ instead of one shared.
+    pub nat_per_az: Cond,
+    /// `CanaryPlatform` is `vm`: V2 runs on instances in TG-V2.
+    pub canary_on_vm: Cond,
+    /// `CanaryPlatform` is `docker`: V2 runs on the Docker host in TG-V2-Docker.
+    pub canary_on_docker: Cond,
+    /// A certificate was given: HTTPS 443 holds the weighted forward, 80 redirects.
+    pub has_certificate: Cond,
+    pub has_access_logs: Cond,
+}
+
+pub fn declare(template: &mut Template) -> (Parameters, Conditions) {
+    let cidr = |description: &str, default: &str| {
+        ParamSpec::string(description, default).pattern(CIDR_PATTERN, CIDR_EXPLANATION)
+    };
+    let parameters = Parameters {
+        vpc_cidr: template.parameter("VpcCidr", cidr("CIDR block of the VPC.", "10.0.0.0/16")),
+        public_subnet_cidrs: [
+            template.parameter(
+                "PublicSubnet1Cidr",
+                cidr("Public subnet in the first AZ (ALB, NAT).", "10.0.10.0/24"),
+            ),
+            template.parameter(
+                "PublicSubnet2Cidr",
+                cidr("Public subnet in the second AZ (ALB, NAT).", "10.0.11.0/24"),
+            ),
+        ],
+        private_subnet_cidrs: [
+            template.parameter(
+                "PrivateSubnet1Cidr",
+                cidr("Private subnet in the first AZ (V1, V2, Docker host).", "10.0.20.0/24"),
+            ),
+            template.parameter(
+                "PrivateSubnet2Cidr",
+                cidr("Private subnet in the second AZ (V1, V2).", "10.0.21.0/24"),
+            ),
+        ],
+        nat_gateways: template.parameter(
+            "NatGateways",
+            ParamSpec::string(
+                "single: one NAT gateway shared by both AZs (cheaper); per-az: one per AZ (survives an AZ loss).",
+                "single",
+            )
+            .allowed(&["single", "per-az"]),
+        ),
+        canary_platform: template.parameter(
+            "CanaryPlatform",
+            ParamSpec::string(
+                "Where V2 (the canary) runs: vm = V2 instances in TG-V2; docker = a Docker host running the V2 container in TG-V2-Docker.",
+                "vm",
+            )
+            .allowed(&["vm", "docker"]),
+        ),
+        v1_instance_count: template.parameter(
+            "V1InstanceCount",
+            ParamSpec::number("Number of V1 (stable) instances, spread over both AZs.", 3, 1, 10),
+        ),
+        v2_instance_count: template.parameter(
+            "V2InstanceCount",
+            ParamSpec::number(
+                "Number of V2 (canary) instances when CanaryPlatform is vm.",
+                1,
+                0,
+                10,
+            ),
+        ),
+        instance_type: template.parameter(
+            "InstanceType",
+            ParamSpec::string("EC2 instance type of every instance (x86_64).", "t3.micro")
+                .pattern(r"^[a-z0-9]+\.[a-z0-9]+$", "an EC2 instance type such as t3.micro"),
+        ),
+        image_id: template.parameter(
+            "ImageId",
+            ParamSpec {
+                kind: ParamType::SsmImageId,
+                ..ParamSpec::string(
+                    "SSM parameter holding the AMI ID (Ubuntu 24.04 amd64 by default).",
+                    UBUNTU_AMI_PARAMETER,
+                )
+            },
+        ),
+        artifact_prefix: template.parameter(
+            "ArtifactPrefix",
+            ParamSpec::string(
+                "Key prefix of the recommender binary in the artifact bucket: instances fetch s3://<ArtifactBucket>/<ArtifactPrefix>/recommender.",
+                "artifacts",
+            )
+            .pattern(
+                r"^[A-Za-z0-9][A-Za-z0-9._/-]*[A-Za-z0-9]$",
+                "a key prefix without leading or trailing slash",
+            ),
+        ),
+        certificate_arn: template.parameter(
+            "CertificateArn",
+            ParamSpec::string(
+                "ACM certificate ARN for HTTPS on 443 (then 80 redirects to 443). Empty: HTTP on 80 only.",
+                "",
+            )
+            .pattern(
+                r"^$|^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$",
+                "empty or an ACM certificate ARN",
+            ),
+        ),
+        waf_rate_limit: template.parameter(
+            "WafRateLimit",
+            ParamSpec::number(
+                "WAF rate-based rule: requests per client IP in any 5-minute window before it is blocked.",
+                2000,
+                100,
+                2_000_000_000,
+            ),
+        ),
+        alb_deletion_protection: template.parameter(
+            "AlbDeletionProtection",
+            ParamSpec::string(
+                "true: the ALB cannot be deleted until this is set back to false.",
+                "false",
+            )
+            .allowed(&["true", "false"]),
+        ),
+        alb_access_logs_bucket: template.parameter(
+            "AlbAccessLogsBucket",
+            ParamSpec::string(
+                "Existing S3 bucket (with the ELB log-delivery policy) for ALB access logs. Empty: access logs off.",
+                "",
+            )
+            .pattern(r"^$|^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", "empty or an S3 bucket name"),
+        ),
+    };
+    let conditions = Conditions {
+        nat_per_az: template.condition(
+            "NatPerAz",
+            Expr::equals(parameters.nat_gateways.r#ref(), "per-az"),
+        ),
+        canary_on_vm: template.condition(
+            "CanaryOnVm",
+            Expr::equals(parameters.canary_platform.r#ref(), "vm"),
+        ),
+        canary_on_docker: template.condition(
+            "CanaryOnDocker",
+            Expr::equals(parameters.canary_platform.r#ref(), "docker"),
+        ),
+        has_certificate: template.condition(
+            "HasCertificate",
+            Expr::not(Expr::equals(parameters.certificate_arn.r#ref(), "")),
+        ),
+        has_access_logs: template.condition(
+            "HasAccessLogs",
+            Expr::not(Expr::equals(parameters.alb_access_logs_bucket.r#ref(), "")),
+        ),
+    };
+    (parameters, conditions)
+}

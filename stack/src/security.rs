@@ -1,0 +1,295 @@
+//! Network ACLs (stateless: every flow is allowed both ways) and security groups.
+//!
+//! The rule sets follow SPEC §1, with one addition it misses: the public NACL lets in 443 from
+//! the private subnets, because an instance's HTTPS request to the internet (snap store, Docker
+//! packages) enters the public subnet at the NAT gateway before it leaves.
+
+use crate::cfn::resources::{
+    NetworkAcl, NetworkAclEntry, PortRange, SecurityGroup, SecurityGroupIngress, SgRule,
+    SubnetNetworkAclAssociation, name_tag,
+};
+use crate::cfn::{Attributes, Cond, Expr, Handle, Sub, Template};
+use crate::network::Network;
+use crate::parameters::{Conditions, Parameters};
+
+pub const APP_PORT: u16 = 8000;
+pub const DOCKER_HOST_PORT: u16 = 80;
+const EPHEMERAL: (u16, u16) = (1024, 65535);
+const ANYWHERE: &str = "0.0.0.0/0";
+const TCP: i32 = 6;
+
+pub struct Security {
+    pub alb_group: Handle<SecurityGroup>,
+    pub backend_group: Handle<SecurityGroup>,
+}
+
+struct Entry<'a> {
+    id: String,
+    rule_number: u16,
+    egress: bool,
+    cidr: Expr,
+    ports: (u16, u16),
+    condition: Option<&'a Cond>,
+}
+
+fn entry(
+    id: &str,
+    rule_number: u16,
+    egress: bool,
+    cidr: Expr,
+    ports: (u16, u16),
+) -> Entry<'static> {
+    Entry {
+        id: id.to_owned(),
+        rule_number,
+        egress,
+        cidr,
+        ports,
+        condition: None,
+    }
+}
+
+const IN: bool = false;
+const OUT: bool = true;
+
+fn port(p: u16) -> (u16, u16) {
+    (p, p)
+}
+
+fn add_nacl(
+    template: &mut Template,
+    id: &str,
+    network: &Network,
+    subnets: &[&Handle<crate::cfn::resources::Subnet>],
+    entries: Vec<Entry<'_>>,
+) -> Handle<NetworkAcl> {
+    let acl = template.add(
+        id,
+        NetworkAcl {
+            vpc_id: network.vpc.r#ref(),
+            tags: name_tag(Sub::new(format!("${{AWS::StackName}}-{}", id.to_lowercase())).build()),
+        },
+    );
+    for entry in entries {
+        let attributes = match entry.condition {
+            Some(condition) => Attributes::new().condition(condition),
+            None => Attributes::new(),
+        };
+        template.add_with(
+            &format!("{id}{}", entry.id),
+            NetworkAclEntry {
+                network_acl_id: acl.r#ref(),
+                rule_number: entry.rule_number,
+                protocol: TCP,
+                rule_action: "allow",
+                egress: entry.egress,
+                cidr_block: entry.cidr,
+                port_range: PortRange {
+                    from: entry.ports.0,
+                    to: entry.ports.1,
+                },
+            },
+            attributes,
+        );
+    }
+    for subnet in subnets {
+        template.add(
+            &format!("{}NetworkAclAssociation", subnet.id()),
+            SubnetNetworkAclAssociation {
+                subnet_id: subnet.r#ref(),
+                network_acl_id: acl.r#ref(),
+            },
+        );
+    }
+    acl
+}
+
+pub fn build(
+    template: &mut Template,
+    params: &Parameters,
+    conds: &Conditions,
+    network: &Network,
+) -> Security {
+    let anywhere = || Expr::from(ANYWHERE);
+    let [public1, public2] = params.public_subnet_cidrs.each_ref().map(|p| p.r#ref());
+    let [private1, private2] = params.private_subnet_cidrs.each_ref().map(|p| p.r#ref());
+
+    let public_entries = vec![
+        entry("InHttp", 100, IN, anywhere(), port(80)),
+        Entry {
+            condition: Some(&conds.has_certificate),
+            ..entry("InHttps", 110, IN, anywhere(), port(443))
+        },
+        entry("InHttpsFromPrivate1", 120, IN, private1.clone(), port(443)),
+        entry("InHttpsFromPrivate2", 121, IN, private2.clone(), port(443)),
+        entry("InEphemeral", 130, IN, anywhere(), EPHEMERAL),
+        entry(
+            "OutAppToPrivate1",
+            100,
+            OUT,
+            private1.clone(),
+            port(APP_PORT),
+        ),
+        entry(
+            "OutAppToPrivate2",
+            101,
+            OUT,
+            private2.clone(),
+            port(APP_PORT),
+        ),
+        entry(
+            "OutHttpToPrivate1",
+            110,
+            OUT,
+            private1.clone(),
+            port(DOCKER_HOST_PORT),
+        ),
+        entry(
+            "OutHttpToPrivate2",
+            111,
+            OUT,
+            private2.clone(),
+            port(DOCKER_HOST_PORT),
+        ),
+        entry("OutHttp", 120, OUT, anywhere(), port(80)),
+        entry("OutHttps", 130, OUT, anywhere(), port(443)),
+        entry("OutEphemeral", 140, OUT, anywhere(), EPHEMERAL),
+    ];
+    add_nacl(
+        template,
+        "PublicNacl",
+        network,
+        &[&network.public_subnets[0], &network.public_subnets[1]],
+        public_entries,
+    );
+
+    let private_entries = vec![
+        entry("InAppFromPublic1", 100, IN, public1.clone(), port(APP_PORT)),
+        entry("InAppFromPublic2", 101, IN, public2.clone(), port(APP_PORT)),
+        entry(
+            "InHttpFromPublic1",
+            110,
+            IN,
+            public1.clone(),
+            port(DOCKER_HOST_PORT),
+        ),
+        entry(
+            "InHttpFromPublic2",
+            111,
+            IN,
+            public2.clone(),
+            port(DOCKER_HOST_PORT),
+        ),
+        entry("InEphemeral", 120, IN, anywhere(), EPHEMERAL),
+        entry("OutEphemeralToPublic1", 100, OUT, public1, EPHEMERAL),
+        entry("OutEphemeralToPublic2", 101, OUT, public2, EPHEMERAL),
+        entry("OutHttps", 110, OUT, anywhere(), port(443)),
+        entry("OutHttp", 120, OUT, anywhere(), port(80)),
+    ];
+    add_nacl(
+        template,
+        "PrivateNacl",
+        network,
+        &[&network.private_subnets[0], &network.private_subnets[1]],
+        private_entries,
+    );
+
+    let rule = |ports: (u16, u16), description: &str| SgRule {
+        ip_protocol: "tcp",
+        from_port: ports.0,
+        to_port: ports.1,
+        description: description.to_owned(),
+        cidr_ip: None,
+        source_security_group_id: None,
+        destination_security_group_id: None,
+    };
+
+    // SG-BACKEND is declared first with its egress inline; its ingress from SG-ALB lives in
+    // separate resources, so the two groups can name each other without a circular dependency.
+    let backend_group = template.add(
+        "BackendSecurityGroup",
+        SecurityGroup {
+            group_description: "SG-BACKEND: V1, V2 and the Docker host; reachable only from the ALB".into(),
+            vpc_id: network.vpc.r#ref(),
+            security_group_ingress: Vec::new(),
+            security_group_egress: vec![
+                SgRule {
+                    cidr_ip: Some(anywhere()),
+                    ..rule(port(443), "HTTPS to S3 (gateway endpoint) and, through NAT, the snap store and package mirrors")
+                },
+                SgRule {
+                    cidr_ip: Some(anywhere()),
+                    ..rule(port(80), "HTTP to the Ubuntu package mirrors through NAT")
+                },
+            ],
+            tags: name_tag(Sub::new("${AWS::StackName}-sg-backend").build()),
+        },
+    );
+    let alb_group = template.add(
+        "AlbSecurityGroup",
+        SecurityGroup {
+            group_description: "SG-ALB: HTTP(S) from the internet, out only to SG-BACKEND".into(),
+            vpc_id: network.vpc.r#ref(),
+            security_group_ingress: vec![SgRule {
+                cidr_ip: Some(anywhere()),
+                ..rule(port(80), "HTTP from the internet")
+            }],
+            security_group_egress: vec![
+                SgRule {
+                    destination_security_group_id: Some(backend_group.get_att("GroupId")),
+                    ..rule(port(APP_PORT), "V1 and V2 instances (recommender on 8000)")
+                },
+                SgRule {
+                    destination_security_group_id: Some(backend_group.get_att("GroupId")),
+                    ..rule(
+                        port(DOCKER_HOST_PORT),
+                        "Docker host (host port 80 to container 8000)",
+                    )
+                },
+            ],
+            tags: name_tag(Sub::new("${AWS::StackName}-sg-alb").build()),
+        },
+    );
+    template.add_with(
+        "AlbIngressHttps",
+        SecurityGroupIngress {
+            group_id: alb_group.get_att("GroupId"),
+            rule: SgRule {
+                cidr_ip: Some(anywhere()),
+                ..rule(
+                    port(443),
+                    "HTTPS from the internet (only with a certificate)",
+                )
+            },
+        },
+        Attributes::new().condition(&conds.has_certificate),
+    );
+    template.add(
+        "BackendIngressAppFromAlb",
+        SecurityGroupIngress {
+            group_id: backend_group.get_att("GroupId"),
+            rule: SgRule {
+                source_security_group_id: Some(alb_group.get_att("GroupId")),
+                ..rule(port(APP_PORT), "recommender on 8000 from the ALB only")
+            },
+        },
+    );
+    template.add(
+        "BackendIngressHttpFromAlb",
+        SecurityGroupIngress {
+            group_id: backend_group.get_att("GroupId"),
+            rule: SgRule {
+                source_security_group_id: Some(alb_group.get_att("GroupId")),
+                ..rule(
+                    port(DOCKER_HOST_PORT),
+                    "Docker host port 80 from the ALB only",
+                )
+            },
+        },
+    );
+
+    Security {
+        alb_group,
+        backend_group,
+    }
+}
