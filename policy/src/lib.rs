@@ -1,1 +1,11 @@
-//! Pre-deploy proofs on synthesized templates.
+//! Pre-deploy proofs on synthesized templates: the cfn-guard rules of `guard/` and an offline reachability
+//! check of the network. `check` runs both on one template; `check_dir` on every template of a folder.
+
+pub mod guard;
+pub mod reachability;
+
+mod report;
+mod templates;
+
+pub use report::{Failure, Report, check};
+pub use templates::{CheckError, check_dir};

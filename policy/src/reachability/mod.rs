@@ -1,0 +1,50 @@
+//! An offline, template-level cousin of AWS's VPC Reachability Analyzer: a model of route tables, NACLs and
+//! security groups evaluated on the flows the architecture promises and forbids.
+
+mod cidr;
+mod evaluate;
+mod flows;
+mod intrinsics;
+mod model;
+
+pub use evaluate::Hop;
+pub use flows::{Expect, FlowVerdict};
+
+use intrinsics::Resolver;
+use model::Network;
+use serde_json::Value;
+
+/// One deployment shape to check: a name and the parameter values that differ from the defaults.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub name: String,
+    pub overrides: Vec<(String, String)>,
+}
+
+/// The defaults, plus the shapes the parameters can switch on: V2 on Docker, and TLS on the ALB.
+pub fn scenarios(template: &Value) -> Vec<Scenario> {
+    let params = template.get("Parameters").and_then(Value::as_object);
+    let has = |name: &str| params.is_some_and(|p| p.contains_key(name));
+    let mut out = vec![Scenario { name: "defaults".into(), overrides: Vec::new() }];
+    if has("CanaryPlatform") {
+        out.push(Scenario { name: "CanaryPlatform=docker".into(), overrides: vec![("CanaryPlatform".into(), "docker".into())] });
+    }
+    if has("CertificateArn") {
+        let arn = "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000";
+        out.push(Scenario { name: "CertificateArn set (TLS)".into(), overrides: vec![("CertificateArn".into(), arn.into())] });
+    }
+    out
+}
+
+/// Evaluates the named flows on `template` under `scenario`.
+pub fn analyze(template: &Value, scenario: &Scenario) -> Vec<FlowVerdict> {
+    let overrides: Vec<(&str, &str)> = scenario.overrides.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let resolver = Resolver::new(template, &overrides);
+    let net = Network::build(&resolver);
+    flows::named_flows(&net, &scenario.name)
+}
+
+/// Every scenario's flows.
+pub fn analyze_all(template: &Value) -> Vec<FlowVerdict> {
+    scenarios(template).iter().flat_map(|s| analyze(template, s)).collect()
+}
