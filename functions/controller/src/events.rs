@@ -17,6 +17,12 @@ pub struct AlarmChange {
 /// Parses a CloudWatch alarm → Lambda event (the generic type: the metric-alarm type cannot hold
 /// periods above 65535 s).
 pub fn alarm(event: Value) -> Result<AlarmChange, Error> {
+    // The event type defaults a missing `alarmData`; an alarm event without one is malformed.
+    if !event.get("alarmData").is_some_and(Value::is_object) {
+        return Err(Error::BadEvent(
+            "not a CloudWatch alarm event: alarmData is missing".into(),
+        ));
+    }
     let alarm: CloudWatchAlarm = serde_json::from_value(event)
         .map_err(|err| Error::BadEvent(format!("not a CloudWatch alarm event: {err}")))?;
     if alarm.source.as_deref() != Some("aws.cloudwatch") {

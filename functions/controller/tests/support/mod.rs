@@ -1,0 +1,358 @@
+//! Shared by the integration tests and the handler benchmark: a real ALB, target groups, listener,
+//! state table, topic and schedule created in the moto emulator through the real SDK clients.
+#![allow(dead_code)]
+
+use alb_canary_tests::Moto;
+use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+};
+use aws_sdk_elasticloadbalancingv2::types::{
+    Action, ActionTypeEnum, ForwardActionConfig, ProtocolEnum, TargetDescription, TargetGroupTuple,
+    TargetTypeEnum,
+};
+use aws_sdk_scheduler::types::{FlexibleTimeWindow, FlexibleTimeWindowMode, Target};
+use aws_smithy_types::DateTime;
+use contract::{Plan, env, table};
+use controller::decision::{CanaryState, Weights};
+use controller::{Clients, Config};
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+pub const ALARM_5XX: &str = "alb-canary-v2-5xx";
+pub const ALARM_LATENCY: &str = "alb-canary-v2-latency";
+
+/// One emulator with one ALB; canaries (listener + target groups) are added to it.
+pub struct Env {
+    pub moto: Moto,
+    pub clients: Clients,
+    pub vpc_id: String,
+    pub lb_arn: String,
+    pub lb_dimension: String,
+    pub table: String,
+    pub topic_arn: String,
+    pub schedule: String,
+}
+
+/// One canary: its configuration (listener and target groups) in an [`Env`].
+pub struct Canary {
+    pub config: Config,
+}
+
+static PORTS: AtomicU32 = AtomicU32::new(8000);
+
+/// The default VPC's id and two of its subnets in different zones. moto creates them on start;
+/// the EC2 SDK crate is not a dependency, so this is one plain Query call to the emulator
+/// (moto routes by the credential scope and does not check the signature).
+fn default_subnets(moto: &Moto) -> (String, Vec<String>) {
+    let host = moto.endpoint().trim_start_matches("http://").to_string();
+    let body = "Action=DescribeSubnets&Version=2016-11-15";
+    let mut stream = TcpStream::connect(&host).expect("moto accepts connections");
+    write!(
+        stream,
+        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=00\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let values = |tag: &str| -> Vec<String> {
+        let open = format!("<{tag}>");
+        let close = format!("</{tag}>");
+        response
+            .split(&open)
+            .skip(1)
+            .filter_map(|rest| rest.split(&close).next().map(str::to_string))
+            .collect()
+    };
+    let (subnets, zones, vpcs) = (
+        values("subnetId"),
+        values("availabilityZone"),
+        values("vpcId"),
+    );
+    assert!(
+        subnets.len() >= 2,
+        "moto has no default subnets: {response}"
+    );
+    let mut picked: Vec<(String, String)> = Vec::new();
+    for (subnet, zone) in subnets.iter().zip(zones.iter()) {
+        if picked.iter().all(|(_, z)| z != zone) {
+            picked.push((subnet.clone(), zone.clone()));
+        }
+    }
+    (
+        vpcs[0].clone(),
+        picked.into_iter().take(2).map(|(s, _)| s).collect(),
+    )
+}
+
+impl Env {
+    pub async fn start() -> Env {
+        let moto = Moto::start();
+        let clients = Clients::new(&moto.sdk_config().await);
+        let (vpc_id, subnets) = default_subnets(&moto);
+        let lb = clients
+            .elbv2
+            .create_load_balancer()
+            .name("canary-alb")
+            .set_subnets(Some(subnets))
+            .send()
+            .await
+            .expect("CreateLoadBalancer");
+        let lb_arn = lb.load_balancers()[0]
+            .load_balancer_arn()
+            .unwrap()
+            .to_string();
+        let lb_dimension = lb_arn.split(":loadbalancer/").nth(1).unwrap().to_string();
+        let table = "canary-state".to_string();
+        clients
+            .dynamodb
+            .create_table()
+            .table_name(&table)
+            .attribute_definitions(attribute(table::PARTITION_KEY))
+            .attribute_definitions(attribute(table::SORT_KEY))
+            .key_schema(key(table::PARTITION_KEY, KeyType::Hash))
+            .key_schema(key(table::SORT_KEY, KeyType::Range))
+            .billing_mode(BillingMode::PayPerRequest)
+            .send()
+            .await
+            .expect("CreateTable");
+        let topic_arn = clients
+            .sns
+            .create_topic()
+            .name("canary-events")
+            .send()
+            .await
+            .expect("CreateTopic")
+            .topic_arn()
+            .unwrap()
+            .to_string();
+        let schedule = "canary-promotion".to_string();
+        clients
+            .scheduler
+            .create_schedule()
+            .name(&schedule)
+            .schedule_expression("rate(5 minutes)")
+            .flexible_time_window(
+                FlexibleTimeWindow::builder()
+                    .mode(FlexibleTimeWindowMode::Off)
+                    .build()
+                    .unwrap(),
+            )
+            .target(
+                Target::builder()
+                    .arn("arn:aws:lambda:us-east-1:123456789012:function:promote")
+                    .role_arn("arn:aws:iam::123456789012:role/scheduler")
+                    .input(include_str!("../fixtures/schedule-event.json"))
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .expect("CreateSchedule");
+        Env {
+            moto,
+            clients,
+            vpc_id,
+            lb_arn,
+            lb_dimension,
+            table,
+            topic_arn,
+            schedule,
+        }
+    }
+
+    /// A new listener forwarding stable-only to two new target groups (V2 with one healthy target).
+    pub async fn canary(&self, plan: Plan) -> Canary {
+        let port = PORTS.fetch_add(1, Ordering::Relaxed);
+        let v1 = self.target_group(&format!("v1-{port}")).await;
+        let v2 = self.target_group(&format!("v2-{port}")).await;
+        self.clients
+            .elbv2
+            .register_targets()
+            .target_group_arn(&v2)
+            .targets(
+                TargetDescription::builder()
+                    .id("10.0.20.5")
+                    .port(8000)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("RegisterTargets");
+        let listener = self
+            .clients
+            .elbv2
+            .create_listener()
+            .load_balancer_arn(&self.lb_arn)
+            .protocol(ProtocolEnum::Http)
+            .port(port as i32)
+            .default_actions(forward(&[(&v1, 100), (&v2, 0)]))
+            .send()
+            .await
+            .expect("CreateListener");
+        let listener_arn = listener.listeners()[0].listener_arn().unwrap().to_string();
+        let vars: HashMap<&str, String> = HashMap::from([
+            (env::LISTENER_ARN, listener_arn),
+            (env::STABLE_TARGET_GROUP_ARN, v1),
+            (env::CANARY_TARGET_GROUP_ARN, v2),
+            (env::LOAD_BALANCER_DIMENSION, self.lb_dimension.clone()),
+            (env::STATE_TABLE, self.table.clone()),
+            (env::SCHEDULE_NAME, self.schedule.clone()),
+            (env::TOPIC_ARN, self.topic_arn.clone()),
+            (env::PLAN, plan.to_json()),
+            (env::ROLLBACK_ALARMS, format!("{ALARM_5XX},{ALARM_LATENCY}")),
+        ]);
+        let config = Config::from_lookup(|name| vars.get(name).cloned())
+            .expect("test configuration is valid");
+        Canary { config }
+    }
+
+    pub async fn target_group(&self, name: &str) -> String {
+        self.clients
+            .elbv2
+            .create_target_group()
+            .name(name)
+            .protocol(ProtocolEnum::Http)
+            .port(8000)
+            .vpc_id(&self.vpc_id)
+            .target_type(TargetTypeEnum::Ip)
+            .health_check_path("/health")
+            .send()
+            .await
+            .expect("CreateTargetGroup")
+            .target_groups()[0]
+            .target_group_arn()
+            .unwrap()
+            .to_string()
+    }
+
+    /// Puts one minute of ALB metrics for a target group at `at` (epoch seconds).
+    pub async fn put_minute(
+        &self,
+        tg_arn: &str,
+        at: i64,
+        requests: f64,
+        errors_5xx: f64,
+        latency_secs: f64,
+    ) {
+        let tg = controller::listener::target_group_dimension(tg_arn).unwrap();
+        let datum = |name: &str, value: f64, unit: StandardUnit| {
+            MetricDatum::builder()
+                .metric_name(name)
+                .dimensions(
+                    Dimension::builder()
+                        .name("LoadBalancer")
+                        .value(&self.lb_dimension)
+                        .build(),
+                )
+                .dimensions(Dimension::builder().name("TargetGroup").value(tg).build())
+                .timestamp(DateTime::from_secs(at))
+                .value(value)
+                .unit(unit)
+                .build()
+        };
+        let mut data = vec![datum("RequestCount", requests, StandardUnit::Count)];
+        if errors_5xx > 0.0 {
+            data.push(datum(
+                "HTTPCode_Target_5XX_Count",
+                errors_5xx,
+                StandardUnit::Count,
+            ));
+        }
+        if requests > 0.0 {
+            data.push(datum(
+                "TargetResponseTime",
+                latency_secs,
+                StandardUnit::Seconds,
+            ));
+        }
+        self.clients
+            .cloudwatch
+            .put_metric_data()
+            .namespace("AWS/ApplicationELB")
+            .set_metric_data(Some(data))
+            .send()
+            .await
+            .expect("PutMetricData");
+    }
+
+    pub async fn weights(&self, canary: &Canary) -> Weights {
+        controller::listener::read(&self.clients.elbv2, &canary.config)
+            .await
+            .expect("listener readable")
+            .weights
+    }
+
+    pub async fn state(&self, canary: &Canary) -> Option<CanaryState> {
+        controller::state::read(&self.clients.dynamodb, &canary.config)
+            .await
+            .unwrap()
+    }
+
+    pub async fn history(&self, canary: &Canary) -> Vec<String> {
+        controller::state::history(&self.clients.dynamodb, &canary.config)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(kind, _)| kind)
+            .collect()
+    }
+
+    pub async fn schedule_enabled(&self, canary: &Canary) -> bool {
+        controller::schedule::is_enabled(&self.clients.scheduler, &canary.config)
+            .await
+            .unwrap()
+    }
+}
+
+pub fn forward(groups: &[(&str, i32)]) -> Action {
+    let mut fc = ForwardActionConfig::builder();
+    for (arn, w) in groups {
+        fc = fc.target_groups(
+            TargetGroupTuple::builder()
+                .target_group_arn(*arn)
+                .weight(*w)
+                .build(),
+        );
+    }
+    Action::builder()
+        .r#type(ActionTypeEnum::Forward)
+        .forward_config(fc.build())
+        .build()
+}
+
+fn attribute(name: &str) -> AttributeDefinition {
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .unwrap()
+}
+
+fn key(name: &str, kind: KeyType) -> KeySchemaElement {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(kind)
+        .build()
+        .unwrap()
+}
+
+/// A plan for the emulator: moto computes no percentiles, so latency is the Average.
+pub fn test_plan() -> Plan {
+    let mut plan = Plan::default();
+    plan.bake_seconds = 300;
+    plan.health.latency_statistic = "Average".into();
+    plan.health.min_requests = 50;
+    plan
+}
+
+pub fn fixture(name: &str) -> serde_json::Value {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
