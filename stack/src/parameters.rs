@@ -173,11 +173,11 @@ pub fn declare(template: &mut Template) -> (Parameters, Conditions) {
         ),
         has_certificate: template.condition(
             "HasCertificate",
-            Expr::not(Expr::equals(parameters.certificate_arn.r#ref(), "")),
+            Expr::negate(Expr::equals(parameters.certificate_arn.r#ref(), "")),
         ),
         has_access_logs: template.condition(
             "HasAccessLogs",
-            Expr::not(Expr::equals(parameters.alb_access_logs_bucket.r#ref(), "")),
+            Expr::negate(Expr::equals(parameters.alb_access_logs_bucket.r#ref(), "")),
         ),
     };
     (parameters, conditions)

@@ -50,7 +50,7 @@ impl Expr {
     }
 
     /// `Fn::Not`, for conditions.
-    pub fn not(inner: Expr) -> Expr {
+    pub fn negate(inner: Expr) -> Expr {
         Expr(json!({ "Fn::Not": [inner.0] }))
     }
 
