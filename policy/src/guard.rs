@@ -1,6 +1,12 @@
 //! The cfn-guard rules of `guard/`, compiled into the crate and run in-process on a template.
 
+use cfn_guard::CommandBuilder;
+use cfn_guard::commands::Executable;
+use cfn_guard::commands::validate::{OutputFormatType, ShowSummaryType};
+use cfn_guard::utils::reader::{ReadBuffer, Reader};
+use cfn_guard::utils::writer::{WriteBuffer, Writer};
 use serde_json::Value;
+use std::io::Cursor;
 
 /// One rule file: its name (for messages) and its text.
 pub struct RuleFile {
@@ -49,25 +55,47 @@ pub struct RuleOutcome {
     pub violations: Vec<Violation>,
 }
 
-/// Runs every rule file on `template`; one outcome per rule, in file order.
+/// Runs every rule file on `template`; one outcome per rule.
+///
+/// Through `ValidateBuilder`'s payload mode rather than `run_checks`: in cfn-guard 3.2.1 `run_checks` returns
+/// only the last 8 KiB of its report (it reads a `BufWriter`'s buffer), which cuts a large template's report.
 pub fn evaluate(template: &Value) -> Result<Vec<RuleOutcome>, GuardError> {
-    let data = template.to_string();
-    let mut outcomes = Vec::new();
-    for file in RULE_FILES {
-        let report = cfn_guard::run_checks(
-            cfn_guard::ValidateInput { content: &data, file_name: "template" },
-            cfn_guard::ValidateInput { content: file.text, file_name: file.name },
-            false,
-        )
-        .map_err(|err| GuardError::Evaluation { file: file.name, message: err.to_string() })?;
-        outcomes.extend(parse_report(file.name, &report)?);
-    }
-    Ok(outcomes)
+    let all = "all rule files";
+    let payload = serde_json::json!({
+        "rules": RULE_FILES.iter().map(|f| f.text).collect::<Vec<_>>(),
+        "data": [template.to_string()],
+    });
+    let cmd = cfn_guard::ValidateBuilder::default()
+        .payload(true)
+        .structured(true)
+        .output_format(OutputFormatType::JSON)
+        .show_summary(vec![ShowSummaryType::None])
+        .try_build()
+        .map_err(|err| GuardError::Evaluation { file: all, message: err.to_string() })?;
+    let evaluation = |err: cfn_guard::Error| GuardError::Evaluation { file: all, message: err.to_string() };
+    let mut out = Writer::new_with_err(WriteBuffer::Vec(Vec::new()), WriteBuffer::Vec(Vec::new())).map_err(evaluation)?;
+    let mut input = Reader::new(ReadBuffer::Cursor(Cursor::new(payload.to_string().into_bytes())));
+    // Exit codes: 0 all pass, 19 some rule failed, 5 an error (reported below as an unparsable report).
+    cmd.execute(&mut out, &mut input).map_err(evaluation)?;
+    let report = out.into_string().map_err(evaluation)?;
+    let reports: Vec<Value> = serde_json::from_str(&report)
+        .map_err(|err| GuardError::Report { file: all, message: format!("{err}: {}", truncate(&report)) })?;
+    let report = reports.first().ok_or_else(|| GuardError::Report { file: all, message: "no report".into() })?;
+    parse_report(report)
 }
 
-fn parse_report(file: &'static str, report: &str) -> Result<Vec<RuleOutcome>, GuardError> {
-    let bad = |message: String| GuardError::Report { file, message };
-    let json: Value = serde_json::from_str(report).map_err(|err| bad(err.to_string()))?;
+fn truncate(text: &str) -> &str {
+    &text[..text.char_indices().nth(300).map_or(text.len(), |(i, _)| i)]
+}
+
+/// The rule file that declares `rule`.
+fn file_of(rule: &str) -> &'static str {
+    let declaration = format!("rule {rule} ");
+    RULE_FILES.iter().find(|f| f.text.lines().any(|l| l.starts_with(&declaration))).map_or("?", |f| f.name)
+}
+
+fn parse_report(json: &Value) -> Result<Vec<RuleOutcome>, GuardError> {
+    let bad = |message: String| GuardError::Report { file: "all rule files", message };
     let mut outcomes = Vec::new();
     for (key, status) in [
         ("not_compliant", Status::Fail),
@@ -85,12 +113,11 @@ fn parse_report(file: &'static str, report: &str) -> Result<Vec<RuleOutcome>, Gu
                     let name = rule.get("name").and_then(Value::as_str).unwrap_or("?").to_owned();
                     let mut violations = Vec::new();
                     collect_violations(rule, &mut violations);
-                    violations.dedup();
                     (name, violations)
                 }
                 _ => (entry.as_str().unwrap_or("?").to_owned(), Vec::new()),
             };
-            outcomes.push(RuleOutcome { file, rule, status, violations });
+            outcomes.push(RuleOutcome { file: file_of(&rule), rule, status, violations });
         }
     }
     Ok(outcomes)
@@ -99,6 +126,23 @@ fn parse_report(file: &'static str, report: &str) -> Result<Vec<RuleOutcome>, Gu
 /// Walks cfn-guard's clause tree: a leaf clause carries `messages` and a `check` holding the path it reached.
 fn collect_violations(node: &Value, out: &mut Vec<Violation>) {
     match node {
+        // `a or b << message >>`: cfn-guard attaches the message to the last clause only; every failing
+        // clause of the disjunction is the same violation, so all of them get the message.
+        Value::Object(map) if map.contains_key("Disjunctions") => {
+            let mut inner = Vec::new();
+            for value in map.values() {
+                collect_violations(value, &mut inner);
+            }
+            let custom = inner.iter().find(|v| v.message.starts_with("Violation:")).map(|v| v.message.clone());
+            for mut v in inner {
+                if let Some(custom) = &custom {
+                    v.message.clone_from(custom);
+                }
+                if !out.contains(&v) {
+                    out.push(v);
+                }
+            }
+        }
         Value::Object(map) => {
             if let (Some(messages), Some(check)) = (map.get("messages"), map.get("check")) {
                 let custom = messages.get("custom_message").and_then(Value::as_str).unwrap_or("").trim();
@@ -107,7 +151,10 @@ fn collect_violations(node: &Value, out: &mut Vec<Violation>) {
                 } else {
                     custom
                 };
-                out.push(Violation { resource: resource_of(check).unwrap_or_else(|| "(template)".into()), message: message.to_owned() });
+                let v = Violation { resource: resource_of(check).unwrap_or_else(|| "(template)".into()), message: message.to_owned() };
+                if !out.contains(&v) {
+                    out.push(v);
+                }
                 return;
             }
             for value in map.values() {
