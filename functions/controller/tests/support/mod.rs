@@ -344,11 +344,16 @@ fn key(name: &str, kind: KeyType) -> KeySchemaElement {
 
 /// A plan for the emulator: moto computes no percentiles, so latency is the Average.
 pub fn test_plan() -> Plan {
-    let mut plan = Plan::default();
-    plan.bake_seconds = 300;
-    plan.health.latency_statistic = "Average".into();
-    plan.health.min_requests = 50;
-    plan
+    let defaults = Plan::default();
+    Plan {
+        bake_seconds: 300,
+        health: contract::HealthRules {
+            latency_statistic: "Average".into(),
+            min_requests: 50,
+            ..defaults.health
+        },
+        ..defaults
+    }
 }
 
 pub fn fixture(name: &str) -> serde_json::Value {
