@@ -89,8 +89,20 @@ install -m 0755 /opt/recommender/recommender /opt/recommender/image/recommender
 cat > /opt/recommender/image/Dockerfile <<'DOCKERFILE'
 {dockerfile}DOCKERFILE
 docker build -t alb-canary/recommender:v2 /opt/recommender/image
+
+# Fault knobs for a canary drill go in /etc/recommender/v2.env (as for the systemd unit); a
+# container keeps the environment it was created with, so the drill re-runs this script.
+install -d -m 0755 /etc/recommender
+touch /etc/recommender/v2.env
+cat > /usr/local/sbin/run-recommender-v2 <<'RUN'
+#!/bin/bash
+set -euo pipefail
 docker rm -f recommender-v2 2>/dev/null || true
-docker run -d --name recommender-v2 --restart unless-stopped -p 80:8000 alb-canary/recommender:v2
+docker run -d --name recommender-v2 --restart unless-stopped -p 80:8000 \\
+    --env-file /etc/recommender/v2.env alb-canary/recommender:v2
+RUN
+chmod 0755 /usr/local/sbin/run-recommender-v2
+/usr/local/sbin/run-recommender-v2
 ",
         dockerfile = sub_literal(DOCKERFILE),
     );
