@@ -401,6 +401,8 @@ fn security_groups_hold_exactly_the_spec_rules() {
         } else {
             &[]
         });
+        assert_eq!(eval.resources("AWS::EC2::SecurityGroup").len(), 2);
+        assert!(eval.resources("AWS::EC2::SecurityGroupEgress").is_empty());
         let alb = "AlbSecurityGroup".to_owned();
         let backend = "BackendSecurityGroup".to_owned();
         let mut expected = BTreeSet::from([
