@@ -8,7 +8,11 @@ use serde_json::Value;
 async fn main() -> Result<(), lambda_runtime::Error> {
     report::init_logging();
     // Read once per cold start; a bad setting stops here with its name in the message.
-    let config = Config::from_env()?;
+    let config = Config::from_env().inspect_err(|err| {
+        // Printed whole (the returned error is shown in its Debug form).
+        tracing::error!(error = %err, "cold start stopped");
+        eprintln!("{err}");
+    })?;
     let clients = Clients::from_env().await;
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let (clients, config) = (&clients, &config);
