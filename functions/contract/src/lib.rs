@@ -59,6 +59,16 @@ pub mod alb_metric {
     pub const RESPONSE_TIME: &str = "TargetResponseTime";
 }
 
+/// The event the promotion schedule sends (EventBridge Scheduler target `Input`): EventBridge's
+/// shape, so the promotion function accepts it like a scheduled EventBridge rule's event.
+pub mod schedule_event {
+    pub const DETAIL_TYPE: &str = "Scheduled Event";
+    /// Our own source; the function also accepts `aws.events` and `aws.scheduler`.
+    pub const SOURCE: &str = "alb-canary.schedule";
+    /// The schedule target's `Input`.
+    pub const INPUT: &str = r#"{"version":"0","source":"alb-canary.schedule","detail-type":"Scheduled Event","detail":{}}"#;
+}
+
 /// What to do when V2 is slower than V1 beyond the allowance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -192,6 +202,13 @@ impl Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn schedule_input_carries_source_and_detail_type() {
+        let input: serde_json::Value = serde_json::from_str(schedule_event::INPUT).unwrap();
+        assert_eq!(input["source"], schedule_event::SOURCE);
+        assert_eq!(input["detail-type"], schedule_event::DETAIL_TYPE);
+    }
 
     #[test]
     fn default_plan_is_valid_and_round_trips() {

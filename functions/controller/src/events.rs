@@ -4,6 +4,7 @@
 use crate::error::Error;
 use aws_lambda_events::cloudwatch_alarms::{CloudWatchAlarm, CloudWatchAlarmStateValue};
 use aws_lambda_events::eventbridge::EventBridgeEvent;
+use contract::schedule_event;
 use serde_json::Value;
 
 /// What the rollback function needs from a CloudWatch alarm event.
@@ -48,15 +49,16 @@ pub fn alarm(event: Value) -> Result<AlarmChange, Error> {
 pub fn schedule(event: Value) -> Result<(), Error> {
     let event: EventBridgeEvent = serde_json::from_value(event)
         .map_err(|err| Error::BadEvent(format!("not an EventBridge event: {err}")))?;
-    if event.detail_type != "Scheduled Event" {
+    if event.detail_type != schedule_event::DETAIL_TYPE {
         return Err(Error::BadEvent(format!(
             "EventBridge detail-type is {:?}, expected \"Scheduled Event\"",
             event.detail_type
         )));
     }
-    if event.source != "aws.events" && event.source != "aws.scheduler" {
+    let sources = [schedule_event::SOURCE, "aws.events", "aws.scheduler"];
+    if !sources.contains(&event.source.as_str()) {
         return Err(Error::BadEvent(format!(
-            "EventBridge source is {:?}, expected \"aws.events\" or \"aws.scheduler\"",
+            "EventBridge source is {:?}, expected one of {sources:?}",
             event.source
         )));
     }
@@ -67,4 +69,26 @@ pub fn schedule(event: Value) -> Result<(), Error> {
 pub fn json(bytes: &[u8]) -> Result<Value, Error> {
     serde_json::from_slice(bytes)
         .map_err(|err| Error::BadEvent(format!("event is not JSON: {err}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stack_schedule_input_is_accepted() {
+        schedule(serde_json::from_str(schedule_event::INPUT).unwrap()).unwrap();
+    }
+
+    #[test]
+    fn a_scheduled_event_from_elsewhere_is_refused() {
+        let event =
+            serde_json::json!({"source": "my.app", "detail-type": "Scheduled Event", "detail": {}});
+        let err = schedule(event).unwrap_err().to_string();
+        assert!(err.contains("\"my.app\""), "{err}");
+        let err = schedule(serde_json::json!({"detail": {}}))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not an EventBridge event"), "{err}");
+    }
 }
