@@ -16,12 +16,30 @@ pub struct RuleFile {
 
 /// Every rule file in `guard/`. Embedded so the check needs no working directory and no CLI.
 pub const RULE_FILES: &[RuleFile] = &[
-    RuleFile { name: "alb.guard", text: include_str!("../../guard/alb.guard") },
-    RuleFile { name: "compute.guard", text: include_str!("../../guard/compute.guard") },
-    RuleFile { name: "iam.guard", text: include_str!("../../guard/iam.guard") },
-    RuleFile { name: "network_firewall.guard", text: include_str!("../../guard/network_firewall.guard") },
-    RuleFile { name: "s3.guard", text: include_str!("../../guard/s3.guard") },
-    RuleFile { name: "subnets.guard", text: include_str!("../../guard/subnets.guard") },
+    RuleFile {
+        name: "alb.guard",
+        text: include_str!("../../guard/alb.guard"),
+    },
+    RuleFile {
+        name: "compute.guard",
+        text: include_str!("../../guard/compute.guard"),
+    },
+    RuleFile {
+        name: "iam.guard",
+        text: include_str!("../../guard/iam.guard"),
+    },
+    RuleFile {
+        name: "network_firewall.guard",
+        text: include_str!("../../guard/network_firewall.guard"),
+    },
+    RuleFile {
+        name: "s3.guard",
+        text: include_str!("../../guard/s3.guard"),
+    },
+    RuleFile {
+        name: "subnets.guard",
+        text: include_str!("../../guard/subnets.guard"),
+    },
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -71,16 +89,30 @@ pub fn evaluate(template: &Value) -> Result<Vec<RuleOutcome>, GuardError> {
         .output_format(OutputFormatType::JSON)
         .show_summary(vec![ShowSummaryType::None])
         .try_build()
-        .map_err(|err| GuardError::Evaluation { file: all, message: err.to_string() })?;
-    let evaluation = |err: cfn_guard::Error| GuardError::Evaluation { file: all, message: err.to_string() };
-    let mut out = Writer::new_with_err(WriteBuffer::Vec(Vec::new()), WriteBuffer::Vec(Vec::new())).map_err(evaluation)?;
-    let mut input = Reader::new(ReadBuffer::Cursor(Cursor::new(payload.to_string().into_bytes())));
+        .map_err(|err| GuardError::Evaluation {
+            file: all,
+            message: err.to_string(),
+        })?;
+    let evaluation = |err: cfn_guard::Error| GuardError::Evaluation {
+        file: all,
+        message: err.to_string(),
+    };
+    let mut out = Writer::new_with_err(WriteBuffer::Vec(Vec::new()), WriteBuffer::Vec(Vec::new()))
+        .map_err(evaluation)?;
+    let mut input = Reader::new(ReadBuffer::Cursor(Cursor::new(
+        payload.to_string().into_bytes(),
+    )));
     // Exit codes: 0 all pass, 19 some rule failed, 5 an error (reported below as an unparsable report).
     cmd.execute(&mut out, &mut input).map_err(evaluation)?;
     let report = out.into_string().map_err(evaluation)?;
-    let reports: Vec<Value> = serde_json::from_str(&report)
-        .map_err(|err| GuardError::Report { file: all, message: format!("{err}: {}", truncate(&report)) })?;
-    let report = reports.first().ok_or_else(|| GuardError::Report { file: all, message: "no report".into() })?;
+    let reports: Vec<Value> = serde_json::from_str(&report).map_err(|err| GuardError::Report {
+        file: all,
+        message: format!("{err}: {}", truncate(&report)),
+    })?;
+    let report = reports.first().ok_or_else(|| GuardError::Report {
+        file: all,
+        message: "no report".into(),
+    })?;
     parse_report(report)
 }
 
@@ -91,11 +123,17 @@ fn truncate(text: &str) -> &str {
 /// The rule file that declares `rule`.
 fn file_of(rule: &str) -> &'static str {
     let declaration = format!("rule {rule} ");
-    RULE_FILES.iter().find(|f| f.text.lines().any(|l| l.starts_with(&declaration))).map_or("?", |f| f.name)
+    RULE_FILES
+        .iter()
+        .find(|f| f.text.lines().any(|l| l.starts_with(&declaration)))
+        .map_or("?", |f| f.name)
 }
 
 fn parse_report(json: &Value) -> Result<Vec<RuleOutcome>, GuardError> {
-    let bad = |message: String| GuardError::Report { file: "all rule files", message };
+    let bad = |message: String| GuardError::Report {
+        file: "all rule files",
+        message,
+    };
     let mut outcomes = Vec::new();
     for (key, status) in [
         ("not_compliant", Status::Fail),
@@ -109,15 +147,26 @@ fn parse_report(json: &Value) -> Result<Vec<RuleOutcome>, GuardError> {
         for entry in entries {
             let (rule, violations) = match status {
                 Status::Fail => {
-                    let rule = entry.get("Rule").ok_or_else(|| bad(format!("a failing entry without `Rule`: {entry}")))?;
-                    let name = rule.get("name").and_then(Value::as_str).unwrap_or("?").to_owned();
+                    let rule = entry
+                        .get("Rule")
+                        .ok_or_else(|| bad(format!("a failing entry without `Rule`: {entry}")))?;
+                    let name = rule
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .unwrap_or("?")
+                        .to_owned();
                     let mut violations = Vec::new();
                     collect_violations(rule, &mut violations);
                     (name, violations)
                 }
                 _ => (entry.as_str().unwrap_or("?").to_owned(), Vec::new()),
             };
-            outcomes.push(RuleOutcome { file: file_of(&rule), rule, status, violations });
+            outcomes.push(RuleOutcome {
+                file: file_of(&rule),
+                rule,
+                status,
+                violations,
+            });
         }
     }
     Ok(outcomes)
@@ -133,7 +182,10 @@ fn collect_violations(node: &Value, out: &mut Vec<Violation>) {
             for value in map.values() {
                 collect_violations(value, &mut inner);
             }
-            let custom = inner.iter().find(|v| v.message.starts_with("Violation:")).map(|v| v.message.clone());
+            let custom = inner
+                .iter()
+                .find(|v| v.message.starts_with("Violation:"))
+                .map(|v| v.message.clone());
             for mut v in inner {
                 if let Some(custom) = &custom {
                     v.message.clone_from(custom);
@@ -145,13 +197,24 @@ fn collect_violations(node: &Value, out: &mut Vec<Violation>) {
         }
         Value::Object(map) => {
             if let (Some(messages), Some(check)) = (map.get("messages"), map.get("check")) {
-                let custom = messages.get("custom_message").and_then(Value::as_str).unwrap_or("").trim();
+                let custom = messages
+                    .get("custom_message")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .trim();
                 let message = if custom.is_empty() {
-                    messages.get("error_message").and_then(Value::as_str).unwrap_or("").trim()
+                    messages
+                        .get("error_message")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .trim()
                 } else {
                     custom
                 };
-                let v = Violation { resource: resource_of(check).unwrap_or_else(|| "(template)".into()), message: message.to_owned() };
+                let v = Violation {
+                    resource: resource_of(check).unwrap_or_else(|| "(template)".into()),
+                    message: message.to_owned(),
+                };
                 if !out.contains(&v) {
                     out.push(v);
                 }

@@ -1,7 +1,7 @@
 //! The combined result of the guard rules and the reachability flows, and its readable rendering.
 
 use crate::guard::{self, GuardError, RuleOutcome, Status};
-use crate::reachability::{self, Expect, FlowVerdict};
+use crate::reachability::{self, Expect, FlowVerdict, Hop};
 use serde_json::Value;
 use std::fmt;
 
@@ -21,13 +21,20 @@ pub struct Failure {
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} — rule {}: {}", self.resource, self.rule, self.message)
+        write!(
+            f,
+            "{} — rule {}: {}",
+            self.resource, self.rule, self.message
+        )
     }
 }
 
 /// Runs the guard rules and every reachability scenario on `template`.
 pub fn check(template: &Value) -> Result<Report, GuardError> {
-    Ok(Report { rules: guard::evaluate(template)?, flows: reachability::analyze_all(template) })
+    Ok(Report {
+        rules: guard::evaluate(template)?,
+        flows: reachability::analyze_all(template),
+    })
 }
 
 impl Report {
@@ -37,7 +44,12 @@ impl Report {
 
     /// Names of the guard rules that failed (each once).
     pub fn failed_rules(&self) -> Vec<&str> {
-        let mut names: Vec<&str> = self.rules.iter().filter(|r| r.status == Status::Fail).map(|r| r.rule.as_str()).collect();
+        let mut names: Vec<&str> = self
+            .rules
+            .iter()
+            .filter(|r| r.status == Status::Fail)
+            .map(|r| r.rule.as_str())
+            .collect();
         names.dedup();
         names
     }
@@ -51,10 +63,18 @@ impl Report {
         let mut out = Vec::new();
         for rule in self.rules.iter().filter(|r| r.status == Status::Fail) {
             for v in &rule.violations {
-                out.push(Failure { resource: v.resource.clone(), rule: format!("{}/{}", rule.file, rule.rule), message: v.message.clone() });
+                out.push(Failure {
+                    resource: v.resource.clone(),
+                    rule: format!("{}/{}", rule.file, rule.rule),
+                    message: v.message.clone(),
+                });
             }
             if rule.violations.is_empty() {
-                out.push(Failure { resource: "(template)".into(), rule: format!("{}/{}", rule.file, rule.rule), message: "failed without a message".into() });
+                out.push(Failure {
+                    resource: "(template)".into(),
+                    rule: format!("{}/{}", rule.file, rule.rule),
+                    message: "failed without a message".into(),
+                });
             }
         }
         for flow in self.broken_flows() {
@@ -62,25 +82,73 @@ impl Report {
             let resource = hop.map(|h| h.resource.clone()).unwrap_or_default();
             let message = match (flow.expect, hop) {
                 (Expect::Allowed, Some(h)) => format!(
-                    "[{}] required flow is blocked at {} hop {} ({}) by {}. Fix: add or reorder a rule in {} so this {} traffic passes.",
-                    flow.scenario, h.leg, h.layer, h.resource, h.rule, h.resource, h.leg
+                    "[{}] required flow is blocked at {} hop {} ({}) by {}. Fix: {}",
+                    flow.scenario,
+                    h.leg,
+                    h.layer,
+                    h.resource,
+                    h.rule,
+                    fix_for(h)
                 ),
                 (Expect::Denied, _) => {
-                    let path: Vec<String> = flow.hops.iter().map(|h| format!("{} {} by {}", h.layer, h.resource, h.rule)).collect();
-                    format!("[{}] forbidden flow gets through: {}. Fix: remove or narrow the rule that admits it.", flow.scenario, path.join(" → "))
+                    let path: Vec<String> = flow
+                        .hops
+                        .iter()
+                        .map(|h| format!("{} {} by {}", h.layer, h.resource, h.rule))
+                        .collect();
+                    format!(
+                        "[{}] forbidden flow gets through: {}. Fix: remove or narrow the rule that admits it.",
+                        flow.scenario,
+                        path.join(" → ")
+                    )
                 }
                 (Expect::Allowed, None) => format!("[{}] required flow has no path", flow.scenario),
             };
-            out.push(Failure { resource, rule: format!("flow: {}", flow.name), message });
+            out.push(Failure {
+                resource,
+                rule: format!("flow: {}", flow.name),
+                message,
+            });
         }
         out
+    }
+}
+
+/// What to change at the layer that dropped a required flow.
+fn fix_for(hop: &Hop) -> String {
+    let r = &hop.resource;
+    match hop.layer {
+        "network ACL inbound" | "network ACL outbound" => format!(
+            "add an allow entry to {r} for exactly this traffic ({} {}), numbered below any deny that matches it; NACLs are stateless, so replies need their own entry on the ephemeral ports.",
+            hop.leg,
+            hop.layer.trim_start_matches("network ACL ")
+        ),
+        "security group ingress" => format!(
+            "add an ingress rule to {r} that admits the source by its security group (SourceSecurityGroupId)."
+        ),
+        "security group egress" => format!(
+            "add an egress rule to {r} toward the destination (security group or prefix list) on this port."
+        ),
+        "route table" => format!(
+            "give {r} the route this flow needs (S3 prefix list → gateway endpoint, 0.0.0.0/0 → NAT gateway for private subnets)."
+        ),
+        "ALB listener" => {
+            format!("add a listener on this port to {r}, or stop sending traffic to it.")
+        }
+        _ => format!("check {r}: {}.", hop.rule),
     }
 }
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let count = |s: Status| self.rules.iter().filter(|r| r.status == s).count();
-        writeln!(f, "guard rules: {} pass, {} fail, {} skip", count(Status::Pass), count(Status::Fail), count(Status::Skip))?;
+        writeln!(
+            f,
+            "guard rules: {} pass, {} fail, {} skip",
+            count(Status::Pass),
+            count(Status::Fail),
+            count(Status::Skip)
+        )?;
         for r in &self.rules {
             let status = match r.status {
                 Status::Pass => "PASS",
@@ -90,13 +158,28 @@ impl fmt::Display for Report {
             writeln!(f, "  {status} {}/{}", r.file, r.rule)?;
         }
         let held = self.flows.iter().filter(|v| v.holds()).count();
-        writeln!(f, "reachability: {held}/{} flows as required", self.flows.len())?;
+        writeln!(
+            f,
+            "reachability: {held}/{} flows as required",
+            self.flows.len()
+        )?;
         for v in &self.flows {
             let mark = if v.holds() { "ok  " } else { "FAIL" };
             let verdict = if v.allowed { "allowed" } else { "denied" };
-            let expect = if v.expect == Expect::Allowed { "must be allowed" } else { "must be denied" };
-            let hop = v.deciding_hop().map(|h| format!(" — {} {}: {}", h.layer, h.resource, h.rule)).unwrap_or_default();
-            writeln!(f, "  {mark} [{}] {} ({expect}): {verdict}{hop}", v.scenario, v.name)?;
+            let expect = if v.expect == Expect::Allowed {
+                "must be allowed"
+            } else {
+                "must be denied"
+            };
+            let hop = v
+                .deciding_hop()
+                .map(|h| format!(" — {} {}: {}", h.layer, h.resource, h.rule))
+                .unwrap_or_default();
+            writeln!(
+                f,
+                "  {mark} [{}] {} ({expect}): {verdict}{hop}",
+                v.scenario, v.name
+            )?;
         }
         let failures = self.failures();
         if failures.is_empty() {

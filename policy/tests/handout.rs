@@ -68,11 +68,20 @@ fn handout() -> Value {
 }
 
 fn verdicts() -> Vec<FlowVerdict> {
-    analyze(&handout(), &Scenario { name: "handout".into(), overrides: Vec::new() })
+    analyze(
+        &handout(),
+        &Scenario {
+            name: "handout".into(),
+            overrides: Vec::new(),
+        },
+    )
 }
 
 fn find<'v>(flows: &'v [FlowVerdict], name: &str) -> &'v FlowVerdict {
-    flows.iter().find(|f| f.name == name).unwrap_or_else(|| panic!("no flow {name}"))
+    flows
+        .iter()
+        .find(|f| f.name == name)
+        .unwrap_or_else(|| panic!("no flow {name}"))
 }
 
 /// (leg, layer, resource) of the hop that decided.
@@ -91,7 +100,10 @@ fn the_handout_gets_internet_to_alb_right() {
 #[test]
 fn the_handout_public_nacl_drops_the_targets_replies_so_nothing_reaches_v1_v2_or_docker() {
     let flows = verdicts();
-    for (tg, target, port) in [("TargetGroupV1", "V1a", 8000), ("TargetGroupV2", "V2", 8000)] {
+    for (tg, target, port) in [
+        ("TargetGroupV1", "V1a", 8000),
+        ("TargetGroupV2", "V2", 8000),
+    ] {
         for name in [
             format!("ALB LoadBalancer → {tg} ({target}) :{port} and replies"),
             format!("ALB LoadBalancer health check → {tg} ({target}) :{port}"),
@@ -99,24 +111,47 @@ fn the_handout_public_nacl_drops_the_targets_replies_so_nothing_reaches_v1_v2_or
             let flow = find(&flows, &name);
             assert!(!flow.allowed && !flow.holds(), "{name} should be broken");
             // The request gets through; the reply on the ALB's ephemeral port finds only "80 from 0.0.0.0/0".
-            assert_eq!(decided_at(flow), ("reply", "network ACL inbound", "PublicNacl"), "{name}");
-            assert!(flow.deciding_hop().expect("hop").rule.contains("default deny"));
+            assert_eq!(
+                decided_at(flow),
+                ("reply", "network ACL inbound", "PublicNacl"),
+                "{name}"
+            );
+            assert!(
+                flow.deciding_hop()
+                    .expect("hop")
+                    .rule
+                    .contains("default deny")
+            );
         }
     }
     // Phase 3: the public NACL lets out only 1024-65535, so the ALB's request to the Docker host's port 80
     // never leaves the public subnet (and the private NACL, admitting only 8000, would drop it next).
-    let docker = find(&flows, "ALB LoadBalancer → TargetGroupV2Docker (DockerHost) :80 and replies");
-    assert_eq!(decided_at(docker), ("request", "network ACL outbound", "PublicNacl"));
+    let docker = find(
+        &flows,
+        "ALB LoadBalancer → TargetGroupV2Docker (DockerHost) :80 and replies",
+    );
+    assert_eq!(
+        decided_at(docker),
+        ("request", "network ACL outbound", "PublicNacl")
+    );
 }
 
 #[test]
 fn the_handout_private_nacl_blocks_package_installs_and_s3_downloads() {
     let flows = verdicts();
-    for name in ["V1a → internet :443 through the NAT and replies", "V1a → internet :80 through the NAT and replies", "V1a → S3 :443 through the gateway endpoint"] {
+    for name in [
+        "V1a → internet :443 through the NAT and replies",
+        "V1a → internet :80 through the NAT and replies",
+        "V1a → S3 :443 through the gateway endpoint",
+    ] {
         let flow = find(&flows, name);
         assert!(!flow.holds(), "{name} should be broken");
         // Outbound only to the public subnet's ephemeral ports: apt (80/443) and S3 (443) never leave.
-        assert_eq!(decided_at(flow), ("request", "network ACL outbound", "PrivateNacl"), "{name}");
+        assert_eq!(
+            decided_at(flow),
+            ("request", "network ACL outbound", "PrivateNacl"),
+            "{name}"
+        );
     }
 }
 
@@ -126,7 +161,10 @@ fn the_handout_still_denies_what_must_be_denied() {
     let ssh = find(&flows, "internet → ALB LoadBalancer :22 (not a listener)");
     // SG-ALB admits SSH from the world; only the NACL (and the absence of a listener) stops it.
     assert!(ssh.holds());
-    assert_eq!(decided_at(ssh), ("request", "network ACL inbound", "PublicNacl"));
+    assert_eq!(
+        decided_at(ssh),
+        ("request", "network ACL inbound", "PublicNacl")
+    );
     assert!(find(&flows, "internet → V1a :8000").holds());
     assert!(find(&flows, "V1a → internet :443 without NAT").holds());
 }
@@ -134,12 +172,26 @@ fn the_handout_still_denies_what_must_be_denied() {
 #[test]
 fn the_handout_breaks_exactly_the_required_flows_the_spec_lists() {
     let flows = verdicts();
-    let mut broken: Vec<&str> = flows.iter().filter(|f| !f.holds()).map(|f| f.name.as_str()).collect();
+    let mut broken: Vec<&str> = flows
+        .iter()
+        .filter(|f| !f.holds())
+        .map(|f| f.name.as_str())
+        .collect();
     broken.sort();
     let mut expected = Vec::new();
-    for (tg, target, port) in [("TargetGroupV1", "V1a", 8000), ("TargetGroupV1", "V1b", 8000), ("TargetGroupV1", "V1c", 8000), ("TargetGroupV2", "V2", 8000), ("TargetGroupV2Docker", "DockerHost", 80)] {
-        expected.push(format!("ALB LoadBalancer → {tg} ({target}) :{port} and replies"));
-        expected.push(format!("ALB LoadBalancer health check → {tg} ({target}) :{port}"));
+    for (tg, target, port) in [
+        ("TargetGroupV1", "V1a", 8000),
+        ("TargetGroupV1", "V1b", 8000),
+        ("TargetGroupV1", "V1c", 8000),
+        ("TargetGroupV2", "V2", 8000),
+        ("TargetGroupV2Docker", "DockerHost", 80),
+    ] {
+        expected.push(format!(
+            "ALB LoadBalancer → {tg} ({target}) :{port} and replies"
+        ));
+        expected.push(format!(
+            "ALB LoadBalancer health check → {tg} ({target}) :{port}"
+        ));
     }
     for c in ["V1a", "V1b", "V1c", "V2", "DockerHost"] {
         expected.push(format!("{c} → S3 :443 through the gateway endpoint"));
@@ -148,17 +200,37 @@ fn the_handout_breaks_exactly_the_required_flows_the_spec_lists() {
     }
     expected.sort();
     assert_eq!(broken, expected);
-    assert!(flows.iter().filter(|f| f.expect == Expect::Denied).all(FlowVerdict::holds));
+    assert!(
+        flows
+            .iter()
+            .filter(|f| f.expect == Expect::Denied)
+            .all(FlowVerdict::holds)
+    );
 }
 
 #[test]
 fn the_guard_rules_catch_the_handout_ssh_rule_and_static_90_10() {
     let report = policy::check(&handout()).expect("the check runs");
     let failed = report.failed_rules();
-    for rule in ["security_group_no_admin_ports_from_world", "listener_canary_weight_zero", "alb_internet_facing_has_waf", "alb_drops_invalid_headers"] {
-        assert!(failed.contains(&rule), "{rule} should fail; failed: {failed:?}");
+    for rule in [
+        "security_group_no_admin_ports_from_world",
+        "listener_canary_weight_zero",
+        "alb_internet_facing_has_waf",
+        "alb_drops_invalid_headers",
+    ] {
+        assert!(
+            failed.contains(&rule),
+            "{rule} should fail; failed: {failed:?}"
+        );
     }
-    let ssh = report.failures().into_iter().find(|f| f.rule.ends_with("/security_group_no_admin_ports_from_world")).expect("ssh failure");
+    let ssh = report
+        .failures()
+        .into_iter()
+        .find(|f| {
+            f.rule
+                .ends_with("/security_group_no_admin_ports_from_world")
+        })
+        .expect("ssh failure");
     assert_eq!(ssh.resource, "AlbSecurityGroup");
     assert!(ssh.message.contains("SSH"), "{ssh}");
 }

@@ -6,12 +6,14 @@ use std::path::Path;
 
 fn committed() -> Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../templates/alb-canary.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e} — run `cargo xtask synth`", path.display()));
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} — run `cargo xtask synth`", path.display()));
     serde_json::from_str(&text).expect("the template is JSON")
 }
 
 fn resource<'a>(t: &'a mut Value, id: &str) -> &'a mut Value {
-    t.pointer_mut(&format!("/Resources/{id}/Properties")).unwrap_or_else(|| panic!("the template has no resource {id}"))
+    t.pointer_mut(&format!("/Resources/{id}/Properties"))
+        .unwrap_or_else(|| panic!("the template has no resource {id}"))
 }
 
 /// Applies `mutate` and returns the report; the unmutated template must pass (checked once per call).
@@ -25,9 +27,15 @@ fn assert_only_rules(report: &policy::Report, expected: &[&str], resource: &str)
     assert_failed_rules(report, expected);
     let failures = report.failures();
     for rule in expected {
-        let f = failures.iter().find(|f| f.rule.ends_with(&format!("/{rule}"))).expect("a failure for the rule");
+        let f = failures
+            .iter()
+            .find(|f| f.rule.ends_with(&format!("/{rule}")))
+            .expect("a failure for the rule");
         assert_eq!(f.resource, resource, "{rule} should name {resource}: {f}");
-        assert!(f.message.contains("Violation:") && f.message.contains("Fix:"), "{f}");
+        assert!(
+            f.message.contains("Violation:") && f.message.contains("Fix:"),
+            "{f}"
+        );
     }
 }
 
@@ -39,7 +47,11 @@ fn assert_failed_rules(report: &policy::Report, expected: &[&str]) {
     assert_eq!(failed, want, "failing rules differ; report:\n{report}");
 }
 
-fn flow<'r>(report: &'r policy::Report, scenario: &str, name: &str) -> &'r policy::reachability::FlowVerdict {
+fn flow<'r>(
+    report: &'r policy::Report,
+    scenario: &str,
+    name: &str,
+) -> &'r policy::reachability::FlowVerdict {
     report
         .flows
         .iter()
@@ -51,39 +63,80 @@ fn flow<'r>(report: &'r policy::Report, scenario: &str, name: &str) -> &'r polic
 fn the_committed_template_passes_every_rule_and_flow() {
     let report = policy::check(&committed()).expect("the check runs");
     assert!(report.passed(), "{report}");
-    assert!(report.rules.iter().any(|r| r.status == policy::guard::Status::Pass));
-    for scenario in ["defaults", "CanaryPlatform=docker", "CertificateArn set (TLS)"] {
-        assert!(report.flows.iter().any(|f| f.scenario == scenario), "scenario {scenario} not evaluated");
+    assert!(
+        report
+            .rules
+            .iter()
+            .any(|r| r.status == policy::guard::Status::Pass)
+    );
+    for scenario in [
+        "defaults",
+        "CanaryPlatform=docker",
+        "CertificateArn set (TLS)",
+    ] {
+        assert!(
+            report.flows.iter().any(|f| f.scenario == scenario),
+            "scenario {scenario} not evaluated"
+        );
     }
 }
 
 #[test]
 fn ssh_open_to_the_world_on_the_alb_group_fails_the_admin_port_rule_and_the_nacl_still_blocks_it() {
     let report = broken(|t| {
-        let ingress = resource(t, "AlbSecurityGroup")["SecurityGroupIngress"].as_array_mut().expect("inline ingress");
+        let ingress = resource(t, "AlbSecurityGroup")["SecurityGroupIngress"]
+            .as_array_mut()
+            .expect("inline ingress");
         ingress.push(json!({"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "CidrIp": "0.0.0.0/0", "Description": "SSH, as the handout does"}));
     });
     // Port 22 from the internet is both an admin port and not a listener port: two rules, both right.
-    assert_only_rules(&report, &["security_group_no_admin_ports_from_world", "security_group_ingress_only_from_alb"], "AlbSecurityGroup");
-    let ssh = flow(&report, "defaults", "internet → ALB LoadBalancer :22 (not a listener)");
-    assert!(!ssh.allowed, "defence in depth: the public NACL still drops 22");
-    assert_eq!(ssh.deciding_hop().map(|h| h.layer), Some("network ACL inbound"));
+    assert_only_rules(
+        &report,
+        &[
+            "security_group_no_admin_ports_from_world",
+            "security_group_ingress_only_from_alb",
+        ],
+        "AlbSecurityGroup",
+    );
+    let ssh = flow(
+        &report,
+        "defaults",
+        "internet → ALB LoadBalancer :22 (not a listener)",
+    );
+    assert!(
+        !ssh.allowed,
+        "defence in depth: the public NACL still drops 22"
+    );
+    assert_eq!(
+        ssh.deciding_hop().map(|h| h.layer),
+        Some("network ACL inbound")
+    );
 }
 
 #[test]
 fn dropping_imdsv2_fails_only_the_imdsv2_rule() {
     let report = broken(|t| {
-        resource(t, "LaunchTemplateV1")["LaunchTemplateData"]["MetadataOptions"]["HttpTokens"] = json!("optional");
+        resource(t, "LaunchTemplateV1")["LaunchTemplateData"]["MetadataOptions"]["HttpTokens"] =
+            json!("optional");
     });
-    assert_only_rules(&report, &["launch_template_imdsv2_required"], "LaunchTemplateV1");
+    assert_only_rules(
+        &report,
+        &["launch_template_imdsv2_required"],
+        "LaunchTemplateV1",
+    );
 }
 
 #[test]
 fn hop_limit_two_fails_only_the_imdsv2_rule() {
     let report = broken(|t| {
-        resource(t, "LaunchTemplateV1")["LaunchTemplateData"]["MetadataOptions"]["HttpPutResponseHopLimit"] = json!(2);
+        resource(t, "LaunchTemplateV1")["LaunchTemplateData"]["MetadataOptions"]["HttpPutResponseHopLimit"] =
+            json!(2);
     });
-    assert_only_rules(&report, &["launch_template_imdsv2_required"], "LaunchTemplateV1");
+    assert_only_rules(
+        &report,
+        &["launch_template_imdsv2_required"],
+        "LaunchTemplateV1",
+    );
 }
 
 #[test]
@@ -103,15 +156,24 @@ fn canary_weight_10_in_the_template_fails_only_the_weight_rule() {
 #[test]
 fn removing_the_waf_association_fails_only_the_waf_rule() {
     let report = broken(|t| {
-        t["Resources"].as_object_mut().expect("resources").remove("WebAclAssociation");
+        t["Resources"]
+            .as_object_mut()
+            .expect("resources")
+            .remove("WebAclAssociation");
     });
-    assert_eq!(report.failed_rules(), ["alb_internet_facing_has_waf"], "{report}");
+    assert_eq!(
+        report.failed_rules(),
+        ["alb_internet_facing_has_waf"],
+        "{report}"
+    );
 }
 
 #[test]
 fn keeping_invalid_headers_fails_only_the_header_rule() {
     let report = broken(|t| {
-        let attrs = resource(t, "LoadBalancer")["LoadBalancerAttributes"].as_array_mut().expect("attributes");
+        let attrs = resource(t, "LoadBalancer")["LoadBalancerAttributes"]
+            .as_array_mut()
+            .expect("attributes");
         attrs.retain(|a| a["Key"] != "routing.http.drop_invalid_header_fields.enabled");
     });
     assert_only_rules(&report, &["alb_drops_invalid_headers"], "LoadBalancer");
@@ -120,67 +182,134 @@ fn keeping_invalid_headers_fails_only_the_header_rule() {
 #[test]
 fn routing_a_private_subnet_to_the_igw_fails_the_nat_rule_and_the_nat_flows() {
     let report = broken(|t| {
-        let route = resource(t, "PrivateDefaultRoute1").as_object_mut().expect("route");
+        let route = resource(t, "PrivateDefaultRoute1")
+            .as_object_mut()
+            .expect("route");
         route.remove("NatGatewayId");
         route.insert("GatewayId".into(), json!({"Ref": "InternetGateway"}));
     });
-    assert_only_rules(&report, &["private_route_default_via_nat"], "PrivateDefaultRoute1");
-    let nat = flow(&report, "defaults", "AutoScalingGroupV1 → internet :443 through the NAT and replies");
+    assert_only_rules(
+        &report,
+        &["private_route_default_via_nat"],
+        "PrivateDefaultRoute1",
+    );
+    let nat = flow(
+        &report,
+        "defaults",
+        "AutoScalingGroupV1 → internet :443 through the NAT and replies",
+    );
     assert!(!nat.allowed);
     let hop = nat.deciding_hop().expect("a hop");
-    assert_eq!((hop.layer, hop.resource.as_str()), ("route table", "PrivateRouteTable1"), "{report}");
+    assert_eq!(
+        (hop.layer, hop.resource.as_str()),
+        ("route table", "PrivateRouteTable1"),
+        "{report}"
+    );
     // Without a public IP the instances still cannot talk to the internet directly: the IGW drops them.
-    assert!(!flow(&report, "defaults", "AutoScalingGroupV1 → internet :443 without NAT").allowed);
+    assert!(
+        !flow(
+            &report,
+            "defaults",
+            "AutoScalingGroupV1 → internet :443 without NAT"
+        )
+        .allowed
+    );
 }
 
 #[test]
-fn a_private_subnet_that_assigns_public_ips_fails_the_subnet_rule_and_exposes_instances_once_routed_to_the_igw() {
+fn a_private_subnet_that_assigns_public_ips_fails_the_subnet_rule_and_exposes_instances_once_routed_to_the_igw()
+ {
     let report = broken(|t| {
         resource(t, "PrivateSubnet1")["MapPublicIpOnLaunch"] = json!(true);
-        let route = resource(t, "PrivateDefaultRoute1").as_object_mut().expect("route");
+        let route = resource(t, "PrivateDefaultRoute1")
+            .as_object_mut()
+            .expect("route");
         route.remove("NatGatewayId");
         route.insert("GatewayId".into(), json!({"Ref": "InternetGateway"}));
     });
-    assert_failed_rules(&report, &["private_subnet_no_public_ip", "private_route_default_via_nat"]);
-    let subnet = report.failures().into_iter().find(|f| f.rule.ends_with("/private_subnet_no_public_ip")).expect("subnet failure");
+    assert_failed_rules(
+        &report,
+        &[
+            "private_subnet_no_public_ip",
+            "private_route_default_via_nat",
+        ],
+    );
+    let subnet = report
+        .failures()
+        .into_iter()
+        .find(|f| f.rule.ends_with("/private_subnet_no_public_ip"))
+        .expect("subnet failure");
     assert_eq!(subnet.resource, "PrivateSubnet1");
-    assert!(flow(&report, "defaults", "AutoScalingGroupV1 → internet :443 without NAT").allowed, "{report}");
+    assert!(
+        flow(
+            &report,
+            "defaults",
+            "AutoScalingGroupV1 → internet :443 without NAT"
+        )
+        .allowed,
+        "{report}"
+    );
     assert!(!report.broken_flows().is_empty());
 }
 
 #[test]
 fn an_access_key_in_user_data_fails_only_the_credentials_rule() {
     let report = broken(|t| {
-        let sub = &mut resource(t, "LaunchTemplateV1")["LaunchTemplateData"]["UserData"]["Fn::Base64"]["Fn::Sub"];
-        let script = sub.as_str().expect("user data is an Fn::Sub string").to_owned();
-        *sub = json!(format!("{script}\nsudo aws configure set aws_access_key_id AKIAIOSFODNN7EXAMPLE\n"));
+        let sub = &mut resource(t, "LaunchTemplateV1")["LaunchTemplateData"]["UserData"]["Fn::Base64"]
+            ["Fn::Sub"];
+        let script = sub
+            .as_str()
+            .expect("user data is an Fn::Sub string")
+            .to_owned();
+        *sub = json!(format!(
+            "{script}\nsudo aws configure set aws_access_key_id AKIAIOSFODNN7EXAMPLE\n"
+        ));
     });
-    assert_only_rules(&report, &["launch_template_no_credentials_in_user_data"], "LaunchTemplateV1");
+    assert_only_rules(
+        &report,
+        &["launch_template_no_credentials_in_user_data"],
+        "LaunchTemplateV1",
+    );
 }
 
 #[test]
 fn an_unencrypted_volume_fails_only_the_encryption_rule() {
     let report = broken(|t| {
-        resource(t, "LaunchTemplateV1")["LaunchTemplateData"]["BlockDeviceMappings"][0]["Ebs"]["Encrypted"] = json!(false);
+        resource(t, "LaunchTemplateV1")["LaunchTemplateData"]["BlockDeviceMappings"][0]["Ebs"]["Encrypted"] =
+            json!(false);
     });
-    assert_only_rules(&report, &["launch_template_volumes_encrypted"], "LaunchTemplateV1");
+    assert_only_rules(
+        &report,
+        &["launch_template_volumes_encrypted"],
+        "LaunchTemplateV1",
+    );
 }
 
 #[test]
 fn an_open_s3_endpoint_policy_fails_only_the_endpoint_rule() {
     let report = broken(|t| {
-        resource(t, "S3GatewayEndpoint")["PolicyDocument"] =
-            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:*", "Resource": "*"}]});
+        resource(t, "S3GatewayEndpoint")["PolicyDocument"] = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:*", "Resource": "*"}]});
     });
-    assert_only_rules(&report, &["s3_endpoint_policy_limited"], "S3GatewayEndpoint");
+    assert_only_rules(
+        &report,
+        &["s3_endpoint_policy_limited"],
+        "S3GatewayEndpoint",
+    );
 }
 
 #[test]
 fn an_undescribed_security_group_rule_fails_only_the_description_rule() {
     let report = broken(|t| {
-        resource(t, "BackendIngressAppFromAlb").as_object_mut().expect("ingress").remove("Description");
+        resource(t, "BackendIngressAppFromAlb")
+            .as_object_mut()
+            .expect("ingress")
+            .remove("Description");
     });
-    assert_only_rules(&report, &["security_group_rules_described"], "BackendIngressAppFromAlb");
+    assert_only_rules(
+        &report,
+        &["security_group_rules_described"],
+        "BackendIngressAppFromAlb",
+    );
 }
 
 #[test]
@@ -188,19 +317,39 @@ fn removing_the_private_nacl_reply_path_to_the_alb_breaks_only_reachability() {
     // Guard rules cannot see this one: the NACL stays "safe", it just drops V1's replies to the ALB in AZ 1.
     // (Removing the public NACL's 8000 entry instead would change nothing: its ephemeral range covers 8000.)
     let report = broken(|t| {
-        t["Resources"].as_object_mut().expect("resources").remove("PrivateNaclOutEphemeralToPublic1");
+        t["Resources"]
+            .as_object_mut()
+            .expect("resources")
+            .remove("PrivateNaclOutEphemeralToPublic1");
     });
     assert!(report.failed_rules().is_empty(), "{report}");
-    let v1 = flow(&report, "defaults", "ALB LoadBalancer → TargetGroupV1 (AutoScalingGroupV1) :8000 and replies");
+    let v1 = flow(
+        &report,
+        "defaults",
+        "ALB LoadBalancer → TargetGroupV1 (AutoScalingGroupV1) :8000 and replies",
+    );
     assert!(!v1.allowed);
     let hop = v1.deciding_hop().expect("a hop");
-    assert_eq!((hop.leg, hop.layer, hop.resource.as_str()), ("reply", "network ACL outbound", "PrivateNacl"), "{hop}");
+    assert_eq!(
+        (hop.leg, hop.layer, hop.resource.as_str()),
+        ("reply", "network ACL outbound", "PrivateNacl"),
+        "{hop}"
+    );
     assert!(hop.rule.contains("default deny"), "{hop}");
-    let failure = report.failures().into_iter().find(|f| f.rule.contains("TargetGroupV1")).expect("a failure");
+    let failure = report
+        .failures()
+        .into_iter()
+        .find(|f| f.rule.contains("TargetGroupV1"))
+        .expect("a failure");
     assert_eq!(failure.resource, "PrivateNacl");
     assert!(failure.message.contains("Fix:"), "{failure}");
     // The request itself still passes every layer: only the stateless reply is broken.
-    assert!(v1.hops.iter().filter(|h| h.leg == "request").all(|h| h.allowed));
+    assert!(
+        v1.hops
+            .iter()
+            .filter(|h| h.leg == "request")
+            .all(|h| h.allowed)
+    );
 }
 
 #[test]
@@ -211,15 +360,33 @@ fn controller_resources_without_least_privilege_fail_the_iam_rules() {
             "AssumeRolePolicyDocument": {"Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
             "Policies": [{"PolicyName": "weights", "PolicyDocument": {"Statement": [
                 {"Effect": "Allow", "Action": ["elasticloadbalancing:ModifyListener"], "Resource": "*"}]}}]}}));
-        resources.insert("RollbackPermission".into(), json!({"Type": "AWS::Lambda::Permission", "Properties": {
+        resources.insert(
+            "RollbackPermission".into(),
+            json!({"Type": "AWS::Lambda::Permission", "Properties": {
             "FunctionName": {"Ref": "RollbackFunction"}, "Action": "lambda:InvokeFunction",
-            "Principal": "lambda.alarms.cloudwatch.amazonaws.com"}}));
-        resources.insert("RollbackLogGroup".into(), json!({"Type": "AWS::Logs::LogGroup", "Properties": {}}));
+            "Principal": "lambda.alarms.cloudwatch.amazonaws.com"}}),
+        );
+        resources.insert(
+            "RollbackLogGroup".into(),
+            json!({"Type": "AWS::Logs::LogGroup", "Properties": {}}),
+        );
     });
     let mut failed = report.failed_rules();
     failed.sort();
-    assert_eq!(failed, ["iam_no_wildcard_resource_on_mutations", "lambda_alarm_permission_scoped", "log_group_retention"], "{report}");
-    let names: Vec<String> = report.failures().iter().map(|f| f.resource.clone()).collect();
+    assert_eq!(
+        failed,
+        [
+            "iam_no_wildcard_resource_on_mutations",
+            "lambda_alarm_permission_scoped",
+            "log_group_retention"
+        ],
+        "{report}"
+    );
+    let names: Vec<String> = report
+        .failures()
+        .iter()
+        .map(|f| f.resource.clone())
+        .collect();
     for id in ["RollbackRole", "RollbackPermission", "RollbackLogGroup"] {
         assert!(names.iter().any(|n| n == id), "{id} not named in {names:?}");
     }

@@ -1,7 +1,85 @@
-pub fn run(_args: &[String]) -> crate::Result {
-    Err("not built yet".into())
+//! `cargo xtask check`: the guard rules and the reachability flows on every template of `templates/`.
+//! `cargo xtask bench-check`: the same check, timed in-process.
+
+use std::time::{Duration, Instant};
+
+pub fn run(args: &[String]) -> crate::Result {
+    if let Some(extra) = args.first() {
+        return Err(format!("`check` takes no arguments, got `{extra}`").into());
+    }
+    let dir = crate::project::root().join("templates");
+    let mut failed = 0;
+    for (path, report) in policy::check_dir(&dir)? {
+        println!("== {}", path.display());
+        print!("{report}");
+        failed += report.failures().len();
+    }
+    if failed > 0 {
+        return Err(format!("{failed} failure(s): the template is not safe to deploy (see above: resource, rule, fix)").into());
+    }
+    Ok(())
 }
 
-pub fn bench(_args: &[String]) -> crate::Result {
-    Err("not built yet".into())
+pub fn bench(args: &[String]) -> crate::Result {
+    let iterations: usize = match args {
+        [] => 20,
+        [flag, n] if flag == "--iterations" => n
+            .parse()
+            .map_err(|_| format!("--iterations takes a number, got `{n}`"))?,
+        _ => {
+            return Err(
+                format!("usage: cargo xtask bench-check [--iterations N], got {args:?}").into(),
+            );
+        }
+    };
+    let dir = crate::project::root().join("templates");
+    let mut whole = Vec::with_capacity(iterations);
+    for _ in 0..iterations.max(1) {
+        let start = Instant::now();
+        let reports = policy::check_dir(&dir)?;
+        whole.push(start.elapsed());
+        std::hint::black_box(reports);
+    }
+    whole.sort();
+    // The two halves separately, on the first template: where the time goes.
+    let reports = policy::check_dir(&dir)?;
+    let text = std::fs::read_to_string(&reports[0].0)?;
+    let template: serde_json::Value = serde_json::from_str(&text)?;
+    let (mut guard, mut reach) = (Vec::new(), Vec::new());
+    for _ in 0..iterations.max(1) {
+        let start = Instant::now();
+        std::hint::black_box(policy::guard::evaluate(&template)?);
+        guard.push(start.elapsed());
+        let start = Instant::now();
+        std::hint::black_box(policy::reachability::analyze_all(&template));
+        reach.push(start.elapsed());
+    }
+    guard.sort();
+    reach.sort();
+    let (rules, flows): (usize, usize) = reports.iter().fold((0, 0), |(r, f), (_, rep)| {
+        (r + rep.rules.len(), f + rep.flows.len())
+    });
+    println!(
+        "check of {} template(s) ({rules} guard rules, {flows} flows), {} iterations: min {}, median {}, max {}",
+        reports.len(),
+        whole.len(),
+        ms(whole[0]),
+        ms(whole[whole.len() / 2]),
+        ms(whole[whole.len() - 1]),
+    );
+    println!(
+        "  guard rules alone: min {}, median {}",
+        ms(guard[0]),
+        ms(guard[guard.len() / 2])
+    );
+    println!(
+        "  reachability alone: min {}, median {}",
+        ms(reach[0]),
+        ms(reach[reach.len() / 2])
+    );
+    Ok(())
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }

@@ -17,7 +17,10 @@ impl Cidr {
         if len > 32 {
             return None;
         }
-        Some(Cidr { base: u32::from(addr) & mask(len), len })
+        Some(Cidr {
+            base: u32::from(addr) & mask(len),
+            len,
+        })
     }
 
     pub fn contains(&self, ip: Ipv4Addr) -> bool {
@@ -31,7 +34,11 @@ impl Cidr {
 }
 
 fn mask(len: u8) -> u32 {
-    if len == 0 { 0 } else { u32::MAX << (32 - u32::from(len)) }
+    if len == 0 {
+        0
+    } else {
+        u32::MAX << (32 - u32::from(len))
+    }
 }
 
 impl fmt::Display for Cidr {
@@ -51,7 +58,10 @@ impl Ports {
     pub const ALL: Ports = Ports { from: 0, to: 65535 };
 
     pub fn one(port: u16) -> Ports {
-        Ports { from: port, to: port }
+        Ports {
+            from: port,
+            to: port,
+        }
     }
 
     pub fn overlaps(&self, other: Ports) -> bool {
@@ -61,7 +71,11 @@ impl Ports {
 
 impl fmt::Display for Ports {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.from == self.to { write!(f, "{}", self.from) } else { write!(f, "{}-{}", self.from, self.to) }
+        if self.from == self.to {
+            write!(f, "{}", self.from)
+        } else {
+            write!(f, "{}-{}", self.from, self.to)
+        }
     }
 }
 
@@ -79,7 +93,10 @@ impl PortSet {
     }
 
     pub fn intersects(&self, ports: Ports) -> Option<Ports> {
-        self.0.iter().find(|p| p.overlaps(ports)).map(|p| Ports { from: p.from.max(ports.from), to: p.to.min(ports.to) })
+        self.0.iter().find(|p| p.overlaps(ports)).map(|p| Ports {
+            from: p.from.max(ports.from),
+            to: p.to.min(ports.to),
+        })
     }
 
     pub fn remove(&mut self, ports: Ports) {
@@ -90,10 +107,16 @@ impl PortSet {
                 continue;
             }
             if p.from < ports.from {
-                kept.push(Ports { from: p.from, to: ports.from - 1 });
+                kept.push(Ports {
+                    from: p.from,
+                    to: ports.from - 1,
+                });
             }
             if p.to > ports.to {
-                kept.push(Ports { from: ports.to + 1, to: p.to });
+                kept.push(Ports {
+                    from: ports.to + 1,
+                    to: p.to,
+                });
             }
         }
         self.0 = kept;
@@ -114,16 +137,35 @@ mod tests {
         assert!(c.contains("10.0.20.7".parse().unwrap()));
         assert!(!c.contains("10.0.21.7".parse().unwrap()));
         assert_eq!(c.host(10).to_string(), "10.0.20.10");
-        assert!(Cidr::parse("0.0.0.0/0").unwrap().contains("198.51.100.7".parse().unwrap()));
+        assert!(
+            Cidr::parse("0.0.0.0/0")
+                .unwrap()
+                .contains("198.51.100.7".parse().unwrap())
+        );
         assert_eq!(Cidr::parse("10.0.0.0/33"), None);
     }
 
     #[test]
     fn port_set_subtracts_ranges() {
-        let mut s = PortSet::of(Ports { from: 1024, to: 65535 });
-        s.remove(Ports { from: 3389, to: 3389 });
+        let mut s = PortSet::of(Ports {
+            from: 1024,
+            to: 65535,
+        });
+        s.remove(Ports {
+            from: 3389,
+            to: 3389,
+        });
         assert_eq!(s.intersects(Ports::one(3389)), None);
-        assert_eq!(s.intersects(Ports { from: 3000, to: 4000 }), Some(Ports { from: 3000, to: 3388 }));
+        assert_eq!(
+            s.intersects(Ports {
+                from: 3000,
+                to: 4000
+            }),
+            Some(Ports {
+                from: 3000,
+                to: 3388
+            })
+        );
         s.remove(Ports::ALL);
         assert!(s.is_empty());
     }

@@ -54,7 +54,15 @@ fn internet() -> Node {
 }
 
 fn s3() -> Node {
-    Node { label: "S3".into(), kind: NodeKind::S3, subnet: None, ip: S3_IP, security_groups: Vec::new(), public_ip: true, ephemeral: ANY_EPHEMERAL }
+    Node {
+        label: "S3".into(),
+        kind: NodeKind::S3,
+        subnet: None,
+        ip: S3_IP,
+        security_groups: Vec::new(),
+        public_ip: true,
+        ephemeral: ANY_EPHEMERAL,
+    }
 }
 
 fn alb_nodes(net: &Network, alb: &Alb) -> Vec<Node> {
@@ -63,7 +71,9 @@ fn alb_nodes(net: &Network, alb: &Alb) -> Vec<Node> {
         .filter_map(|s| Some((s, net.subnets.get(s)?.cidr?)))
         .map(|(s, cidr)| Node {
             label: format!("ALB {} in {s}", alb.id),
-            kind: NodeKind::Alb { listener_ports: alb.listener_ports.clone() },
+            kind: NodeKind::Alb {
+                listener_ports: alb.listener_ports.clone(),
+            },
             subnet: Some(s.clone()),
             ip: cidr.host(10),
             security_groups: alb.security_groups.clone(),
@@ -110,58 +120,145 @@ impl Builder<'_> {
         let (allowed, hops) = match decided {
             Some(d) => d,
             // No pair at all (e.g. a group with no subnet): an expected-allowed flow cannot be shown to work.
-            None => (false, vec![Hop { leg: "request", layer: "model", resource: name.clone(), rule: "no node of this flow found in the template".into(), allowed: false }]),
+            None => (
+                false,
+                vec![Hop {
+                    leg: "request",
+                    layer: "model",
+                    resource: name.clone(),
+                    rule: "no node of this flow found in the template".into(),
+                    allowed: false,
+                }],
+            ),
         };
-        self.out.push(FlowVerdict { scenario: self.scenario.clone(), name, expect, allowed, hops });
+        self.out.push(FlowVerdict {
+            scenario: self.scenario.clone(),
+            name,
+            expect,
+            allowed,
+            hops,
+        });
     }
 }
 
 fn pairs(srcs: &[Node], dsts: &[Node]) -> Vec<(Node, Node)> {
-    srcs.iter().flat_map(|s| dsts.iter().map(move |d| (s.clone(), d.clone()))).collect()
+    srcs.iter()
+        .flat_map(|s| dsts.iter().map(move |d| (s.clone(), d.clone())))
+        .collect()
 }
 
 pub fn named_flows(net: &Network, scenario: &str) -> Vec<FlowVerdict> {
-    let mut b = Builder { net, scenario: scenario.to_owned(), out: Vec::new() };
+    let mut b = Builder {
+        net,
+        scenario: scenario.to_owned(),
+        out: Vec::new(),
+    };
     let inet = vec![internet()];
     let s3 = vec![s3()];
-    let computes: Vec<(String, Vec<Node>)> = net.compute.iter().map(|c| (c.id.clone(), compute_nodes(net, c))).collect();
+    let computes: Vec<(String, Vec<Node>)> = net
+        .compute
+        .iter()
+        .map(|c| (c.id.clone(), compute_nodes(net, c)))
+        .collect();
 
     for alb in &net.albs {
         let nodes = alb_nodes(net, alb);
         if alb.internet_facing {
             for port in &alb.listener_ports {
-                b.flow(format!("internet → ALB {} :{port}", alb.id), Expect::Allowed, &pairs(&inet, &nodes), *port, Via::Any);
+                b.flow(
+                    format!("internet → ALB {} :{port}", alb.id),
+                    Expect::Allowed,
+                    &pairs(&inet, &nodes),
+                    *port,
+                    Via::Any,
+                );
             }
             for port in [22, 3389, 8000, 8080] {
                 if !alb.listener_ports.contains(&port) {
-                    b.flow(format!("internet → ALB {} :{port} (not a listener)", alb.id), Expect::Denied, &pairs(&inet, &nodes), port, Via::Any);
+                    b.flow(
+                        format!("internet → ALB {} :{port} (not a listener)", alb.id),
+                        Expect::Denied,
+                        &pairs(&inet, &nodes),
+                        port,
+                        Via::Any,
+                    );
                 }
             }
         }
         for (id, cnodes) in &computes {
             for port in [22, 8000] {
                 if !alb.listener_ports.contains(&port) {
-                    b.flow(format!("{id} → ALB {} :{port} (not a listener)", alb.id), Expect::Denied, &pairs(cnodes, &nodes), port, Via::Any);
+                    b.flow(
+                        format!("{id} → ALB {} :{port} (not a listener)", alb.id),
+                        Expect::Denied,
+                        &pairs(cnodes, &nodes),
+                        port,
+                        Via::Any,
+                    );
                 }
             }
         }
         for tg in &net.target_groups {
             for target in &tg.targets {
-                let Some((_, tnodes)) = computes.iter().find(|(id, _)| id == target) else { continue };
+                let Some((_, tnodes)) = computes.iter().find(|(id, _)| id == target) else {
+                    continue;
+                };
                 let p = pairs(&nodes, tnodes);
-                b.flow(format!("ALB {} → {} ({target}) :{} and replies", alb.id, tg.id, tg.port), Expect::Allowed, &p, tg.port, Via::Any);
-                b.flow(format!("ALB {} health check → {} ({target}) :{}", alb.id, tg.id, tg.health_port), Expect::Allowed, &p, tg.health_port, Via::Any);
+                b.flow(
+                    format!(
+                        "ALB {} → {} ({target}) :{} and replies",
+                        alb.id, tg.id, tg.port
+                    ),
+                    Expect::Allowed,
+                    &p,
+                    tg.port,
+                    Via::Any,
+                );
+                b.flow(
+                    format!(
+                        "ALB {} health check → {} ({target}) :{}",
+                        alb.id, tg.id, tg.health_port
+                    ),
+                    Expect::Allowed,
+                    &p,
+                    tg.health_port,
+                    Via::Any,
+                );
             }
         }
     }
     for (id, cnodes) in &computes {
-        b.flow(format!("{id} → S3 :443 through the gateway endpoint"), Expect::Allowed, &pairs(cnodes, &s3), 443, Via::Endpoint);
+        b.flow(
+            format!("{id} → S3 :443 through the gateway endpoint"),
+            Expect::Allowed,
+            &pairs(cnodes, &s3),
+            443,
+            Via::Endpoint,
+        );
         for port in [443, 80] {
-            b.flow(format!("{id} → internet :{port} through the NAT and replies"), Expect::Allowed, &pairs(cnodes, &inet), port, Via::Nat);
+            b.flow(
+                format!("{id} → internet :{port} through the NAT and replies"),
+                Expect::Allowed,
+                &pairs(cnodes, &inet),
+                port,
+                Via::Nat,
+            );
         }
-        b.flow(format!("{id} → internet :443 without NAT"), Expect::Denied, &pairs(cnodes, &inet), 443, Via::Direct);
+        b.flow(
+            format!("{id} → internet :443 without NAT"),
+            Expect::Denied,
+            &pairs(cnodes, &inet),
+            443,
+            Via::Direct,
+        );
         for port in PROBE_PORTS {
-            b.flow(format!("internet → {id} :{port}"), Expect::Denied, &pairs(&inet, cnodes), port, Via::Any);
+            b.flow(
+                format!("internet → {id} :{port}"),
+                Expect::Denied,
+                &pairs(&inet, cnodes),
+                port,
+                Via::Any,
+            );
         }
     }
     b.out

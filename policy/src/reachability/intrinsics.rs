@@ -28,7 +28,11 @@ impl<'t> Resolver<'t> {
         for (name, value) in overrides {
             params.insert((*name).to_owned(), Value::String((*value).to_owned()));
         }
-        let mut resolver = Resolver { template, params, conditions: BTreeMap::new() };
+        let mut resolver = Resolver {
+            template,
+            params,
+            conditions: BTreeMap::new(),
+        };
         if let Some(conds) = template.get("Conditions").and_then(Value::as_object) {
             for name in conds.keys() {
                 let value = resolver.condition(name, 0);
@@ -40,14 +44,22 @@ impl<'t> Resolver<'t> {
 
     pub fn resources(&self) -> impl Iterator<Item = (&'t String, &'t Value)> {
         let resources = self.template.get("Resources").and_then(Value::as_object);
-        resources.into_iter().flat_map(|m| m.iter()).filter(|(_, r)| {
-            r.get("Condition").and_then(Value::as_str).is_none_or(|c| self.conditions.get(c).copied().unwrap_or(false))
-        })
+        resources
+            .into_iter()
+            .flat_map(|m| m.iter())
+            .filter(|(_, r)| {
+                r.get("Condition")
+                    .and_then(Value::as_str)
+                    .is_none_or(|c| self.conditions.get(c).copied().unwrap_or(false))
+            })
     }
 
     /// The resolved `Properties` of a resource (absent properties resolve to an empty map).
     pub fn properties(&self, resource: &Value) -> Value {
-        resource.get("Properties").map(|p| self.resolve(p)).unwrap_or_else(|| Value::Object(Map::new()))
+        resource
+            .get("Properties")
+            .map(|p| self.resolve(p))
+            .unwrap_or_else(|| Value::Object(Map::new()))
     }
 
     fn condition(&self, name: &str, depth: u8) -> bool {
@@ -62,10 +74,14 @@ impl<'t> Resolver<'t> {
         if depth > 32 {
             return false;
         }
-        let Some((key, arg)) = single(expr) else { return false };
+        let Some((key, arg)) = single(expr) else {
+            return false;
+        };
         let args = arg.as_array().map(Vec::as_slice).unwrap_or(&[]);
         match key {
-            "Fn::Equals" => args.len() == 2 && text(&self.resolve(&args[0])) == text(&self.resolve(&args[1])),
+            "Fn::Equals" => {
+                args.len() == 2 && text(&self.resolve(&args[0])) == text(&self.resolve(&args[1]))
+            }
             "Fn::Not" => args.first().is_some_and(|a| !self.truth(a, depth + 1)),
             "Fn::And" => args.iter().all(|a| self.truth(a, depth + 1)),
             "Fn::Or" => args.iter().any(|a| self.truth(a, depth + 1)),
@@ -86,7 +102,12 @@ impl<'t> Resolver<'t> {
             return Some(Value::Null);
         }
         match value {
-            Value::Array(items) => Some(Value::Array(items.iter().filter_map(|v| self.resolve_at(v, depth + 1)).collect())),
+            Value::Array(items) => Some(Value::Array(
+                items
+                    .iter()
+                    .filter_map(|v| self.resolve_at(v, depth + 1))
+                    .collect(),
+            )),
             Value::Object(map) => {
                 if let Some((key, arg)) = single(value)
                     && (key == "Ref" || key.starts_with("Fn::") || key == "Condition")
@@ -94,7 +115,9 @@ impl<'t> Resolver<'t> {
                     return self.intrinsic(key, arg, depth + 1);
                 }
                 Some(Value::Object(
-                    map.iter().filter_map(|(k, v)| self.resolve_at(v, depth + 1).map(|v| (k.clone(), v))).collect(),
+                    map.iter()
+                        .filter_map(|(k, v)| self.resolve_at(v, depth + 1).map(|v| (k.clone(), v)))
+                        .collect(),
                 ))
             }
             other => Some(other.clone()),
@@ -107,24 +130,37 @@ impl<'t> Resolver<'t> {
             "Ref" => self.reference(arg.as_str().unwrap_or_default(), depth),
             "Fn::GetAtt" => {
                 let (name, attr) = match arg {
-                    Value::String(s) => s.split_once('.').map(|(a, b)| (a.to_owned(), b.to_owned()))?,
+                    Value::String(s) => s
+                        .split_once('.')
+                        .map(|(a, b)| (a.to_owned(), b.to_owned()))?,
                     _ => (text(args.first()?), text(args.get(1)?)),
                 };
                 Some(self.attribute(&name, &attr, depth))
             }
             "Fn::If" => {
                 let cond = args.first().and_then(Value::as_str).unwrap_or_default();
-                let branch = if self.condition(cond, 0) { args.get(1) } else { args.get(2) };
+                let branch = if self.condition(cond, 0) {
+                    args.get(1)
+                } else {
+                    args.get(2)
+                };
                 self.resolve_at(branch?, depth)
             }
             "Fn::Select" => {
-                let index = text(&self.resolve_at(args.first()?, depth)?).parse::<usize>().ok()?;
+                let index = text(&self.resolve_at(args.first()?, depth)?)
+                    .parse::<usize>()
+                    .ok()?;
                 match self.resolve_at(args.get(1)?, depth)? {
                     Value::Array(items) => items.get(index).cloned(),
                     _ => Some(Value::Null),
                 }
             }
-            "Fn::GetAZs" => Some(Value::Array(["a", "b", "c"].iter().map(|z| Value::String(format!("{REGION}{z}"))).collect())),
+            "Fn::GetAZs" => Some(Value::Array(
+                ["a", "b", "c"]
+                    .iter()
+                    .map(|z| Value::String(format!("{REGION}{z}")))
+                    .collect(),
+            )),
             "Fn::Join" => {
                 let sep = text(args.first()?);
                 let parts = self.resolve_at(args.get(1)?, depth)?;
@@ -134,17 +170,34 @@ impl<'t> Resolver<'t> {
             "Fn::Sub" => {
                 let (pattern, vars) = match arg {
                     Value::String(s) => (s.clone(), Map::new()),
-                    _ => (text(args.first()?), self.resolve_at(args.get(1)?, depth)?.as_object().cloned().unwrap_or_default()),
+                    _ => (
+                        text(args.first()?),
+                        self.resolve_at(args.get(1)?, depth)?
+                            .as_object()
+                            .cloned()
+                            .unwrap_or_default(),
+                    ),
                 };
                 Some(Value::String(self.substitute(&pattern, &vars, depth)))
             }
             "Fn::FindInMap" => {
-                let keys: Vec<String> = args.iter().filter_map(|a| self.resolve_at(a, depth)).map(|v| text(&v)).collect();
-                let found = self.template.get("Mappings")?.get(keys.first()?)?.get(keys.get(1)?)?.get(keys.get(2)?)?;
+                let keys: Vec<String> = args
+                    .iter()
+                    .filter_map(|a| self.resolve_at(a, depth))
+                    .map(|v| text(&v))
+                    .collect();
+                let found = self
+                    .template
+                    .get("Mappings")?
+                    .get(keys.first()?)?
+                    .get(keys.get(1)?)?
+                    .get(keys.get(2)?)?;
                 self.resolve_at(found, depth)
             }
             "Fn::Base64" => self.resolve_at(arg, depth),
-            "Condition" => Some(Value::Bool(self.condition(arg.as_str().unwrap_or_default(), 0))),
+            "Condition" => Some(Value::Bool(
+                self.condition(arg.as_str().unwrap_or_default(), 0),
+            )),
             _ => Some(Value::Null),
         }
     }
@@ -166,7 +219,9 @@ impl<'t> Resolver<'t> {
     fn attribute(&self, name: &str, attr: &str, depth: u8) -> Value {
         let resource = self.template.get("Resources").and_then(|r| r.get(name));
         if attr == "CidrBlock"
-            && let Some(cidr) = resource.and_then(|r| r.get("Properties")).and_then(|p| p.get("CidrBlock"))
+            && let Some(cidr) = resource
+                .and_then(|r| r.get("Properties"))
+                .and_then(|p| p.get("CidrBlock"))
         {
             return self.resolve_at(cidr, depth).unwrap_or(Value::Null);
         }
@@ -191,7 +246,9 @@ impl<'t> Resolver<'t> {
             } else if let Some((res, attr)) = name.split_once('.') {
                 text(&self.attribute(res, attr, depth))
             } else {
-                self.reference(name, depth).map(|v| text(&v)).unwrap_or_default()
+                self.reference(name, depth)
+                    .map(|v| text(&v))
+                    .unwrap_or_default()
             };
             out.push_str(&value);
             rest = &after[end + 1..];
@@ -238,9 +295,21 @@ mod tests {
         let expr = json!({"Fn::If": ["UseDocker", {"Ref": "DockerHost"}, {"Ref": "AWS::NoValue"}]});
         assert_eq!(vm.resolve(&json!([expr.clone()])), json!([]));
         assert_eq!(docker.resolve(&json!([expr])), json!(["DockerHost"]));
-        assert_eq!(vm.resolve(&json!({"Ref": "PrivateSubnet1Cidr"})), json!("10.0.20.0/24"));
-        assert_eq!(vm.resolve(&json!({"Fn::GetAtt": ["Vpc", "CidrBlock"]})), json!("10.0.0.0/16"));
-        assert_eq!(vm.resolve(&json!({"Fn::Select": [1, {"Fn::GetAZs": ""}]})), json!("us-east-1b"));
-        assert_eq!(vm.resolve(&json!({"Fn::Sub": "com.amazonaws.${AWS::Region}.s3"})), json!("com.amazonaws.us-east-1.s3"));
+        assert_eq!(
+            vm.resolve(&json!({"Ref": "PrivateSubnet1Cidr"})),
+            json!("10.0.20.0/24")
+        );
+        assert_eq!(
+            vm.resolve(&json!({"Fn::GetAtt": ["Vpc", "CidrBlock"]})),
+            json!("10.0.0.0/16")
+        );
+        assert_eq!(
+            vm.resolve(&json!({"Fn::Select": [1, {"Fn::GetAZs": ""}]})),
+            json!("us-east-1b")
+        );
+        assert_eq!(
+            vm.resolve(&json!({"Fn::Sub": "com.amazonaws.${AWS::Region}.s3"})),
+            json!("com.amazonaws.us-east-1.s3")
+        );
     }
 }

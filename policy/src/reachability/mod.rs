@@ -25,20 +25,34 @@ pub struct Scenario {
 pub fn scenarios(template: &Value) -> Vec<Scenario> {
     let params = template.get("Parameters").and_then(Value::as_object);
     let has = |name: &str| params.is_some_and(|p| p.contains_key(name));
-    let mut out = vec![Scenario { name: "defaults".into(), overrides: Vec::new() }];
+    let mut out = vec![Scenario {
+        name: "defaults".into(),
+        overrides: Vec::new(),
+    }];
     if has("CanaryPlatform") {
-        out.push(Scenario { name: "CanaryPlatform=docker".into(), overrides: vec![("CanaryPlatform".into(), "docker".into())] });
+        out.push(Scenario {
+            name: "CanaryPlatform=docker".into(),
+            overrides: vec![("CanaryPlatform".into(), "docker".into())],
+        });
     }
     if has("CertificateArn") {
-        let arn = "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000";
-        out.push(Scenario { name: "CertificateArn set (TLS)".into(), overrides: vec![("CertificateArn".into(), arn.into())] });
+        let arn =
+            "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000";
+        out.push(Scenario {
+            name: "CertificateArn set (TLS)".into(),
+            overrides: vec![("CertificateArn".into(), arn.into())],
+        });
     }
     out
 }
 
 /// Evaluates the named flows on `template` under `scenario`.
 pub fn analyze(template: &Value, scenario: &Scenario) -> Vec<FlowVerdict> {
-    let overrides: Vec<(&str, &str)> = scenario.overrides.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let overrides: Vec<(&str, &str)> = scenario
+        .overrides
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     let resolver = Resolver::new(template, &overrides);
     let net = Network::build(&resolver);
     flows::named_flows(&net, &scenario.name)
@@ -46,5 +60,8 @@ pub fn analyze(template: &Value, scenario: &Scenario) -> Vec<FlowVerdict> {
 
 /// Every scenario's flows.
 pub fn analyze_all(template: &Value) -> Vec<FlowVerdict> {
-    scenarios(template).iter().flat_map(|s| analyze(template, s)).collect()
+    scenarios(template)
+        .iter()
+        .flat_map(|s| analyze(template, s))
+        .collect()
 }

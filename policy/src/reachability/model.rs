@@ -139,7 +139,10 @@ fn sg_rule(resource: String, rule: &Value, peer_keys: [&str; 3]) -> Option<SgRul
     let ports = if any_protocol {
         Ports::ALL
     } else {
-        Ports { from: port(rule.get("FromPort")).unwrap_or(0), to: port(rule.get("ToPort")).unwrap_or(65535) }
+        Ports {
+            from: port(rule.get("FromPort")).unwrap_or(0),
+            to: port(rule.get("ToPort")).unwrap_or(65535),
+        }
     };
     let [cidr_key, group_key, prefix_key] = peer_keys;
     let peer = if let Some(c) = rule.get(cidr_key) {
@@ -149,11 +152,21 @@ fn sg_rule(resource: String, rule: &Value, peer_keys: [&str; 3]) -> Option<SgRul
     } else {
         Peer::PrefixList(text(rule.get(prefix_key)?))
     };
-    Some(SgRule { resource, any_protocol, tcp, ports, peer })
+    Some(SgRule {
+        resource,
+        any_protocol,
+        tcp,
+        ports,
+        peer,
+    })
 }
 
 const INGRESS_PEERS: [&str; 3] = ["CidrIp", "SourceSecurityGroupId", "SourcePrefixListId"];
-const EGRESS_PEERS: [&str; 3] = ["CidrIp", "DestinationSecurityGroupId", "DestinationPrefixListId"];
+const EGRESS_PEERS: [&str; 3] = [
+    "CidrIp",
+    "DestinationSecurityGroupId",
+    "DestinationPrefixListId",
+];
 
 impl Network {
     pub fn build(resolver: &Resolver<'_>) -> Network {
@@ -167,11 +180,16 @@ impl Network {
         let mut pending_egress = Vec::new();
 
         for (id, resource) in resolver.resources() {
-            let kind = resource.get("Type").and_then(Value::as_str).unwrap_or_default();
+            let kind = resource
+                .get("Type")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             let props = resolver.properties(resource);
             let p = |k: &str| props.get(k);
             match kind {
-                "AWS::EC2::VPC" => net.vpc_cidrs.extend(p("CidrBlock").and_then(|c| Cidr::parse(&text(c)))),
+                "AWS::EC2::VPC" => net
+                    .vpc_cidrs
+                    .extend(p("CidrBlock").and_then(|c| Cidr::parse(&text(c)))),
                 "AWS::EC2::Subnet" => {
                     let subnet = net.subnets.entry(id.clone()).or_default();
                     subnet.cidr = p("CidrBlock").and_then(|c| Cidr::parse(&text(c)));
@@ -179,7 +197,8 @@ impl Network {
                 }
                 "AWS::EC2::SubnetRouteTableAssociation" => {
                     let subnet = text(p("SubnetId").unwrap_or(&Value::Null));
-                    net.subnets.entry(subnet).or_default().route_table = p("RouteTableId").map(text);
+                    net.subnets.entry(subnet).or_default().route_table =
+                        p("RouteTableId").map(text);
                 }
                 "AWS::EC2::SubnetNetworkAclAssociation" => {
                     let subnet = text(p("SubnetId").unwrap_or(&Value::Null));
@@ -190,7 +209,9 @@ impl Network {
                 }
                 "AWS::EC2::Route" => {
                     let table = text(p("RouteTableId").unwrap_or(&Value::Null));
-                    let destination = match p("DestinationCidrBlock").and_then(|c| Cidr::parse(&text(c))) {
+                    let destination = match p("DestinationCidrBlock")
+                        .and_then(|c| Cidr::parse(&text(c)))
+                    {
                         Some(c) => Destination::Cidr(c),
                         None if p("DestinationPrefixListId").is_some() => Destination::S3PrefixList,
                         None => continue,
@@ -204,14 +225,21 @@ impl Network {
                     } else {
                         Target::Other(format!("{props}"))
                     };
-                    net.route_tables.entry(table).or_default().push(Route { resource: id.clone(), destination, target });
+                    net.route_tables.entry(table).or_default().push(Route {
+                        resource: id.clone(),
+                        destination,
+                        target,
+                    });
                 }
                 "AWS::EC2::NatGateway" => {
-                    net.nat_subnets.insert(id.clone(), text(p("SubnetId").unwrap_or(&Value::Null)));
+                    net.nat_subnets
+                        .insert(id.clone(), text(p("SubnetId").unwrap_or(&Value::Null)));
                 }
                 "AWS::EC2::VPCEndpoint" => {
                     let service = text(p("ServiceName").unwrap_or(&Value::Null));
-                    let gateway = p("VpcEndpointType").map(text).is_none_or(|t| t == "Gateway");
+                    let gateway = p("VpcEndpointType")
+                        .map(text)
+                        .is_none_or(|t| t == "Gateway");
                     if gateway && service.ends_with(".s3") {
                         endpoint_tables.push((id.clone(), strings(p("RouteTableIds"))));
                     }
@@ -231,32 +259,52 @@ impl Network {
                     };
                     let entry = NaclEntry {
                         resource: id.clone(),
-                        number: p("RuleNumber").and_then(|n| text(n).parse().ok()).unwrap_or(i64::MAX),
+                        number: p("RuleNumber")
+                            .and_then(|n| text(n).parse().ok())
+                            .unwrap_or(i64::MAX),
                         egress: truthy(p("Egress")),
                         any_protocol,
                         tcp,
-                        allow: p("RuleAction").map(text).is_some_and(|a| a.eq_ignore_ascii_case("allow")),
+                        allow: p("RuleAction")
+                            .map(text)
+                            .is_some_and(|a| a.eq_ignore_ascii_case("allow")),
                         cidr: p("CidrBlock").and_then(|c| Cidr::parse(&text(c))),
                         ports,
                     };
-                    net.nacls.entry(text(p("NetworkAclId").unwrap_or(&Value::Null))).or_default().push(entry);
+                    net.nacls
+                        .entry(text(p("NetworkAclId").unwrap_or(&Value::Null)))
+                        .or_default()
+                        .push(entry);
                 }
                 "AWS::EC2::SecurityGroup" => {
                     let sg = net.security_groups.entry(id.clone()).or_default();
-                    let ingress = p("SecurityGroupIngress").and_then(Value::as_array).cloned().unwrap_or_default();
+                    let ingress = p("SecurityGroupIngress")
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default();
                     for (i, rule) in ingress.iter().enumerate() {
-                        sg.ingress.extend(sg_rule(format!("{id}.SecurityGroupIngress[{i}]"), rule, INGRESS_PEERS));
+                        sg.ingress.extend(sg_rule(
+                            format!("{id}.SecurityGroupIngress[{i}]"),
+                            rule,
+                            INGRESS_PEERS,
+                        ));
                     }
                     match p("SecurityGroupEgress").and_then(Value::as_array) {
                         Some(egress) => {
                             for (i, rule) in egress.iter().enumerate() {
-                                sg.egress.extend(sg_rule(format!("{id}.SecurityGroupEgress[{i}]"), rule, EGRESS_PEERS));
+                                sg.egress.extend(sg_rule(
+                                    format!("{id}.SecurityGroupEgress[{i}]"),
+                                    rule,
+                                    EGRESS_PEERS,
+                                ));
                             }
                         }
                         None => sg.default_egress = true,
                     }
                 }
-                "AWS::EC2::SecurityGroupIngress" => pending_ingress.push((id.clone(), props.clone())),
+                "AWS::EC2::SecurityGroupIngress" => {
+                    pending_ingress.push((id.clone(), props.clone()))
+                }
                 "AWS::EC2::SecurityGroupEgress" => pending_egress.push((id.clone(), props.clone())),
                 "AWS::ElasticLoadBalancingV2::LoadBalancer" => {
                     let mut subnets = strings(p("Subnets"));
@@ -265,7 +313,9 @@ impl Network {
                     }
                     net.albs.push(Alb {
                         id: id.clone(),
-                        internet_facing: p("Scheme").map(text).is_none_or(|s| s == "internet-facing"),
+                        internet_facing: p("Scheme")
+                            .map(text)
+                            .is_none_or(|s| s == "internet-facing"),
                         subnets,
                         security_groups: strings(p("SecurityGroups")),
                         listener_ports: Vec::new(),
@@ -283,10 +333,17 @@ impl Network {
                         _ => traffic,
                     };
                     let targets = match p("Targets") {
-                        Some(Value::Array(ts)) => ts.iter().filter_map(|t| t.get("Id")).map(text).collect(),
+                        Some(Value::Array(ts)) => {
+                            ts.iter().filter_map(|t| t.get("Id")).map(text).collect()
+                        }
                         _ => Vec::new(),
                     };
-                    net.target_groups.push(TargetGroup { id: id.clone(), port: traffic, health_port: health, targets });
+                    net.target_groups.push(TargetGroup {
+                        id: id.clone(),
+                        port: traffic,
+                        health_port: health,
+                        targets,
+                    });
                 }
                 "AWS::EC2::LaunchTemplate" => {
                     let data = p("LaunchTemplateData").cloned().unwrap_or(Value::Null);
@@ -318,32 +375,64 @@ impl Network {
         for (id, props) in pending_ingress {
             let group = text(props.get("GroupId").unwrap_or(&Value::Null));
             if let Some(rule) = sg_rule(id, &props, INGRESS_PEERS) {
-                net.security_groups.entry(group).or_default().ingress.push(rule);
+                net.security_groups
+                    .entry(group)
+                    .or_default()
+                    .ingress
+                    .push(rule);
             }
         }
         for (id, props) in pending_egress {
             let group = text(props.get("GroupId").unwrap_or(&Value::Null));
             if let Some(rule) = sg_rule(id, &props, EGRESS_PEERS) {
-                net.security_groups.entry(group).or_default().egress.push(rule);
+                net.security_groups
+                    .entry(group)
+                    .or_default()
+                    .egress
+                    .push(rule);
             }
         }
         for alb in &mut net.albs {
-            alb.listener_ports = listeners.iter().filter(|(lb, _)| *lb == alb.id).map(|(_, p)| *p).collect();
+            alb.listener_ports = listeners
+                .iter()
+                .filter(|(lb, _)| *lb == alb.id)
+                .map(|(_, p)| *p)
+                .collect();
         }
-        let template_of = |props: &Value| props.get("LaunchTemplate").and_then(|lt| lt.get("LaunchTemplateId").or_else(|| lt.get("LaunchTemplateName"))).map(text);
+        let template_of = |props: &Value| {
+            props
+                .get("LaunchTemplate")
+                .and_then(|lt| {
+                    lt.get("LaunchTemplateId")
+                        .or_else(|| lt.get("LaunchTemplateName"))
+                })
+                .map(text)
+        };
         for (id, props) in asgs {
-            let (groups, public) = template_of(&props).and_then(|lt| launch_templates.get(&lt).cloned()).unwrap_or_default();
+            let (groups, public) = template_of(&props)
+                .and_then(|lt| launch_templates.get(&lt).cloned())
+                .unwrap_or_default();
             let subnets = strings(props.get("VPCZoneIdentifier"));
-            let public = public || subnets.iter().any(|s| net.subnets.get(s).is_some_and(|s| s.map_public_ip));
+            let public = public
+                || subnets
+                    .iter()
+                    .any(|s| net.subnets.get(s).is_some_and(|s| s.map_public_ip));
             for tg in strings(props.get("TargetGroupARNs")) {
                 if let Some(group) = net.target_groups.iter_mut().find(|g| g.id == tg) {
                     group.targets.push(id.clone());
                 }
             }
-            net.compute.push(Compute { id, subnets, security_groups: groups, public_ip: public });
+            net.compute.push(Compute {
+                id,
+                subnets,
+                security_groups: groups,
+                public_ip: public,
+            });
         }
         for (id, props) in instances {
-            let (mut groups, mut public) = template_of(&props).and_then(|lt| launch_templates.get(&lt).cloned()).unwrap_or_default();
+            let (mut groups, mut public) = template_of(&props)
+                .and_then(|lt| launch_templates.get(&lt).cloned())
+                .unwrap_or_default();
             groups.extend(strings(props.get("SecurityGroupIds")));
             let mut subnets = strings(props.get("SubnetId"));
             if let Some(Value::Array(nics)) = props.get("NetworkInterfaces") {
@@ -353,10 +442,16 @@ impl Network {
                     public |= truthy(nic.get("AssociatePublicIpAddress"));
                 }
             }
-            public |= subnets.iter().any(|s| net.subnets.get(s).is_some_and(|s| s.map_public_ip));
-            net.compute.push(Compute { id, subnets, security_groups: groups, public_ip: public });
+            public |= subnets
+                .iter()
+                .any(|s| net.subnets.get(s).is_some_and(|s| s.map_public_ip));
+            net.compute.push(Compute {
+                id,
+                subnets,
+                security_groups: groups,
+                public_ip: public,
+            });
         }
         net
     }
-
 }
