@@ -32,6 +32,7 @@ struct Inner {
     faults: Faults,
     request_timeout: Duration,
     body_limit: usize,
+    idle_timeout: Duration,
     in_flight: AtomicUsize,
 }
 
@@ -43,9 +44,14 @@ impl AppState {
                 faults: config.faults,
                 request_timeout: config.request_timeout,
                 body_limit: config.body_limit,
+                idle_timeout: config.idle_timeout,
                 in_flight: AtomicUsize::new(0),
             }),
         }
+    }
+
+    pub fn idle_timeout(&self) -> Duration {
+        self.inner.idle_timeout
     }
 
     /// Requests accepted and not yet answered: what a graceful shutdown waits for.

@@ -64,6 +64,8 @@ pub struct Config {
     /// Whole-request bound, body read included: a slow client or a stuck handler gets a 503.
     pub request_timeout: Duration,
     pub body_limit: usize,
+    /// A connection without any read or write progress for this long is closed (slow or silent clients).
+    pub idle_timeout: Duration,
 }
 
 impl Config {
@@ -77,6 +79,7 @@ impl Config {
             faults: Faults::default(),
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             body_limit: DEFAULT_BODY_LIMIT,
+            idle_timeout: crate::connection::DEFAULT_IDLE_TIMEOUT,
         }
     }
 

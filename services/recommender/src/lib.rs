@@ -25,11 +25,13 @@
 //! | `RUST_LOG` | log filter (JSON lines on stdout) | info |
 //!
 //! An empty variable counts as unset; any other invalid value stops start-up (exit 2) with a message
-//! naming the variable. On SIGTERM or SIGINT the server stops accepting, finishes the requests in
+//! naming the variable. A connection without read or write progress for 75 s is closed (longer than
+//! the ALB's 60 s idle timeout, so the ALB closes idle keep-alives first). On SIGTERM or SIGINT the server stops accepting, finishes the requests in
 //! flight and exits 0.
 
 pub mod api;
 pub mod config;
+pub mod connection;
 pub mod model;
 pub mod server;
 

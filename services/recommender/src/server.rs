@@ -7,6 +7,7 @@ use tokio::net::TcpListener;
 
 use crate::api::{AppState, app};
 use crate::config::Config;
+use crate::connection::IdleTimeoutListener;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -25,11 +26,13 @@ pub enum ServeError {
 }
 
 /// Serves on `listener` until `shutdown` completes; then stops accepting, lets the requests in
-/// flight finish (each is bounded by the request timeout) and returns.
+/// flight finish (each is bounded by the request timeout) and returns. Idle connections are
+/// closed after the configured idle timeout.
 pub async fn serve<F>(listener: TcpListener, state: AppState, shutdown: F) -> std::io::Result<()>
 where
     F: Future<Output = ()> + Send + 'static,
 {
+    let listener = IdleTimeoutListener::new(listener, state.idle_timeout());
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)
         .await

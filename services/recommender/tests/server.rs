@@ -170,6 +170,67 @@ async fn a_chunked_body_over_the_limit_gets_413_json() {
     let _ = running.stop.send(());
 }
 
+/// Reads until the server closes the connection; fails the test if it never does.
+async fn wait_closed_by_server(mut stream: TcpStream) -> Vec<u8> {
+    let mut raw = Vec::new();
+    let read = tokio::time::timeout(PATIENCE, stream.read_to_end(&mut raw)).await;
+    assert!(read.is_ok(), "the server kept a silent connection open");
+    raw
+}
+
+#[tokio::test]
+async fn a_client_that_stops_mid_headers_is_disconnected_when_idle() {
+    let mut config = Config::new(Model::V1);
+    config.idle_timeout = Duration::from_millis(300);
+    let running = start(config).await;
+
+    let mut stream = TcpStream::connect(running.addr).await.unwrap();
+    stream
+        .write_all(b"POST /api/v1/recommendation HTTP/1.1\r\nHost: 127.")
+        .await
+        .unwrap();
+    let answer = wait_closed_by_server(stream).await;
+    assert!(
+        answer.is_empty() || answer.starts_with(b"HTTP/1.1 4"),
+        "{answer:?}"
+    );
+
+    // A keep-alive connection that goes quiet after a request is closed the same way.
+    let mut stream = TcpStream::connect(running.addr).await.unwrap();
+    let keep_alive = post(r#"{"user_id": "k"}"#);
+    let keep_alive = String::from_utf8(keep_alive)
+        .unwrap()
+        .replace("Connection: close", "Connection: keep-alive");
+    stream.write_all(keep_alive.as_bytes()).await.unwrap();
+    let answer = wait_closed_by_server(stream).await;
+    assert!(
+        answer.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    let _ = running.stop.send(());
+}
+
+#[tokio::test]
+async fn a_stalled_client_does_not_hold_up_shutdown() {
+    let mut config = Config::new(Model::V1);
+    config.idle_timeout = Duration::from_millis(300);
+    let running = start(config).await;
+
+    let mut stalled = TcpStream::connect(running.addr).await.unwrap();
+    stalled
+        .write_all(b"POST /api/v1/recommendation HTTP/1.1\r\n")
+        .await
+        .unwrap();
+    running.stop.send(()).unwrap();
+    tokio::time::timeout(PATIENCE, running.server)
+        .await
+        .expect("shutdown completes although a client never finished its request")
+        .unwrap()
+        .unwrap();
+    drop(stalled);
+}
+
 /// The built binary, killed if the test fails before it exits.
 struct Binary {
     child: Child,
