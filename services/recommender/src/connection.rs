@@ -34,22 +34,20 @@ impl Listener for IdleTimeoutListener {
     type Io = IdleTimeoutStream;
     type Addr = SocketAddr;
 
-    fn accept(&mut self) -> impl Future<Output = (Self::Io, Self::Addr)> + Send {
-        async move {
-            loop {
-                match self.listener.accept().await {
-                    Ok((stream, addr)) => {
-                        // Answers are small and written at once: Nagle's delay would only add latency.
-                        let _ = stream.set_nodelay(true);
-                        return (IdleTimeoutStream::new(stream, self.idle), addr);
-                    }
-                    // A client that gave up before we accepted: nothing to wait for.
-                    Err(err) if is_connection_error(&err) => continue,
-                    Err(err) => {
-                        // Out of file descriptors and the like: back off instead of spinning.
-                        tracing::warn!(error = %err, "accept failed; retrying in 1 s");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                    }
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            match self.listener.accept().await {
+                Ok((stream, addr)) => {
+                    // Answers are small and written at once: Nagle's delay would only add latency.
+                    let _ = stream.set_nodelay(true);
+                    return (IdleTimeoutStream::new(stream, self.idle), addr);
+                }
+                // A client that gave up before we accepted: nothing to wait for.
+                Err(err) if is_connection_error(&err) => continue,
+                Err(err) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %err, "accept failed; retrying in 1 s");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
                 }
             }
         }
