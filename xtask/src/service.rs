@@ -6,12 +6,28 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::bundle::Arch;
 use crate::project::{root, run_command};
 
 const PUBLISH_USAGE: &str =
     "usage: cargo xtask publish --bucket B [--prefix P] [--arch x86_64|arm64] [--endpoint-url URL]";
 const BENCH_USAGE: &str = "usage: cargo xtask bench-service [--duration SECONDS] [--connections N]";
+
+/// The service's own architecture choice (independent of the Lambda bundles' one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Arch {
+    X86_64,
+    Arm64,
+}
+
+impl Arch {
+    fn parse(value: &str) -> crate::Result<Arch> {
+        match value {
+            "x86_64" | "amd64" => Ok(Arch::X86_64),
+            "arm64" | "aarch64" => Ok(Arch::Arm64),
+            other => Err(format!("unknown architecture `{other}`: use x86_64 or arm64").into()),
+        }
+    }
+}
 
 fn rust_target(arch: Arch) -> &'static str {
     match arch {
