@@ -29,6 +29,16 @@ pub enum Architecture {
 }
 
 impl Architecture {
+    pub fn parse(value: &str) -> Result<Architecture, String> {
+        match value {
+            "x86_64" | "amd64" => Ok(Architecture::X86_64),
+            "arm64" | "aarch64" => Ok(Architecture::Arm64),
+            other => Err(format!(
+                "unknown architecture `{other}`: use x86_64 or arm64"
+            )),
+        }
+    }
+
     pub fn lambda_name(self) -> &'static str {
         match self {
             Architecture::X86_64 => "x86_64",
@@ -48,7 +58,7 @@ impl FunctionKind {
     pub const ALL: [FunctionKind; 2] = [FunctionKind::Promote, FunctionKind::Rollback];
 
     /// The binary's name under `functions/`, and its bundle folder under `build/lambda/`.
-    pub fn binary(self) -> &'static str {
+    pub const fn binary(self) -> &'static str {
         match self {
             FunctionKind::Promote => "promote",
             FunctionKind::Rollback => "rollback",
@@ -183,7 +193,7 @@ fn declare_parameters(template: &mut Template) -> (ControllerParameters, Cond) {
     };
     let has_email = template.condition(
         "HasNotificationEmail",
-        Expr::not(Expr::equals(parameters.notification_email.r#ref(), "")),
+        Expr::negate(Expr::equals(parameters.notification_email.r#ref(), "")),
     );
     (parameters, has_email)
 }

@@ -7,30 +7,22 @@ use std::process::Command;
 
 use crate::project::{root, run_command};
 use crate::venv;
+use stack::controller::FunctionKind;
+
+use Arch as Architecture;
+/// The instruction set of the bundles (and of the published service binary).
+pub use stack::controller::Architecture as Arch;
 
 /// The Lambda binaries, as named by their crates under `functions/`.
-pub const FUNCTIONS: [&str; 2] = ["promote", "rollback"];
+pub const FUNCTIONS: [&str; 2] = [
+    FunctionKind::Promote.binary(),
+    FunctionKind::Rollback.binary(),
+];
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Arch {
-    X86_64,
-    Arm64,
-}
-
-impl Arch {
-    pub fn parse(value: &str) -> crate::Result<Arch> {
-        match value {
-            "x86_64" | "amd64" => Ok(Arch::X86_64),
-            "arm64" | "aarch64" => Ok(Arch::Arm64),
-            other => Err(format!("unknown architecture `{other}`: use x86_64 or arm64").into()),
-        }
-    }
-
-    fn rust_target(self) -> &'static str {
-        match self {
-            Arch::X86_64 => "x86_64-unknown-linux-gnu",
-            Arch::Arm64 => "aarch64-unknown-linux-gnu",
-        }
+pub fn rust_target(arch: Architecture) -> &'static str {
+    match arch {
+        Architecture::X86_64 => "x86_64-unknown-linux-gnu",
+        Architecture::Arm64 => "aarch64-unknown-linux-gnu",
     }
 }
 
@@ -39,7 +31,7 @@ pub fn dir() -> PathBuf {
 }
 
 /// Builds every function's zip; returns the folder that holds them.
-pub fn build(arch: Arch) -> crate::Result<PathBuf> {
+pub fn build(arch: Architecture) -> crate::Result<PathBuf> {
     require_std(arch)?;
     // cargo-lambda and the zig it links with are pinned in requirements-dev.txt; this installs them
     // into .venv on first use.
@@ -47,20 +39,31 @@ pub fn build(arch: Arch) -> crate::Result<PathBuf> {
     let mut cmd = Command::new(bin.join("cargo-lambda"));
     cmd.current_dir(root())
         .env("PATH", venv::path_with_bin(&bin))
-        .args(["lambda", "build", "--release", "--output-format", "zip", "--lambda-dir"])
+        .args([
+            "lambda",
+            "build",
+            "--release",
+            "--output-format",
+            "zip",
+            "--lambda-dir",
+        ])
         .arg(dir());
-    if arch == Arch::Arm64 {
+    if arch == Architecture::Arm64 {
         cmd.arg("--arm64");
     } else {
         cmd.arg("--x86-64");
     }
-    for function in FUNCTIONS {
-        cmd.args(["--bin", function]);
+    for function in FunctionKind::ALL {
+        cmd.args(["--bin", function.binary()]);
     }
-    eprintln!("building the Lambda bundles ({}) into {}", arch.rust_target(), dir().display());
+    eprintln!(
+        "building the Lambda bundles ({}) into {}",
+        rust_target(arch),
+        dir().display()
+    );
     run_command(&mut cmd)?;
-    for function in FUNCTIONS {
-        let zip = dir().join(function).join("bootstrap.zip");
+    for function in FunctionKind::ALL {
+        let zip = dir().join(function.binary()).join("bootstrap.zip");
         if !zip.is_file() {
             return Err(format!("cargo lambda did not produce {}", zip.display()).into());
         }
@@ -70,8 +73,8 @@ pub fn build(arch: Arch) -> crate::Result<PathBuf> {
 
 /// Fails early, and clearly, where the target's standard library is missing: cargo-lambda's own
 /// attempt to fetch it ends in "can't find crate for core", and these machines cannot download it.
-fn require_std(arch: Arch) -> crate::Result {
-    let target = arch.rust_target();
+fn require_std(arch: Architecture) -> crate::Result {
+    let target = rust_target(arch);
     let output = Command::new("rustc")
         .args(["--print", "target-libdir", "--target", target])
         .output()?;

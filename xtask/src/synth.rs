@@ -1,13 +1,15 @@
-//! `cargo xtask synth [--check]`: writes `templates/` from the typed stack definition, or in check
-//! mode fails when the committed output differs from a fresh synth. `bench-synth` times it.
+//! `cargo xtask synth [--check] [--no-build] [--arch x86_64|arm64]`: writes `templates/` from the
+//! typed stack definition and builds the Lambda bundles the template's `Code` points at, so that
+//! `sam deploy` alone deploys; in check mode it fails when the committed output differs from a
+//! fresh synth (and builds nothing). `bench-synth` times the synthesis.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::project::root;
+use stack::controller::Architecture;
 
-/// Flags accepted for the Lambda bundle build that synth will also run; ignored until then.
-const IGNORED_FLAGS: &[&str] = &["--no-build"];
+use crate::bundle;
+use crate::project::root;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Mode {
@@ -17,28 +19,36 @@ pub enum Mode {
 
 pub fn run(args: &[String]) -> crate::Result {
     let mut mode = Mode::Write;
+    let mut build_bundles = true;
+    let mut options = stack::Options::default();
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--check" => mode = Mode::Check,
+            "--no-build" => build_bundles = false,
             "--arch" => {
-                args.next()
+                let value = args
+                    .next()
                     .ok_or("--arch needs a value (x86_64 or arm64)")?;
+                options.architecture = Architecture::parse(value)?;
             }
-            flag if IGNORED_FLAGS.contains(&flag) => {}
             other => return Err(format!("synth: unknown argument `{other}`").into()),
         }
     }
-    for written in synth(&root(), mode)? {
+    for written in synth(&root(), mode, &options)? {
         println!("{written}");
+    }
+    if mode == Mode::Write && build_bundles {
+        let dir = bundle::build(options.architecture)?;
+        println!("built the Lambda bundles in {}", dir.display());
     }
     Ok(())
 }
 
 /// Renders every template; writes or checks them against the files under `root`.
 /// Returns one line per file saying what happened.
-pub fn synth(root: &Path, mode: Mode) -> crate::Result<Vec<String>> {
-    let rendered = render()?;
+pub fn synth(root: &Path, mode: Mode, options: &stack::Options) -> crate::Result<Vec<String>> {
+    let rendered = render(options)?;
     let mut report = Vec::new();
     for (relative, text) in rendered {
         let path = root.join(relative);
@@ -63,8 +73,8 @@ pub fn synth(root: &Path, mode: Mode) -> crate::Result<Vec<String>> {
     Ok(report)
 }
 
-fn render() -> crate::Result<Vec<(&'static str, String)>> {
-    let template = stack::synthesize(&stack::Options::default());
+fn render(options: &stack::Options) -> crate::Result<Vec<(&'static str, String)>> {
+    let template = stack::synthesize(options);
     let text = template.render().map_err(|errors| {
         let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
         format!(
@@ -90,7 +100,7 @@ pub fn bench(args: &[String]) -> crate::Result {
     let mut bytes = 0;
     for _ in 0..runs {
         let start = Instant::now();
-        let rendered = render()?;
+        let rendered = render(&stack::Options::default())?;
         times.push(start.elapsed());
         bytes = rendered.iter().map(|(_, text)| text.len()).sum();
     }
@@ -116,7 +126,7 @@ mod tests {
     /// The committed `templates/` match a fresh synth (rust-analyzer's codegen-check habit).
     #[test]
     fn templates_are_up_to_date() {
-        if let Err(err) = synth(&root(), Mode::Check) {
+        if let Err(err) = synth(&root(), Mode::Check, &stack::Options::default()) {
             panic!("{err}");
         }
     }
@@ -126,14 +136,16 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("alb-canary-synth-{}", std::process::id()));
         std::fs::create_dir_all(dir.join("templates")).unwrap();
         std::fs::write(dir.join(stack::TEMPLATE_PATH), "{}\n").unwrap();
-        let err = synth(&dir, Mode::Check).unwrap_err().to_string();
+        let err = synth(&dir, Mode::Check, &stack::Options::default())
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             err,
             "`templates/alb-canary.json` was not up to date — run `cargo xtask synth` and commit"
         );
-        synth(&dir, Mode::Write).unwrap();
+        synth(&dir, Mode::Write, &stack::Options::default()).unwrap();
         assert_eq!(
-            synth(&dir, Mode::Check).unwrap(),
+            synth(&dir, Mode::Check, &stack::Options::default()).unwrap(),
             vec!["templates/alb-canary.json is up to date"]
         );
         std::fs::remove_dir_all(&dir).unwrap();

@@ -6,6 +6,7 @@
 
 mod expr;
 pub mod resources;
+pub mod serverless;
 mod template;
 
 pub use expr::sub_literal;

@@ -16,6 +16,7 @@ macro_rules! resource {
         }
     };
 }
+pub(crate) use resource;
 
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
