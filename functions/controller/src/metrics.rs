@@ -17,6 +17,9 @@ use std::collections::HashMap;
 const PERIOD_SECS: i32 = 60;
 
 /// Reads V1's and V2's metrics for `[start, end)` (epoch seconds).
+///
+/// Latency uses the plan's statistic (p99 in production); where that statistic has no datapoint
+/// although the group served requests, the Average of the same minutes stands in.
 pub async fn read_window(
     cloudwatch: &Client,
     config: &Config,
@@ -24,13 +27,16 @@ pub async fn read_window(
     end: i64,
 ) -> Result<(TgMetrics, TgMetrics), Error> {
     let stat = config.plan.health.latency_statistic.as_str();
-    let groups = [("v1", &config.stable_tg_arn), ("v2", &config.canary_tg_arn)];
-    let mut queries = Vec::new();
-    for (id, arn) in groups {
+    let mut dimensions = Vec::new();
+    for (id, arn) in [("v1", &config.stable_tg_arn), ("v2", &config.canary_tg_arn)] {
         let tg = target_group_dimension(arn).ok_or_else(|| Error::Config {
             name: contract::env::STABLE_TARGET_GROUP_ARN,
             problem: format!("`{arn}` has no targetgroup/<name>/<id> part"),
         })?;
+        dimensions.push((id, tg));
+    }
+    let mut queries = Vec::new();
+    for (id, tg) in &dimensions {
         for (suffix, name, statistic) in [
             ("req", alb_metric::REQUEST_COUNT, "Sum"),
             ("err", alb_metric::TARGET_5XX, "Sum"),
@@ -47,6 +53,61 @@ pub async fn read_window(
     }
     // Never ask for an empty or inverted window: CloudWatch rejects it.
     let end = end.max(start + i64::from(PERIOD_SECS));
+    let mut series = fetch(cloudwatch, queries, start, end).await?;
+    let mut fallback = Vec::new();
+    if !stat.eq_ignore_ascii_case("average") {
+        for (id, tg) in &dimensions {
+            if needs_average(&series, id) {
+                fallback.push(query(
+                    &format!("{id}avg"),
+                    alb_metric::RESPONSE_TIME,
+                    "Average",
+                    &config.load_balancer,
+                    tg,
+                ));
+            }
+        }
+    }
+    if !fallback.is_empty() {
+        series.extend(fetch(cloudwatch, fallback, start, end).await?);
+    }
+    Ok((combine(&series, "v1", stat), combine(&series, "v2", stat)))
+}
+
+type Series = HashMap<String, Vec<(i64, f64)>>;
+
+fn take(series: &Series, id: &str) -> Vec<(i64, f64)> {
+    series.get(id).cloned().unwrap_or_default()
+}
+
+/// Requests were served but the statistic has no datapoint.
+fn needs_average(series: &Series, group: &str) -> bool {
+    take(series, &format!("{group}lat")).is_empty()
+        && !take(series, &format!("{group}req")).is_empty()
+}
+
+/// One group's window from the fetched series (`<group>req|err|lat`, and `<group>avg` as fallback).
+fn combine(series: &Series, group: &str, stat: &str) -> TgMetrics {
+    let requests = take(series, &format!("{group}req"));
+    let errors = take(series, &format!("{group}err"));
+    match take(series, &format!("{group}lat")) {
+        lat if lat.is_empty() => aggregate(
+            &requests,
+            &errors,
+            &take(series, &format!("{group}avg")),
+            "Average",
+        ),
+        lat => aggregate(&requests, &errors, &lat, stat),
+    }
+}
+
+/// One `GetMetricData` (all pages): datapoints by query id.
+async fn fetch(
+    cloudwatch: &Client,
+    queries: Vec<MetricDataQuery>,
+    start: i64,
+    end: i64,
+) -> Result<Series, Error> {
     let mut series: HashMap<String, Vec<(i64, f64)>> = HashMap::new();
     let mut next_token = None;
     loop {
@@ -73,19 +134,9 @@ pub async fn read_window(
         }
         next_token = out.next_token().map(str::to_string);
         if next_token.is_none() {
-            break;
+            return Ok(series);
         }
     }
-    let take = |id: &str| series.get(id).cloned().unwrap_or_default();
-    let tg = |id: &str| {
-        aggregate(
-            &take(&format!("{id}req")),
-            &take(&format!("{id}err")),
-            &take(&format!("{id}lat")),
-            stat,
-        )
-    };
-    Ok((tg("v1"), tg("v2")))
 }
 
 fn query(
@@ -170,6 +221,21 @@ mod tests {
         assert_eq!(m.requests, 400);
         assert_eq!(m.errors_5xx, 3);
         assert!((m.latency_ms.unwrap() - 25.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn average_stands_in_where_the_percentile_has_no_datapoint() {
+        let series: Series = HashMap::from([
+            ("v2req".to_string(), vec![(0, 100.0)]),
+            ("v2avg".to_string(), vec![(0, 0.07)]),
+            ("v1req".to_string(), vec![(0, 900.0)]),
+            ("v1lat".to_string(), vec![(0, 0.2)]),
+        ]);
+        assert!(needs_average(&series, "v2"));
+        assert!(!needs_average(&series, "v1"));
+        let v2 = combine(&series, "v2", "p99");
+        assert!((v2.latency_ms.unwrap() - 70.0).abs() < 1e-9);
+        assert_eq!(combine(&series, "v1", "p99").latency_ms, Some(200.0));
     }
 
     #[test]

@@ -23,7 +23,8 @@ pub fn emf_line(config: &Config, now_ms: i64, weights: Weights) -> String {
     .to_string()
 }
 
-/// Logs one decision (inputs and outcome) and prints its metric line.
+/// Logs one decision (inputs and outcome) and prints its metric line. The main inputs are flat
+/// fields (easy to query in CloudWatch Logs Insights); `record` holds the whole snapshot.
 pub fn decision(
     config: &Config,
     function: &str,
@@ -31,10 +32,28 @@ pub fn decision(
     record: &Value,
     weights_after: Option<Weights>,
 ) {
+    let field = |path: &[&str]| -> String {
+        let mut v = record;
+        for key in path {
+            v = &v[*key];
+        }
+        match v {
+            Value::Null => String::new(),
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        }
+    };
     tracing::info!(
         function,
         listener = %config.listener_arn,
-        decision = %record["decision"]["decision"].as_str().unwrap_or("none"),
+        decision = %field(&["decision", "decision"]),
+        reason = %field(&["decision", "reason"]),
+        v1_requests = %field(&["metrics", "v1", "requests"]),
+        v1_latency_ms = %field(&["metrics", "v1", "latency_ms"]),
+        v2_requests = %field(&["metrics", "v2", "requests"]),
+        v2_errors_5xx = %field(&["metrics", "v2", "errors_5xx"]),
+        v2_latency_ms = %field(&["metrics", "v2", "latency_ms"]),
+        v2_percent_after = weights_after.map(|w| w.v2_percent()),
         record = %record,
         "decision"
     );
