@@ -213,3 +213,39 @@ async fn a_missing_file_fails_before_any_upload() {
         .unwrap();
     assert_eq!(listed.key_count(), Some(0));
 }
+
+#[tokio::test]
+async fn aws_endpoint_url_from_the_environment_works_without_the_flag() {
+    let moto = Moto::start();
+    let client = s3(&moto).await;
+    client
+        .create_bucket()
+        .bucket("env-artifacts")
+        .send()
+        .await
+        .unwrap();
+    let file = TempFile::new("env", b"from the environment");
+
+    let output = Command::new(env!("CARGO_BIN_EXE_canaryctl"))
+        .args([
+            "publish",
+            "--bucket",
+            "env-artifacts",
+            "--prefix",
+            "p",
+            "--file",
+            file.0.to_str().unwrap(),
+        ])
+        .envs(moto.env())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        object(&client, "env-artifacts", "p/recommender").await,
+        b"from the environment"
+    );
+}
