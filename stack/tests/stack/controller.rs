@@ -1,0 +1,391 @@
+//! The controller's part of the stack, tested against its intent: the functions get every setting
+//! the controller reads, the alarms on V2 invoke the rollback (and may), the roles grant each
+//! mutating action on one resource only, and the deployed canary runs by itself.
+
+use serde_json::{Value, json};
+use stack::controller::{AlarmKind, Architecture, FunctionKind, SCHEDULE_SUFFIX};
+
+use crate::eval::Eval;
+
+fn defaults() -> Eval {
+    Eval::new(&[])
+}
+
+fn resource<'a>(eval: &'a Eval, id: &str) -> &'a Value {
+    let r = &eval.template()["Resources"][id];
+    assert!(!r.is_null(), "no resource {id}");
+    r
+}
+
+fn of_type<'a>(eval: &'a Eval, kind: &str) -> Vec<(&'a String, &'a Value)> {
+    eval.template()["Resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == kind)
+        .collect()
+}
+
+fn function_id(kind: FunctionKind) -> &'static str {
+    match kind {
+        FunctionKind::Promote => "PromoteFunction",
+        FunctionKind::Rollback => "RollbackFunction",
+    }
+}
+
+fn get_att(id: &str, attribute: &str) -> Value {
+    json!({ "Fn::GetAtt": [id, attribute] })
+}
+
+#[test]
+fn two_functions_on_provided_al2023_with_the_bundles_synth_builds() {
+    let eval = defaults();
+    assert_eq!(of_type(&eval, "AWS::Lambda::Function").len(), 2);
+    for kind in FunctionKind::ALL {
+        let props = &resource(&eval, function_id(kind))["Properties"];
+        assert_eq!(props["Runtime"], "provided.al2023");
+        assert_eq!(props["Handler"], "bootstrap");
+        assert_eq!(props["Architectures"], json!(["x86_64"]));
+        assert_eq!(
+            props["Code"],
+            format!("../build/lambda/{}/bootstrap.zip", kind.binary())
+        );
+        // The bundle path is relative to the template, and the bundle is what xtask builds.
+        let template_dir = std::path::Path::new(stack::TEMPLATE_PATH).parent().unwrap();
+        let bundle = template_dir.join(props["Code"].as_str().unwrap());
+        assert!(bundle.ends_with(format!("build/lambda/{}/bootstrap.zip", kind.binary())));
+    }
+    let arm = stack::synthesize(&stack::Options {
+        architecture: Architecture::Arm64,
+    })
+    .to_json();
+    assert_eq!(
+        arm["Resources"]["PromoteFunction"]["Properties"]["Architectures"],
+        json!(["arm64"])
+    );
+}
+
+#[test]
+fn functions_get_every_setting_the_controller_reads() {
+    let eval = defaults();
+    let listener = eval.template()["Outputs"]["ListenerArn"]["Value"].clone();
+    let canary_tg = eval.template()["Outputs"]["CanaryTargetGroupArn"]["Value"].clone();
+    for kind in FunctionKind::ALL {
+        let vars = &resource(&eval, function_id(kind))["Properties"]["Environment"]["Variables"];
+        let mut required = vec![
+            contract::env::LISTENER_ARN,
+            contract::env::STABLE_TARGET_GROUP_ARN,
+            contract::env::CANARY_TARGET_GROUP_ARN,
+            contract::env::LOAD_BALANCER_DIMENSION,
+            contract::env::STATE_TABLE,
+            contract::env::SCHEDULE_NAME,
+            contract::env::TOPIC_ARN,
+            contract::env::PLAN,
+        ];
+        if kind == FunctionKind::Rollback {
+            required.push(contract::env::ROLLBACK_ALARMS);
+        }
+        for name in required {
+            assert!(!vars[name].is_null(), "{kind:?} lacks {name}");
+        }
+        // The listener and canary group the functions move are the ones the stack forwards with.
+        assert_eq!(vars[contract::env::LISTENER_ARN], listener);
+        assert_eq!(vars[contract::env::CANARY_TARGET_GROUP_ARN], canary_tg);
+        assert_eq!(
+            vars[contract::env::STATE_TABLE],
+            json!({ "Ref": "CanaryStateTable" })
+        );
+        assert_eq!(vars[contract::env::PLAN], json!({ "Ref": "CanaryPlan" }));
+    }
+    // The default plan parameter is a plan the controller accepts.
+    let plan = eval.template()["Parameters"]["CanaryPlan"]["Default"]
+        .as_str()
+        .unwrap();
+    assert_eq!(
+        contract::Plan::from_json(plan).unwrap(),
+        contract::Plan::default()
+    );
+}
+
+#[test]
+fn every_v2_alarm_invokes_the_rollback_and_may_do_so() {
+    let eval = defaults();
+    let rollback_env = &resource(&eval, "RollbackFunction")["Properties"]["Environment"]["Variables"]
+        [contract::env::ROLLBACK_ALARMS];
+    let listed = &rollback_env["Fn::Join"][1];
+    let alarms = of_type(&eval, "AWS::CloudWatch::Alarm");
+    assert_eq!(alarms.len(), AlarmKind::ALL.len());
+    for (id, alarm) in &alarms {
+        let props = &alarm["Properties"];
+        assert!(
+            props["AlarmActions"]
+                .as_array()
+                .unwrap()
+                .contains(&get_att("RollbackFunction", "Arn")),
+            "{id} does not invoke the rollback"
+        );
+        assert!(
+            props["AlarmActions"]
+                .as_array()
+                .unwrap()
+                .contains(&json!({ "Ref": "CanaryTopic" }))
+        );
+        assert_eq!(props["TreatMissingData"], "notBreaching", "{id}");
+        assert!(
+            listed.as_array().unwrap().contains(&props["AlarmName"]),
+            "{id}'s name is not in the rollback function's alarm list"
+        );
+        let permissions: Vec<_> = of_type(&eval, "AWS::Lambda::Permission")
+            .into_iter()
+            .filter(|(_, p)| p["Properties"]["SourceArn"] == get_att(id, "Arn"))
+            .collect();
+        assert_eq!(
+            permissions.len(),
+            1,
+            "{id} has no invoke permission of its own"
+        );
+        let permission = &permissions[0].1["Properties"];
+        assert_eq!(
+            permission["Principal"],
+            "lambda.alarms.cloudwatch.amazonaws.com"
+        );
+        assert_eq!(
+            permission["SourceAccount"],
+            json!({ "Ref": "AWS::AccountId" })
+        );
+        assert_eq!(
+            permission["FunctionName"],
+            get_att("RollbackFunction", "Arn")
+        );
+    }
+}
+
+#[test]
+fn alarms_watch_the_canary_group_error_rate_latency_and_health() {
+    let eval = defaults();
+    let canary_dims = |dims: &Value| {
+        assert!(
+            dims.as_array()
+                .unwrap()
+                .iter()
+                .any(|d| d["Name"] == "TargetGroup" && d["Value"]["Fn::If"][0] == "CanaryOnDocker")
+        );
+    };
+    let rate = &resource(&eval, "CanaryErrorRateAlarm")["Properties"];
+    let metrics = rate["Metrics"].as_array().unwrap();
+    let expression = metrics.iter().find(|m| m["ReturnData"] == true).unwrap();
+    assert!(
+        expression["Expression"]
+            .as_str()
+            .unwrap()
+            .contains("errors / requests")
+    );
+    for id in ["errors", "requests"] {
+        let m = metrics.iter().find(|m| m["Id"] == id).unwrap();
+        assert_eq!(m["MetricStat"]["Stat"], "Sum");
+        canary_dims(&m["MetricStat"]["Metric"]["Dimensions"]);
+    }
+    assert_eq!(
+        rate["Threshold"],
+        json!({ "Ref": "CanaryErrorRateThresholdPercent" })
+    );
+
+    let latency = &resource(&eval, "CanaryLatencyAlarm")["Properties"];
+    assert_eq!(latency["MetricName"], "TargetResponseTime");
+    assert_eq!(latency["ExtendedStatistic"], "p99");
+    assert_eq!(
+        latency["Threshold"],
+        json!({ "Ref": "CanaryLatencyThresholdSeconds" })
+    );
+    canary_dims(&latency["Dimensions"]);
+
+    let unhealthy = &resource(&eval, "CanaryUnhealthyHostsAlarm")["Properties"];
+    assert_eq!(unhealthy["MetricName"], "UnHealthyHostCount");
+    assert_eq!(unhealthy["ComparisonOperator"], "GreaterThanThreshold");
+    assert_eq!(unhealthy["Threshold"], 0);
+    canary_dims(&unhealthy["Dimensions"]);
+
+    for id in [
+        "CanaryErrorRateAlarm",
+        "CanaryLatencyAlarm",
+        "CanaryUnhealthyHostsAlarm",
+    ] {
+        let props = &resource(&eval, id)["Properties"];
+        assert_eq!(
+            props["EvaluationPeriods"],
+            json!({ "Ref": "CanaryAlarmEvaluationPeriods" })
+        );
+    }
+}
+
+/// (action, resources) of every Allow statement of a role's inline policies.
+fn grants(role: &Value) -> Vec<(String, Vec<Value>)> {
+    let mut out = Vec::new();
+    for policy in role["Properties"]["Policies"].as_array().unwrap() {
+        for statement in policy["PolicyDocument"]["Statement"].as_array().unwrap() {
+            assert_eq!(statement["Effect"], "Allow");
+            for action in statement["Action"].as_array().unwrap() {
+                out.push((
+                    action.as_str().unwrap().to_owned(),
+                    statement["Resource"].as_array().unwrap().clone(),
+                ));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn function_roles_grant_each_mutation_on_one_resource() {
+    let eval = defaults();
+    let listener = eval.template()["Outputs"]["ListenerArn"]["Value"].clone();
+    for kind in FunctionKind::ALL {
+        let role_id = format!("{}Role", function_id(kind));
+        let grants = grants(resource(&eval, &role_id));
+        let on = |action: &str| -> Vec<Value> {
+            grants
+                .iter()
+                .filter(|(a, _)| a == action)
+                .flat_map(|(_, r)| r.clone())
+                .collect()
+        };
+        assert_eq!(
+            on("elasticloadbalancing:ModifyListener"),
+            vec![listener.clone()]
+        );
+        for action in [
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:GetItem",
+            "dynamodb:Query",
+        ] {
+            assert_eq!(
+                on(action),
+                vec![get_att("CanaryStateTable", "Arn")],
+                "{action}"
+            );
+        }
+        assert_eq!(on("sns:Publish"), vec![json!({ "Ref": "CanaryTopic" })]);
+        let schedule = on("scheduler:UpdateSchedule");
+        assert_eq!(schedule.len(), 1);
+        assert!(schedule[0]["Fn::Sub"].as_str().unwrap().ends_with(&format!(
+            ":schedule/default/${{AWS::StackName}}-{SCHEDULE_SUFFIX}"
+        )));
+        assert_eq!(
+            on("logs:PutLogEvents"),
+            vec![get_att(&format!("{}LogGroup", function_id(kind)), "Arn")]
+        );
+        // `*` only where IAM has no resource type: reads.
+        for (action, resources) in &grants {
+            if resources.contains(&json!("*")) {
+                let verb = action.split(':').nth(1).unwrap();
+                assert!(
+                    verb.starts_with("Describe") || verb.starts_with("Get"),
+                    "{role_id} grants {action} on *"
+                );
+            }
+        }
+        let stickiness = on("elasticloadbalancing:ModifyTargetGroupAttributes");
+        if kind == FunctionKind::Rollback {
+            assert_eq!(
+                stickiness.len(),
+                1,
+                "rollback switches stickiness off on V2's group"
+            );
+        } else {
+            assert!(stickiness.is_empty());
+        }
+    }
+}
+
+#[test]
+fn the_schedule_invokes_the_promotion_and_failures_are_kept() {
+    let eval = defaults();
+    let schedule = &resource(&eval, "PromotionSchedule")["Properties"];
+    assert_eq!(schedule["State"], "ENABLED");
+    assert_eq!(
+        schedule["ScheduleExpression"],
+        json!({ "Fn::Sub": "rate(${PromotionRateMinutes} minutes)" })
+    );
+    assert_eq!(schedule["Target"]["Arn"], get_att("PromoteFunction", "Arn"));
+    assert_eq!(
+        schedule["Target"]["RoleArn"],
+        get_att("PromotionScheduleRole", "Arn")
+    );
+    assert!(eval.template()["Parameters"]["PromotionRateMinutes"]["MinValue"] == 1);
+    let invoke = grants(resource(&eval, "PromotionScheduleRole"));
+    assert!(invoke.iter().any(|(a, _)| a == "lambda:InvokeFunction"));
+    for kind in FunctionKind::ALL {
+        let config = &resource(&eval, &format!("{}AsyncFailures", function_id(kind)))["Properties"];
+        assert_eq!(config["FunctionName"], json!({ "Ref": function_id(kind) }));
+        assert_eq!(
+            config["DestinationConfig"]["OnFailure"]["Destination"],
+            get_att("ControllerDeadLetterQueue", "Arn")
+        );
+        let log_group = &resource(&eval, &format!("{}LogGroup", function_id(kind)))["Properties"];
+        assert_eq!(
+            log_group["RetentionInDays"],
+            json!({ "Ref": "LogRetentionDays" })
+        );
+    }
+}
+
+#[test]
+fn the_state_table_has_the_controllers_keys_and_recovery() {
+    let eval = defaults();
+    let table = &resource(&eval, "CanaryStateTable")["Properties"];
+    assert_eq!(table["BillingMode"], "PAY_PER_REQUEST");
+    assert_eq!(
+        table["KeySchema"],
+        json!([
+            { "AttributeName": contract::table::PARTITION_KEY, "KeyType": "HASH" },
+            { "AttributeName": contract::table::SORT_KEY, "KeyType": "RANGE" },
+        ])
+    );
+    assert_eq!(
+        table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
+        true
+    );
+    // The e-mail subscription exists only when an address is given.
+    assert!(!Eval::new(&[]).condition("HasNotificationEmail"));
+    assert!(
+        Eval::new(&[("NotificationEmail", "ops@example.com")]).condition("HasNotificationEmail")
+    );
+}
+
+#[test]
+fn the_dashboard_shows_v1_against_v2_the_weight_and_the_alarms() {
+    let eval = defaults();
+    let body = &resource(&eval, "CanaryDashboard")["Properties"]["DashboardBody"]["Fn::Sub"];
+    let text = body[0].as_str().unwrap();
+    let bound = body[1].as_object().unwrap();
+    for var in ["Alb", "TargetGroupV1", "CanaryTargetGroup"] {
+        assert!(bound.contains_key(var), "{var} is not bound");
+    }
+    let parsed: Value = serde_json::from_str(text).expect("the dashboard body is JSON");
+    let titles: Vec<&str> = parsed["widgets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["properties"]["title"].as_str().unwrap())
+        .collect();
+    for needle in [
+        "Requests",
+        "5XX rate",
+        "p50 / p99",
+        "Canary weight",
+        "alarms",
+    ] {
+        assert!(
+            titles.iter().any(|t| t.contains(needle)),
+            "no widget on {needle}: {titles:?}"
+        );
+    }
+    assert!(text.contains(contract::metric::CANARY_WEIGHT));
+    for kind in AlarmKind::ALL {
+        assert!(
+            text.contains(kind.suffix()),
+            "the alarm widget lacks {kind:?}"
+        );
+    }
+}
