@@ -1,6 +1,7 @@
 //! The named flows the architecture promises (must be allowed) and forbids (must be denied), generated from
 //! the model so that every ALB, target group and compute group of the template is covered.
 
+use super::cidr::Ports;
 use super::evaluate::{ANY_EPHEMERAL, Hop, LINUX_EPHEMERAL, Node, NodeKind, Via, walk};
 use super::model::{Alb, Compute, Network};
 use std::net::Ipv4Addr;
@@ -9,8 +10,32 @@ use std::net::Ipv4Addr;
 const INTERNET_IP: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 7);
 /// An address inside S3's published ranges (reached through the S3 prefix list).
 const S3_IP: Ipv4Addr = Ipv4Addr::new(52, 216, 4, 10);
-/// Ports probed for "any port" on must-deny flows: administration, the app ports, and a high port.
-const PROBE_PORTS: [u16; 6] = [22, 80, 443, 3389, 8000, 50000];
+/// Ports always probed for "any port": administration, the app ports, and the ends of the range.
+const PROBE_PORTS: [u16; 8] = [0, 22, 80, 443, 3389, 8000, 50000, 65535];
+
+/// "Any port", exactly: every verdict is constant between two edges of some NACL or security group port
+/// range, so probing each edge (and its neighbours) covers every port of 0-65535.
+fn any_port(net: &Network) -> Vec<u16> {
+    let mut ports: Vec<u16> = PROBE_PORTS.to_vec();
+    let mut edge = |p: Ports| {
+        ports.extend([
+            p.from.saturating_sub(1),
+            p.from,
+            p.to,
+            p.to.saturating_add(1),
+        ]);
+    };
+    net.nacls.values().flatten().for_each(|e| edge(e.ports));
+    for sg in net.security_groups.values() {
+        sg.ingress
+            .iter()
+            .chain(&sg.egress)
+            .for_each(|r| edge(r.ports));
+    }
+    ports.sort_unstable();
+    ports.dedup();
+    ports
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Expect {
@@ -93,7 +118,10 @@ fn compute_nodes(net: &Network, c: &Compute) -> Vec<Node> {
             subnet: Some(s.clone()),
             ip: cidr.host(20),
             security_groups: c.security_groups.clone(),
-            public_ip: c.public_ip,
+            // An explicit AssociatePublicIpAddress wins; otherwise the subnet's MapPublicIpOnLaunch decides.
+            public_ip: c
+                .public_ip
+                .unwrap_or_else(|| net.subnets.get(s).is_some_and(|sub| sub.map_public_ip)),
             ephemeral: LINUX_EPHEMERAL,
         })
         .collect()
@@ -108,13 +136,34 @@ struct Builder<'n> {
 impl Builder<'_> {
     /// Evaluates every (src, dst) pair; the flow holds only if every pair meets the expectation.
     fn flow(&mut self, name: String, expect: Expect, pairs: &[(Node, Node)], port: u16, via: Via) {
+        self.flow_ports(name, expect, pairs, &[port], via);
+    }
+
+    /// Same over several ports: a must-deny flow breaks as soon as one port of one pair gets through.
+    fn flow_ports(
+        &mut self,
+        name: String,
+        expect: Expect,
+        pairs: &[(Node, Node)],
+        ports: &[u16],
+        via: Via,
+    ) {
         let mut decided = None;
-        for (src, dst) in pairs {
-            let (allowed, hops) = walk(self.net, src, dst, port, via);
-            let broke = (expect == Expect::Allowed) != allowed;
-            decided = Some((allowed, hops));
-            if broke {
-                break;
+        'search: for port in ports {
+            for (src, dst) in pairs {
+                let (allowed, hops) = walk(self.net, src, dst, *port, via);
+                let broke = (expect == Expect::Allowed) != allowed;
+                // While the expectation holds, keep the walk that got furthest: for a denied flow that is
+                // the layer that really stopped it (the closest call), not the first obstacle of any pair.
+                let further = decided
+                    .as_ref()
+                    .is_none_or(|(_, h): &(bool, Vec<Hop>)| hops.len() > h.len());
+                if broke || further {
+                    decided = Some((allowed, hops));
+                }
+                if broke {
+                    break 'search;
+                }
             }
         }
         let (allowed, hops) = match decided {
@@ -141,6 +190,14 @@ impl Builder<'_> {
     }
 }
 
+fn non_listener(ports: &[u16], alb: &Alb) -> Vec<u16> {
+    ports
+        .iter()
+        .copied()
+        .filter(|p| !alb.listener_ports.contains(p))
+        .collect()
+}
+
 fn pairs(srcs: &[Node], dsts: &[Node]) -> Vec<(Node, Node)> {
     srcs.iter()
         .flat_map(|s| dsts.iter().map(move |d| (s.clone(), d.clone())))
@@ -155,6 +212,7 @@ pub fn named_flows(net: &Network, scenario: &str) -> Vec<FlowVerdict> {
     };
     let inet = vec![internet()];
     let s3 = vec![s3()];
+    let any = any_port(net);
     let computes: Vec<(String, Vec<Node>)> = net
         .compute
         .iter()
@@ -173,30 +231,31 @@ pub fn named_flows(net: &Network, scenario: &str) -> Vec<FlowVerdict> {
                     Via::Any,
                 );
             }
-            for port in [22, 3389, 8000, 8080] {
-                if !alb.listener_ports.contains(&port) {
-                    b.flow(
-                        format!("internet → ALB {} :{port} (not a listener)", alb.id),
-                        Expect::Denied,
-                        &pairs(&inet, &nodes),
-                        port,
-                        Via::Any,
-                    );
-                }
+            if !alb.listener_ports.contains(&22) {
+                b.flow(
+                    format!("internet → ALB {} :22 (not a listener)", alb.id),
+                    Expect::Denied,
+                    &pairs(&inet, &nodes),
+                    22,
+                    Via::Any,
+                );
             }
+            b.flow_ports(
+                format!("internet → ALB {} any non-listener port", alb.id),
+                Expect::Denied,
+                &pairs(&inet, &nodes),
+                &non_listener(&any, alb),
+                Via::Any,
+            );
         }
         for (id, cnodes) in &computes {
-            for port in [22, 8000] {
-                if !alb.listener_ports.contains(&port) {
-                    b.flow(
-                        format!("{id} → ALB {} :{port} (not a listener)", alb.id),
-                        Expect::Denied,
-                        &pairs(cnodes, &nodes),
-                        port,
-                        Via::Any,
-                    );
-                }
-            }
+            b.flow_ports(
+                format!("{id} → ALB {} any non-listener port", alb.id),
+                Expect::Denied,
+                &pairs(cnodes, &nodes),
+                &non_listener(&any, alb),
+                Via::Any,
+            );
         }
         for tg in &net.target_groups {
             for target in &tg.targets {
@@ -251,15 +310,13 @@ pub fn named_flows(net: &Network, scenario: &str) -> Vec<FlowVerdict> {
             443,
             Via::Direct,
         );
-        for port in PROBE_PORTS {
-            b.flow(
-                format!("internet → {id} :{port}"),
-                Expect::Denied,
-                &pairs(&inet, cnodes),
-                port,
-                Via::Any,
-            );
-        }
+        b.flow_ports(
+            format!("internet → {id} any port"),
+            Expect::Denied,
+            &pairs(&inet, cnodes),
+            &any,
+            Via::Any,
+        );
     }
     b.out
 }

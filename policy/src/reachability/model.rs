@@ -102,7 +102,8 @@ pub struct Compute {
     pub id: String,
     pub subnets: Vec<String>,
     pub security_groups: Vec<String>,
-    pub public_ip: bool,
+    /// `AssociatePublicIpAddress` where the template sets it: it overrides the subnet's MapPublicIpOnLaunch.
+    pub public_ip: Option<bool>,
 }
 
 #[derive(Debug, Clone)]
@@ -173,7 +174,7 @@ impl Network {
         let mut net = Network::default();
         let mut endpoint_tables: Vec<(String, Vec<String>)> = Vec::new();
         let mut listeners: Vec<(String, u16)> = Vec::new();
-        let mut launch_templates: BTreeMap<String, (Vec<String>, bool)> = BTreeMap::new();
+        let mut launch_templates: BTreeMap<String, (Vec<String>, Option<bool>)> = BTreeMap::new();
         let mut asgs: Vec<(String, Value)> = Vec::new();
         let mut instances: Vec<(String, Value)> = Vec::new();
         let mut pending_ingress = Vec::new();
@@ -348,11 +349,13 @@ impl Network {
                 "AWS::EC2::LaunchTemplate" => {
                     let data = p("LaunchTemplateData").cloned().unwrap_or(Value::Null);
                     let mut groups = strings(data.get("SecurityGroupIds"));
-                    let mut public = false;
+                    let mut public = None;
                     if let Some(Value::Array(nics)) = data.get("NetworkInterfaces") {
                         for nic in nics {
                             groups.extend(strings(nic.get("Groups")));
-                            public |= truthy(nic.get("AssociatePublicIpAddress"));
+                            if let Some(v) = nic.get("AssociatePublicIpAddress") {
+                                public = Some(truthy(Some(v)));
+                            }
                         }
                     }
                     launch_templates.insert(id.clone(), (groups, public));
@@ -413,10 +416,6 @@ impl Network {
                 .and_then(|lt| launch_templates.get(&lt).cloned())
                 .unwrap_or_default();
             let subnets = strings(props.get("VPCZoneIdentifier"));
-            let public = public
-                || subnets
-                    .iter()
-                    .any(|s| net.subnets.get(s).is_some_and(|s| s.map_public_ip));
             for tg in strings(props.get("TargetGroupARNs")) {
                 if let Some(group) = net.target_groups.iter_mut().find(|g| g.id == tg) {
                     group.targets.push(id.clone());
@@ -439,12 +438,11 @@ impl Network {
                 for nic in nics {
                     groups.extend(strings(nic.get("GroupSet")));
                     subnets.extend(strings(nic.get("SubnetId")));
-                    public |= truthy(nic.get("AssociatePublicIpAddress"));
+                    if let Some(v) = nic.get("AssociatePublicIpAddress") {
+                        public = Some(truthy(Some(v)));
+                    }
                 }
             }
-            public |= subnets
-                .iter()
-                .any(|s| net.subnets.get(s).is_some_and(|s| s.map_public_ip));
             net.compute.push(Compute {
                 id,
                 subnets,
