@@ -394,3 +394,78 @@ fn controller_resources_without_least_privilege_fail_the_iam_rules() {
         assert!(names.iter().any(|n| n == id), "{id} not named in {names:?}");
     }
 }
+
+fn statement_with<'a>(t: &'a mut Value, role: &str, action: &str) -> &'a mut Value {
+    let statements = resource(t, role)["Policies"][0]["PolicyDocument"]["Statement"]
+        .as_array_mut()
+        .expect("statements");
+    statements
+        .iter_mut()
+        .find(|s| s["Action"].to_string().contains(action))
+        .unwrap_or_else(|| panic!("{role} has no statement with {action}"))
+}
+
+#[test]
+fn the_controller_role_with_modify_listener_on_every_resource_fails_only_the_resource_rule() {
+    for star in [json!("*"), json!(["*"])] {
+        let report = broken(|t| {
+            statement_with(
+                t,
+                "RollbackFunctionRole",
+                "elasticloadbalancing:ModifyListener",
+            )["Resource"] = star.clone();
+        });
+        assert_only_rules(
+            &report,
+            &["iam_no_wildcard_resource_on_mutations"],
+            "RollbackFunctionRole",
+        );
+    }
+}
+
+#[test]
+fn the_controller_role_with_a_wildcard_action_fails_the_action_rule() {
+    let report = broken(|t| {
+        statement_with(
+            t,
+            "PromoteFunctionRole",
+            "elasticloadbalancing:ModifyListener",
+        )["Action"] = json!(["*"]);
+    });
+    assert!(
+        report.failed_rules().contains(&"iam_no_wildcard_action"),
+        "{report}"
+    );
+    let failure = report
+        .failures()
+        .into_iter()
+        .find(|f| f.rule.ends_with("/iam_no_wildcard_action"))
+        .expect("failure");
+    assert_eq!(failure.resource, "PromoteFunctionRole");
+}
+
+#[test]
+fn the_real_alarm_permission_without_source_account_fails_only_the_permission_rule() {
+    let report = broken(|t| {
+        resource(t, "CanaryErrorRateAlarmInvokesRollback")
+            .as_object_mut()
+            .expect("permission")
+            .remove("SourceAccount");
+    });
+    assert_only_rules(
+        &report,
+        &["lambda_alarm_permission_scoped"],
+        "CanaryErrorRateAlarmInvokesRollback",
+    );
+}
+
+#[test]
+fn the_real_log_group_without_retention_fails_only_the_retention_rule() {
+    let report = broken(|t| {
+        resource(t, "PromoteFunctionLogGroup")
+            .as_object_mut()
+            .expect("log group")
+            .remove("RetentionInDays");
+    });
+    assert_only_rules(&report, &["log_group_retention"], "PromoteFunctionLogGroup");
+}
