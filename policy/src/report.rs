@@ -59,6 +59,19 @@ impl Report {
         self.flows.iter().filter(|f| !f.holds()).collect()
     }
 
+    /// Every flow with every hop it crossed (request and reply legs): the long form behind each verdict.
+    pub fn flow_paths(&self) -> String {
+        let mut out = String::new();
+        for v in &self.flows {
+            let verdict = if v.allowed { "allowed" } else { "denied" };
+            out.push_str(&format!("[{}] {}: {verdict}\n", v.scenario, v.name));
+            for hop in &v.hops {
+                out.push_str(&format!("    {hop}\n"));
+            }
+        }
+        out
+    }
+
     pub fn failures(&self) -> Vec<Failure> {
         let mut out = Vec::new();
         for rule in self.rules.iter().filter(|r| r.status == Status::Fail) {

@@ -21,6 +21,13 @@ fn the_committed_templates_are_safe_to_deploy() {
     for (path, report) in &reports {
         assert!(report.passed(), "{}:\n{report}", path.display());
         assert!(!report.flows.is_empty() && !report.rules.is_empty());
+        // The long form names every hop of both legs with the rule that let it through.
+        let paths = report.flow_paths();
+        assert!(
+            paths.contains("[reply] network ACL inbound PublicNacl: allowed by rule"),
+            "{paths}"
+        );
+        assert!(paths.contains("[request] route table PrivateRouteTable1: allowed by route PrivateDefaultRoute1 → NAT gateway"), "{paths}");
     }
 }
 

@@ -4,13 +4,18 @@
 use std::time::{Duration, Instant};
 
 pub fn run(args: &[String]) -> crate::Result {
-    if let Some(extra) = args.first() {
-        return Err(format!("`check` takes no arguments, got `{extra}`").into());
-    }
+    let verbose = match args {
+        [] => false,
+        [flag] if flag == "--verbose" => true,
+        _ => return Err(format!("usage: cargo xtask check [--verbose], got {args:?}").into()),
+    };
     let dir = crate::project::root().join("templates");
     let mut failed = 0;
     for (path, report) in policy::check_dir(&dir)? {
         println!("== {}", path.display());
+        if verbose {
+            print!("{}", report.flow_paths());
+        }
         print!("{report}");
         failed += report.failures().len();
     }
