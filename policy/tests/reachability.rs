@@ -84,6 +84,21 @@ fn parameters_switch_the_canary_to_the_docker_host_and_tls_adds_443() {
             .collect()
     };
     let vm = names("defaults");
+    // Every non-default value of a parameter that a condition tests is its own scenario, all flows held.
+    let per_az = names("NatGateways=per-az");
+    assert_eq!(per_az.len(), vm.len());
+    assert!(
+        flows
+            .iter()
+            .filter(|f| f.scenario == "NatGateways=per-az")
+            .all(FlowVerdict::holds)
+    );
+    assert!(
+        !flows
+            .iter()
+            .any(|f| f.scenario.starts_with("AlbDeletionProtection")),
+        "not a shape switch"
+    );
     let docker = names("CanaryPlatform=docker");
     assert!(
         vm.iter()

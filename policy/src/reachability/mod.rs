@@ -21,21 +21,34 @@ pub struct Scenario {
     pub overrides: Vec<(String, String)>,
 }
 
-/// The defaults, plus the shapes the parameters can switch on: V2 on Docker, and TLS on the ALB.
+/// The defaults, plus every shape the parameters can switch: each non-default allowed value of a parameter
+/// that a condition tests (V2 on Docker, one NAT per AZ, ...), and TLS on the ALB when a certificate is given.
 pub fn scenarios(template: &Value) -> Vec<Scenario> {
     let params = template.get("Parameters").and_then(Value::as_object);
-    let has = |name: &str| params.is_some_and(|p| p.contains_key(name));
+    let conditions = template
+        .get("Conditions")
+        .map(Value::to_string)
+        .unwrap_or_default();
     let mut out = vec![Scenario {
         name: "defaults".into(),
         overrides: Vec::new(),
     }];
-    if has("CanaryPlatform") {
-        out.push(Scenario {
-            name: "CanaryPlatform=docker".into(),
-            overrides: vec![("CanaryPlatform".into(), "docker".into())],
-        });
+    for (name, decl) in params.into_iter().flatten() {
+        if !conditions.contains(&format!("{{\"Ref\":\"{name}\"}}")) {
+            continue;
+        }
+        let default = decl.get("Default").map(intrinsics::text);
+        let allowed = decl.get("AllowedValues").and_then(Value::as_array);
+        for value in allowed.into_iter().flatten().map(intrinsics::text) {
+            if Some(&value) != default.as_ref() {
+                out.push(Scenario {
+                    name: format!("{name}={value}"),
+                    overrides: vec![(name.clone(), value)],
+                });
+            }
+        }
     }
-    if has("CertificateArn") {
+    if params.is_some_and(|p| p.contains_key("CertificateArn")) {
         let arn =
             "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000";
         out.push(Scenario {
