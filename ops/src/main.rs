@@ -3,11 +3,9 @@
 //! They need the AWS SDK, which xtask keeps out of its own build; xtask runs this binary instead.
 //! `--endpoint-url URL` (or `AWS_ENDPOINT_URL`) points every client at the local emulator.
 
-mod publish;
-
 use std::process::ExitCode;
 
-pub type Result<T = (), E = Box<dyn std::error::Error>> = std::result::Result<T, E>;
+use canaryctl::{Result, control, publish, status};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -23,10 +21,16 @@ async fn main() -> ExitCode {
 
 async fn run(args: &[String]) -> Result {
     let Some((command, rest)) = args.split_first() else {
-        return Err("usage: canaryctl <publish|status|pause|resume|promote|abort> [options]".into());
+        return Err(
+            "usage: canaryctl <publish|status|pause|resume|promote|abort> [options]".into(),
+        );
     };
     match command.as_str() {
         "publish" => publish::run(rest).await,
-        other => Err(format!("unknown command `{other}`").into()),
+        "status" => status::run(rest).await,
+        name => match control::Action::parse(name) {
+            Some(action) => control::run(action, rest).await,
+            None => Err(format!("unknown command `{name}`").into()),
+        },
     }
 }

@@ -130,11 +130,6 @@ fn stack_scoped(suffix: &str) -> Expr {
     Sub::new(format!("${{AWS::StackName}}-{suffix}")).build()
 }
 
-/// Schedules the promotion function's event carries: the controller ignores its content, but a
-/// recognizable detail type makes a hand-sent event easy to tell apart in the logs.
-pub const SCHEDULE_INPUT: &str =
-    r#"{"source":"alb-canary.schedule","detail-type":"Scheduled Event","detail":{}}"#;
-
 pub struct ControllerParameters {
     pub plan: Param,
     pub promotion_rate_minutes: Param,
@@ -301,7 +296,9 @@ pub fn build(
         .iter()
         .map(|kind| stack_scoped(kind.suffix()))
         .collect();
-    let environment = |kind: FunctionKind| {
+    // Both functions get the same settings: the controller's configuration is one type, and the
+    // operator commands read it from either function.
+    let environment = || {
         let mut variables: IndexMap<&'static str, Expr> = IndexMap::new();
         variables.insert(contract::env::LISTENER_ARN, lb.live_listener.clone());
         variables.insert(
@@ -321,12 +318,10 @@ pub fn build(
         variables.insert(contract::env::SCHEDULE_GROUP, Expr::lit("default"));
         variables.insert(contract::env::TOPIC_ARN, topic.r#ref());
         variables.insert(contract::env::PLAN, params.plan.r#ref());
-        if kind == FunctionKind::Rollback {
-            variables.insert(
-                contract::env::ROLLBACK_ALARMS,
-                join(",", alarm_names.clone()),
-            );
-        }
+        variables.insert(
+            contract::env::ROLLBACK_ALARMS,
+            join(",", alarm_names.clone()),
+        );
         FunctionEnvironment { variables }
     };
 
@@ -375,7 +370,7 @@ pub fn build(
                 role: role.get_att("Arn"),
                 memory_size: 128,
                 timeout: 60,
-                environment: environment(kind),
+                environment: environment(),
                 logging_config: LoggingConfig {
                     log_group: log_group.r#ref(),
                     log_format: "JSON",
@@ -418,7 +413,7 @@ pub fn build(
             target: ScheduleTarget {
                 arn: promote.get_att("Arn"),
                 role_arn: scheduler_role.get_att("Arn"),
-                input: SCHEDULE_INPUT.to_owned(),
+                input: contract::schedule_event::INPUT.to_owned(),
                 retry_policy: RetryPolicy {
                     maximum_retry_attempts: 0,
                     maximum_event_age_in_seconds: 60,

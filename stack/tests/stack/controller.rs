@@ -72,7 +72,7 @@ fn functions_get_every_setting_the_controller_reads() {
     let canary_tg = eval.template()["Outputs"]["CanaryTargetGroupArn"]["Value"].clone();
     for kind in FunctionKind::ALL {
         let vars = &resource(&eval, function_id(kind))["Properties"]["Environment"]["Variables"];
-        let mut required = vec![
+        let required = [
             contract::env::LISTENER_ARN,
             contract::env::STABLE_TARGET_GROUP_ARN,
             contract::env::CANARY_TARGET_GROUP_ARN,
@@ -81,10 +81,8 @@ fn functions_get_every_setting_the_controller_reads() {
             contract::env::SCHEDULE_NAME,
             contract::env::TOPIC_ARN,
             contract::env::PLAN,
+            contract::env::ROLLBACK_ALARMS,
         ];
-        if kind == FunctionKind::Rollback {
-            required.push(contract::env::ROLLBACK_ALARMS);
-        }
         for name in required {
             assert!(!vars[name].is_null(), "{kind:?} lacks {name}");
         }

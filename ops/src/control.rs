@@ -1,0 +1,135 @@
+//! `pause`, `resume`, `promote` and `abort`: operator actions on the recorded state, written the
+//! way the functions respect it (conditional on the state's version, so a concurrent promotion
+//! run and an operator cannot both win), each with its own history item.
+
+use controller::decision::{CanaryState, Status};
+use controller::{rollback, state};
+use serde_json::json;
+
+use crate::settings::{Options, Target};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// The promotion function holds until `resume`.
+    Pause,
+    /// Continue from the recorded step; the bake of that step starts again.
+    Resume,
+    /// Skip the rest of this step's bake: the next run may promote (if V2 is healthy).
+    Promote,
+    /// Immediate rollback: V2 weight 0, recorded, schedule disabled, notified.
+    Abort,
+}
+
+impl Action {
+    pub fn parse(name: &str) -> Option<Action> {
+        match name {
+            "pause" => Some(Action::Pause),
+            "resume" => Some(Action::Resume),
+            "promote" => Some(Action::Promote),
+            "abort" => Some(Action::Abort),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Action::Pause => "pause",
+            Action::Resume => "resume",
+            Action::Promote => "promote",
+            Action::Abort => "abort",
+        }
+    }
+}
+
+pub async fn run(action: Action, args: &[String]) -> crate::Result {
+    let (options, rest) = Options::parse(args)?;
+    if let Some(extra) = rest.first() {
+        return Err(format!("{}: unknown argument `{extra}`", action.name()).into());
+    }
+    let target = options.resolve().await?;
+    println!("{}", apply(&target, action, controller::now_secs()).await?);
+    Ok(())
+}
+
+/// Applies `action` at `now`; returns what was done, or an error saying why nothing was.
+pub async fn apply(target: &Target, action: Action, now: i64) -> crate::Result<String> {
+    let Target { clients, config } = target;
+    if action == Action::Abort {
+        let reason = "aborted by an operator".to_owned();
+        let before = rollback::write_stable(clients, config).await?;
+        let history = json!({
+            "function": "canaryctl",
+            "at": now,
+            "decision": { "decision": "roll_back", "reason": reason },
+            "weights_before": before,
+        });
+        rollback::after_write(clients, config, &reason, now, "canaryctl", &history).await?;
+        return Ok(format!(
+            "aborted: V2 weight 0 (was {before}), rolled back, schedule disabled"
+        ));
+    }
+    let current = state::read(&clients.dynamodb, config)
+        .await?
+        .ok_or("no canary is recorded yet: the first promotion run starts it")?;
+    let refuse = |wanted: &str| -> crate::Result<String> {
+        Err(format!(
+            "cannot {} a canary that is {} (it must be {wanted}); nothing changed",
+            action.name(),
+            current.status.as_str()
+        )
+        .into())
+    };
+    let next = match action {
+        Action::Pause if current.status == Status::Running => CanaryState {
+            status: Status::Paused,
+            reason: Some("paused by an operator".into()),
+            ..current.clone()
+        },
+        Action::Pause => return refuse("running"),
+        Action::Resume if current.status == Status::Paused => CanaryState {
+            status: Status::Running,
+            step_started_at: now,
+            reason: None,
+            ..current.clone()
+        },
+        Action::Resume => return refuse("paused"),
+        Action::Promote if current.status == Status::Running => CanaryState {
+            step_started_at: now - config.plan.bake_seconds as i64,
+            reason: Some("bake skipped by an operator".into()),
+            ..current.clone()
+        },
+        Action::Promote => return refuse("running"),
+        Action::Abort => unreachable!("handled above"),
+    };
+    let next = CanaryState {
+        version: current.version + 1,
+        ..next
+    };
+    state::replace(&clients.dynamodb, config, Some(&current), &next, now).await?;
+    let record = json!({
+        "function": "canaryctl",
+        "at": now,
+        "decision": { "decision": action.name() },
+        "state_before": { "status": current.status.as_str(), "step": current.step },
+        "state_after": { "status": next.status.as_str(), "step": next.step },
+    });
+    state::append_history(
+        &clients.dynamodb,
+        config,
+        now * 1000,
+        action.name(),
+        &record,
+    )
+    .await?;
+    Ok(match action {
+        Action::Pause => format!("paused at step {}", current.step + 1),
+        Action::Resume => format!(
+            "resumed at step {}; its bake starts again",
+            current.step + 1
+        ),
+        _ => format!(
+            "step {}'s bake skipped: the next promotion run may move on",
+            current.step + 1
+        ),
+    })
+}

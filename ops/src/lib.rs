@@ -1,0 +1,9 @@
+//! `canaryctl`: the operator commands behind `cargo xtask publish | status | pause | resume | promote | abort`,
+//! as a library so that the end-to-end tests drive them in-process on the emulator.
+
+pub mod control;
+pub mod publish;
+pub mod settings;
+pub mod status;
+
+pub type Result<T = (), E = Box<dyn std::error::Error>> = std::result::Result<T, E>;

@@ -1,0 +1,114 @@
+//! Where the operator commands find the canary: the deployed controller function's own
+//! configuration, so that `status` and friends act on exactly what the functions act on.
+//!
+//! `--function NAME` names the function; otherwise `--stack NAME` (default `alb-canary`) looks it
+//! up in the stack's outputs. `--endpoint-url URL` (or `AWS_ENDPOINT_URL`) points every client at
+//! another endpoint, such as the local emulator.
+
+use controller::{Clients, Config};
+
+/// The stack `sam deploy` creates by default (samconfig.toml).
+pub const DEFAULT_STACK: &str = "alb-canary";
+/// The stack output that names the function whose environment holds the configuration.
+const FUNCTION_OUTPUT: &str = "RollbackFunctionName";
+
+pub struct Target {
+    pub clients: Clients,
+    pub config: Config,
+}
+
+/// Options shared by every operator command; the rest of the arguments are returned.
+pub struct Options {
+    pub stack: String,
+    pub function: Option<String>,
+    pub endpoint_url: Option<String>,
+}
+
+impl Options {
+    pub fn parse(args: &[String]) -> crate::Result<(Options, Vec<String>)> {
+        let mut options = Options {
+            stack: DEFAULT_STACK.to_owned(),
+            function: None,
+            endpoint_url: None,
+        };
+        let mut rest = Vec::new();
+        let mut args = args.iter();
+        while let Some(arg) = args.next() {
+            let mut value = |flag: &str| {
+                args.next()
+                    .cloned()
+                    .ok_or_else(|| format!("{flag} needs a value"))
+            };
+            match arg.as_str() {
+                "--stack" => options.stack = value("--stack")?,
+                "--function" => options.function = Some(value("--function")?),
+                "--endpoint-url" => options.endpoint_url = Some(value("--endpoint-url")?),
+                _ => rest.push(arg.clone()),
+            }
+        }
+        Ok((options, rest))
+    }
+
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if let Some(url) = &self.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        loader.load().await
+    }
+
+    /// Clients and the controller's configuration, read from the deployed function.
+    pub async fn resolve(&self) -> crate::Result<Target> {
+        let sdk = self.sdk_config().await;
+        let function = match &self.function {
+            Some(name) => name.clone(),
+            None => function_from_stack(&sdk, &self.stack).await?,
+        };
+        let lambda = aws_sdk_lambda::Client::new(&sdk);
+        let out = lambda
+            .get_function_configuration()
+            .function_name(&function)
+            .send()
+            .await
+            .map_err(|err| {
+                format!(
+                    "could not read function {function}: {}",
+                    aws_smithy_types::error::display::DisplayErrorContext(&err)
+                )
+            })?;
+        let variables = out
+            .environment()
+            .and_then(|env| env.variables())
+            .cloned()
+            .unwrap_or_default();
+        let config = Config::from_lookup(|name| variables.get(name).cloned())
+            .map_err(|err| format!("function {function} is not a canary controller: {err}"))?;
+        Ok(Target {
+            clients: Clients::new(&sdk),
+            config,
+        })
+    }
+}
+
+async fn function_from_stack(sdk: &aws_config::SdkConfig, stack: &str) -> crate::Result<String> {
+    let cloudformation = aws_sdk_cloudformation::Client::new(sdk);
+    let out = cloudformation
+        .describe_stacks()
+        .stack_name(stack)
+        .send()
+        .await
+        .map_err(|err| {
+            format!(
+                "could not read stack {stack} (deployed with `sam deploy`? else pass --function): {}",
+                aws_smithy_types::error::display::DisplayErrorContext(&err)
+            )
+        })?;
+    out.stacks()
+        .first()
+        .into_iter()
+        .flat_map(|s| s.outputs())
+        .find(|o| o.output_key() == Some(FUNCTION_OUTPUT))
+        .and_then(|o| o.output_value())
+        .map(str::to_owned)
+        .ok_or_else(|| format!("stack {stack} has no output {FUNCTION_OUTPUT}").into())
+}

@@ -1,0 +1,91 @@
+//! `status`: the listener's weights, the recorded step and status, the last decisions with the
+//! numbers that drove them, and the rollback alarms' states. Reads only.
+
+use aws_smithy_types::DateTime;
+use aws_smithy_types::date_time::Format;
+use controller::decision::{Status, expected_weights};
+use controller::{listener, state};
+
+use crate::settings::{Options, Target};
+
+/// How many decisions `status` shows, newest first.
+const LAST_DECISIONS: usize = 10;
+
+pub async fn run(args: &[String]) -> crate::Result {
+    let (options, rest) = Options::parse(args)?;
+    if let Some(extra) = rest.first() {
+        return Err(format!("status: unknown argument `{extra}`").into());
+    }
+    let target = options.resolve().await?;
+    print!("{}", report(&target, controller::now_secs()).await?);
+    Ok(())
+}
+
+/// The whole report as text (a function of what it reads, so tests compare it).
+pub async fn report(target: &Target, now: i64) -> crate::Result<String> {
+    let Target { clients, config } = target;
+    let mut out = String::new();
+    let live = listener::read(&clients.elbv2, config).await?;
+    let recorded = state::read(&clients.dynamodb, config).await?;
+    let plan = &config.plan;
+    out += &format!("listener   {}\n", config.listener_arn);
+    out += &format!("weights    {}\n", live.weights);
+    if let Some(expected) = expected_weights(plan, recorded.as_ref())
+        && !expected.same_split(&live.weights)
+    {
+        out += &format!("drift      the recorded state expects {expected}\n");
+    }
+    match &recorded {
+        None => out += "canary     not started: the first promotion run records it\n",
+        Some(s) => {
+            let percent = plan.steps.get(s.step).copied().unwrap_or(0);
+            out += &format!(
+                "canary     {} at step {} of {} ({percent}% to V2), since {}\n",
+                s.status.as_str(),
+                s.step + 1,
+                plan.steps.len(),
+                timestamp(s.step_started_at),
+            );
+            if s.status == Status::Running {
+                let left = (s.step_started_at + plan.bake_seconds as i64 - now).max(0);
+                out += &format!("bake       {} s of {} s left\n", left, plan.bake_seconds);
+            }
+            if let Some(reason) = &s.reason {
+                out += &format!("reason     {reason}\n");
+            }
+        }
+    }
+    let alarms = clients
+        .cloudwatch
+        .describe_alarms()
+        .set_alarm_names(Some(config.rollback_alarms.clone()))
+        .send()
+        .await
+        .map_err(|err| {
+            format!(
+                "DescribeAlarms: {}",
+                aws_smithy_types::error::display::DisplayErrorContext(&err)
+            )
+        })?;
+    for name in &config.rollback_alarms {
+        let state = alarms
+            .metric_alarms()
+            .iter()
+            .find(|a| a.alarm_name() == Some(name.as_str()))
+            .and_then(|a| a.state_value())
+            .map_or("MISSING".to_owned(), |s| s.as_str().to_owned());
+        out += &format!("alarm      {name}: {state}\n");
+    }
+    let history = state::history(&clients.dynamodb, config).await?;
+    out += &format!("decisions  {} recorded, latest first:\n", history.len());
+    for (kind, record) in history.iter().rev().take(LAST_DECISIONS) {
+        out += &format!("  {kind:<10} {record}\n");
+    }
+    Ok(out)
+}
+
+fn timestamp(epoch_seconds: i64) -> String {
+    DateTime::from_secs(epoch_seconds)
+        .fmt(Format::DateTime)
+        .unwrap_or_else(|_| epoch_seconds.to_string())
+}
