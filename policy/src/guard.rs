@@ -113,7 +113,9 @@ pub fn evaluate(template: &Value) -> Result<Vec<RuleOutcome>, GuardError> {
         file: all,
         message: "no report".into(),
     })?;
-    parse_report(report)
+    let mut outcomes = parse_report(report)?;
+    outcomes.sort_by(|a, b| (a.file, &a.rule).cmp(&(b.file, &b.rule)));
+    Ok(outcomes)
 }
 
 fn truncate(text: &str) -> &str {
