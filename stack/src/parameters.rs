@@ -8,6 +8,10 @@ const CIDR_EXPLANATION: &str = "an IPv4 CIDR block between /16 and /28, e.g. 10.
 /// Ubuntu 24.04 LTS (amd64, gp3 root) from Canonical's public SSM parameter: always the current
 /// patched image, no AMI IDs per region in the template. amd64 because the recommender is
 /// published as a static x86_64 binary.
+/// Where instances fetch the recommender binary by default (`ArtifactPrefix`), and where
+/// `cargo xtask publish` puts it unless told otherwise.
+pub const DEFAULT_ARTIFACT_PREFIX: &str = "artifacts";
+
 pub const UBUNTU_AMI_PARAMETER: &str =
     "/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id";
 
@@ -114,7 +118,7 @@ pub fn declare(template: &mut Template) -> (Parameters, Conditions) {
             "ArtifactPrefix",
             ParamSpec::string(
                 "Key prefix of the recommender binary in the artifact bucket: instances fetch s3://<ArtifactBucket>/<ArtifactPrefix>/recommender.",
-                "artifacts",
+                DEFAULT_ARTIFACT_PREFIX,
             )
             .pattern(
                 r"^[A-Za-z0-9][A-Za-z0-9._/-]*[A-Za-z0-9]$",

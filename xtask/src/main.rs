@@ -5,6 +5,7 @@
 mod bundle;
 mod check;
 mod lambda;
+mod ops;
 mod project;
 mod service;
 mod synth;
@@ -23,11 +24,14 @@ commands:
                       write templates/ (and build the Lambda bundles); --check compares instead
   check               prove templates/ safe: cfn-guard rules and the reachability check
   test                install the pinned Python tools into .venv and run every test
-  publish --bucket B [--prefix P] [--arch x86_64|arm64]
+  publish --bucket B [--prefix P] [--arch x86_64|arm64] [--endpoint-url URL]
                       build the static recommender binary and upload it to s3://B/P/recommender
+  status | pause | resume | promote | abort [--stack NAME | --function NAME] [--endpoint-url URL]
+                      operate the deployed canary (README, section Operate)
   bench-synth         time the stack synthesis
   bench-check         time the policy and reachability check
-  bench-service       bounded load run against V1 and V2 on 127.0.0.1
+  bench-service [--duration S] [--connections N]
+                      bounded load run against V1 and V2 on 127.0.0.1
   bench-lambda        release-build the Lambdas and report bundle sizes and handler times
 ";
 
@@ -56,6 +60,7 @@ fn run() -> Result {
         "publish" => service::publish(rest),
         "bench-service" => service::bench(rest),
         "bench-lambda" => lambda::bench(rest),
+        command if ops::COMMANDS.contains(&command) => ops::run(command, rest),
         "help" | "--help" | "-h" => {
             print!("{HELP}");
             Ok(())

@@ -83,7 +83,10 @@ pub fn publish(args: &[String]) -> crate::Result {
             "--bucket",
             bucket,
         ])
-        .args(["--prefix", flag(&pairs, "--prefix").unwrap_or("")])
+        .args([
+            "--prefix",
+            flag(&pairs, "--prefix").unwrap_or(stack::parameters::DEFAULT_ARTIFACT_PREFIX),
+        ])
         .arg("--file")
         .arg(&binary);
     if let Some(url) = flag(&pairs, "--endpoint-url") {
