@@ -1,6 +1,7 @@
 //! `cargo xtask check`: the guard rules and the reachability flows on every template of `templates/`.
 //! `cargo xtask bench-check`: the same check, timed in-process.
 
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 pub fn run(args: &[String]) -> crate::Result {
@@ -11,12 +12,14 @@ pub fn run(args: &[String]) -> crate::Result {
     };
     let dir = crate::project::root().join("templates");
     let mut failed = 0;
+    // Written through a handle so that a closed pipe (`| head`) is an error, not a panic.
+    let mut out = std::io::stdout().lock();
     for (path, report) in policy::check_dir(&dir)? {
-        println!("== {}", path.display());
+        writeln!(out, "== {}", path.display())?;
         if verbose {
-            print!("{}", report.flow_paths());
+            write!(out, "{}", report.flow_paths())?;
         }
-        print!("{report}");
+        write!(out, "{report}")?;
         failed += report.failures().len();
     }
     if failed > 0 {
