@@ -342,7 +342,6 @@ pub fn build(
                 policies: vec![InlinePolicy {
                     policy_name: "canary-controller",
                     policy_document: PolicyDocument::new(controller_statements(
-                        kind,
                         lb,
                         &table,
                         &topic,
@@ -525,7 +524,6 @@ fn allow(action: Vec<&'static str>, resource: Vec<Expr>) -> Statement {
 
 #[allow(clippy::too_many_arguments)]
 fn controller_statements(
-    kind: FunctionKind,
     lb: &LoadBalancing,
     table: &Handle<Table>,
     topic: &Handle<Topic>,
@@ -534,7 +532,7 @@ fn controller_statements(
     schedule_arn: &Expr,
     scheduler_role: &Handle<Role>,
 ) -> Vec<Statement> {
-    let mut statements = vec![
+    vec![
         allow(
             vec!["elasticloadbalancing:ModifyListener"],
             vec![lb.live_listener.clone()],
@@ -544,7 +542,6 @@ fn controller_statements(
             vec![
                 "elasticloadbalancing:DescribeListeners",
                 "elasticloadbalancing:DescribeTargetHealth",
-                "elasticloadbalancing:DescribeTargetGroupAttributes",
                 "cloudwatch:GetMetricData",
             ],
             vec![Expr::lit("*")],
@@ -579,15 +576,7 @@ fn controller_statements(
                 json!({ "StringEquals": { "iam:PassedToService": "scheduler.amazonaws.com" } }),
             ),
         },
-    ];
-    if kind == FunctionKind::Rollback {
-        // Stickiness off on the canary target group, so that sticky clients leave V2 too.
-        statements.push(allow(
-            vec!["elasticloadbalancing:ModifyTargetGroupAttributes"],
-            vec![lb.canary_target_group.clone()],
-        ));
-    }
-    statements
+    ]
 }
 
 fn join(separator: &str, items: Vec<Expr>) -> Expr {
