@@ -6,12 +6,9 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use crate::project::{root, run_command};
+use crate::target::{Architecture, require_std, rust_target};
 use crate::venv;
 use stack::controller::FunctionKind;
-
-use Arch as Architecture;
-/// The instruction set of the bundles (and of the published service binary).
-pub use stack::controller::Architecture as Arch;
 
 /// The Lambda binaries, as named by their crates under `functions/`.
 pub const FUNCTIONS: [&str; 2] = [
@@ -19,20 +16,13 @@ pub const FUNCTIONS: [&str; 2] = [
     FunctionKind::Rollback.binary(),
 ];
 
-pub fn rust_target(arch: Architecture) -> &'static str {
-    match arch {
-        Architecture::X86_64 => "x86_64-unknown-linux-gnu",
-        Architecture::Arm64 => "aarch64-unknown-linux-gnu",
-    }
-}
-
 pub fn dir() -> PathBuf {
     root().join("build").join("lambda")
 }
 
 /// Builds every function's zip; returns the folder that holds them.
 pub fn build(arch: Architecture) -> crate::Result<PathBuf> {
-    require_std(arch)?;
+    require_std(rust_target(arch))?;
     // cargo-lambda and the zig it links with are pinned in requirements-dev.txt; this installs them
     // into .venv on first use.
     let bin = venv::ensure()?;
@@ -69,30 +59,4 @@ pub fn build(arch: Architecture) -> crate::Result<PathBuf> {
         }
     }
     Ok(dir())
-}
-
-/// Fails early, and clearly, where the target's standard library is missing: cargo-lambda's own
-/// attempt to fetch it ends in "can't find crate for core", and these machines cannot download it.
-fn require_std(arch: Architecture) -> crate::Result {
-    let target = rust_target(arch);
-    let output = Command::new("rustc")
-        .args(["--print", "target-libdir", "--target", target])
-        .output()?;
-    let libdir = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
-    let has_core = std::fs::read_dir(&libdir)
-        .map(|entries| {
-            entries
-                .flatten()
-                .any(|entry| entry.file_name().to_string_lossy().starts_with("libcore-"))
-        })
-        .unwrap_or(false);
-    if output.status.success() && has_core {
-        Ok(())
-    } else {
-        Err(format!(
-            "the {target} standard library is not installed: run `rustup target add {target}` \
-             (or build for the default x86_64)"
-        )
-        .into())
-    }
 }

@@ -5,8 +5,9 @@
 
 use std::process::Command;
 
-use crate::bundle::{self, Arch, FUNCTIONS};
+use crate::bundle::{self, FUNCTIONS};
 use crate::project::root;
+use crate::target::Arch;
 
 const TARGET_ZIP_BYTES: u64 = 4 * 1024 * 1024;
 

@@ -9,6 +9,7 @@ mod ops;
 mod project;
 mod service;
 mod synth;
+mod target;
 mod test;
 mod venv;
 

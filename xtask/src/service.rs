@@ -7,34 +7,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::project::{root, run_command};
+use crate::target::{Arch, require_std, rust_target};
 
 const PUBLISH_USAGE: &str =
     "usage: cargo xtask publish --bucket B [--prefix P] [--arch x86_64|arm64] [--endpoint-url URL]";
 const BENCH_USAGE: &str = "usage: cargo xtask bench-service [--duration SECONDS] [--connections N]";
-
-/// The service's own architecture choice (independent of the Lambda bundles' one).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Arch {
-    X86_64,
-    Arm64,
-}
-
-impl Arch {
-    fn parse(value: &str) -> crate::Result<Arch> {
-        match value {
-            "x86_64" | "amd64" => Ok(Arch::X86_64),
-            "arm64" | "aarch64" => Ok(Arch::Arm64),
-            other => Err(format!("unknown architecture `{other}`: use x86_64 or arm64").into()),
-        }
-    }
-}
-
-fn rust_target(arch: Arch) -> &'static str {
-    match arch {
-        Arch::X86_64 => "x86_64-unknown-linux-gnu",
-        Arch::Arm64 => "aarch64-unknown-linux-gnu",
-    }
-}
 
 /// `--flag value` pairs; every flag must be in `known`.
 fn flags(args: &[String], known: &[&str], usage: &str) -> crate::Result<Vec<(String, String)>> {
@@ -129,31 +106,6 @@ fn build_static(arch: Arch) -> crate::Result<PathBuf> {
     check_static_elf(&elf, arch).map_err(|problem| format!("{}: {problem}", binary.display()))?;
     eprintln!("{} is static ({} bytes)", binary.display(), elf.len());
     Ok(binary)
-}
-
-/// Fails early, naming the target, where its standard library is missing: these machines have only
-/// x86_64-unknown-linux-gnu's and cannot download another.
-fn require_std(target: &str) -> crate::Result {
-    let output = Command::new("rustc")
-        .args(["--print", "target-libdir", "--target", target])
-        .output()?;
-    let libdir = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
-    let has_std = std::fs::read_dir(&libdir)
-        .map(|entries| {
-            entries
-                .flatten()
-                .any(|e| e.file_name().to_string_lossy().starts_with("libstd-"))
-        })
-        .unwrap_or(false);
-    if output.status.success() && has_std {
-        Ok(())
-    } else {
-        Err(format!(
-            "the {target} standard library is not installed: run `rustup target add {target}` \
-             on a machine that can download it, or publish for the default x86_64"
-        )
-        .into())
-    }
 }
 
 const PT_INTERP: u32 = 3;
