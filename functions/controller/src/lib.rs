@@ -8,6 +8,7 @@ pub mod clients;
 pub mod config;
 pub mod decision;
 pub mod error;
+pub mod lambda;
 pub mod events;
 pub mod listener;
 pub mod metrics;

@@ -1,22 +1,6 @@
 //! The promotion Lambda: invoked by the EventBridge schedule, moves the canary one decision forward.
 
-use controller::{Clients, Config, report};
-use lambda_runtime::{LambdaEvent, service_fn};
-use serde_json::Value;
-
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    report::init_logging();
-    // Read once per cold start; a bad setting stops here with its name in the message.
-    let config = Config::from_env().inspect_err(|err| {
-        // Printed whole (the returned error is shown in its Debug form).
-        tracing::error!(error = %err, "cold start stopped");
-        eprintln!("{err}");
-    })?;
-    let clients = Clients::from_env().await;
-    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
-        let (clients, config) = (&clients, &config);
-        async move { controller::handle_promotion(clients, config, event.payload).await }
-    }))
-    .await
+    controller::lambda::serve(controller::handle_promotion).await
 }
