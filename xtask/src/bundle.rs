@@ -1,4 +1,4 @@
-//! Lambda bundles: `cargo lambda build --release --output-format zip` for every function, into
+//! Lambda bundles: `cargo lambda build --profile lambda --output-format zip` for every function, into
 //! `build/lambda/<function>/bootstrap.zip`, the paths the synthesized template's `Code` points at
 //! (so that `sam deploy` uploads them without a `sam build` step).
 
@@ -16,6 +16,9 @@ pub const FUNCTIONS: [&str; 2] = [
     FunctionKind::Rollback.binary(),
 ];
 
+/// The cargo profile of the bundles (root `Cargo.toml`): release with `opt-level = "z"`.
+const PROFILE: &str = "lambda";
+
 pub fn dir() -> PathBuf {
     root().join("build").join("lambda")
 }
@@ -32,7 +35,8 @@ pub fn build(arch: Architecture) -> crate::Result<PathBuf> {
         .args([
             "lambda",
             "build",
-            "--release",
+            "--profile",
+            PROFILE,
             "--output-format",
             "zip",
             "--lambda-dir",

@@ -1,7 +1,7 @@
-//! `cargo xtask bench-lambda`: release-builds the Lambda bundles (`cargo lambda build --release
+//! `cargo xtask bench-lambda`: release-builds the Lambda bundles (`cargo lambda build --profile lambda
 //! --output-format zip`, through [`crate::bundle`]), reports each zip's size against the 4 MB target,
 //! then measures the handler time per decision against a moto server on 127.0.0.1 (the
-//! `bench_handlers` example of the controller crate, run in release).
+//! `bench_handlers` example of the controller crate, built like the bundles).
 
 use std::process::Command;
 
@@ -46,7 +46,7 @@ pub fn bench(args: &[String]) -> crate::Result {
             Err(err) => return Err(err),
         }
     }
-    println!("Lambda bundles (cargo lambda build --release --output-format zip):");
+    println!("Lambda bundles (cargo lambda build --profile lambda --output-format zip):");
     for line in &report {
         println!("  {line}");
     }
@@ -59,15 +59,17 @@ pub fn bench(args: &[String]) -> crate::Result {
     Ok(())
 }
 
-/// Runs the `bench_handlers` example in release and returns its result lines.
+/// Runs the `bench_handlers` example with the bundles' profile and returns its result lines.
 fn handler_times() -> crate::Result<Vec<String>> {
-    // The same target triple as cargo-lambda's build, so the release dependencies are shared.
+    // The bundles' profile and target triple: the code measured is the code shipped, and the
+    // dependencies cargo-lambda built are reused.
     let output = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
         .current_dir(root())
         .args([
             "run",
             "--quiet",
-            "--release",
+            "--profile",
+            "lambda",
             "--target",
             "x86_64-unknown-linux-gnu",
             "--package",
