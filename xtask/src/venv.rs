@@ -27,7 +27,9 @@ pub fn ensure() -> crate::Result<PathBuf> {
     if fs::read_to_string(&stamp).ok().as_deref() == Some(requirements.as_str()) {
         return Ok(bin_dir());
     }
-    eprintln!("installing the pinned Python tools of {REQUIREMENTS} into .venv (about two minutes, once)");
+    eprintln!(
+        "installing the pinned Python tools of {REQUIREMENTS} into .venv (about two minutes, once)"
+    );
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
     if !bin_dir().join("python3").exists() {
         run_command(Command::new(&python).args(["-m", "venv"]).arg(dir()))?;
