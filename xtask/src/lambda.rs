@@ -51,7 +51,7 @@ pub fn bench(args: &[String]) -> crate::Result {
         println!("  {line}");
     }
     println!(
-        "Handler time per decision against moto (release build, each AWS call on 127.0.0.1 included):"
+        "Handler time per decision against moto (lambda profile, each AWS call on 127.0.0.1 included):"
     );
     for line in handler_times()? {
         println!("  {line}");
