@@ -55,6 +55,12 @@ pub async fn report(target: &Target, now: i64) -> crate::Result<String> {
             }
         }
     }
+    let schedule = if controller::schedule::is_enabled(&clients.scheduler, config).await? {
+        "enabled"
+    } else {
+        "disabled"
+    };
+    out += &format!("schedule   {} {schedule}\n", config.schedule_name);
     let alarms = clients
         .cloudwatch
         .describe_alarms()

@@ -778,6 +778,10 @@ async fn abort_through_the_cli_rolls_a_running_canary_back_at_once() {
     assert!(ok, "{text}");
     assert!(text.contains("canary     rolled_back"), "{text}");
     assert!(text.contains("reason     aborted by an operator"), "{text}");
+    assert!(
+        text.contains("schedule   alb-canary-promotion disabled"),
+        "{text}"
+    );
     // Pausing what is rolled back is refused, with a message that says why; nothing changes.
     let (ok, text) = cli("pause");
     assert!(!ok);

@@ -3,18 +3,23 @@
 use crate::config::Config;
 use crate::error::Error;
 use aws_sdk_scheduler::Client;
+use aws_sdk_scheduler::operation::get_schedule::GetScheduleOutput;
 use aws_sdk_scheduler::types::ScheduleState;
 
-/// Sets the promotion schedule to DISABLED. `UpdateSchedule` replaces the whole definition, so the
-/// current one is read first and written back with only the state changed. Already disabled: no write.
-pub async fn disable(scheduler: &Client, config: &Config) -> Result<bool, Error> {
-    let current = scheduler
+async fn read(scheduler: &Client, config: &Config) -> Result<GetScheduleOutput, Error> {
+    scheduler
         .get_schedule()
         .name(&config.schedule_name)
         .group_name(&config.schedule_group)
         .send()
         .await
-        .map_err(Error::aws("GetSchedule"))?;
+        .map_err(Error::aws("GetSchedule"))
+}
+
+/// Sets the promotion schedule to DISABLED. `UpdateSchedule` replaces the whole definition, so the
+/// current one is read first and written back with only the state changed. Already disabled: no write.
+pub async fn disable(scheduler: &Client, config: &Config) -> Result<bool, Error> {
+    let current = read(scheduler, config).await?;
     if current.state() == Some(&ScheduleState::Disabled) {
         return Ok(false);
     }
@@ -42,12 +47,6 @@ pub async fn disable(scheduler: &Client, config: &Config) -> Result<bool, Error>
 
 /// Whether the promotion schedule is enabled (tests, status).
 pub async fn is_enabled(scheduler: &Client, config: &Config) -> Result<bool, Error> {
-    let current = scheduler
-        .get_schedule()
-        .name(&config.schedule_name)
-        .group_name(&config.schedule_group)
-        .send()
-        .await
-        .map_err(Error::aws("GetSchedule"))?;
+    let current = read(scheduler, config).await?;
     Ok(current.state() != Some(&ScheduleState::Disabled))
 }
