@@ -70,9 +70,9 @@ impl Moto {
                     Ok(())
                 });
             }
-            let child = command.spawn().unwrap_or_else(|err| {
-                panic!("could not start {}: {err}", moto.display())
-            });
+            let child = command
+                .spawn()
+                .unwrap_or_else(|err| panic!("could not start {}: {err}", moto.display()));
             let mut server = Moto { child, port };
             match server.wait_ready() {
                 Ok(()) => return server,

@@ -4,6 +4,7 @@
 
 mod bundle;
 mod check;
+mod diagram;
 mod lambda;
 mod ops;
 mod project;
@@ -23,6 +24,7 @@ cargo xtask <command> [options]
 commands:
   synth [--check] [--no-build] [--arch x86_64|arm64]
                       write templates/ (and build the Lambda bundles); --check compares instead
+  diagram             draw docs/architecture.svg from the stack (synth writes it too)
   check               prove templates/ safe: cfn-guard rules and the reachability check
   test                install the pinned Python tools into .venv and run every test
   publish --bucket B [--prefix P] [--arch x86_64|arm64] [--endpoint-url URL]
@@ -55,6 +57,7 @@ fn run() -> Result {
     match command.as_str() {
         "synth" => synth::run(rest),
         "bench-synth" => synth::bench(rest),
+        "diagram" => diagram::run(rest),
         "check" => check::run(rest),
         "bench-check" => check::bench(rest),
         "test" => test::run(rest),

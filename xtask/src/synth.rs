@@ -64,6 +64,10 @@ pub fn synth(root: &Path, mode: Mode, options: &stack::Options) -> crate::Result
             Mode::Check => report.push(format!("{relative} is up to date")),
             Mode::Write if fresh => report.push(format!("{relative} unchanged")),
             Mode::Write => {
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir)
+                        .map_err(|err| format!("could not create {}: {err}", dir.display()))?;
+                }
                 std::fs::write(&path, text)
                     .map_err(|err| format!("could not write {}: {err}", path.display()))?;
                 report.push(format!("wrote {relative}"));
@@ -82,7 +86,11 @@ fn render(options: &stack::Options) -> crate::Result<Vec<(&'static str, String)>
             lines.join("\n")
         )
     })?;
-    Ok(vec![(stack::TEMPLATE_PATH, text)])
+    let picture = crate::diagram::render(&template.to_json())?;
+    Ok(vec![
+        (stack::TEMPLATE_PATH, text),
+        (crate::diagram::PATH, picture),
+    ])
 }
 
 pub fn bench(args: &[String]) -> crate::Result {
@@ -146,7 +154,10 @@ mod tests {
         synth(&dir, Mode::Write, &stack::Options::default()).unwrap();
         assert_eq!(
             synth(&dir, Mode::Check, &stack::Options::default()).unwrap(),
-            vec!["templates/alb-canary.json is up to date"]
+            vec![
+                "templates/alb-canary.json is up to date",
+                "docs/architecture.svg is up to date"
+            ]
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }
