@@ -32,6 +32,7 @@ use support::Env;
 
 const STACK: &str = "alb-canary";
 const ACCOUNT: &str = "123456789012";
+const STACK_UUID: &str = "1e2f3a4b-5c6d-4e7f-8a9b-0c1d2e3f4a5b";
 
 /// The template's expressions, resolved as CloudFormation would for one deployment.
 struct Deployment {
@@ -108,6 +109,9 @@ impl Deployment {
     fn lookup(&self, name: &str) -> String {
         match name {
             "AWS::StackName" => STACK.into(),
+            "AWS::StackId" => {
+                format!("arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/{STACK}/{STACK_UUID}")
+            }
             "AWS::Region" => "us-east-1".into(),
             "AWS::AccountId" => ACCOUNT.into(),
             "AWS::Partition" => "aws".into(),
@@ -151,6 +155,14 @@ impl Deployment {
                             &arg[2]
                         };
                         self.resolve(branch)
+                    }
+                    "Fn::Select" => {
+                        let index = arg[0].as_u64().unwrap() as usize;
+                        self.resolve(&arg[1]).as_array().unwrap()[index].clone()
+                    }
+                    "Fn::Split" => {
+                        let text = scalar(&self.resolve(&arg[1]));
+                        json!(text.split(arg[0].as_str().unwrap()).collect::<Vec<_>>())
                     }
                     "Fn::Join" => {
                         let parts: Vec<String> = self
@@ -778,8 +790,9 @@ async fn abort_through_the_cli_rolls_a_running_canary_back_at_once() {
     assert!(ok, "{text}");
     assert!(text.contains("canary     rolled_back"), "{text}");
     assert!(text.contains("reason     aborted by an operator"), "{text}");
+    let schedule = stack::controller::schedule_name(STACK_UUID);
     assert!(
-        text.contains("schedule   alb-canary-promotion disabled"),
+        text.contains(&format!("schedule   {schedule} disabled")),
         "{text}"
     );
     // Pausing what is rolled back is refused, with a message that says why; nothing changes.

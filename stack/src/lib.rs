@@ -50,8 +50,14 @@ pub fn build(_options: &Options) -> Stack {
     let network = network::build(&mut template, &parameters, &conditions);
     let security = security::build(&mut template, &parameters, &conditions, &network);
     let storage = storage::build(&mut template, &network);
-    let load_balancing =
-        load_balancer::build(&mut template, &parameters, &conditions, &network, &security);
+    let load_balancing = load_balancer::build(
+        &mut template,
+        &parameters,
+        &conditions,
+        &network,
+        &security,
+        &storage,
+    );
     let compute = compute::build(
         &mut template,
         &parameters,

@@ -4,7 +4,7 @@ use crate::cfn::resources::{
     Eip, InternetGateway, NatGateway, Route, RouteTable, Subnet, SubnetRouteTableAssociation, Vpc,
     VpcGatewayAttachment, name_tag,
 };
-use crate::cfn::{Attributes, Expr, Handle, Sub, Template};
+use crate::cfn::{Attributes, Expr, Handle, Sub, Template, Waiver};
 use crate::parameters::{Conditions, Parameters};
 
 pub struct Network {
@@ -13,8 +13,12 @@ pub struct Network {
     pub public_subnets: [Handle<Subnet>; 2],
     pub private_subnets: [Handle<Subnet>; 2],
     pub private_route_tables: [Handle<RouteTable>; 2],
-    /// The private subnets' default routes through NAT: instances need them to install packages.
+    /// The private subnets' default routes through NAT: the Docker host needs them for packages.
     pub private_default_routes: [Handle<Route>; 2],
+    /// Public resources (the ALB, NAT's addresses) need the gateway attached before they exist.
+    pub igw_attachment: Handle<VpcGatewayAttachment>,
+    /// Index 0 and 1 are the first and second private subnet's route-table association.
+    pub private_route_associations: [Handle<SubnetRouteTableAssociation>; 2],
 }
 
 fn stack_name(suffix: &str) -> Expr {
@@ -22,7 +26,7 @@ fn stack_name(suffix: &str) -> Expr {
 }
 
 pub fn build(template: &mut Template, params: &Parameters, conds: &Conditions) -> Network {
-    let vpc = template.add(
+    let vpc = template.add_with(
         "Vpc",
         Vpc {
             cidr_block: params.vpc_cidr.r#ref(),
@@ -30,6 +34,12 @@ pub fn build(template: &mut Template, params: &Parameters, conds: &Conditions) -
             enable_dns_hostnames: true,
             tags: name_tag(stack_name("vpc")),
         },
+        Attributes::new().waive(&[Waiver {
+            control: "EC2.2",
+            checkov: &["CKV2_AWS_12"],
+            cfn_nag: &[],
+            reason: "CloudFormation cannot remove the rules of a VPC's default security group, and nothing in this stack uses that group",
+        }]),
     );
     // No subnet maps public IPs: the ALB and the NAT gateways get theirs from AWS.
     let subnet = |template: &mut Template, id: &str, cidr: Expr, az: u32| {
@@ -176,15 +186,15 @@ pub fn build(template: &mut Template, params: &Parameters, conds: &Conditions) -
             },
         )
     });
-    for index in 0..2 {
+    let private_route_associations = [0, 1].map(|index| {
         template.add(
             &format!("PrivateSubnet{}RouteTableAssociation", index + 1),
             SubnetRouteTableAssociation {
                 subnet_id: private_subnets[index].r#ref(),
                 route_table_id: private_route_tables[index].r#ref(),
             },
-        );
-    }
+        )
+    });
 
     Network {
         vpc,
@@ -192,5 +202,7 @@ pub fn build(template: &mut Template, params: &Parameters, conds: &Conditions) -
         private_subnets,
         private_route_tables,
         private_default_routes,
+        igw_attachment: attachment,
+        private_route_associations,
     }
 }

@@ -29,7 +29,7 @@ pub struct Parameters {
     pub certificate_arn: Param,
     pub waf_rate_limit: Param,
     pub alb_deletion_protection: Param,
-    pub alb_access_logs_bucket: Param,
+    pub alb_access_logs: Param,
 }
 
 pub struct Conditions {
@@ -41,6 +41,7 @@ pub struct Conditions {
     pub canary_on_docker: Cond,
     /// A certificate was given: HTTPS 443 holds the weighted forward, 80 redirects.
     pub has_certificate: Cond,
+    /// `AlbAccessLogs` is `enabled`: the ALB writes access logs to the stack's log bucket.
     pub has_access_logs: Cond,
 }
 
@@ -153,13 +154,13 @@ pub fn declare(template: &mut Template) -> (Parameters, Conditions) {
             )
             .allowed(&["true", "false"]),
         ),
-        alb_access_logs_bucket: template.parameter(
-            "AlbAccessLogsBucket",
+        alb_access_logs: template.parameter(
+            "AlbAccessLogs",
             ParamSpec::string(
-                "Existing S3 bucket (with the ELB log-delivery policy) for ALB access logs. Empty: access logs off.",
-                "",
+                "enabled: the ALB writes access logs to the stack's log bucket (prefix alb/); disabled: no ALB access logs.",
+                "enabled",
             )
-            .pattern(r"^$|^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", "empty or an S3 bucket name"),
+            .allowed(&["enabled", "disabled"]),
         ),
     };
     let conditions = Conditions {
@@ -181,7 +182,7 @@ pub fn declare(template: &mut Template) -> (Parameters, Conditions) {
         ),
         has_access_logs: template.condition(
             "HasAccessLogs",
-            Expr::negate(Expr::equals(parameters.alb_access_logs_bucket.r#ref(), "")),
+            Expr::equals(parameters.alb_access_logs.r#ref(), "enabled"),
         ),
     };
     (parameters, conditions)

@@ -21,6 +21,8 @@ const TCP: i32 = 6;
 pub struct Security {
     pub alb_group: Handle<SecurityGroup>,
     pub backend_group: Handle<SecurityGroup>,
+    /// The private subnets' NACL associations: until they exist a subnet has the VPC's default NACL.
+    pub private_nacl_associations: Vec<Handle<SubnetNetworkAclAssociation>>,
 }
 
 struct Entry<'a> {
@@ -62,7 +64,7 @@ fn add_nacl(
     network: &Network,
     subnets: &[&Handle<crate::cfn::resources::Subnet>],
     entries: Vec<Entry<'_>>,
-) -> Handle<NetworkAcl> {
+) -> Vec<Handle<SubnetNetworkAclAssociation>> {
     let acl = template.add(
         id,
         NetworkAcl {
@@ -92,16 +94,18 @@ fn add_nacl(
             attributes,
         );
     }
-    for subnet in subnets {
-        template.add(
-            &format!("{}NetworkAclAssociation", subnet.id()),
-            SubnetNetworkAclAssociation {
-                subnet_id: subnet.r#ref(),
-                network_acl_id: acl.r#ref(),
-            },
-        );
-    }
-    acl
+    subnets
+        .iter()
+        .map(|subnet| {
+            template.add(
+                &format!("{}NetworkAclAssociation", subnet.id()),
+                SubnetNetworkAclAssociation {
+                    subnet_id: subnet.r#ref(),
+                    network_acl_id: acl.r#ref(),
+                },
+            )
+        })
+        .collect()
 }
 
 pub fn build(
@@ -186,7 +190,7 @@ pub fn build(
         entry("OutHttps", 110, OUT, anywhere(), port(443)),
         entry("OutHttp", 120, OUT, anywhere(), port(80)),
     ];
-    add_nacl(
+    let private_nacl_associations = add_nacl(
         template,
         "PrivateNacl",
         network,
@@ -291,5 +295,6 @@ pub fn build(
     Security {
         alb_group,
         backend_group,
+        private_nacl_associations,
     }
 }

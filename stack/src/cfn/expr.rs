@@ -1,13 +1,13 @@
 //! Property values: literals and the intrinsic functions the stack uses.
 //!
-//! Only plain intrinsics (`Ref`, `Fn::GetAtt`, `Fn::If`, `Fn::Select`, `Fn::GetAZs`, `Fn::Sub`,
-//! `Fn::Base64`, `Fn::Equals`, `Fn::Not`, `Fn::Or`): an offline evaluator of the template with its
-//! parameter defaults stays simple.
+//! Only plain intrinsics (`Ref`, `Fn::GetAtt`, `Fn::If`, `Fn::Select`, `Fn::Split`, `Fn::Join`,
+//! `Fn::GetAZs`, `Fn::Sub`, `Fn::FindInMap`, `Fn::Base64`, `Fn::Equals`, `Fn::Not`, `Fn::Or`): the
+//! offline evaluator of the template (`policy::intrinsics`) knows exactly these.
 
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::template::{Cond, Named, PSEUDO_PARAMETERS};
+use super::template::{Cond, Mapping, Named, PSEUDO_PARAMETERS};
 
 /// A CloudFormation value: a literal or an intrinsic function.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -57,6 +57,32 @@ impl Expr {
     /// `{"Condition": name}`: another condition, used inside a condition.
     pub fn condition(condition: &Cond) -> Expr {
         Expr(json!({ "Condition": condition.id() }))
+    }
+
+    /// `Fn::Or`, for conditions (at most 10 operands, as CloudFormation allows).
+    pub fn or(operands: impl IntoIterator<Item = Expr>) -> Expr {
+        let operands: Vec<Value> = operands.into_iter().map(|e| e.0).collect();
+        assert!(
+            (2..=10).contains(&operands.len()),
+            "Fn::Or takes 2 to 10 conditions, got {}",
+            operands.len()
+        );
+        Expr(json!({ "Fn::Or": operands }))
+    }
+
+    /// `Fn::FindInMap`.
+    pub fn find_in_map(mapping: &Mapping, key: Expr, attribute: &str) -> Expr {
+        Expr(json!({ "Fn::FindInMap": [mapping.id(), key.0, attribute] }))
+    }
+
+    /// `Fn::Join`.
+    pub fn join(separator: &str, items: impl IntoIterator<Item = Expr>) -> Expr {
+        Expr(json!({ "Fn::Join": [separator, Expr::list(items).0] }))
+    }
+
+    /// `Fn::Select` of `Fn::Split`: the `index`-th part of `text` split at `separator`.
+    pub fn split_part(separator: &str, text: Expr, index: u32) -> Expr {
+        Expr(json!({ "Fn::Select": [index, { "Fn::Split": [separator, text.0] }] }))
     }
 
     /// `Fn::Base64`.

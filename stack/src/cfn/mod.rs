@@ -12,6 +12,6 @@ mod template;
 pub use expr::sub_literal;
 pub use expr::{Expr, Sub};
 pub use template::{
-    Attributes, Cond, Handle, Named, Param, ParamSpec, ParamType, ReferenceError, Resource,
-    Template,
+    Attributes, Cond, Handle, Mapping, Named, Param, ParamSpec, ParamType, ReferenceError,
+    Resource, Template, Waiver,
 };

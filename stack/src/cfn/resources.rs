@@ -285,6 +285,9 @@ pub enum Principal {
     /// `"Principal": "*"`.
     #[serde(untagged)]
     Anyone(&'static str),
+    /// A principal chosen by an intrinsic (e.g. `Fn::If` on the region).
+    #[serde(untagged)]
+    Chosen(Expr),
 }
 
 #[derive(Debug, Serialize)]
@@ -305,6 +308,16 @@ pub struct Role {
 }
 resource!(Role, "AWS::IAM::Role", ["Arn", "RoleId"]);
 
+/// A policy attached to roles after they exist: it may name resources that need the role first.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Policy {
+    pub policy_name: &'static str,
+    pub policy_document: PolicyDocument,
+    pub roles: Vec<Expr>,
+}
+resource!(Policy, "AWS::IAM::Policy", ["Id"]);
+
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct InstanceProfile {
@@ -320,7 +333,11 @@ pub struct Bucket {
     pub bucket_encryption: BucketEncryption,
     pub public_access_block_configuration: PublicAccessBlock,
     pub ownership_controls: OwnershipControls,
-    pub versioning_configuration: Versioning,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub versioning_configuration: Option<Versioning>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logging_configuration: Option<BucketLogging>,
+    pub lifecycle_configuration: Lifecycle,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<Tag>,
 }
@@ -374,6 +391,58 @@ pub struct OwnershipRule {
 pub struct Versioning {
     pub status: &'static str,
 }
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BucketLogging {
+    pub destination_bucket_name: Expr,
+    pub log_file_prefix: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Lifecycle {
+    pub rules: Vec<LifecycleRule>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct LifecycleRule {
+    pub id: &'static str,
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expiration_in_days: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub noncurrent_version_expiration: Option<NoncurrentVersionExpiration>,
+    pub abort_incomplete_multipart_upload: AbortIncompleteMultipartUpload,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NoncurrentVersionExpiration {
+    pub noncurrent_days: u32,
+    pub newer_noncurrent_versions: u32,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AbortIncompleteMultipartUpload {
+    pub days_after_initiation: u32,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FlowLog {
+    pub resource_id: Expr,
+    pub resource_type: &'static str,
+    pub traffic_type: &'static str,
+    pub log_destination_type: &'static str,
+    pub log_destination: Expr,
+    pub max_aggregation_interval: u32,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<Tag>,
+}
+resource!(FlowLog, "AWS::EC2::FlowLog", ["Id"]);
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]

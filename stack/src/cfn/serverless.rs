@@ -22,6 +22,7 @@ pub struct Function {
     pub role: Expr,
     pub memory_size: u32,
     pub timeout: u32,
+    pub reserved_concurrent_executions: u32,
     pub environment: FunctionEnvironment,
     pub logging_config: LoggingConfig,
     #[serde(skip_serializing_if = "Vec::is_empty")]

@@ -102,6 +102,18 @@ impl Named for Param {
     }
 }
 
+/// A mapping of the template (`Fn::FindInMap`).
+#[derive(Clone, Debug)]
+pub struct Mapping {
+    id: String,
+}
+
+impl Mapping {
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
 /// A condition of the template.
 #[derive(Clone, Debug)]
 pub struct Cond {
@@ -178,13 +190,34 @@ impl ParamSpec {
     }
 }
 
+/// A security control a resource deliberately does not meet, in the form the common IaC scanners
+/// read from `Metadata` (checkov's `skip`, cfn_nag's `rules_to_suppress`).
+#[derive(Clone, Copy, Debug)]
+pub struct Waiver {
+    /// The AWS Foundational Security Best Practices control, e.g. `ELB.6`.
+    pub control: &'static str,
+    /// checkov check IDs for the same finding (may be empty).
+    pub checkov: &'static [&'static str],
+    /// cfn_nag rule IDs for the same finding (may be empty).
+    pub cfn_nag: &'static [&'static str],
+    /// Why, in one sentence.
+    pub reason: &'static str,
+}
+
+impl Waiver {
+    fn comment(&self) -> String {
+        format!("{}: {}", self.control, self.reason)
+    }
+}
+
 /// Resource attributes other than `Properties`.
 #[derive(Clone, Debug, Default)]
 pub struct Attributes {
     condition: Option<String>,
     depends_on: Vec<String>,
     retain: bool,
-    metadata: Option<Value>,
+    lint_ignores: Vec<&'static str>,
+    waivers: Vec<Waiver>,
 }
 
 impl Attributes {
@@ -210,9 +243,58 @@ impl Attributes {
     }
 
     /// cfn-lint checks to skip on this resource; every call site says why next to it.
-    pub fn ignore_lint(mut self, checks: &[&str]) -> Attributes {
-        self.metadata = Some(json!({ "cfn-lint": { "config": { "ignore_checks": checks } } }));
+    pub fn ignore_lint(mut self, checks: &[&'static str]) -> Attributes {
+        self.lint_ignores.extend_from_slice(checks);
         self
+    }
+
+    /// Security controls this resource deliberately does not meet, each with its reason.
+    pub fn waive(mut self, waivers: &[Waiver]) -> Attributes {
+        self.waivers.extend_from_slice(waivers);
+        self
+    }
+
+    fn metadata(&self) -> Option<Value> {
+        let mut metadata = Map::new();
+        if !self.lint_ignores.is_empty() {
+            metadata.insert(
+                "cfn-lint".into(),
+                json!({ "config": { "ignore_checks": self.lint_ignores } }),
+            );
+        }
+        let checkov: Vec<Value> = self
+            .waivers
+            .iter()
+            .flat_map(|w| {
+                w.checkov
+                    .iter()
+                    .map(|id| json!({ "id": id, "comment": w.comment() }))
+            })
+            .collect();
+        if !checkov.is_empty() {
+            metadata.insert("checkov".into(), json!({ "skip": checkov }));
+        }
+        let cfn_nag: Vec<Value> = self
+            .waivers
+            .iter()
+            .flat_map(|w| {
+                w.cfn_nag
+                    .iter()
+                    .map(|id| json!({ "id": id, "reason": w.comment() }))
+            })
+            .collect();
+        if !cfn_nag.is_empty() {
+            metadata.insert("cfn_nag".into(), json!({ "rules_to_suppress": cfn_nag }));
+        }
+        let controls: Vec<Value> = self
+            .waivers
+            .iter()
+            .map(|w| json!({ "control": w.control, "reason": w.reason }))
+            .collect();
+        if !controls.is_empty() {
+            metadata.insert("alb-canary".into(), json!({ "waived_controls": controls }));
+        }
+        (!metadata.is_empty()).then_some(Value::Object(metadata))
     }
 }
 
@@ -229,6 +311,8 @@ pub enum ReferenceError {
     Condition { from: String, name: String },
     #[error("{from}: DependsOn `{name}` names no resource")]
     DependsOn { from: String, name: String },
+    #[error("{from}: Fn::FindInMap names no mapping `{name}`")]
+    Mapping { from: String, name: String },
 }
 
 /// A CloudFormation template under construction.
@@ -236,6 +320,7 @@ pub enum ReferenceError {
 pub struct Template {
     description: String,
     parameters: IndexMap<String, Value>,
+    mappings: IndexMap<String, Value>,
     conditions: IndexMap<String, Value>,
     resources: IndexMap<String, Value>,
     outputs: IndexMap<String, Value>,
@@ -246,6 +331,7 @@ impl Template {
         Template {
             description: description.to_owned(),
             parameters: IndexMap::new(),
+            mappings: IndexMap::new(),
             conditions: IndexMap::new(),
             resources: IndexMap::new(),
             outputs: IndexMap::new(),
@@ -270,6 +356,16 @@ impl Template {
         Param { id: id.to_owned() }
     }
 
+    /// A `Mappings` entry: top-level key → second-level key → value.
+    pub fn mapping(&mut self, id: &str, map: Value) -> Mapping {
+        assert!(
+            !self.mappings.contains_key(id),
+            "mapping `{id}` is declared twice"
+        );
+        self.mappings.insert(id.to_owned(), map);
+        Mapping { id: id.to_owned() }
+    }
+
     pub fn condition(&mut self, id: &str, expr: Expr) -> Cond {
         assert!(
             !self.conditions.contains_key(id),
@@ -292,17 +388,17 @@ impl Template {
         self.claim(id);
         let mut entry = Map::new();
         entry.insert("Type".into(), R::TYPE.into());
-        if let Some(condition) = attributes.condition {
-            entry.insert("Condition".into(), condition.into());
+        if let Some(condition) = &attributes.condition {
+            entry.insert("Condition".into(), condition.as_str().into());
         }
         if !attributes.depends_on.is_empty() {
-            entry.insert("DependsOn".into(), attributes.depends_on.into());
+            entry.insert("DependsOn".into(), attributes.depends_on.clone().into());
         }
         if attributes.retain {
             entry.insert("DeletionPolicy".into(), "Retain".into());
             entry.insert("UpdateReplacePolicy".into(), "Retain".into());
         }
-        if let Some(metadata) = attributes.metadata {
+        if let Some(metadata) = attributes.metadata() {
             entry.insert("Metadata".into(), metadata);
         }
         let properties = serde_json::to_value(properties).expect("resource properties serialize");
@@ -342,6 +438,7 @@ impl Template {
         root.insert("Description".into(), self.description.clone().into());
         let sections = [
             ("Parameters", &self.parameters),
+            ("Mappings", &self.mappings),
             ("Conditions", &self.conditions),
             ("Resources", &self.resources),
             ("Outputs", &self.outputs),
@@ -485,6 +582,19 @@ impl Template {
                                 branches[1..]
                                     .iter()
                                     .for_each(|v| self.walk(from, v, errors));
+                            }
+                            return;
+                        }
+                        "Fn::FindInMap" => {
+                            let name = arg[0].as_str().unwrap_or_default();
+                            if !self.mappings.contains_key(name) {
+                                errors.push(ReferenceError::Mapping {
+                                    from: from.to_owned(),
+                                    name: name.to_owned(),
+                                });
+                            }
+                            if let Some(keys) = arg.as_array() {
+                                keys[1..].iter().for_each(|v| self.walk(from, v, errors));
                             }
                             return;
                         }

@@ -3,7 +3,7 @@
 //! mutating action on one resource only, and the deployed canary runs by itself.
 
 use serde_json::{Value, json};
-use stack::controller::{AlarmKind, Architecture, FunctionKind, SCHEDULE_SUFFIX};
+use stack::controller::{AlarmKind, Architecture, FunctionKind};
 
 use crate::eval::Eval;
 
@@ -264,11 +264,15 @@ fn function_roles_grant_each_mutation_on_one_resource() {
             );
         }
         assert_eq!(on("sns:Publish"), vec![json!({ "Ref": "CanaryTopic" })]);
+        // The schedule's own ARN: `…:schedule/default/` then exactly the schedule's name.
         let schedule = on("scheduler:UpdateSchedule");
         assert_eq!(schedule.len(), 1);
-        assert!(schedule[0]["Fn::Sub"].as_str().unwrap().ends_with(&format!(
-            ":schedule/default/${{AWS::StackName}}-{SCHEDULE_SUFFIX}"
-        )));
+        let parts = schedule[0]["Fn::Join"][1].as_array().unwrap();
+        assert_eq!(parts[parts.len() - 2], ":schedule/default/");
+        assert_eq!(
+            parts[parts.len() - 1],
+            resource(&eval, "PromotionSchedule")["Properties"]["Name"]
+        );
         assert_eq!(
             on("logs:PutLogEvents"),
             vec![get_att(&format!("{}LogGroup", function_id(kind)), "Arn")]
@@ -304,8 +308,23 @@ fn the_schedule_invokes_the_promotion_and_failures_are_kept() {
         get_att("PromotionScheduleRole", "Arn")
     );
     assert!(eval.template()["Parameters"]["PromotionRateMinutes"]["MinValue"] == 1);
-    let invoke = grants(resource(&eval, "PromotionScheduleRole"));
-    assert!(invoke.iter().any(|(a, _)| a == "lambda:InvokeFunction"));
+    // The schedule's role may invoke the promotion function's own ARN, and nothing else.
+    assert!(
+        grants(resource(&eval, "PromotionScheduleRole"))
+            .iter()
+            .all(|(a, _)| !a.starts_with("lambda:"))
+    );
+    let invoke = &resource(&eval, "PromotionScheduleInvokePolicy")["Properties"];
+    assert_eq!(invoke["Roles"], json!([{ "Ref": "PromotionScheduleRole" }]));
+    assert_eq!(
+        invoke["PolicyDocument"]["Statement"],
+        json!([{ "Effect": "Allow", "Action": ["lambda:InvokeFunction"],
+                 "Resource": [get_att("PromoteFunction", "Arn")] }])
+    );
+    assert_eq!(
+        resource(&eval, "PromotionSchedule")["DependsOn"],
+        json!(["PromotionScheduleInvokePolicy"])
+    );
     for kind in FunctionKind::ALL {
         let config = &resource(&eval, &format!("{}AsyncFailures", function_id(kind)))["Properties"];
         assert_eq!(config["FunctionName"], json!({ "Ref": function_id(kind) }));

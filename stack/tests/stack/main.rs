@@ -3,6 +3,8 @@
 
 mod controller;
 mod eval;
+mod fsbp;
+mod hardening;
 mod lint;
 mod references;
 mod structure;
