@@ -25,6 +25,10 @@ pub const RULE_FILES: &[RuleFile] = &[
         text: include_str!("../../guard/compute.guard"),
     },
     RuleFile {
+        name: "docker_host.guard",
+        text: include_str!("../../guard/docker_host.guard"),
+    },
+    RuleFile {
         name: "iam.guard",
         text: include_str!("../../guard/iam.guard"),
     },

@@ -8,6 +8,7 @@ use crate::cfn::resources::{
     TagSpecification, TargetGroup,
 };
 use crate::cfn::{Attributes, Cond, Expr, Handle, Param, Sub, Template, Waiver, sub_literal};
+use crate::container::{self, Container};
 use crate::load_balancer::LoadBalancing;
 use crate::network::Network;
 use crate::parameters::{Conditions, Parameters};
@@ -21,6 +22,8 @@ pub const SYSTEMD_UNIT: &str =
 pub const DOCKERFILE: &str = include_str!("../../services/recommender/deploy/Dockerfile.host");
 
 const ROOT_VOLUME_GIB: u16 = 16;
+/// Home of the engine's owner on the Docker host: its image storage and build context.
+const HOST_USER_HOME: &str = "/var/lib/recommender";
 
 pub struct Compute {
     pub instance_role: Handle<Role>,
@@ -103,39 +106,122 @@ systemctl enable --now recommender@{model}.service
     )
 }
 
-/// User data of the Docker host: builds the `FROM scratch` image from the same binary and runs
-/// it as a non-root container, host port 80 to container port 8000.
+/// User data of the Docker host: V2 as a rootless Podman container (`docs/container-security.md`).
+/// Root installs and configures; the engine and the container belong to the unprivileged
+/// `recommender` user, whose systemd starts the Quadlet unit rendered from [`container`].
 pub fn docker_user_data(storage: &Storage, prefix: &Param) -> Expr {
+    let spec = Container::recommender_v2();
     let script = format!(
         "{fetch}
 until apt-get -o DPkg::Lock::Timeout=600 update \\
-    && apt-get -o DPkg::Lock::Timeout=600 install -y docker.io; do
-  echo \"installing docker.io failed; retrying\"
+    && apt-get -o DPkg::Lock::Timeout=600 install -y \\
+       podman uidmap slirp4netns dbus-user-session nftables auditd; do
+  echo \"installing podman failed; retrying\"
   sleep 10
 done
-systemctl enable --now docker
-install -d -m 0755 /opt/recommender/image
-install -m 0755 /opt/recommender/recommender /opt/recommender/image/recommender
-cat > /opt/recommender/image/Dockerfile <<'DOCKERFILE'
-{dockerfile}DOCKERFILE
-docker build -t alb-canary/recommender:v2 /opt/recommender/image
+# No engine API socket for root or any user: only the owner's own podman commands reach the engine.
+systemctl mask podman.socket
+systemctl stop podman.socket 2>/dev/null || true
+systemctl --global mask podman.socket
 
-# Fault knobs for a canary drill go in /etc/recommender/v2.env (as for the systemd unit); a
-# container keeps the environment it was created with, so the drill re-runs this script.
+# The engine's owner: a system user without password or login shell. Its subordinate ids back the
+# container's user namespace: uid {uid} inside is host uid 200000+{uid_offset}, which owns nothing.
+id -u {user} >/dev/null 2>&1 \\
+  || useradd --system --create-home --home-dir {home} --shell /usr/sbin/nologin {user}
+grep -q '^{user}:' /etc/subuid \\
+  || usermod --add-subuids 200000-265535 --add-subgids 200000-265535 {user}
+uid=$(id -u {user})
+
+# Rootless Podman binds host port 80 itself: unprivileged ports start at 80 instead of 1024,
+# exactly the service's port and nothing below it; no capability is granted to anyone.
+cat > /etc/sysctl.d/60-alb-canary.conf <<'SYSCTL'
+net.ipv4.ip_unprivileged_port_start = 80
+SYSCTL
+sysctl -p /etc/sysctl.d/60-alb-canary.conf
+
+# The container needs no outbound connection. Its traffic would leave through slirp4netns from
+# the host's own network stack, where the metadata hop limit of 1 does not stop it: drop every
+# new outbound connection of the engine's owner (answers to accepted connections still flow).
+cat > /etc/nftables.conf <<'NFT'
+#!/usr/sbin/nft -f
+flush ruleset
+table inet alb_canary {{
+  chain output {{
+    type filter hook output priority filter; policy accept;
+    meta skuid \"{user}\" ct state new counter drop
+  }}
+}}
+NFT
+systemctl enable nftables
+systemctl restart nftables
+
+# Logs: the container writes to the journal, which rotates by size and age.
+install -d -m 0755 /etc/systemd/journald.conf.d
+cat > /etc/systemd/journald.conf.d/60-alb-canary.conf <<'JOURNALD'
+[Journal]
+Storage=persistent
+SystemMaxUse=512M
+SystemMaxFileSize=64M
+MaxRetentionSec=14day
+JOURNALD
+systemctl restart systemd-journald
+
+# Audit changes to the engine, its configuration and the drill knobs.
+cat > /etc/audit/rules.d/60-alb-canary.rules <<'AUDIT'
+-w /usr/bin/podman -p x -k container-engine
+-w /etc/containers -p wa -k container-engine
+-w /etc/subuid -p wa -k container-engine
+-w /etc/subgid -p wa -k container-engine
+-w /etc/recommender -p wa -k container-config
+AUDIT
+augenrules --load
+
+# Drill knobs: put RECOMMENDER_ERROR_RATE=0.3 (or ..._EXTRA_LATENCY_MS) in {env_file}, then run
+# /usr/local/sbin/restart-recommender-v2. Readable by the engine's owner, writable by root only.
 install -d -m 0755 /etc/recommender
-touch /etc/recommender/v2.env
-cat > /usr/local/sbin/run-recommender-v2 <<'RUN'
+touch {env_file}
+chown root:{user} {env_file}
+chmod 0640 {env_file}
+
+# The user's own systemd, running from boot without a login.
+loginctl enable-linger {user}
+systemctl start \"user@$uid.service\"
+as_engine_owner() {{
+  (cd {home} && runuser -u {user} -- env HOME={home} XDG_RUNTIME_DIR=/run/user/$uid \\
+     DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/$uid/bus \"$@\")
+}}
+
+# The image: FROM scratch + the binary fetched above, built by the owner, never pulled.
+install -d -o root -g {user} -m 0750 {home}/image
+install -o root -g {user} -m 0755 /opt/recommender/recommender {home}/image/recommender
+cat > {home}/image/Dockerfile <<'DOCKERFILE'
+{dockerfile}DOCKERFILE
+as_engine_owner podman build --format docker --pull=never -t {image} {home}/image
+as_engine_owner podman image prune --force
+
+# The container: a Quadlet unit of the owner's systemd, in a directory only root can change.
+install -d -m 0755 {quadlet_dir}/$uid
+cat > {quadlet_dir}/$uid/{unit}.container <<'QUADLET'
+{quadlet}QUADLET
+cat > /usr/local/sbin/restart-recommender-v2 <<RUN
 #!/bin/bash
-set -euo pipefail
-docker rm -f recommender-v2 2>/dev/null || true
-docker run -d --name recommender-v2 --restart unless-stopped -p 80:8000 \\
-    --env-file /etc/recommender/v2.env alb-canary/recommender:v2
+exec runuser -u {user} -- env XDG_RUNTIME_DIR=/run/user/$uid systemctl --user restart {unit}.service
 RUN
-chmod 0755 /usr/local/sbin/run-recommender-v2
-/usr/local/sbin/run-recommender-v2
+chmod 0755 /usr/local/sbin/restart-recommender-v2
+as_engine_owner systemctl --user daemon-reload
+/usr/local/sbin/restart-recommender-v2
 ",
         fetch = fetch_script(),
+        uid = spec.user.0,
+        uid_offset = spec.user.0 - 1,
+        user = container::HOST_USER,
+        home = HOST_USER_HOME,
+        env_file = spec.environment_file,
+        image = spec.image,
+        quadlet_dir = container::QUADLET_DIR,
+        unit = spec.name,
         dockerfile = sub_literal(DOCKERFILE),
+        quadlet = sub_literal(&spec.quadlet()),
     );
     Expr::base64(
         Sub::new(script)
@@ -264,7 +350,8 @@ pub fn build(
                     iam_instance_profile: IamInstanceProfile {
                         arn: instance_profile.get_att("Arn"),
                     },
-                    // IMDSv2 only, and hop limit 1 so a container cannot reach the role's credentials.
+                    // IMDSv2 only, and hop limit 1 so a container behind a bridge cannot reach the role's
+                    // credentials (the Docker host's rootless container is stopped by nftables).
                     metadata_options: MetadataOptions {
                         http_endpoint: "enabled",
                         http_tokens: "required",

@@ -7,6 +7,7 @@
 
 pub mod cfn;
 pub mod compute;
+pub mod container;
 pub mod controller;
 pub mod load_balancer;
 pub mod network;

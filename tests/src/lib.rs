@@ -4,7 +4,13 @@
 //!   127.0.0.1, one per test for isolation, stopped when dropped and killed with the test process.
 //! - [`tool`]: the path of a pinned Python tool in the project's `.venv` (cfn-lint, sam, ...).
 //!
+//! - [`podman`]: Podman with isolated state for the container test, and the static service binary.
+//! - [`journal`]: the container's journald log lines, read back.
+//!
 //! A missing tool is a loud failure that says how to install it, never a skipped test.
+
+pub mod journal;
+pub mod podman;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -155,7 +161,8 @@ impl Drop for Moto {
     }
 }
 
-fn free_port() -> u16 {
+/// A port free on 127.0.0.1 right now.
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .map(|addr| addr.port())

@@ -29,6 +29,8 @@ commands:
   test                install the pinned Python tools into .venv and run every test
   publish --bucket B [--prefix P] [--arch x86_64|arm64] [--endpoint-url URL]
                       build the static recommender binary and upload it to s3://B/P/recommender
+  build-static [--arch x86_64|arm64]
+                      build (and check) that static binary only; prints its path
   status | pause | resume | promote | abort [--stack NAME | --function NAME] [--endpoint-url URL]
                       operate the deployed canary (README, section Operate)
   bench-synth         time the stack synthesis
@@ -62,6 +64,7 @@ fn run() -> Result {
         "bench-check" => check::bench(rest),
         "test" => test::run(rest),
         "publish" => service::publish(rest),
+        "build-static" => service::build_static_command(rest),
         "bench-service" => service::bench(rest),
         "bench-lambda" => lambda::bench(rest),
         command if ops::COMMANDS.contains(&command) => ops::run(command, rest),

@@ -11,6 +11,7 @@ use crate::target::{Arch, require_std, rust_target};
 
 const PUBLISH_USAGE: &str =
     "usage: cargo xtask publish --bucket B [--prefix P] [--arch x86_64|arm64] [--endpoint-url URL]";
+const BUILD_STATIC_USAGE: &str = "usage: cargo xtask build-static [--arch x86_64|arm64]";
 const BENCH_USAGE: &str = "usage: cargo xtask bench-service [--duration SECONDS] [--connections N]";
 
 /// `--flag value` pairs; every flag must be in `known`.
@@ -35,6 +36,15 @@ fn flag<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .rev()
         .find(|(flag, _)| flag == name)
         .map(|(_, value)| value.as_str())
+}
+
+/// `cargo xtask build-static [--arch A]`: the binary `publish` uploads, built and checked the
+/// same way; prints its path (the container test builds its image from it).
+pub fn build_static_command(args: &[String]) -> crate::Result {
+    let pairs = flags(args, &["--arch"], BUILD_STATIC_USAGE)?;
+    let arch = Arch::parse(flag(&pairs, "--arch").unwrap_or("x86_64"))?;
+    println!("{}", build_static(arch)?.display());
+    Ok(())
 }
 
 pub fn publish(args: &[String]) -> crate::Result {

@@ -28,10 +28,16 @@
 //! naming the variable. A connection without read or write progress for 75 s is closed (longer than
 //! the ALB's 60 s idle timeout, so the ALB closes idle keep-alives first). On SIGTERM or SIGINT the server stops accepting, finishes the requests in
 //! flight and exits 0.
+//!
+//! # Health check
+//! `recommender --health-check [--port N] [--host IP]` sends one `GET /health` to the local server
+//! (127.0.0.1, the server's port: `--port`, else `PORT`, else 8000) and exits 0 on a 200 within 2 s,
+//! else 1 with the reason on stderr: the container's health command, in an image with no shell.
 
 pub mod api;
 pub mod config;
 pub mod connection;
+pub mod health_check;
 pub mod model;
 pub mod server;
 

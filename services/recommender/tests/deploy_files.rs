@@ -1,5 +1,6 @@
 //! The deploy files agree with the binary: the systemd unit the stack's user data installs and the
-//! two Dockerfiles (no Docker engine here, so they are checked as text, not built).
+//! two Dockerfiles, as text (`tests/tests/container.rs` builds and runs `Dockerfile.host`; the
+//! multi-stage one needs a Rust base image no CI machine can pull).
 
 use recommender::{Config, Model};
 

@@ -751,21 +751,71 @@ fn user_data_starts_the_service_from_the_s3_artifact_without_keys_or_ssh() {
     let docker = Eval::new(&[("CanaryPlatform", "docker")]);
     let script = user_data(&docker, "LaunchTemplateDockerHost");
     assert!(script.contains("s3://${ArtifactBucket}/${ArtifactPrefix}/recommender"));
-    assert!(script.contains("install -y docker.io"));
+    assert!(!script.contains("authorized_keys") && !script.contains("AKIA"));
+}
+
+#[test]
+fn the_docker_host_runs_the_one_container_definition_rootless() {
+    use stack::container::{Container, ENVIRONMENT_FILE, IMAGE, QUADLET_DIR};
+    let docker = Eval::new(&[("CanaryPlatform", "docker")]);
+    let script = user_data(&docker, "LaunchTemplateDockerHost");
+    let spec = Container::recommender_v2();
+    // The unit in the user data is the rendering of the value the podman test runs, byte for byte.
+    let unit = script
+        .split("<<'QUADLET'\n")
+        .nth(1)
+        .and_then(|rest| rest.split("QUADLET\n").next())
+        .expect("a Quadlet unit in the user data");
+    assert_eq!(unit, stack::cfn::sub_literal(&spec.quadlet()));
+    assert!(script.contains(&format!(
+        "cat > {QUADLET_DIR}/$uid/recommender-v2.container <<'QUADLET'"
+    )));
+    // The image is built on the host from the fetched binary, under the name the unit runs.
+    assert!(script.contains(&format!(
+        "podman build --format docker --pull=never -t {IMAGE} "
+    )));
+    assert!(script.contains("install -o root -g recommender -m 0755 /opt/recommender/recommender"));
     assert!(script.contains("FROM scratch"));
+    assert!(script.contains(&format!("touch {ENVIRONMENT_FILE}")));
+    assert!(script.contains("chmod 0640 /etc/recommender/v2.env"));
     assert!(
-        script.contains("USER 10001:10001"),
-        "the container runs as non-root"
+        script.contains("podman image prune --force"),
+        "no image sprawl"
     );
-    assert!(script.contains("--restart unless-stopped -p 80:8000"));
-    assert!(script.contains("--env-file /etc/recommender/v2.env alb-canary/recommender:v2"));
+    // Started as the engine owner, after the unit and the image exist.
+    let start = script
+        .find("systemctl --user restart recommender-v2.service")
+        .unwrap();
+    assert!(start > script.find("podman build").unwrap());
     assert!(
         script
             .trim_end()
-            .ends_with("/usr/local/sbin/run-recommender-v2"),
+            .ends_with("/usr/local/sbin/restart-recommender-v2"),
         "the container is started"
     );
-    assert!(!script.contains("authorized_keys") && !script.contains("AKIA"));
+    assert!(!script.contains("docker run") && !script.contains("docker.io"));
+}
+
+#[test]
+fn the_image_runs_as_the_containers_user_and_checks_itself_like_the_unit() {
+    use stack::container::Container;
+    let spec = Container::recommender_v2();
+    let dockerfile = stack::compute::DOCKERFILE;
+    assert!(dockerfile.contains(&format!("USER {}:{}", spec.user.0, spec.user.1)));
+    let health = &spec.health;
+    let instruction = format!(
+        "HEALTHCHECK --interval={} --timeout={} --start-period={} --retries={} \\\n    CMD {}",
+        health.interval,
+        health.timeout,
+        health.start_period,
+        health.retries,
+        spec.health_cmd().replace(',', ", ")
+    );
+    assert!(
+        dockerfile.contains(&instruction),
+        "{instruction}\n{dockerfile}"
+    );
+    assert!(dockerfile.contains(&format!("EXPOSE {}", spec.publish.container_port)));
 }
 
 fn group_size(asg: &Value) -> Value {
