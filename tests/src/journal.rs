@@ -34,7 +34,12 @@ pub enum Journal {
 impl Journal {
     pub fn open() -> Journal {
         if Path::new(SOCKET).exists() {
-            return Journal::System;
+            let live = UnixDatagram::unbound().and_then(|probe| probe.connect(SOCKET));
+            if live.is_ok() {
+                return Journal::System;
+            }
+            // A socket file nobody listens on (a receiver that was killed): ours replaces it.
+            let _ = std::fs::remove_file(SOCKET);
         }
         let dir = Path::new(SOCKET).parent().unwrap();
         let created_dir = !dir.exists();
