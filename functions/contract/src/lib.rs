@@ -2,8 +2,6 @@
 //! the functions read at cold start, the canary plan's JSON form, metric and table names.
 //! Both sides use these values, so a name is never typed twice.
 
-use serde::{Deserialize, Serialize};
-
 /// Environment variables the promotion and rollback functions read once at cold start.
 /// Every one is required unless its doc says otherwise; a missing or malformed one stops the cold start.
 pub mod env {
@@ -56,6 +54,9 @@ pub mod alb_metric {
     pub const NAMESPACE: &str = "AWS/ApplicationELB";
     pub const REQUEST_COUNT: &str = "RequestCount";
     pub const TARGET_5XX: &str = "HTTPCode_Target_5XX_Count";
+    /// Connections the load balancer could not open to a target: a V2 that refuses connections
+    /// fails its users as surely as one answering 5XX, so the judge counts both as errors.
+    pub const TARGET_CONNECTION_ERRORS: &str = "TargetConnectionErrorCount";
     pub const RESPONSE_TIME: &str = "TargetResponseTime";
 }
 
@@ -69,135 +70,9 @@ pub mod schedule_event {
     pub const INPUT: &str = r#"{"version":"0","source":"alb-canary.schedule","detail-type":"Scheduled Event","detail":{}}"#;
 }
 
-/// What to do when V2 is slower than V1 beyond the allowance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LatencyBreach {
-    RollBack,
-    Hold,
-}
+mod plan;
 
-/// Health rules applied to the window since the current step began.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct HealthRules {
-    /// Highest tolerated V2 5XX rate (target 5XX / requests), 0.0–1.0.
-    pub max_error_rate: f64,
-    /// V2's latency may be at most V1's times this ratio...
-    pub max_latency_ratio: Option<f64>,
-    /// ...or V1's plus this margin in milliseconds: V2 breaches only when it exceeds every
-    /// allowance that is set, because V2 is legitimately slower (about 50 ms) than V1.
-    pub max_latency_margin_ms: Option<f64>,
-    /// Absolute ceiling on V2's latency in milliseconds; above it is always a rollback.
-    pub max_latency_ms: f64,
-    /// Fewer V2 requests than this in the window is too little data: hold.
-    pub min_requests: u64,
-    /// CloudWatch statistic for `TargetResponseTime`: "p99" in production; "Average" where
-    /// percentiles are not computed (the moto emulator).
-    pub latency_statistic: String,
-    /// Action when V2 is slower than V1 beyond the allowance.
-    pub on_latency_breach: LatencyBreach,
-}
-
-impl Default for HealthRules {
-    fn default() -> Self {
-        HealthRules {
-            max_error_rate: 0.05,
-            max_latency_ratio: Some(1.5),
-            max_latency_margin_ms: Some(100.0),
-            max_latency_ms: 2000.0,
-            min_requests: 50,
-            latency_statistic: "p99".to_string(),
-            on_latency_breach: LatencyBreach::RollBack,
-        }
-    }
-}
-
-/// A canary plan: V2's share at each step (percent), the bake time per step and the health rules.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Plan {
-    /// V2's percentage at each step, strictly increasing, each in 1..=100, the last 100.
-    pub steps: Vec<u8>,
-    /// Seconds each step must run (and stay healthy) before the next.
-    pub bake_seconds: u64,
-    pub health: HealthRules,
-}
-
-impl Default for Plan {
-    fn default() -> Self {
-        Plan {
-            steps: vec![10, 25, 50, 100],
-            bake_seconds: 600,
-            health: HealthRules::default(),
-        }
-    }
-}
-
-impl Plan {
-    /// Parses and validates a plan from its JSON form.
-    pub fn from_json(json: &str) -> Result<Plan, String> {
-        let plan: Plan = serde_json::from_str(json).map_err(|err| format!("not a plan: {err}"))?;
-        plan.validate()?;
-        Ok(plan)
-    }
-
-    /// The plan's JSON form (what [`env::PLAN`] holds).
-    pub fn to_json(&self) -> String {
-        serde_json::to_string(self).expect("a plan always serializes")
-    }
-
-    /// Checks what the controller relies on; the message names the bad value.
-    pub fn validate(&self) -> Result<(), String> {
-        if self.steps.is_empty() {
-            return Err("steps is empty".into());
-        }
-        if let Some(bad) = self.steps.iter().find(|s| **s == 0 || **s > 100) {
-            return Err(format!("step {bad} is outside 1..=100"));
-        }
-        if self.steps.windows(2).any(|w| w[0] >= w[1]) {
-            return Err(format!(
-                "steps {:?} are not strictly increasing",
-                self.steps
-            ));
-        }
-        if self.steps.last() != Some(&100) {
-            return Err(format!("steps {:?} do not end at 100", self.steps));
-        }
-        let h = &self.health;
-        if !(0.0..=1.0).contains(&h.max_error_rate) {
-            return Err(format!(
-                "max_error_rate {} is outside 0..=1",
-                h.max_error_rate
-            ));
-        }
-        if let Some(r) = h.max_latency_ratio
-            && !(r.is_finite() && r >= 1.0)
-        {
-            return Err(format!("max_latency_ratio {r} is below 1 or not finite"));
-        }
-        if let Some(m) = h.max_latency_margin_ms
-            && !(m.is_finite() && m >= 0.0)
-        {
-            return Err(format!(
-                "max_latency_margin_ms {m} is negative or not finite"
-            ));
-        }
-        if !(h.max_latency_ms.is_finite() && h.max_latency_ms > 0.0) {
-            return Err(format!(
-                "max_latency_ms {} is not positive",
-                h.max_latency_ms
-            ));
-        }
-        if h.min_requests == 0 {
-            return Err("min_requests is 0: zero requests would be enough to promote".into());
-        }
-        if h.latency_statistic.trim().is_empty() {
-            return Err("latency_statistic is empty".into());
-        }
-        Ok(())
-    }
-}
+pub use plan::{ErrorRules, HealthRules, LatencyBreach, LatencyRules, Method, Plan};
 
 #[cfg(test)]
 mod tests {
@@ -208,47 +83,5 @@ mod tests {
         let input: serde_json::Value = serde_json::from_str(schedule_event::INPUT).unwrap();
         assert_eq!(input["source"], schedule_event::SOURCE);
         assert_eq!(input["detail-type"], schedule_event::DETAIL_TYPE);
-    }
-
-    #[test]
-    fn default_plan_is_valid_and_round_trips() {
-        let plan = Plan::default();
-        plan.validate().unwrap();
-        assert_eq!(Plan::from_json(&plan.to_json()).unwrap(), plan);
-        assert_eq!(plan.steps, vec![10, 25, 50, 100]);
-    }
-
-    #[test]
-    fn partial_json_takes_defaults() {
-        let plan =
-            Plan::from_json(r#"{"steps":[20,100],"health":{"latency_statistic":"Average"}}"#)
-                .unwrap();
-        assert_eq!(plan.steps, vec![20, 100]);
-        assert_eq!(plan.health.latency_statistic, "Average");
-        assert_eq!(
-            plan.health.min_requests,
-            HealthRules::default().min_requests
-        );
-    }
-
-    #[test]
-    fn bad_plans_are_refused_naming_the_value() {
-        for (json, needle) in [
-            (r#"{"steps":[]}"#, "empty"),
-            (r#"{"steps":[10,10,100]}"#, "strictly increasing"),
-            (r#"{"steps":[10,50]}"#, "end at 100"),
-            (r#"{"steps":[0,100]}"#, "step 0"),
-            (r#"{"health":{"max_error_rate":2}}"#, "max_error_rate 2"),
-            (
-                r#"{"health":{"max_latency_ratio":0.5}}"#,
-                "max_latency_ratio 0.5",
-            ),
-            (r#"{"health":{"min_requests":0}}"#, "min_requests"),
-            (r#"{"stepz":[10]}"#, "stepz"),
-            ("nope", "not a plan"),
-        ] {
-            let err = Plan::from_json(json).unwrap_err();
-            assert!(err.contains(needle), "{json}: {err}");
-        }
     }
 }

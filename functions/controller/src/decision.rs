@@ -1,7 +1,10 @@
 //! The pure decision core: no I/O, no clock. Everything it needs comes in as values, so every branch
-//! is unit-tested and its safety properties are checked with proptest.
+//! is unit-tested, its safety properties are checked with proptest, and any decision can be
+//! replayed ([`crate::replay`]). The statistics are the `judge` crate's.
 
-use contract::{LatencyBreach, Plan};
+use contract::Plan;
+use judge::{Assessment, Verdict, Window, assess, closed_minutes};
+pub use judge::{Counts, Minute};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -99,27 +102,21 @@ pub struct CanaryState {
     pub step: usize,
     /// Epoch seconds when the step in force began.
     pub step_started_at: i64,
+    /// Epoch seconds when the canary began (its first step): the judge reads every minute since.
+    pub canary_started_at: i64,
     /// Incremented by every write; conditional writes compare it.
     pub version: u64,
     pub reason: Option<String>,
 }
 
-/// One target group's numbers for the window.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
-pub struct TgMetrics {
-    /// Sum of `RequestCount`; a minute without a datapoint had no requests.
-    pub requests: u64,
-    /// Sum of `HTTPCode_Target_5XX_Count`.
-    pub errors_5xx: u64,
-    /// `TargetResponseTime` in milliseconds with the plan's statistic; `None` without data.
-    pub latency_ms: Option<f64>,
-}
-
 /// Everything observed for one decision.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Observation {
-    pub v1: TgMetrics,
-    pub v2: TgMetrics,
+    /// Per-minute counts of both target groups since the canary started (the decision keeps
+    /// only the closed ones: ended at least `settle_seconds` ago).
+    pub minutes: Vec<Minute>,
+    /// V1's latency statistic over the baseline before the canary, in milliseconds.
+    pub baseline_ms: Option<f64>,
     /// Healthy targets in V2's target group (`DescribeTargetHealth`).
     pub v2_healthy_targets: u32,
 }
@@ -146,6 +143,10 @@ pub enum Decision {
         found: Weights,
         expected: Weights,
     },
+    /// A step held longer than `max_step_seconds`: pause and notify; a person decides.
+    Pause {
+        reason: String,
+    },
 }
 
 impl Decision {
@@ -156,6 +157,7 @@ impl Decision {
             Decision::RollBack { .. } => "roll_back",
             Decision::Complete => "complete",
             Decision::Drift { .. } => "drift",
+            Decision::Pause { .. } => "pause",
         }
     }
 
@@ -164,9 +166,19 @@ impl Decision {
         match self {
             Decision::Promote { weights, .. } => Some(*weights),
             Decision::RollBack { .. } => Some(Weights::STABLE_ONLY),
-            Decision::Hold { .. } | Decision::Complete | Decision::Drift { .. } => None,
+            Decision::Hold { .. }
+            | Decision::Complete
+            | Decision::Drift { .. }
+            | Decision::Pause { .. } => None,
         }
     }
+}
+
+/// A decision and the statistics that drove it (none before the canary starts or after it ends).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Judged {
+    pub decision: Decision,
+    pub statistics: Option<Assessment>,
 }
 
 /// The listener's weights while `state` is in force, if it pins them.
@@ -184,8 +196,7 @@ pub fn expected_weights(plan: &Plan, state: Option<&CanaryState>) -> Option<Weig
 }
 
 /// The one decision function: (plan, recorded state, live weights, observation, now) → decision.
-///
-/// `now` and `step_started_at` are epoch seconds. The plan is assumed valid (`Plan::validate`).
+/// See [`decide_with_statistics`] for the statistics behind it.
 pub fn decide(
     plan: &Plan,
     state: Option<&CanaryState>,
@@ -193,54 +204,121 @@ pub fn decide(
     observed: &Observation,
     now: i64,
 ) -> Decision {
+    decide_with_statistics(plan, state, live, observed, now).decision
+}
+
+/// The decision with its statistics. `now` and the state's times are epoch seconds; the plan is
+/// assumed valid (`Plan::validate`). Rollback evidence is checked first, also while paused or
+/// drifted (judging never stops while V2 has traffic); too little data holds a promotion, never
+/// a rollback; a hold older than `max_step_seconds` pauses.
+pub fn decide_with_statistics(
+    plan: &Plan,
+    state: Option<&CanaryState>,
+    live: Weights,
+    observed: &Observation,
+    now: i64,
+) -> Judged {
+    let plain = |decision| Judged {
+        decision,
+        statistics: None,
+    };
     let Some(state) = state else {
-        return start(plan, live, observed);
+        return plain(start(plan, live, observed));
     };
     match state.status {
         Status::RolledBack => {
-            return Decision::Hold {
+            return plain(Decision::Hold {
                 reason: "the canary was rolled back".into(),
-            };
+            });
         }
-        Status::Paused => {
-            return Decision::Hold {
-                reason: "the canary is paused".into(),
-            };
-        }
-        Status::Complete => return Decision::Complete,
-        Status::Running => {}
+        Status::Complete => return plain(Decision::Complete),
+        Status::Running | Status::Paused => {}
     }
-    let Some(percent) = plan.steps.get(state.step) else {
-        return Decision::Hold {
+    let Some(percent) = plan.steps.get(state.step).copied() else {
+        return plain(Decision::Hold {
             reason: format!(
                 "recorded step {} is not in the plan's {} steps",
                 state.step,
                 plan.steps.len()
             ),
-        };
+        });
     };
-    let expected = Weights::for_percent(*percent);
+    let health = &plan.health;
+    let minutes = closed_minutes(
+        &observed.minutes,
+        state.canary_started_at,
+        now,
+        health.settle_seconds,
+    );
+    let statistics = assess(
+        health,
+        &Window {
+            minutes: &minutes,
+            step_started_at: state.step_started_at,
+            final_step: percent == 100,
+            baseline_ms: observed.baseline_ms,
+        },
+    );
+    let decision = next_step(plan, state, percent, live, &statistics.verdict, now);
+    Judged {
+        decision,
+        statistics: Some(statistics),
+    }
+}
+
+fn next_step(
+    plan: &Plan,
+    state: &CanaryState,
+    percent: u8,
+    live: Weights,
+    verdict: &Verdict,
+    now: i64,
+) -> Decision {
+    if let Verdict::RollBack(reason) = verdict {
+        return Decision::RollBack {
+            reason: reason.clone(),
+        };
+    }
+    if state.status == Status::Paused {
+        return Decision::Hold {
+            reason: "the canary is paused (judging continues: it may roll back, never promote)"
+                .into(),
+        };
+    }
+    let expected = Weights::for_percent(percent);
     if !live.same_split(&expected) {
         return Decision::Drift {
             found: live,
             expected,
         };
     }
-    if let Some(verdict) = judge(plan, live, observed) {
-        return verdict;
-    }
-    let baked = now.saturating_sub(state.step_started_at);
+    let settle = i64::try_from(plan.health.settle_seconds).unwrap_or(i64::MAX);
+    let judged = now.saturating_sub(settle).saturating_sub(state.step_started_at);
     let bake = i64::try_from(plan.bake_seconds).unwrap_or(i64::MAX);
-    if baked < bake {
-        return Decision::Hold {
-            reason: format!("step {percent}% healthy, baking: {baked} s of {bake} s"),
-        };
+    let held = match verdict {
+        Verdict::Hold(reason) | Verdict::TooLittleData(reason) => Some(reason.clone()),
+        Verdict::Healthy if judged < bake => Some(format!(
+            "step {percent}% healthy, baking: {} s of {bake} s judged",
+            judged.max(0)
+        )),
+        Verdict::Healthy | Verdict::RollBack(_) => None,
+    };
+    if let Some(reason) = held {
+        let age = now.saturating_sub(state.step_started_at);
+        let limit = i64::try_from(plan.max_step_seconds).unwrap_or(i64::MAX);
+        if age > limit {
+            return Decision::Pause {
+                reason: format!(
+                    "step {percent}% still holding after {age} s (max_step_seconds {limit}): {reason}"
+                ),
+            };
+        }
+        return Decision::Hold { reason };
     }
-    let next = state.step + 1;
-    match plan.steps.get(next) {
+    match plan.steps.get(state.step + 1) {
         None => Decision::Complete,
         Some(p) => Decision::Promote {
-            step: next,
+            step: state.step + 1,
             weights: Weights::for_percent(*p),
         },
     }
@@ -263,76 +341,6 @@ fn start(plan: &Plan, live: Weights, observed: &Observation) -> Decision {
         step: 0,
         weights: Weights::for_percent(plan.steps[0]),
     }
-}
-
-/// Health of the window: `Some(Hold | RollBack)` when the step must not advance, `None` when healthy.
-fn judge(plan: &Plan, live: Weights, observed: &Observation) -> Option<Decision> {
-    let rules = &plan.health;
-    let v2 = &observed.v2;
-    // Too little data says nothing either way: hold, whatever the values.
-    if v2.requests < rules.min_requests {
-        return Some(Decision::Hold {
-            reason: format!(
-                "insufficient data: {} V2 requests in the window, {} needed",
-                v2.requests, rules.min_requests
-            ),
-        });
-    }
-    let error_rate = v2.errors_5xx as f64 / v2.requests as f64;
-    if error_rate > rules.max_error_rate {
-        return Some(Decision::RollBack {
-            reason: format!(
-                "V2 5XX rate {:.4} ({} of {}) above {}",
-                error_rate, v2.errors_5xx, v2.requests, rules.max_error_rate
-            ),
-        });
-    }
-    let Some(v2_latency) = v2.latency_ms else {
-        return Some(Decision::Hold {
-            reason: "insufficient data: no V2 latency datapoint in the window".into(),
-        });
-    };
-    if v2_latency > rules.max_latency_ms {
-        return Some(Decision::RollBack {
-            reason: format!(
-                "V2 latency {v2_latency:.1} ms above the ceiling {} ms",
-                rules.max_latency_ms
-            ),
-        });
-    }
-    if rules.max_latency_ratio.is_none() && rules.max_latency_margin_ms.is_none() {
-        return None;
-    }
-    if live.v1 == 0 {
-        // At 100 % V1 serves nothing to compare with; the ceiling above still applies.
-        return None;
-    }
-    let v1_latency = match observed.v1.latency_ms {
-        Some(l) if observed.v1.requests > 0 => l,
-        _ => {
-            return Some(Decision::Hold {
-                reason: "insufficient data: no V1 latency in the window to compare V2 with".into(),
-            });
-        }
-    };
-    // V2 breaches only when above every allowance that is set (it is legitimately slower).
-    let allowed = [
-        rules.max_latency_ratio.map(|r| v1_latency * r),
-        rules.max_latency_margin_ms.map(|m| v1_latency + m),
-    ]
-    .into_iter()
-    .flatten()
-    .fold(f64::NEG_INFINITY, f64::max);
-    if v2_latency > allowed {
-        let reason = format!(
-            "V2 latency {v2_latency:.1} ms above the allowance {allowed:.1} ms (V1 {v1_latency:.1} ms)"
-        );
-        return Some(match rules.on_latency_breach {
-            LatencyBreach::RollBack => Decision::RollBack { reason },
-            LatencyBreach::Hold => Decision::Hold { reason },
-        });
-    }
-    None
 }
 
 #[cfg(test)]

@@ -1,104 +1,177 @@
-//! The CloudWatch adapter: both target groups' ALB metrics for the window since the step began.
+//! The CloudWatch adapter: both target groups' per-minute ALB series since the canary started,
+//! and V1's latency baseline from before it. Sums come raw (the emulator does no metric math)
+//! and the judge does the arithmetic.
 //!
-//! Rates are computed here from raw sums (the emulator does no metric math), and the latency
-//! statistic is the plan's (production "p99"; the emulator computes no percentiles, tests use "Average").
+//! Latency: with a percentile statistic (production, `p99`), V2's slow requests per minute come
+//! from CloudWatch's percentile rank `PR(:T)` on `TargetResponseTime` (the percentage of requests
+//! at most T seconds): `slow = round(requests × (1 − PR / 100))`. The emulator computes no
+//! percentiles (a `p99` or `PR` query fails with HTTP 500), so plans there use `Average`, and the
+//! judge counts a minute as slow when its Average exceeds T (README, "The canary plan").
 
 use crate::config::Config;
-use crate::decision::TgMetrics;
+use crate::decision::{Counts, Minute};
 use crate::error::Error;
 use crate::listener::target_group_dimension;
 use aws_sdk_cloudwatch::Client;
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
 use aws_smithy_types::DateTime;
-use contract::alb_metric;
-use std::collections::HashMap;
+use contract::{Method, alb_metric};
+use judge::minute_start;
+use std::collections::{BTreeMap, HashMap};
 
 /// ALB publishes per-minute datapoints.
 const PERIOD_SECS: i32 = 60;
 
-/// Reads V1's and V2's metrics for `[start, end)` (epoch seconds).
-///
-/// Latency uses the plan's statistic (p99 in production); where that statistic has no datapoint
-/// although the group served requests, the Average of the same minutes stands in.
-pub async fn read_window(
-    cloudwatch: &Client,
+type Series = HashMap<String, Vec<(i64, f64)>>;
+
+/// The `stat` of a percentile-rank query: the share (percent) of requests at most `threshold_ms`.
+/// `TargetResponseTime` is in seconds.
+pub fn percentile_rank_stat(threshold_ms: f64) -> String {
+    let seconds = format!("{:.6}", threshold_ms / 1000.0);
+    let seconds = seconds.trim_end_matches('0').trim_end_matches('.');
+    format!("PR(:{seconds})")
+}
+
+/// Requests slower than T from a minute's percentile rank (percent at most T).
+pub fn slow_from_rank(requests: u64, rank_percent: f64) -> u64 {
+    let share = (1.0 - rank_percent / 100.0).clamp(0.0, 1.0);
+    ((requests as f64 * share).round() as u64).min(requests)
+}
+
+/// The queries for the per-minute series: requests, 5XX and connection errors of both groups;
+/// the latency statistic of both (the threshold method and the Average fallback read it); and,
+/// with a percentile statistic and the sequential method, V2's percentile rank at `threshold_ms`.
+pub fn series_queries(
     config: &Config,
-    start: i64,
-    end: i64,
-) -> Result<(TgMetrics, TgMetrics), Error> {
-    let stat = config.plan.health.latency_statistic.as_str();
-    let mut dimensions = Vec::new();
-    for (id, arn) in [("v1", &config.stable_tg_arn), ("v2", &config.canary_tg_arn)] {
-        let tg = target_group_dimension(arn).ok_or_else(|| Error::Config {
-            name: contract::env::STABLE_TARGET_GROUP_ARN,
-            problem: format!("`{arn}` has no targetgroup/<name>/<id> part"),
-        })?;
-        dimensions.push((id, tg));
-    }
+    threshold_ms: f64,
+) -> Result<Vec<MetricDataQuery>, Error> {
+    let latency = &config.plan.health.latency;
     let mut queries = Vec::new();
-    for (id, tg) in &dimensions {
-        for (suffix, name, statistic) in [
+    for (group, arn) in groups(config) {
+        let tg = dimension_of(arn)?;
+        for (suffix, name, stat) in [
             ("req", alb_metric::REQUEST_COUNT, "Sum"),
             ("err", alb_metric::TARGET_5XX, "Sum"),
-            ("lat", alb_metric::RESPONSE_TIME, stat),
+            ("conn", alb_metric::TARGET_CONNECTION_ERRORS, "Sum"),
+            ("lat", alb_metric::RESPONSE_TIME, latency.statistic.as_str()),
         ] {
+            let id = format!("{group}{suffix}");
+            queries.push(query(&id, name, stat, PERIOD_SECS, &config.load_balancer, tg));
+        }
+        if group == "v2" && latency.method == Method::Sequential && latency.uses_percentile_rank()
+        {
+            let stat = percentile_rank_stat(threshold_ms);
             queries.push(query(
-                &format!("{id}{suffix}"),
-                name,
-                statistic,
+                "v2rank",
+                alb_metric::RESPONSE_TIME,
+                &stat,
+                PERIOD_SECS,
                 &config.load_balancer,
                 tg,
             ));
         }
     }
-    // Never ask for an empty or inverted window: CloudWatch rejects it.
-    let end = end.max(start + i64::from(PERIOD_SECS));
-    let mut series = fetch(cloudwatch, queries, start, end).await?;
-    let mut fallback = Vec::new();
-    if !stat.eq_ignore_ascii_case("average") {
-        for (id, tg) in &dimensions {
-            if needs_average(&series, id) {
-                fallback.push(query(
-                    &format!("{id}avg"),
-                    alb_metric::RESPONSE_TIME,
-                    "Average",
-                    &config.load_balancer,
-                    tg,
-                ));
+    Ok(queries)
+}
+
+/// Folds the fetched series into minutes, oldest first. A minute without a datapoint had no
+/// requests; latency arrives in seconds and leaves in milliseconds.
+pub fn assemble(series: &Series) -> Vec<Minute> {
+    let mut minutes: BTreeMap<i64, Minute> = BTreeMap::new();
+    let mut ranks = Vec::new();
+    for (id, points) in series {
+        let (group, field) = id.split_at(id.len().min(2));
+        for &(t, value) in points {
+            if field == "rank" {
+                // Needs the minute's requests: resolved once every series is in.
+                ranks.push((t, value));
+                continue;
+            }
+            let minute = minutes.entry(t).or_insert_with(|| Minute {
+                t,
+                ..Minute::default()
+            });
+            let counts: &mut Counts = match group {
+                "v1" => &mut minute.v1,
+                "v2" => &mut minute.v2,
+                _ => continue,
+            };
+            let count = value.max(0.0).round() as u64;
+            match field {
+                "req" => counts.requests = count,
+                "err" => counts.errors = count,
+                "conn" => counts.connection_errors = count,
+                "lat" => counts.latency_ms = Some(value * 1000.0),
+                _ => {}
             }
         }
     }
-    if !fallback.is_empty() {
-        series.extend(fetch(cloudwatch, fallback, start, end).await?);
+    for (t, rank) in ranks {
+        if let Some(minute) = minutes.get_mut(&t) {
+            minute.v2.slow = Some(slow_from_rank(minute.v2.requests, rank));
+        }
     }
-    Ok((combine(&series, "v1", stat), combine(&series, "v2", stat)))
+    minutes.into_values().collect()
 }
 
-type Series = HashMap<String, Vec<(i64, f64)>>;
-
-fn take(series: &Series, id: &str) -> Vec<(i64, f64)> {
-    series.get(id).cloned().unwrap_or_default()
-}
-
-/// Requests were served but the statistic has no datapoint.
-fn needs_average(series: &Series, group: &str) -> bool {
-    take(series, &format!("{group}lat")).is_empty()
-        && !take(series, &format!("{group}req")).is_empty()
-}
-
-/// One group's window from the fetched series (`<group>req|err|lat`, and `<group>avg` as fallback).
-fn combine(series: &Series, group: &str, stat: &str) -> TgMetrics {
-    let requests = take(series, &format!("{group}req"));
-    let errors = take(series, &format!("{group}err"));
-    match take(series, &format!("{group}lat")) {
-        lat if lat.is_empty() => aggregate(
-            &requests,
-            &errors,
-            &take(series, &format!("{group}avg")),
-            "Average",
-        ),
-        lat => aggregate(&requests, &errors, &lat, stat),
+/// Both groups' minutes in `[start, end)`, both rounded down to whole minutes.
+pub async fn read_series(
+    cloudwatch: &Client,
+    config: &Config,
+    start: i64,
+    end: i64,
+    threshold_ms: f64,
+) -> Result<Vec<Minute>, Error> {
+    let (start, end) = (minute_start(start), minute_start(end));
+    if end <= start {
+        return Ok(Vec::new());
     }
+    let series = fetch(
+        cloudwatch,
+        series_queries(config, threshold_ms)?,
+        start,
+        end,
+    )
+    .await?;
+    Ok(assemble(&series))
+}
+
+/// V1's latency statistic over the `baseline_seconds` before the canary's first minute, in
+/// milliseconds: one datapoint with a period of the whole baseline. `None` without traffic.
+pub async fn read_baseline(
+    cloudwatch: &Client,
+    config: &Config,
+    canary_started_at: i64,
+) -> Result<Option<f64>, Error> {
+    let latency = &config.plan.health.latency;
+    let end = minute_start(canary_started_at);
+    let period = i32::try_from(latency.baseline_seconds).unwrap_or(3600);
+    let tg = dimension_of(&config.stable_tg_arn)?;
+    let q = query(
+        "v1base",
+        alb_metric::RESPONSE_TIME,
+        &latency.statistic,
+        period,
+        &config.load_balancer,
+        tg,
+    );
+    let series = fetch(cloudwatch, vec![q], end - i64::from(period), end).await?;
+    Ok(series
+        .get("v1base")
+        .and_then(|points| points.first())
+        .map(|(_, seconds)| seconds * 1000.0)
+        .filter(|ms| ms.is_finite() && *ms >= 0.0))
+}
+
+fn groups(config: &Config) -> [(&'static str, &String); 2] {
+    [("v1", &config.stable_tg_arn), ("v2", &config.canary_tg_arn)]
+}
+
+fn dimension_of(arn: &str) -> Result<&str, Error> {
+    target_group_dimension(arn).ok_or_else(|| Error::Config {
+        name: contract::env::STABLE_TARGET_GROUP_ARN,
+        problem: format!("`{arn}` has no targetgroup/<name>/<id> part"),
+    })
 }
 
 /// One `GetMetricData` (all pages): datapoints by query id.
@@ -108,7 +181,7 @@ async fn fetch(
     start: i64,
     end: i64,
 ) -> Result<Series, Error> {
-    let mut series: HashMap<String, Vec<(i64, f64)>> = HashMap::new();
+    let mut series: Series = HashMap::new();
     let mut next_token = None;
     loop {
         let out = cloudwatch
@@ -143,6 +216,7 @@ fn query(
     id: &str,
     name: &str,
     stat: &str,
+    period: i32,
     load_balancer: &str,
     target_group: &str,
 ) -> MetricDataQuery {
@@ -156,7 +230,7 @@ fn query(
                 .dimensions(dimension("TargetGroup", target_group))
                 .build(),
         )
-        .period(PERIOD_SECS)
+        .period(period)
         .stat(stat);
     // No unit filter: CloudWatch would drop datapoints whose unit differs from the one asked for.
     MetricDataQuery::builder()
@@ -166,82 +240,5 @@ fn query(
         .build()
 }
 
-/// Folds per-minute datapoints into one window. A minute without a datapoint had no requests.
-/// Latency: with "Average", the request-weighted mean of the minutes; with any other statistic
-/// (a percentile), the worst minute, since percentiles of minutes cannot be merged exactly.
-pub fn aggregate(
-    requests: &[(i64, f64)],
-    errors: &[(i64, f64)],
-    latency_secs: &[(i64, f64)],
-    stat: &str,
-) -> TgMetrics {
-    let sum =
-        |points: &[(i64, f64)]| points.iter().map(|(_, v)| v.max(0.0)).sum::<f64>().round() as u64;
-    let latency_ms = if latency_secs.is_empty() {
-        None
-    } else if stat.eq_ignore_ascii_case("average") {
-        let per_minute: HashMap<i64, f64> = requests.iter().copied().collect();
-        let (mut weighted, mut weight) = (0.0, 0.0);
-        for (t, v) in latency_secs {
-            let w = per_minute
-                .get(t)
-                .copied()
-                .unwrap_or(1.0)
-                .max(f64::MIN_POSITIVE);
-            weighted += v * w;
-            weight += w;
-        }
-        Some(1000.0 * weighted / weight)
-    } else {
-        latency_secs
-            .iter()
-            .map(|(_, v)| *v)
-            .reduce(f64::max)
-            .map(|v| v * 1000.0)
-    };
-    TgMetrics {
-        requests: sum(requests),
-        errors_5xx: sum(errors),
-        latency_ms,
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sums_and_weighted_average() {
-        let m = aggregate(
-            &[(0, 100.0), (60, 300.0)],
-            &[(60, 3.0)],
-            &[(0, 0.010), (60, 0.030)],
-            "Average",
-        );
-        assert_eq!(m.requests, 400);
-        assert_eq!(m.errors_5xx, 3);
-        assert!((m.latency_ms.unwrap() - 25.0).abs() < 1e-9);
-    }
-
-    #[test]
-    fn average_stands_in_where_the_percentile_has_no_datapoint() {
-        let series: Series = HashMap::from([
-            ("v2req".to_string(), vec![(0, 100.0)]),
-            ("v2avg".to_string(), vec![(0, 0.07)]),
-            ("v1req".to_string(), vec![(0, 900.0)]),
-            ("v1lat".to_string(), vec![(0, 0.2)]),
-        ]);
-        assert!(needs_average(&series, "v2"));
-        assert!(!needs_average(&series, "v1"));
-        let v2 = combine(&series, "v2", "p99");
-        assert!((v2.latency_ms.unwrap() - 70.0).abs() < 1e-9);
-        assert_eq!(combine(&series, "v1", "p99").latency_ms, Some(200.0));
-    }
-
-    #[test]
-    fn percentile_takes_the_worst_minute_and_no_data_is_zero() {
-        let m = aggregate(&[(0, 1.0)], &[], &[(0, 0.2), (60, 0.5)], "p99");
-        assert_eq!(m.latency_ms, Some(500.0));
-        assert_eq!(aggregate(&[], &[], &[], "p99"), TgMetrics::default());
-    }
-}
+mod tests;

@@ -6,7 +6,7 @@ use serde::Serialize;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Outcome {
-    /// Promotion did nothing: the canary is rolled back, paused or complete.
+    /// Promotion did nothing: the canary is rolled back or complete.
     Idle {
         status: Status,
     },
@@ -23,6 +23,10 @@ pub enum Outcome {
     /// A rollback that had already been done: the listener was checked, nothing else changed.
     AlreadyRolledBack,
     Completed,
+    /// A step held longer than `max_step_seconds`: paused and notified.
+    Paused {
+        reason: String,
+    },
     /// Someone else changed the weights: reported and paused, not overwritten.
     Drift {
         found: Weights,

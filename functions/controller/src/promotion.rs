@@ -4,7 +4,7 @@
 
 use crate::clients::Clients;
 use crate::config::Config;
-use crate::decision::{CanaryState, Decision, Observation, Status, Weights, decide};
+use crate::decision::{CanaryState, Decision, Judged, Observation, Status, Weights, decide_with_statistics};
 use crate::error::Error;
 use crate::listener::{self, LiveListener};
 use crate::outcome::Outcome;
@@ -20,12 +20,14 @@ pub struct Decided {
     pub live: LiveListener,
     pub observation: Observation,
     pub decision: Decision,
+    /// The statistics behind the decision (logged, recorded in the history item).
+    pub statistics: Option<judge::Assessment>,
     pub now: i64,
 }
 
 #[derive(Debug, Clone)]
 pub enum Prepared {
-    /// Rolled back, paused or complete: nothing to do.
+    /// Rolled back or complete: nothing to do. (A paused canary is still judged.)
     Idle(Status),
     Decided(Decided),
 }
@@ -63,29 +65,27 @@ pub async fn handle_promotion_at(
     enforce(clients, config, &decided, recorded).await
 }
 
-/// Reads the state, the listener and the window's metrics, and decides.
+/// Reads the state, the listener and the canary's per-minute metrics, and decides. A paused
+/// canary is judged too: it may roll back, never promote.
 pub async fn prepare(clients: &Clients, config: &Config, now: i64) -> Result<Prepared, Error> {
     let state = state::read(&clients.dynamodb, config).await?;
     if let Some(s) = &state
-        && s.status != Status::Running
+        && matches!(s.status, Status::RolledBack | Status::Complete)
     {
         return Ok(Prepared::Idle(s.status));
     }
     let live = listener::read(&clients.elbv2, config).await?;
-    let mut observation = Observation::default();
-    match &state {
-        None => {
-            observation.v2_healthy_targets =
-                listener::healthy_canary_targets(&clients.elbv2, config).await?;
-        }
-        Some(s) => {
-            let (v1, v2) =
-                metrics::read_window(&clients.cloudwatch, config, s.step_started_at, now).await?;
-            observation.v1 = v1;
-            observation.v2 = v2;
-        }
-    }
-    let decision = decide(
+    let observation = match &state {
+        None => Observation {
+            v2_healthy_targets: listener::healthy_canary_targets(&clients.elbv2, config).await?,
+            ..Observation::default()
+        },
+        Some(s) => observe(clients, config, s, now).await?,
+    };
+    let Judged {
+        decision,
+        statistics,
+    } = decide_with_statistics(
         &config.plan,
         state.as_ref(),
         live.weights,
@@ -97,8 +97,41 @@ pub async fn prepare(clients: &Clients, config: &Config, now: i64) -> Result<Pre
         live,
         observation,
         decision,
+        statistics,
         now,
     }))
+}
+
+/// The per-minute series since the canary started, up to `now − settle_seconds`, and (for the
+/// sequential latency test) V1's baseline before the canary, which fixes the threshold T.
+async fn observe(
+    clients: &Clients,
+    config: &Config,
+    state: &CanaryState,
+    now: i64,
+) -> Result<Observation, Error> {
+    let health = &config.plan.health;
+    let baseline_ms = match health.latency.method {
+        contract::Method::Sequential => {
+            metrics::read_baseline(&clients.cloudwatch, config, state.canary_started_at).await?
+        }
+        contract::Method::Threshold => None,
+    };
+    let threshold_ms = judge::latency_threshold_ms(&health.latency, baseline_ms);
+    let settle = i64::try_from(health.settle_seconds).unwrap_or(i64::MAX);
+    let minutes = metrics::read_series(
+        &clients.cloudwatch,
+        config,
+        state.canary_started_at,
+        now.saturating_sub(settle),
+        threshold_ms,
+    )
+    .await?;
+    Ok(Observation {
+        minutes,
+        baseline_ms,
+        v2_healthy_targets: 0,
+    })
 }
 
 /// Writes the listener when the decision moves weights: one `ModifyListener`.
@@ -117,7 +150,10 @@ pub async fn write(clients: &Clients, config: &Config, d: &Decided) -> Result<()
         Decision::RollBack { .. } => {
             listener::write(&clients.elbv2, config, Weights::STABLE_ONLY, None, true).await
         }
-        Decision::Hold { .. } | Decision::Complete | Decision::Drift { .. } => Ok(()),
+        Decision::Hold { .. }
+        | Decision::Complete
+        | Decision::Drift { .. }
+        | Decision::Pause { .. } => Ok(()),
     }
 }
 
@@ -131,7 +167,12 @@ pub async fn record(clients: &Clients, config: &Config, d: &Decided) -> Result<O
         "decision": d.decision,
         "state_before": d.state,
         "weights_before": d.live.weights,
-        "metrics": d.observation,
+        "statistics": d.statistics,
+        "inputs": {
+            "minutes_read": d.observation.minutes.len(),
+            "baseline_ms": d.observation.baseline_ms,
+            "v2_healthy_targets": d.observation.v2_healthy_targets,
+        },
     });
     let weights_after = d.decision.writes().unwrap_or(d.live.weights);
     report::decision(
@@ -148,6 +189,7 @@ pub async fn record(clients: &Clients, config: &Config, d: &Decided) -> Result<O
                 status: Status::Running,
                 step: *step,
                 step_started_at: d.now,
+                canary_started_at: prev.map_or(d.now, |s| s.canary_started_at),
                 version: next_version,
                 reason: None,
             };
@@ -182,6 +224,28 @@ pub async fn record(clients: &Clients, config: &Config, d: &Decided) -> Result<O
             )
             .await?;
             Outcome::Completed
+        }
+        Decision::Pause { reason } => {
+            let prev_state = prev
+                .cloned()
+                .expect("Pause is only decided on a recorded state");
+            let next = CanaryState {
+                status: Status::Paused,
+                version: next_version,
+                reason: Some(reason.clone()),
+                ..prev_state
+            };
+            state::replace(&clients.dynamodb, config, prev, &next, d.now).await?;
+            notify::publish(
+                &clients.sns,
+                config,
+                "Canary paused: a step held longer than max_step_seconds",
+                &history,
+            )
+            .await?;
+            Outcome::Paused {
+                reason: reason.clone(),
+            }
         }
         Decision::Drift { found, expected } => {
             let reason =

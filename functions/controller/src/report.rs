@@ -23,8 +23,9 @@ pub fn emf_line(config: &Config, now_ms: i64, weights: Weights) -> String {
     .to_string()
 }
 
-/// Logs one decision (inputs and outcome) and prints its metric line. The main inputs are flat
-/// fields (easy to query in CloudWatch Logs Insights); `record` holds the whole snapshot.
+/// Logs one decision (inputs and outcome) and prints its metric line. The statistics that drove
+/// it, each with its threshold, are flat fields (easy to query in CloudWatch Logs Insights);
+/// `record` holds the whole snapshot.
 pub fn decision(
     config: &Config,
     function: &str,
@@ -48,11 +49,25 @@ pub fn decision(
         listener = %config.listener_arn,
         decision = %field(&["decision", "decision"]),
         reason = %field(&["decision", "reason"]),
-        v1_requests = %field(&["metrics", "v1", "requests"]),
-        v1_latency_ms = %field(&["metrics", "v1", "latency_ms"]),
-        v2_requests = %field(&["metrics", "v2", "requests"]),
-        v2_errors_5xx = %field(&["metrics", "v2", "errors_5xx"]),
-        v2_latency_ms = %field(&["metrics", "v2", "latency_ms"]),
+        closed_minutes = %field(&["statistics", "closed_minutes"]),
+        step_v2_requests = %field(&["statistics", "step_v2_requests"]),
+        min_requests = %field(&["statistics", "min_requests"]),
+        v1_requests = %field(&["statistics", "errors", "v1_requests"]),
+        v1_errors = %field(&["statistics", "errors", "v1_errors"]),
+        v2_requests = %field(&["statistics", "errors", "v2_requests"]),
+        v2_errors = %field(&["statistics", "errors", "v2_errors"]),
+        errors_ln_e_relative = %field(&["statistics", "errors", "ln_e_relative"]),
+        errors_ln_e_absolute = %field(&["statistics", "errors", "ln_e_absolute"]),
+        errors_ratio_estimate = %field(&["statistics", "errors", "ratio_estimate"]),
+        errors_ln_threshold = %field(&["statistics", "errors", "ln_threshold"]),
+        errors_final_step_ln_e = %field(&["statistics", "errors", "final_step", "ln_e"]),
+        errors_final_step_ln_threshold = %field(&["statistics", "errors", "final_step", "ln_threshold"]),
+        errors_step_rate = %field(&["statistics", "errors", "step_rate"]),
+        latency_threshold_ms = %field(&["statistics", "latency", "threshold_ms"]),
+        latency_v2_slow = %field(&["statistics", "latency", "v2_slow"]),
+        latency_ln_e = %field(&["statistics", "latency", "ln_e"]),
+        latency_ln_threshold = %field(&["statistics", "latency", "ln_threshold"]),
+        latency_v2_ms = %field(&["statistics", "latency", "v2_ms"]),
         v2_percent_after = weights_after.map(|w| w.v2_percent()),
         record = %record,
         "decision"

@@ -61,11 +61,14 @@ fn parse(config: &Config, item: &Item) -> Result<CanaryState, Error> {
         }
     };
     let status = text("status")?;
+    let step_started_at = number("step_started_at")?;
     Ok(CanaryState {
         status: Status::parse(status)
             .ok_or_else(|| bad(format!("status `{status}` is unknown")))?,
         step: usize::try_from(number("step")?).map_err(|_| bad("step is negative".into()))?,
-        step_started_at: number("step_started_at")?,
+        step_started_at,
+        // Items written before the canary's start was recorded: judge from the step's start.
+        canary_started_at: number("canary_started_at").unwrap_or(step_started_at),
         version: u64::try_from(number("version")?)
             .map_err(|_| bad("version is negative".into()))?,
         reason: text("reason").ok().map(str::to_string),
@@ -85,6 +88,7 @@ pub async fn replace(
     item.insert("status".into(), s(next.status.as_str()));
     item.insert("step".into(), n(next.step));
     item.insert("step_started_at".into(), n(next.step_started_at));
+    item.insert("canary_started_at".into(), n(next.canary_started_at));
     item.insert("version".into(), n(next.version));
     item.insert("updated_at".into(), n(now));
     if let Some(reason) = &next.reason {

@@ -1,0 +1,437 @@
+//! The canary plan's JSON form: the steps, their timing and the health rules the judge applies.
+//! Fields left out take the defaults below; the fields of the old threshold-only plan are refused
+//! with a message naming what replaced them, so an old plan never silently means something else.
+
+use serde::{Deserialize, Serialize};
+
+/// How a health dimension (errors or latency) is judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    /// Anytime-valid sequential test: the chance of ever rolling back an acceptable V2 stays
+    /// below `alpha`, however often the controller looks.
+    Sequential,
+    /// The old rule, kept for comparison (`cargo xtask bench-judge`): a fixed threshold on the
+    /// window since the step began, re-tested every run (its false-rollback rate is not bounded).
+    Threshold,
+}
+
+/// What to do when V2's latency breaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LatencyBreach {
+    RollBack,
+    Hold,
+}
+
+/// Errors (target 5XX + target connection errors) of V2 against V1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ErrorRules {
+    pub method: Method,
+    /// Sequential: the chance of ever rolling back a V2 whose error rate is acceptable.
+    pub alpha: f64,
+    /// Sequential: V2 is acceptable while its error rate is at most this many times V1's...
+    pub max_ratio: f64,
+    /// ...or at most this rate, whatever V1 does.
+    pub floor_rate: f64,
+    /// Threshold: V2's error rate since the step began above this rolls back.
+    pub max_rate: f64,
+}
+
+impl Default for ErrorRules {
+    fn default() -> Self {
+        ErrorRules {
+            method: Method::Sequential,
+            alpha: 0.01,
+            max_ratio: 1.5,
+            floor_rate: 0.001,
+            max_rate: 0.05,
+        }
+    }
+}
+
+/// Latency: the share of V2's requests slower than a threshold T fixed from V1's baseline,
+/// `T = min(max(ratio × base, base + margin_ms), ceiling_ms)`, `base` = V1's `statistic` over the
+/// `baseline_seconds` before the canary started (the ceiling alone when there is no baseline).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LatencyRules {
+    pub method: Method,
+    /// Sequential: the chance of ever rolling back a V2 whose slow share is acceptable.
+    pub alpha: f64,
+    /// Sequential: acceptable share of V2 requests slower than T.
+    pub max_slow_share: f64,
+    pub ratio: f64,
+    pub margin_ms: f64,
+    /// Absolute ceiling on T (and, for the threshold method, on V2's latency).
+    pub ceiling_ms: f64,
+    /// CloudWatch statistic of `TargetResponseTime`: a percentile (`p99`) in production, where
+    /// V2's slow requests are counted with the percentile rank `PR(:T)`; `Average` where
+    /// percentiles are not computed (the emulator): a minute whose V2 Average exceeds T then
+    /// counts all its requests as slow.
+    pub statistic: String,
+    /// How far before the canary's start V1's baseline is read.
+    pub baseline_seconds: u64,
+    pub on_breach: LatencyBreach,
+}
+
+impl Default for LatencyRules {
+    fn default() -> Self {
+        LatencyRules {
+            method: Method::Sequential,
+            alpha: 0.01,
+            max_slow_share: 0.01,
+            ratio: 1.5,
+            margin_ms: 100.0,
+            ceiling_ms: 2000.0,
+            statistic: "p99".to_string(),
+            baseline_seconds: 3600,
+            on_breach: LatencyBreach::RollBack,
+        }
+    }
+}
+
+impl LatencyRules {
+    /// The statistic is a percentile (`p99`, `p99.9`): slow requests come from its percentile rank.
+    pub fn uses_percentile_rank(&self) -> bool {
+        let s = self.statistic.trim();
+        s.len() > 1
+            && s.starts_with(['p', 'P'])
+            && s[1..].parse::<f64>().is_ok_and(|p| p > 0.0 && p < 100.0)
+    }
+}
+
+/// Health rules; errors and latency are judged on every closed minute since the canary started.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "HealthJson")]
+pub struct HealthRules {
+    pub errors: ErrorRules,
+    pub latency: LatencyRules,
+    /// V2 requests the current step must have served before it may be promoted. Too little data
+    /// holds a promotion, never a rollback.
+    pub min_requests: u64,
+    /// Only minutes that ended at least this long ago are judged (CloudWatch publishes late).
+    pub settle_seconds: u64,
+}
+
+impl Default for HealthRules {
+    fn default() -> Self {
+        HealthRules {
+            errors: ErrorRules::default(),
+            latency: LatencyRules::default(),
+            min_requests: 50,
+            settle_seconds: 120,
+        }
+    }
+}
+
+/// The accepted JSON, including the old fields, which are refused naming their replacement.
+#[derive(Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct HealthJson {
+    errors: ErrorRules,
+    latency: LatencyRules,
+    min_requests: u64,
+    settle_seconds: u64,
+    max_error_rate: Option<serde_json::Value>,
+    max_latency_ratio: Option<serde_json::Value>,
+    max_latency_margin_ms: Option<serde_json::Value>,
+    max_latency_ms: Option<serde_json::Value>,
+    latency_statistic: Option<serde_json::Value>,
+    on_latency_breach: Option<serde_json::Value>,
+}
+
+impl Default for HealthJson {
+    fn default() -> Self {
+        let d = HealthRules::default();
+        HealthJson {
+            errors: d.errors,
+            latency: d.latency,
+            min_requests: d.min_requests,
+            settle_seconds: d.settle_seconds,
+            max_error_rate: None,
+            max_latency_ratio: None,
+            max_latency_margin_ms: None,
+            max_latency_ms: None,
+            latency_statistic: None,
+            on_latency_breach: None,
+        }
+    }
+}
+
+impl TryFrom<HealthJson> for HealthRules {
+    type Error = String;
+
+    fn try_from(json: HealthJson) -> Result<Self, String> {
+        let replaced = [
+            (
+                json.max_error_rate.is_some(),
+                "health.max_error_rate",
+                "health.errors: the sequential test (max_ratio, floor_rate, alpha), or \
+                 {\"method\": \"threshold\", \"max_rate\": ...} for the old rule",
+            ),
+            (
+                json.max_latency_ratio.is_some(),
+                "health.max_latency_ratio",
+                "health.latency.ratio",
+            ),
+            (
+                json.max_latency_margin_ms.is_some(),
+                "health.max_latency_margin_ms",
+                "health.latency.margin_ms",
+            ),
+            (
+                json.max_latency_ms.is_some(),
+                "health.max_latency_ms",
+                "health.latency.ceiling_ms",
+            ),
+            (
+                json.latency_statistic.is_some(),
+                "health.latency_statistic",
+                "health.latency.statistic",
+            ),
+            (
+                json.on_latency_breach.is_some(),
+                "health.on_latency_breach",
+                "health.latency.on_breach",
+            ),
+        ];
+        if let Some((_, old, new)) = replaced.iter().find(|(present, _, _)| *present) {
+            return Err(format!("{old} is no longer read; it was replaced by {new}"));
+        }
+        Ok(HealthRules {
+            errors: json.errors,
+            latency: json.latency,
+            min_requests: json.min_requests,
+            settle_seconds: json.settle_seconds,
+        })
+    }
+}
+
+/// A canary plan: V2's share at each step (percent), the timing of a step and the health rules.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Plan {
+    /// V2's percentage at each step, strictly increasing, each in 1..=100, the last 100.
+    pub steps: Vec<u8>,
+    /// Seconds of judged (closed) data each step must show healthy before the next.
+    pub bake_seconds: u64,
+    /// A step still holding after this long pauses the canary and notifies: a person decides.
+    pub max_step_seconds: u64,
+    pub health: HealthRules,
+}
+
+impl Default for Plan {
+    fn default() -> Self {
+        Plan {
+            steps: vec![10, 25, 50, 100],
+            bake_seconds: 600,
+            max_step_seconds: 3600,
+            health: HealthRules::default(),
+        }
+    }
+}
+
+/// The mixture grids of the sequential tests run up to a rate of 0.5.
+const GRID_TOP: f64 = 0.5;
+
+impl Plan {
+    /// Parses and validates a plan from its JSON form.
+    pub fn from_json(json: &str) -> Result<Plan, String> {
+        let plan: Plan = serde_json::from_str(json).map_err(|err| format!("not a plan: {err}"))?;
+        plan.validate()?;
+        Ok(plan)
+    }
+
+    /// The plan's JSON form (what [`crate::env::PLAN`] holds).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("a plan always serializes")
+    }
+
+    /// Checks what the controller relies on; the message names the field and its bad value.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.steps.is_empty() {
+            return Err("steps is empty".into());
+        }
+        if let Some(bad) = self.steps.iter().find(|s| **s == 0 || **s > 100) {
+            return Err(format!("step {bad} is outside 1..=100"));
+        }
+        if self.steps.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(format!(
+                "steps {:?} are not strictly increasing",
+                self.steps
+            ));
+        }
+        if self.steps.last() != Some(&100) {
+            return Err(format!("steps {:?} do not end at 100", self.steps));
+        }
+        let h = &self.health;
+        let needed = self.bake_seconds + h.settle_seconds + 60;
+        if self.max_step_seconds < needed {
+            return Err(format!(
+                "max_step_seconds {} is below bake_seconds + settle_seconds + 60 = {needed}: \
+                 no step could finish",
+                self.max_step_seconds
+            ));
+        }
+        if h.min_requests == 0 {
+            return Err(
+                "health.min_requests is 0: zero requests would be enough to promote".into(),
+            );
+        }
+        if h.settle_seconds > 3600 {
+            return Err(format!(
+                "health.settle_seconds {} is above 3600",
+                h.settle_seconds
+            ));
+        }
+        let e = &h.errors;
+        check_alpha("health.errors.alpha", e.alpha)?;
+        if !(e.max_ratio.is_finite() && e.max_ratio >= 1.0) {
+            return Err(format!(
+                "health.errors.max_ratio {} is below 1 or not finite",
+                e.max_ratio
+            ));
+        }
+        check_rate("health.errors.floor_rate", e.floor_rate)?;
+        if !(e.max_rate > 0.0 && e.max_rate <= 1.0) {
+            return Err(format!(
+                "health.errors.max_rate {} is outside (0, 1]",
+                e.max_rate
+            ));
+        }
+        let l = &h.latency;
+        check_alpha("health.latency.alpha", l.alpha)?;
+        check_rate("health.latency.max_slow_share", l.max_slow_share)?;
+        if !(l.ratio.is_finite() && l.ratio >= 1.0) {
+            return Err(format!(
+                "health.latency.ratio {} is below 1 or not finite",
+                l.ratio
+            ));
+        }
+        if !(l.margin_ms.is_finite() && l.margin_ms >= 0.0) {
+            return Err(format!(
+                "health.latency.margin_ms {} is negative or not finite",
+                l.margin_ms
+            ));
+        }
+        if !(l.ceiling_ms.is_finite() && l.ceiling_ms > 0.0) {
+            return Err(format!(
+                "health.latency.ceiling_ms {} is not positive",
+                l.ceiling_ms
+            ));
+        }
+        if !(l.uses_percentile_rank() || l.statistic.trim().eq_ignore_ascii_case("average")) {
+            return Err(format!(
+                "health.latency.statistic `{}` is neither a percentile (p99) nor Average",
+                l.statistic
+            ));
+        }
+        if l.baseline_seconds == 0 || l.baseline_seconds % 60 != 0 || l.baseline_seconds > 86_400
+        {
+            return Err(format!(
+                "health.latency.baseline_seconds {} is not a whole number of minutes in 1..=1440",
+                l.baseline_seconds
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn check_alpha(name: &str, alpha: f64) -> Result<(), String> {
+    if alpha > 0.0 && alpha <= 0.2 {
+        Ok(())
+    } else {
+        Err(format!("{name} {alpha} is outside (0, 0.2]"))
+    }
+}
+
+/// A null rate the mixture grid `[1.1 × rate, 0.5]` can sit above.
+fn check_rate(name: &str, rate: f64) -> Result<(), String> {
+    if rate > 0.0 && rate * 1.1 < GRID_TOP {
+        Ok(())
+    } else {
+        Err(format!("{name} {rate} is outside (0, 0.45)"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_plan_is_valid_and_round_trips() {
+        let plan = Plan::default();
+        plan.validate().unwrap();
+        assert_eq!(Plan::from_json(&plan.to_json()).unwrap(), plan);
+        assert_eq!(plan.steps, vec![10, 25, 50, 100]);
+        assert_eq!(plan.health.errors.method, Method::Sequential);
+        assert!(plan.health.latency.uses_percentile_rank());
+    }
+
+    #[test]
+    fn partial_json_takes_defaults() {
+        let plan = Plan::from_json(
+            r#"{"steps":[20,100],"health":{"latency":{"statistic":"Average"},"errors":{"alpha":0.05}}}"#,
+        )
+        .unwrap();
+        assert_eq!(plan.steps, vec![20, 100]);
+        assert_eq!(plan.health.latency.statistic, "Average");
+        assert!(!plan.health.latency.uses_percentile_rank());
+        assert_eq!(plan.health.errors.alpha, 0.05);
+        assert_eq!(plan.health.errors.max_ratio, 1.5);
+        assert_eq!(plan.health.min_requests, 50);
+        assert_eq!(plan.max_step_seconds, 3600);
+    }
+
+    #[test]
+    fn old_fields_are_refused_naming_their_replacement() {
+        for (old, new) in [
+            ("max_error_rate", "health.errors"),
+            ("max_latency_ratio", "health.latency.ratio"),
+            ("max_latency_margin_ms", "health.latency.margin_ms"),
+            ("max_latency_ms", "health.latency.ceiling_ms"),
+            ("latency_statistic", "health.latency.statistic"),
+            ("on_latency_breach", "health.latency.on_breach"),
+        ] {
+            let value = if old.contains("statistic") || old.contains("breach") {
+                "\"hold\""
+            } else {
+                "1"
+            };
+            let err = Plan::from_json(&format!(r#"{{"health":{{"{old}":{value}}}}}"#)).unwrap_err();
+            assert!(
+                err.contains(&format!("health.{old}")) && err.contains(new),
+                "{old}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_plans_are_refused_naming_the_value() {
+        for (json, needle) in [
+            (r#"{"steps":[]}"#, "empty"),
+            (r#"{"steps":[10,10,100]}"#, "strictly increasing"),
+            (r#"{"steps":[10,50]}"#, "end at 100"),
+            (r#"{"steps":[0,100]}"#, "step 0"),
+            (r#"{"health":{"errors":{"alpha":0.5}}}"#, "health.errors.alpha 0.5"),
+            (r#"{"health":{"errors":{"max_ratio":0.5}}}"#, "health.errors.max_ratio 0.5"),
+            (r#"{"health":{"errors":{"floor_rate":0.5}}}"#, "health.errors.floor_rate 0.5"),
+            (r#"{"health":{"errors":{"method":"magic"}}}"#, "magic"),
+            (r#"{"health":{"errors":{"max_rate":0}}}"#, "health.errors.max_rate 0"),
+            (r#"{"health":{"latency":{"max_slow_share":0}}}"#, "max_slow_share 0"),
+            (r#"{"health":{"latency":{"ratio":0.5}}}"#, "health.latency.ratio 0.5"),
+            (r#"{"health":{"latency":{"statistic":"p100"}}}"#, "`p100`"),
+            (r#"{"health":{"latency":{"baseline_seconds":90}}}"#, "baseline_seconds 90"),
+            (r#"{"health":{"min_requests":0}}"#, "min_requests"),
+            (r#"{"max_step_seconds":600}"#, "max_step_seconds 600"),
+            (r#"{"stepz":[10]}"#, "stepz"),
+            (r#"{"health":{"errors":{"ratio":2}}}"#, "ratio"),
+            ("nope", "not a plan"),
+        ] {
+            let err = Plan::from_json(json).unwrap_err();
+            assert!(err.contains(needle), "{json}: {err}");
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! The adapter's requests and parsing, without the emulator (which computes no percentiles).
+
+use super::*;
+use contract::{Plan, env};
+
+fn config(plan: Plan) -> Config {
+    Config::from_lookup(|name| {
+        Some(match name {
+            env::LISTENER_ARN => {
+                "arn:aws:elasticloadbalancing:us-east-1:1:listener/app/a/1/2".to_string()
+            }
+            env::STABLE_TARGET_GROUP_ARN => {
+                "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/v1/11".into()
+            }
+            env::CANARY_TARGET_GROUP_ARN => {
+                "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/v2/22".into()
+            }
+            env::LOAD_BALANCER_DIMENSION => "app/a/1".into(),
+            env::TOPIC_ARN => "arn:aws:sns:us-east-1:1:t".into(),
+            env::PLAN => plan.to_json(),
+            _ => "x".into(),
+        })
+    })
+    .unwrap()
+}
+
+fn stat_of(queries: &[MetricDataQuery], id: &str) -> Option<(String, String, String)> {
+    let q = queries.iter().find(|q| q.id() == Some(id))?;
+    let ms = q.metric_stat()?;
+    let metric = ms.metric()?;
+    let tg = metric
+        .dimensions()
+        .iter()
+        .find(|d| d.name() == Some("TargetGroup"))?
+        .value()?
+        .to_string();
+    Some((
+        metric.metric_name()?.to_string(),
+        ms.stat()?.to_string(),
+        tg,
+    ))
+}
+
+#[test]
+fn percentile_rank_statistic_is_in_seconds() {
+    assert_eq!(percentile_rank_stat(156.0), "PR(:0.156)");
+    assert_eq!(percentile_rank_stat(2000.0), "PR(:2)");
+    assert_eq!(percentile_rank_stat(164.55), "PR(:0.16455)");
+}
+
+#[test]
+fn production_queries_count_errors_connections_and_v2s_rank() {
+    let queries = series_queries(&config(Plan::default()), 164.55).unwrap();
+    assert_eq!(queries.len(), 9);
+    assert_eq!(
+        stat_of(&queries, "v2rank"),
+        Some((
+            "TargetResponseTime".into(),
+            "PR(:0.16455)".into(),
+            "targetgroup/v2/22".into()
+        ))
+    );
+    assert_eq!(
+        stat_of(&queries, "v1conn"),
+        Some((
+            "TargetConnectionErrorCount".into(),
+            "Sum".into(),
+            "targetgroup/v1/11".into()
+        ))
+    );
+    assert_eq!(
+        stat_of(&queries, "v2err").map(|s| s.1),
+        Some("Sum".to_string())
+    );
+    assert_eq!(
+        stat_of(&queries, "v1lat").map(|s| s.1),
+        Some("p99".to_string())
+    );
+    assert!(queries.iter().all(|q| q.metric_stat().unwrap().period() == Some(60)));
+}
+
+#[test]
+fn average_fallback_asks_no_percentile_rank() {
+    let mut plan = Plan::default();
+    plan.health.latency.statistic = "Average".into();
+    let queries = series_queries(&config(plan), 156.0).unwrap();
+    assert_eq!(queries.len(), 8);
+    assert!(stat_of(&queries, "v2rank").is_none());
+    assert_eq!(
+        stat_of(&queries, "v2lat").map(|s| s.1),
+        Some("Average".to_string())
+    );
+}
+
+#[test]
+fn minutes_are_assembled_from_the_series() {
+    let series: Series = HashMap::from([
+        ("v1req".to_string(), vec![(60, 900.0), (0, 540.0)]),
+        ("v1err".to_string(), vec![(0, 1.0)]),
+        ("v2req".to_string(), vec![(0, 60.0), (60, 100.0)]),
+        ("v2conn".to_string(), vec![(60, 3.0)]),
+        ("v2lat".to_string(), vec![(60, 0.07)]),
+        // 98.5 % of 100 requests at most T: 1.5 → 2 slow; 100 % of 60: none.
+        ("v2rank".to_string(), vec![(60, 98.5), (0, 100.0)]),
+    ]);
+    let minutes = assemble(&series);
+    assert_eq!(minutes.len(), 2);
+    assert_eq!(minutes[0].t, 0);
+    assert_eq!(
+        minutes[0].v1,
+        Counts {
+            requests: 540,
+            errors: 1,
+            ..Counts::default()
+        }
+    );
+    assert_eq!(minutes[0].v2.slow, Some(0));
+    let v2 = minutes[1].v2;
+    assert_eq!(
+        (v2.requests, v2.connection_errors, v2.slow),
+        (100, 3, Some(2))
+    );
+    assert!((v2.latency_ms.unwrap() - 70.0).abs() < 1e-9);
+    assert_eq!(minutes[1].v1.requests, 900);
+    assert!(assemble(&HashMap::new()).is_empty());
+}
+
+#[test]
+fn slow_counts_are_clamped() {
+    assert_eq!(slow_from_rank(100, 101.0), 0);
+    assert_eq!(slow_from_rank(100, -5.0), 100);
+    assert_eq!(slow_from_rank(0, 50.0), 0);
+}

@@ -1,0 +1,419 @@
+//! The plan's health rules applied to the closed minutes since the canary started: every
+//! statistic with its threshold ([`Assessment`]) and what it means for the canary ([`Verdict`]).
+
+use crate::evidence::{self, Paired};
+use crate::series::{MINUTE, Minute};
+use contract::{ErrorRules, HealthRules, LatencyBreach, LatencyRules, Method};
+use serde::Serialize;
+
+/// What the judge sees for one decision.
+#[derive(Debug, Clone, Copy)]
+pub struct Window<'a> {
+    /// Closed minutes since the canary started ([`crate::closed_minutes`]).
+    pub minutes: &'a [Minute],
+    /// When the step in force began (epoch seconds): the window of `min_requests`, of the 100 %
+    /// test and of the threshold methods.
+    pub step_started_at: i64,
+    /// V1 serves nothing in this step (100 %): V2 is compared with V1's earlier rate.
+    pub final_step: bool,
+    /// V1's latency statistic over the baseline before the canary, in milliseconds.
+    pub baseline_ms: Option<f64>,
+}
+
+impl Window<'_> {
+    fn step_minutes(&self) -> impl Iterator<Item = &Minute> {
+        self.minutes
+            .iter()
+            .filter(|m| m.t + MINUTE > self.step_started_at)
+    }
+}
+
+/// What the statistics mean for the canary. Rollback evidence comes first: too little data may
+/// hold a promotion, never a rollback.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    RollBack(String),
+    /// A latency breach configured to hold (`on_breach: hold`).
+    Hold(String),
+    TooLittleData(String),
+    Healthy,
+}
+
+/// The 100 % step's test: V2 since the step began against `max(max_ratio × U1, floor_rate)`, with
+/// `U1` an anytime-valid upper bound (level α/4) on V1's rate during the canary.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FinalStepEvidence {
+    pub v1_upper_rate: f64,
+    pub bound_rate: f64,
+    pub v2_requests: u64,
+    pub v2_errors: u64,
+    pub ln_e: Option<f64>,
+    pub ln_threshold: f64,
+}
+
+/// Errors (5XX + connection errors) since the canary started, and the tests' statistics.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ErrorEvidence {
+    pub method: Method,
+    pub v1_requests: u64,
+    pub v1_errors: u64,
+    pub v2_requests: u64,
+    pub v2_errors: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ln_e_relative: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ln_e_absolute: Option<f64>,
+    /// Estimated `p2 / p1`; `null` when V1 had no errors (unbounded).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ratio_estimate: Option<f64>,
+    /// `ln(2/α)`: both e-values at or above it roll back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ln_threshold: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub final_step: Option<FinalStepEvidence>,
+    /// Threshold method: V2's rate since the step began, and the rate that rolls back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step_rate: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_rate: Option<f64>,
+    pub reject: bool,
+}
+
+/// Latency: V2's requests slower than T since the canary started, and the test's statistics.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LatencyEvidence {
+    pub method: Method,
+    pub statistic: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline_ms: Option<f64>,
+    pub threshold_ms: f64,
+    pub v2_requests: u64,
+    pub v2_slow: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ln_e: Option<f64>,
+    /// `ln(1/α)` of the latency test.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ln_threshold: Option<f64>,
+    /// Threshold method: the step's V1 and V2 latency and V2's allowance.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub v1_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub v2_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowance_ms: Option<f64>,
+    pub reject: bool,
+}
+
+/// Every statistic a decision used, with its threshold; `verdict` is what they mean.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Assessment {
+    pub closed_minutes: usize,
+    /// End of the last judged minute (epoch seconds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub judged_until: Option<i64>,
+    pub step_v2_requests: u64,
+    pub min_requests: u64,
+    pub errors: ErrorEvidence,
+    pub latency: LatencyEvidence,
+    #[serde(skip)]
+    pub verdict: Verdict,
+}
+
+/// `T = min(max(ratio × base, base + margin), ceiling)`; the ceiling without a baseline.
+pub fn latency_threshold_ms(rules: &LatencyRules, baseline_ms: Option<f64>) -> f64 {
+    match baseline_ms {
+        Some(base) if base.is_finite() && base >= 0.0 => (rules.ratio * base)
+            .max(base + rules.margin_ms)
+            .min(rules.ceiling_ms),
+        _ => rules.ceiling_ms,
+    }
+}
+
+/// The plan's rules on `window`. The plan is assumed valid (`Plan::validate`).
+pub fn assess(health: &HealthRules, window: &Window) -> Assessment {
+    let step_v2_requests = window.step_minutes().map(|m| m.v2.requests).sum();
+    let (errors, error_reason) = match health.errors.method {
+        Method::Sequential => sequential_errors(&health.errors, window),
+        Method::Threshold => threshold_errors(&health.errors, health.min_requests, window),
+    };
+    let (latency, latency_reason, latency_gap) = match health.latency.method {
+        Method::Sequential => sequential_latency(&health.latency, window),
+        Method::Threshold => threshold_latency(&health.latency, window),
+    };
+    let verdict = if let Some(reason) = error_reason {
+        Verdict::RollBack(reason)
+    } else if let Some(reason) = latency_reason {
+        // Above the absolute ceiling is never only a hold.
+        let over_ceiling = latency.v2_ms.is_some_and(|v| v > health.latency.ceiling_ms);
+        match health.latency.on_breach {
+            LatencyBreach::Hold if !over_ceiling => Verdict::Hold(reason),
+            _ => Verdict::RollBack(reason),
+        }
+    } else if step_v2_requests < health.min_requests {
+        Verdict::TooLittleData(format!(
+            "insufficient data: {step_v2_requests} V2 requests judged in this step, {} needed",
+            health.min_requests
+        ))
+    } else if let Some(gap) = latency_gap {
+        Verdict::TooLittleData(gap)
+    } else {
+        Verdict::Healthy
+    };
+    Assessment {
+        closed_minutes: window.minutes.len(),
+        judged_until: window.minutes.iter().map(|m| m.t + MINUTE).max(),
+        step_v2_requests,
+        min_requests: health.min_requests,
+        errors,
+        latency,
+        verdict,
+    }
+}
+
+fn percent(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        100.0 * part as f64 / whole as f64
+    }
+}
+
+fn sequential_errors(rules: &ErrorRules, window: &Window) -> (ErrorEvidence, Option<String>) {
+    let paired: Vec<Paired> = window
+        .minutes
+        .iter()
+        .map(|m| Paired {
+            n1: m.v1.trials() as f64,
+            e1: m.v1.failures() as f64,
+            n2: m.v2.trials() as f64,
+            e2: m.v2.failures() as f64,
+        })
+        .collect();
+    let total = |f: fn(&Minute) -> u64| window.minutes.iter().map(f).sum::<u64>();
+    let (n1, e1) = (total(|m| m.v1.trials()), total(|m| m.v1.failures()));
+    let (n2, e2) = (total(|m| m.v2.trials()), total(|m| m.v2.failures()));
+    let relative = evidence::relative(&paired, rules.max_ratio);
+    let ln_abs =
+        evidence::one_sample(e2 as f64, n2 as f64, rules.floor_rate).unwrap_or(f64::NEG_INFINITY);
+    let ln_threshold = (2.0 / rules.alpha).ln();
+    let mut reason = (relative.ln_e >= ln_threshold && ln_abs >= ln_threshold).then(|| {
+        format!(
+            "V2 errors {e2} of {n2} ({:.2} %) against V1 {e1} of {n1} ({:.2} %) since the canary \
+             started: ln e_rel {:.2} and ln e_abs {:.2} both reach ln(2/α) {ln_threshold:.2}",
+            percent(e2, n2),
+            percent(e1, n1),
+            relative.ln_e,
+            ln_abs
+        )
+    });
+    let final_step = window.final_step.then(|| {
+        let upper = evidence::rate_upper_bound(e1 as f64, n1 as f64, rules.alpha / 4.0);
+        let bound = (rules.max_ratio * upper).max(rules.floor_rate);
+        let (sn, se) = window.step_minutes().fold((0, 0), |(n, e), m| {
+            (n + m.v2.trials(), e + m.v2.failures())
+        });
+        FinalStepEvidence {
+            v1_upper_rate: upper,
+            bound_rate: bound,
+            v2_requests: sn,
+            v2_errors: se,
+            ln_e: evidence::one_sample(se as f64, sn as f64, bound),
+            ln_threshold: (4.0 / rules.alpha).ln(),
+        }
+    });
+    if let Some(f) = &final_step
+        && reason.is_none()
+        && f.ln_e.is_some_and(|e| e >= f.ln_threshold)
+    {
+        reason = Some(format!(
+            "V2 errors {} of {} ({:.2} %) at 100 % against max({} × V1's upper rate {:.4} %, \
+             floor {} %) = {:.4} %: ln e {:.2} reaches ln(4/α) {:.2}",
+            f.v2_errors,
+            f.v2_requests,
+            percent(f.v2_errors, f.v2_requests),
+            rules.max_ratio,
+            100.0 * f.v1_upper_rate,
+            100.0 * rules.floor_rate,
+            100.0 * f.bound_rate,
+            f.ln_e.unwrap_or_default(),
+            f.ln_threshold
+        ));
+    }
+    let evidence = ErrorEvidence {
+        method: Method::Sequential,
+        v1_requests: n1,
+        v1_errors: e1,
+        v2_requests: n2,
+        v2_errors: e2,
+        ln_e_relative: Some(relative.ln_e),
+        ln_e_absolute: Some(ln_abs).filter(|v| v.is_finite()),
+        ratio_estimate: relative.ratio_estimate.filter(|r| r.is_finite()),
+        ln_threshold: Some(ln_threshold),
+        final_step,
+        step_rate: None,
+        max_rate: None,
+        reject: reason.is_some(),
+    };
+    (evidence, reason)
+}
+
+/// The old rule: V2's rate since the step began above `max_rate`, once `min_requests` were served.
+fn threshold_errors(
+    rules: &ErrorRules,
+    min_requests: u64,
+    window: &Window,
+) -> (ErrorEvidence, Option<String>) {
+    let total = |f: fn(&Minute) -> u64| window.minutes.iter().map(f).sum::<u64>();
+    let (n, e) = window.step_minutes().fold((0, 0), |(n, e), m| {
+        (n + m.v2.trials(), e + m.v2.failures())
+    });
+    let rate = if n == 0 { 0.0 } else { e as f64 / n as f64 };
+    let reason = (n >= min_requests && rate > rules.max_rate).then(|| {
+        format!(
+            "V2 error rate {rate:.4} ({e} of {n}) since the step began above {}",
+            rules.max_rate
+        )
+    });
+    let evidence = ErrorEvidence {
+        method: Method::Threshold,
+        v1_requests: total(|m| m.v1.trials()),
+        v1_errors: total(|m| m.v1.failures()),
+        v2_requests: total(|m| m.v2.trials()),
+        v2_errors: total(|m| m.v2.failures()),
+        ln_e_relative: None,
+        ln_e_absolute: None,
+        ratio_estimate: None,
+        ln_threshold: None,
+        final_step: None,
+        step_rate: Some(rate),
+        max_rate: Some(rules.max_rate),
+        reject: reason.is_some(),
+    };
+    (evidence, reason)
+}
+
+/// V2's slow requests in a minute: from the percentile rank, or (Average fallback) the whole
+/// minute when its Average exceeds T.
+fn slow_requests(rules: &LatencyRules, m: &Minute, threshold_ms: f64) -> u64 {
+    if rules.uses_percentile_rank() {
+        m.v2.slow.unwrap_or(0).min(m.v2.requests)
+    } else if m.v2.latency_ms.is_some_and(|l| l > threshold_ms) {
+        m.v2.requests
+    } else {
+        0
+    }
+}
+
+type LatencyJudgement = (LatencyEvidence, Option<String>, Option<String>);
+
+fn sequential_latency(rules: &LatencyRules, window: &Window) -> LatencyJudgement {
+    let threshold_ms = latency_threshold_ms(rules, window.baseline_ms);
+    let (n, slow) = window.minutes.iter().fold((0, 0), |(n, s), m| {
+        (n + m.v2.requests, s + slow_requests(rules, m, threshold_ms))
+    });
+    let ln_e = evidence::one_sample(slow as f64, n as f64, rules.max_slow_share);
+    let ln_threshold = (1.0 / rules.alpha).ln();
+    let reject = ln_e.is_some_and(|e| e >= ln_threshold);
+    let reason = reject.then(|| {
+        format!(
+            "V2 latency: {slow} of {n} requests ({:.2} %) slower than T {threshold_ms:.1} ms \
+             since the canary started (acceptable {} %): ln e {:.2} reaches ln(1/α) {ln_threshold:.2}",
+            percent(slow, n),
+            100.0 * rules.max_slow_share,
+            ln_e.unwrap_or_default()
+        )
+    });
+    let evidence = LatencyEvidence {
+        method: Method::Sequential,
+        statistic: rules.statistic.clone(),
+        baseline_ms: window.baseline_ms,
+        threshold_ms,
+        v2_requests: n,
+        v2_slow: slow,
+        ln_e,
+        ln_threshold: Some(ln_threshold),
+        v1_ms: None,
+        v2_ms: None,
+        allowance_ms: None,
+        reject,
+    };
+    (evidence, reason, None)
+}
+
+/// The step's latency of one version: a percentile's worst minute (percentiles of minutes cannot
+/// be merged), or the request-weighted mean of the minutes' Averages.
+fn step_latency(
+    rules: &LatencyRules,
+    window: &Window,
+    pick: fn(&Minute) -> (u64, Option<f64>),
+) -> Option<f64> {
+    let points: Vec<(u64, f64)> = window
+        .step_minutes()
+        .filter_map(|m| {
+            let (n, l) = pick(m);
+            l.map(|l| (n, l))
+        })
+        .collect();
+    if points.is_empty() {
+        return None;
+    }
+    if rules.uses_percentile_rank() {
+        points.iter().map(|(_, l)| *l).reduce(f64::max)
+    } else {
+        let weight: f64 = points.iter().map(|(n, _)| (*n).max(1) as f64).sum();
+        Some(points.iter().map(|(n, l)| (*n).max(1) as f64 * l).sum::<f64>() / weight)
+    }
+}
+
+/// The old rule on the step's window: V2 above the ceiling rolls back; V2 above every allowance
+/// over V1 breaches. Missing latency is a gap in the data.
+fn threshold_latency(rules: &LatencyRules, window: &Window) -> LatencyJudgement {
+    let v2_ms = step_latency(rules, window, |m| (m.v2.requests, m.v2.latency_ms));
+    let v1_ms = step_latency(rules, window, |m| (m.v1.requests, m.v1.latency_ms));
+    let n = window.step_minutes().map(|m| m.v2.requests).sum();
+    let allowance_ms = v1_ms.map(|v1| (v1 * rules.ratio).max(v1 + rules.margin_ms));
+    let (reason, gap) = match (v2_ms, v1_ms, allowance_ms) {
+        (None, _, _) => (
+            None,
+            Some("insufficient data: no V2 latency datapoint in the step".to_string()),
+        ),
+        (Some(v2), _, _) if v2 > rules.ceiling_ms => (
+            Some(format!(
+                "V2 latency {v2:.1} ms above the ceiling {} ms",
+                rules.ceiling_ms
+            )),
+            None,
+        ),
+        (Some(_), _, _) if window.final_step => (None, None),
+        (Some(_), None, _) | (Some(_), _, None) => (
+            None,
+            Some("insufficient data: no V1 latency in the step to compare V2 with".to_string()),
+        ),
+        (Some(v2), Some(v1), Some(allowed)) => (
+            (v2 > allowed).then(|| {
+                format!(
+                    "V2 latency {v2:.1} ms above the allowance {allowed:.1} ms (V1 {v1:.1} ms)"
+                )
+            }),
+            None,
+        ),
+    };
+    let evidence = LatencyEvidence {
+        method: Method::Threshold,
+        statistic: rules.statistic.clone(),
+        baseline_ms: window.baseline_ms,
+        threshold_ms: rules.ceiling_ms,
+        v2_requests: n,
+        v2_slow: 0,
+        ln_e: None,
+        ln_threshold: None,
+        v1_ms,
+        v2_ms,
+        allowance_ms,
+        reject: reason.is_some(),
+    };
+    (evidence, reason, gap)
+}
+
+#[cfg(test)]
+mod tests;

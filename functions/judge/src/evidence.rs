@@ -1,0 +1,194 @@
+//! Anytime-valid evidence against "V2 is acceptable", as e-values in logs.
+//!
+//! Each e-value is a mixture likelihood ratio over a fixed grid of alternatives divided by the best
+//! fit under the null, so under the null it is a non-negative supermartingale in the data and, by
+//! Ville's inequality, crosses `1/α` with probability at most `α` however often it is looked at.
+//! References: Lindon & Malek (NeurIPS 2022), Lindon, Sanden & Shirikian (KDD 2022), Johari,
+//! Koomen, Pekelis & Walsh (Operations Research 2022); `../shared/notes/judge.md` for the design.
+
+use crate::special::{ln_beta, log_point, log_sum_exp, x_ln};
+
+/// Alternatives in each mixture.
+pub const GRID_POINTS: usize = 40;
+/// The relative test's alternatives run from `1.1 × max_ratio` to this ratio.
+pub const RATIO_GRID_TOP: f64 = 200.0;
+/// The one-sample tests' alternatives run from `1.1 × null rate` to this rate.
+pub const RATE_GRID_TOP: f64 = 0.5;
+/// Prior of the confidence sequence on V1's rate: Beta(1, 100), mass on rates around 1 %.
+const PRIOR: (f64, f64) = (1.0, 100.0);
+
+/// One minute's counts of both versions: requests and errors.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Paired {
+    pub n1: f64,
+    pub e1: f64,
+    pub n2: f64,
+    pub e2: f64,
+}
+
+impl Paired {
+    /// Only minutes where both versions served requests and someone failed say anything about
+    /// the ratio (a minute without errors has likelihood 1 under every ratio).
+    fn informative(&self) -> bool {
+        self.n1 > 0.0 && self.n2 > 0.0 && self.e1 + self.e2 > 0.0
+    }
+}
+
+/// The relative test's log-likelihood `ℓ(r)`: given a minute's errors, V2's share of them is
+/// Binomial with `θ(r) = n2·r / (n1 + n2·r)`, where `r = p2 / p1` (V1's rate cancels).
+pub fn relative_log_likelihood(minutes: &[Paired], r: f64) -> f64 {
+    if r == 0.0 {
+        // θ = 0: certain when V2 had no errors, impossible otherwise.
+        return if minutes.iter().all(|m| m.e2 == 0.0) {
+            0.0
+        } else {
+            f64::NEG_INFINITY
+        };
+    }
+    minutes
+        .iter()
+        .filter(|m| m.informative())
+        .map(|m| {
+            let ln_total = (m.n1 + m.n2 * r).ln();
+            m.e2 * ((m.n2 * r).ln() - ln_total) + m.e1 * (m.n1.ln() - ln_total)
+        })
+        .sum()
+}
+
+/// Score (derivative of `ℓ` in `s = ln r`) and its derivative; `ℓ` is concave in `s`.
+fn score(minutes: &[Paired], s: f64) -> (f64, f64) {
+    let r = s.exp();
+    let (mut g, mut dg) = (0.0, 0.0);
+    for m in minutes {
+        let theta = m.n2 * r / (m.n1 + m.n2 * r);
+        let k = m.e1 + m.e2;
+        g += m.e2 - k * theta;
+        dg -= k * theta * (1.0 - theta);
+    }
+    (g, dg)
+}
+
+/// The maximiser `r̂` of `ℓ`: 0 when V2 had no errors, `∞` when V1 had none.
+pub fn ratio_estimate(minutes: &[Paired]) -> f64 {
+    let used: Vec<Paired> = minutes.iter().copied().filter(Paired::informative).collect();
+    let (e1, e2): (f64, f64) = used.iter().fold((0.0, 0.0), |(a, b), m| (a + m.e1, b + m.e2));
+    if e2 == 0.0 {
+        return 0.0;
+    }
+    if e1 == 0.0 {
+        return f64::INFINITY;
+    }
+    // Start from the pooled ratio; bracket the root of the decreasing score; safeguarded Newton.
+    let (n1, n2) = used.iter().fold((0.0, 0.0), |(a, b), m| (a + m.n1, b + m.n2));
+    let start = ((e2 / n2) / (e1 / n1)).ln();
+    let (mut lo, mut hi) = (start, start);
+    while score(&used, lo).0 <= 0.0 {
+        lo -= 4.0;
+    }
+    while score(&used, hi).0 >= 0.0 {
+        hi += 4.0;
+    }
+    let mut s = start.clamp(lo, hi);
+    for _ in 0..200 {
+        let (g, dg) = score(&used, s);
+        if g == 0.0 {
+            break;
+        }
+        if g > 0.0 {
+            lo = s;
+        } else {
+            hi = s;
+        }
+        let mut next = s - g / dg;
+        if !(next > lo && next < hi) {
+            next = 0.5 * (lo + hi);
+        }
+        if (next - s).abs() < 1e-14 * s.abs().max(1.0) || hi - lo < 1e-14 {
+            s = next;
+            break;
+        }
+        s = next;
+    }
+    s.exp()
+}
+
+/// The relative e-value in logs and the ratio estimate: evidence that `p2 > max_ratio × p1`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Relative {
+    pub ln_e: f64,
+    pub ratio_estimate: Option<f64>,
+}
+
+/// `ln e_rel = ln mean_k exp(ℓ(r_k) − ℓ(min(r̂, r0)))`, `r_k` log-spaced in `[1.1·r0, 200]`.
+pub fn relative(minutes: &[Paired], max_ratio: f64) -> Relative {
+    let used: Vec<Paired> = minutes.iter().copied().filter(Paired::informative).collect();
+    if used.is_empty() {
+        return Relative {
+            ln_e: 0.0,
+            ratio_estimate: None,
+        };
+    }
+    let r_hat = ratio_estimate(&used);
+    let null = relative_log_likelihood(&used, r_hat.min(max_ratio));
+    let lo = 1.1 * max_ratio;
+    let mixture = log_sum_exp((0..GRID_POINTS).map(|k| {
+        relative_log_likelihood(&used, log_point(lo, RATIO_GRID_TOP, k, GRID_POINTS))
+    }));
+    Relative {
+        ln_e: mixture - (GRID_POINTS as f64).ln() - null,
+        ratio_estimate: Some(r_hat),
+    }
+}
+
+/// Binomial log-likelihood of `events` in `trials` at rate `p`.
+fn binomial_log_likelihood(events: f64, trials: f64, p: f64) -> f64 {
+    x_ln(events, p) + if trials > events { (trials - events) * (-p).ln_1p() } else { 0.0 }
+}
+
+/// One-sample e-value in logs: evidence that the rate of `events` per trial exceeds `null_rate`.
+/// `ln e = ln mean_k exp(m(p_k) − m(min(p̂, null_rate)))`, `p_k` log-spaced in `[1.1·null_rate, 0.5]`.
+/// `None` when the null rate leaves no room for alternatives below 0.5 (no test possible).
+pub fn one_sample(events: f64, trials: f64, null_rate: f64) -> Option<f64> {
+    let lo = 1.1 * null_rate;
+    if !(lo > 0.0 && lo < RATE_GRID_TOP) {
+        return None;
+    }
+    let p_hat = if trials > 0.0 { events / trials } else { 0.0 };
+    let null = binomial_log_likelihood(events, trials, p_hat.min(null_rate));
+    let mixture = log_sum_exp((0..GRID_POINTS).map(|k| {
+        binomial_log_likelihood(
+            events,
+            trials,
+            log_point(lo, RATE_GRID_TOP, k, GRID_POINTS),
+        )
+    }));
+    Some(mixture - (GRID_POINTS as f64).ln() - null)
+}
+
+/// Anytime-valid upper confidence bound on a rate at `level`: the largest `p` the Beta(1, 100)
+/// mixture confidence sequence keeps (`ln M(p) < ln(1/level)`). 1 without data.
+pub fn rate_upper_bound(events: f64, trials: f64, level: f64) -> f64 {
+    if trials <= 0.0 || events >= trials {
+        return 1.0;
+    }
+    let (a, b) = PRIOR;
+    let ln_mixture = ln_beta(a + events, b + trials - events) - ln_beta(a, b);
+    let ln_m = |p: f64| ln_mixture - binomial_log_likelihood(events, trials, p);
+    let bound = (1.0 / level).ln();
+    let (mut lo, mut hi) = (events / trials, 1.0);
+    for _ in 0..200 {
+        let mid = 0.5 * (lo + hi);
+        if mid <= lo || mid >= hi {
+            break;
+        }
+        if ln_m(mid) < bound {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    hi
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,140 @@
+//! The note's checked values (`../shared/notes/judge.md`), pinned to 1e-9 against an independent
+//! 50-digit computation (`tests/reference_values.py`), and to the note's four decimals.
+
+use super::*;
+
+const R0: f64 = 1.5;
+const FLOOR: f64 = 0.001;
+
+fn minute(n1: u32, e1: u32, n2: u32, e2: u32) -> Paired {
+    Paired {
+        n1: n1.into(),
+        e1: e1.into(),
+        n2: n2.into(),
+        e2: e2.into(),
+    }
+}
+
+fn close(got: f64, want: f64, tolerance: f64, what: &str) {
+    assert!(
+        (got - want).abs() <= tolerance,
+        "{what}: got {got:.12}, want {want:.12}"
+    );
+}
+
+/// (case, minutes, reference ln e_rel, reference ln e_abs, note's ln e_rel, note's ln e_abs, roll back)
+#[allow(clippy::type_complexity)]
+fn cases() -> Vec<(&'static str, Vec<Paired>, f64, f64, f64, f64, bool)> {
+    vec![
+        (
+            "4.9 % against 0.1 %",
+            vec![minute(9000, 9, 1000, 49)],
+            70.025763422243313,
+            140.98412103174124,
+            70.0258,
+            140.9841,
+            true,
+        ),
+        (
+            "shared outage at 6 %",
+            vec![minute(9000, 540, 1000, 60)],
+            -11.417848007191454,
+            185.44373132021928,
+            -11.4178,
+            185.4437,
+            false,
+        ),
+        (
+            "every V2 request fails",
+            vec![minute(441, 0, 49, 49)],
+            90.720711169793053,
+            300.82737560762831,
+            90.7207,
+            300.8274,
+            true,
+        ),
+        (
+            "no errors anywhere",
+            vec![minute(5400, 0, 600, 0)],
+            0.0,
+            -2.648457943476461,
+            0.0,
+            -2.6485,
+            false,
+        ),
+        (
+            "ten minutes of A/A at 0.1 %",
+            vec![minute(5400, 5, 600, 1); 10],
+            -2.047751569637268,
+            -1.0455141201841263,
+            -2.0478,
+            -1.0455,
+            false,
+        ),
+    ]
+}
+
+#[test]
+fn the_notes_checked_values() {
+    let threshold = (2.0f64 / 0.01).ln();
+    close(threshold, 5.2983, 5e-5, "ln(2/α)");
+    for (name, minutes, rel, abs, note_rel, note_abs, roll_back) in cases() {
+        let got_rel = relative(&minutes, R0).ln_e;
+        let (e2, n2) = minutes.iter().fold((0.0, 0.0), |(e, n), m| (e + m.e2, n + m.n2));
+        let got_abs = one_sample(e2, n2, FLOOR).unwrap();
+        close(got_rel, rel, 1e-9, &format!("{name}: ln e_rel"));
+        close(got_abs, abs, 1e-9, &format!("{name}: ln e_abs"));
+        close(got_rel, note_rel, 5e-5, &format!("{name}: note's ln e_rel"));
+        close(got_abs, note_abs, 5e-5, &format!("{name}: note's ln e_abs"));
+        assert_eq!(got_rel.min(got_abs) >= threshold, roll_back, "{name}");
+    }
+}
+
+#[test]
+fn ratio_estimate_is_the_maximiser() {
+    close(
+        ratio_estimate(&[minute(9000, 9, 1000, 49)]),
+        49.0,
+        1e-9,
+        "one minute",
+    );
+    close(
+        ratio_estimate(&[minute(900, 3, 100, 1), minute(500, 1, 500, 4)]),
+        3.481430395524388,
+        1e-9,
+        "two minutes",
+    );
+    assert_eq!(ratio_estimate(&[minute(441, 0, 49, 49)]), f64::INFINITY);
+    assert_eq!(ratio_estimate(&[minute(441, 3, 49, 0)]), 0.0);
+    assert_eq!(relative(&[minute(441, 0, 0, 0)], R0).ratio_estimate, None);
+}
+
+#[test]
+fn upper_bound_of_v1s_rate() {
+    close(
+        rate_upper_bound(0.0, 441.0, 0.0025),
+        0.017263563786269028,
+        1e-9,
+        "0 of 441",
+    );
+    close(
+        rate_upper_bound(9.0, 9000.0, 0.0025),
+        0.0030733325718897618,
+        1e-9,
+        "9 of 9000",
+    );
+    assert_eq!(rate_upper_bound(0.0, 0.0, 0.0025), 1.0);
+    assert_eq!(rate_upper_bound(5.0, 5.0, 0.0025), 1.0);
+}
+
+#[test]
+fn one_sample_edges() {
+    close(
+        one_sample(600.0, 600.0, 0.01).unwrap(),
+        2343.5249238027737,
+        1e-9,
+        "every request slow",
+    );
+    assert_eq!(one_sample(0.0, 0.0, 0.01), Some(0.0));
+    assert_eq!(one_sample(3.0, 10.0, 0.46), None);
+}
