@@ -94,7 +94,10 @@ pub async fn apply(target: &Target, action: Action, now: i64) -> crate::Result<S
         },
         Action::Resume => return refuse("paused"),
         Action::Promote if current.status == Status::Running => CanaryState {
-            step_started_at: now - config.plan.bake_seconds as i64,
+            // The bake counts judged (settled) time: back by both.
+            step_started_at: now
+                - config.plan.bake_seconds as i64
+                - config.plan.health.settle_seconds as i64,
             reason: Some("bake skipped by an operator".into()),
             ..current.clone()
         },

@@ -2,6 +2,7 @@
 //! as a library so that the end-to-end tests drive them in-process on the emulator.
 
 pub mod control;
+pub mod judge;
 pub mod publish;
 pub mod settings;
 pub mod status;

@@ -5,7 +5,7 @@
 
 use std::process::ExitCode;
 
-use canaryctl::{Result, control, publish, status};
+use canaryctl::{Result, control, judge, publish, status};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -22,12 +22,14 @@ async fn main() -> ExitCode {
 async fn run(args: &[String]) -> Result {
     let Some((command, rest)) = args.split_first() else {
         return Err(
-            "usage: canaryctl <publish|status|pause|resume|promote|abort> [options]".into(),
+            "usage: canaryctl <publish|status|pause|resume|promote|abort|judge|bench-judge> [options]".into(),
         );
     };
     match command.as_str() {
         "publish" => publish::run(rest).await,
         "status" => status::run(rest).await,
+        "judge" => judge::run(rest),
+        "bench-judge" => judge::bench(rest),
         name => match control::Action::parse(name) {
             Some(action) => control::run(action, rest).await,
             None => Err(format!("unknown command `{name}`").into()),

@@ -47,8 +47,14 @@ pub async fn report(target: &Target, now: i64) -> crate::Result<String> {
                 timestamp(s.step_started_at),
             );
             if s.status == Status::Running {
-                let left = (s.step_started_at + plan.bake_seconds as i64 - now).max(0);
-                out += &format!("bake       {} s of {} s left\n", left, plan.bake_seconds);
+                // The bake counts settled (judged) time.
+                let settle = plan.health.settle_seconds as i64;
+                let left = (s.step_started_at + plan.bake_seconds as i64 + settle - now).max(0);
+                out += &format!(
+                    "bake       {} s of {} s left (+{settle} s for CloudWatch to settle)\n",
+                    left.min(plan.bake_seconds as i64 + settle),
+                    plan.bake_seconds
+                );
             }
             if let Some(reason) = &s.reason {
                 out += &format!("reason     {reason}\n");
@@ -83,6 +89,20 @@ pub async fn report(target: &Target, now: i64) -> crate::Result<String> {
         out += &format!("alarm      {name}: {state}\n");
     }
     let history = state::history(&clients.dynamodb, config).await?;
+    // The judge's latest statistics, each next to its threshold.
+    if let Some((kind, record)) = history
+        .iter()
+        .rev()
+        .find(|(_, r)| r.get("statistics").is_some_and(|s| !s.is_null()))
+    {
+        out += &format!(
+            "judge      latest statistics (decision {kind} at {}):\n",
+            record["at"].as_i64().map_or("-".into(), timestamp)
+        );
+        for line in controller::report::statistics_lines(&record["statistics"]).unwrap_or_default() {
+            out += &format!("  {line}\n");
+        }
+    }
     out += &format!("decisions  {} recorded, latest first:\n", history.len());
     for (kind, record) in history.iter().rev().take(LAST_DECISIONS) {
         out += &format!("  {kind:<10} {record}\n");

@@ -22,7 +22,7 @@ use aws_sdk_scheduler::types::{
 };
 use canaryctl::control::{Action as Operator, apply};
 use canaryctl::settings::Target;
-use contract::{HealthRules, Plan};
+use contract::Plan;
 use controller::decision::{Status, Weights};
 use controller::promotion::handle_promotion_at;
 use controller::rollback::handle_alarm_at;
@@ -233,14 +233,18 @@ fn scalar(value: &Value) -> String {
 /// A plan the emulator can judge: moto computes no percentiles, so latency is the Average; the
 /// rest are the stack's defaults (passed as the `CanaryPlan` parameter, as a deployer would).
 fn emulator_plan() -> Plan {
-    Plan {
+    let mut plan = Plan {
         bake_seconds: 300,
-        health: HealthRules {
-            latency_statistic: "Average".into(),
-            ..HealthRules::default()
-        },
         ..Plan::default()
-    }
+    };
+    plan.health.latency.statistic = "Average".into();
+    plan
+}
+
+/// A step's bake is judged on settled minutes: bake plus `settle_seconds` plus one.
+fn step_length() -> i64 {
+    let plan = emulator_plan();
+    (plan.bake_seconds + plan.health.settle_seconds) as i64 + 1
 }
 
 struct Deployed {
@@ -567,7 +571,8 @@ async fn the_schedule_promotes_a_healthy_canary_through_every_step_and_operators
         }
     );
 
-    // Paused: the schedule's runs hold the weights; resumed: the step's bake starts again.
+    // Paused: the schedule's runs still judge (they may roll back) but hold the weights;
+    // resumed: the step's bake starts again.
     assert_eq!(
         apply(&deployed.target, Operator::Pause, now + 10)
             .await
@@ -575,11 +580,10 @@ async fn the_schedule_promotes_a_healthy_canary_through_every_step_and_operators
         "paused at step 1"
     );
     healthy_minute(&env, &deployed, now + 30).await;
-    assert_eq!(
-        scheduled_run(&deployed, now + 400).await,
-        Outcome::Idle {
-            status: Status::Paused
-        }
+    let paused = scheduled_run(&deployed, now + 400).await;
+    assert!(
+        matches!(&paused, Outcome::Held { reason } if reason.contains("paused")),
+        "{paused:?}"
     );
     assert_eq!(weights(&deployed).await, Weights::for_percent(steps[0]));
     assert!(
@@ -608,11 +612,11 @@ async fn the_schedule_promotes_a_healthy_canary_through_every_step_and_operators
         "a resumed step bakes again"
     );
 
-    // `promote` skips the rest of the bake: the next run moves on at once.
+    // `promote` skips the rest of the bake: the next run moves on once the minute above settled.
     apply(&deployed.target, Operator::Promote, now + 130)
         .await
         .unwrap();
-    now += 140;
+    now += 240;
     assert_eq!(
         scheduled_run(&deployed, now).await,
         Outcome::Promoted {
@@ -623,7 +627,7 @@ async fn the_schedule_promotes_a_healthy_canary_through_every_step_and_operators
 
     for (step, percent) in steps.iter().enumerate().skip(2) {
         healthy_minute(&env, &deployed, now + 30).await;
-        now += 301;
+        now += step_length();
         assert_eq!(
             scheduled_run(&deployed, now).await,
             Outcome::Promoted {
@@ -642,7 +646,7 @@ async fn the_schedule_promotes_a_healthy_canary_through_every_step_and_operators
     )
     .await;
     assert_eq!(
-        scheduled_run(&deployed, now + 301).await,
+        scheduled_run(&deployed, now + step_length()).await,
         Outcome::Completed
     );
 

@@ -154,6 +154,7 @@ pub struct ControllerParameters {
     pub plan: Param,
     pub promotion_rate_minutes: Param,
     pub error_rate_threshold_percent: Param,
+    pub alarm_min_requests: Param,
     pub latency_threshold_seconds: Param,
     pub alarm_evaluation_periods: Param,
     pub alarm_period_seconds: Param,
@@ -178,6 +179,15 @@ fn declare_parameters(template: &mut Template) -> (ControllerParameters, Cond) {
         error_rate_threshold_percent: template.parameter(
             "CanaryErrorRateThresholdPercent",
             ParamSpec::number("V2's 5XX rate (percent of its requests) that rolls the canary back.", 5, 1, 100),
+        ),
+        alarm_min_requests: template.parameter(
+            "CanaryAlarmMinRequests",
+            ParamSpec::number(
+                "V2 requests one alarm period needs before the 5XX-rate alarm may fire: a handful of requests cannot roll a canary back.",
+                50,
+                1,
+                1_000_000,
+            ),
         ),
         latency_threshold_seconds: template.parameter(
             "CanaryLatencyThresholdSeconds",
@@ -663,17 +673,31 @@ fn canary_alarm(
     let period = params.alarm_period_seconds.r#ref();
     let (description, operator, threshold, metric) = match kind {
         AlarmKind::ErrorRate => (
-            "V2's 5XX rate (target 5XX / requests, percent) is above the threshold: roll the canary back",
+            "V2's error rate (target 5XX and connection errors / requests, percent, once V2 served the minimum requests) is above the threshold: roll the canary back",
             "GreaterThanThreshold",
             params.error_rate_threshold_percent.r#ref(),
             AlarmMetric::Math {
                 metrics: vec![
                     alb_query("errors", contract::alb_metric::TARGET_5XX, lb, &period),
+                    alb_query(
+                        "connection_errors",
+                        contract::alb_metric::TARGET_CONNECTION_ERRORS,
+                        lb,
+                        &period,
+                    ),
                     alb_query("requests", contract::alb_metric::REQUEST_COUNT, lb, &period),
                     MetricDataQuery {
                         id: "rate",
-                        // No requests in a period is no evidence of errors: 0, not a division by zero.
-                        expression: Some("IF(requests > 0, 100 * errors / requests, 0)"),
+                        // Fewer requests than the minimum is no evidence either way: 0. ALB
+                        // publishes error counts only when non-zero, hence FILL.
+                        expression: Some(
+                            Sub::new(
+                                "IF(requests >= ${CanaryAlarmMinRequests}, \
+                                 100 * (FILL(errors, 0) + FILL(connection_errors, 0)) / requests, 0)",
+                            )
+                            .var(&params.alarm_min_requests)
+                            .build(),
+                        ),
                         label: Some("V2 5XX rate (%)"),
                         metric_stat: None,
                         return_data: true,

@@ -33,11 +33,14 @@ commands:
                       build (and check) that static binary only; prints its path
   status | pause | resume | promote | abort [--stack NAME | --function NAME] [--endpoint-url URL]
                       operate the deployed canary (README, section Operate)
+  judge --replay FILE replay one decision from its inputs (JSON; README, section Replay a decision)
   bench-synth         time the stack synthesis
   bench-check         time the policy and reachability check
   bench-service [--duration S] [--connections N]
                       bounded load run against V1 and V2 on 127.0.0.1
   bench-lambda        release-build the Lambdas and report bundle sizes and handler times
+  bench-judge [--canaries N] [--seed S] [--json]
+                      seeded Monte Carlo canaries through the judge, both methods side by side
 ";
 
 fn main() -> ExitCode {
@@ -68,6 +71,8 @@ fn run() -> Result {
         "bench-service" => service::bench(rest),
         "bench-lambda" => lambda::bench(rest),
         command if ops::COMMANDS.contains(&command) => ops::run(command, rest),
+        // The judge's commands run in canaryctl too: they need the controller crate.
+        "judge" | "bench-judge" => ops::run(command, rest),
         "help" | "--help" | "-h" => {
             print!("{HELP}");
             Ok(())

@@ -15,9 +15,11 @@ pub mod metrics;
 pub mod notify;
 pub mod outcome;
 pub mod promotion;
+pub mod replay;
 pub mod report;
 pub mod rollback;
 pub mod schedule;
+pub mod simulation;
 pub mod state;
 
 pub use clients::Clients;

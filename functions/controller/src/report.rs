@@ -78,6 +78,74 @@ pub fn decision(
     }
 }
 
+/// One line per judged dimension from a decision's `statistics` (its history item's): each
+/// statistic next to the threshold it is compared with. `None` for a decision without them.
+pub fn statistics_lines(statistics: &Value) -> Option<Vec<String>> {
+    let num = |v: &Value| v.as_f64().map_or("-".to_string(), |x| format!("{x:.2}"));
+    let int = |v: &Value| v.as_u64().map_or("-".to_string(), |x| x.to_string());
+    let errors = statistics.get("errors")?;
+    let latency = statistics.get("latency")?;
+    let mut lines = vec![format!(
+        "data       {} closed minutes; this step {} V2 requests of {} needed",
+        int(&statistics["closed_minutes"]),
+        int(&statistics["step_v2_requests"]),
+        int(&statistics["min_requests"]),
+    )];
+    let counts = format!(
+        "V2 {} of {}, V1 {} of {}",
+        int(&errors["v2_errors"]),
+        int(&errors["v2_requests"]),
+        int(&errors["v1_errors"]),
+        int(&errors["v1_requests"])
+    );
+    lines.push(if errors["method"] == "threshold" {
+        format!(
+            "errors     threshold: {counts}; step rate {} (rolls back above {})",
+            num(&errors["step_rate"]),
+            num(&errors["max_rate"])
+        )
+    } else {
+        format!(
+            "errors     sequential: {counts}; ln e_rel {} and ln e_abs {} (both ≥ {} rolls back); ratio ≈ {}",
+            num(&errors["ln_e_relative"]),
+            num(&errors["ln_e_absolute"]),
+            num(&errors["ln_threshold"]),
+            num(&errors["ratio_estimate"])
+        )
+    });
+    if let Some(f) = errors.get("final_step").filter(|f| !f.is_null()) {
+        lines.push(format!(
+            "at 100 %   V2 {} of {} against {} (V1 upper rate {}): ln e {} (≥ {} rolls back)",
+            int(&f["v2_errors"]),
+            int(&f["v2_requests"]),
+            num(&f["bound_rate"]),
+            num(&f["v1_upper_rate"]),
+            num(&f["ln_e"]),
+            num(&f["ln_threshold"])
+        ));
+    }
+    lines.push(if latency["method"] == "threshold" {
+        format!(
+            "latency    threshold: V2 {} ms, V1 {} ms, allowance {} ms, ceiling {} ms",
+            num(&latency["v2_ms"]),
+            num(&latency["v1_ms"]),
+            num(&latency["allowance_ms"]),
+            num(&latency["threshold_ms"])
+        )
+    } else {
+        format!(
+            "latency    sequential: {} of {} V2 requests slower than T {} ms (baseline {} ms); ln e {} (≥ {} breaches)",
+            int(&latency["v2_slow"]),
+            int(&latency["v2_requests"]),
+            num(&latency["threshold_ms"]),
+            num(&latency["baseline_ms"]),
+            num(&latency["ln_e"]),
+            num(&latency["ln_threshold"])
+        )
+    });
+    Some(lines)
+}
+
 /// JSON logs for the Lambda binaries, one line per event.
 pub fn init_logging() {
     let _ = tracing_subscriber::fmt()

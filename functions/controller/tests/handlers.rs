@@ -26,6 +26,19 @@ async fn promote(env: &Env, canary: &Canary, now: i64) -> Outcome {
     .unwrap_or_else(|e| panic!("promotion at {now}: {e}"))
 }
 
+/// V1 alone in the hour before the canary: its Average (20 ms) is the latency baseline, so
+/// T = max(1.5 × 20, 20 + 100) = 120 ms.
+async fn baseline(env: &Env, canary: &Canary, canary_start: i64) {
+    env.put_minute(
+        &canary.config.stable_tg_arn,
+        canary_start - 1800,
+        1000.0,
+        0.0,
+        0.020,
+    )
+    .await;
+}
+
 /// A healthy minute on both groups in proportion to the split: V2 about 50 ms slower, no errors.
 async fn healthy_minute(env: &Env, canary: &Canary, at: i64) {
     env.put_minute(&canary.config.stable_tg_arn, at, 900.0, 1.0, 0.020)
@@ -53,7 +66,8 @@ async fn healthy_v2_promotes_step_by_step_to_100() {
             matches!(&held, Outcome::Held { reason } if reason.contains("baking")),
             "{held:?}"
         );
-        now += 301;
+        // 300 s of bake judged once a minute (settle_seconds 60) has also passed.
+        now += 361;
         let promoted = promote(&env, &canary, now).await;
         assert_eq!(
             promoted,
@@ -75,7 +89,7 @@ async fn healthy_v2_promotes_step_by_step_to_100() {
     // At 100 % V1 serves nothing; V2's own numbers decide.
     env.put_minute(&canary.config.canary_tg_arn, now + 30, 1000.0, 2.0, 0.070)
         .await;
-    assert_eq!(promote(&env, &canary, now + 301).await, Outcome::Completed);
+    assert_eq!(promote(&env, &canary, now + 361).await, Outcome::Completed);
     assert_eq!(
         promote(&env, &canary, now + 900).await,
         Outcome::Idle {
@@ -103,9 +117,12 @@ async fn v2_5xx_spike_rolls_back() {
         .await;
     env.put_minute(&canary.config.canary_tg_arn, now + 30, 100.0, 20.0, 0.070)
         .await;
-    let outcome = promote(&env, &canary, now + 90).await;
+    // Not judged before its minute has closed and settled...
+    let early = promote(&env, &canary, now + 90).await;
+    assert!(matches!(&early, Outcome::Held { .. }), "{early:?}");
+    let outcome = promote(&env, &canary, now + 150).await;
     assert!(
-        matches!(&outcome, Outcome::RolledBack { reason } if reason.contains("5XX rate 0.2000")),
+        matches!(&outcome, Outcome::RolledBack { reason } if reason.contains("V2 errors 20 of 100")),
         "{outcome:?}"
     );
     assert_eq!(env.weights(&canary).await, Weights::STABLE_ONLY);
@@ -123,9 +140,10 @@ async fn v2_5xx_spike_rolls_back() {
 async fn slow_v2(on_breach: LatencyBreach) -> (Outcome, Weights, Status) {
     let env = Env::start().await;
     let mut plan = test_plan();
-    plan.health.on_latency_breach = on_breach;
+    plan.health.latency.on_breach = on_breach;
     let canary = env.canary(plan).await;
     let now = t0();
+    baseline(&env, &canary, now).await;
     promote(&env, &canary, now).await;
     env.put_minute(&canary.config.stable_tg_arn, now + 30, 900.0, 0.0, 0.020)
         .await;
@@ -143,7 +161,7 @@ async fn slow_v2(on_breach: LatencyBreach) -> (Outcome, Weights, Status) {
 async fn v2_slow_rolls_back_when_so_configured() {
     let (outcome, weights, status) = slow_v2(LatencyBreach::RollBack).await;
     assert!(
-        matches!(&outcome, Outcome::RolledBack { reason } if reason.contains("V2 latency 400.0 ms")),
+        matches!(&outcome, Outcome::RolledBack { reason } if reason.contains("100 of 100 requests (100.00 %) slower than T 120.0 ms")),
         "{outcome:?}"
     );
     assert_eq!(
@@ -156,7 +174,7 @@ async fn v2_slow_rolls_back_when_so_configured() {
 async fn v2_slow_holds_when_so_configured() {
     let (outcome, weights, status) = slow_v2(LatencyBreach::Hold).await;
     assert!(
-        matches!(&outcome, Outcome::Held { reason } if reason.contains("V2 latency 400.0 ms")),
+        matches!(&outcome, Outcome::Held { reason } if reason.contains("slower than T 120.0 ms")),
         "{outcome:?}"
     );
     assert_eq!(
@@ -211,6 +229,89 @@ async fn drift_is_reported_and_pauses_without_overwriting() {
     );
     assert_eq!(env.weights(&canary).await, Weights { v1: 60, v2: 40 });
     assert_eq!(env.state(&canary).await.unwrap().status, Status::Paused);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connection_errors_to_v2_roll_back() {
+    let env = Env::start().await;
+    let canary = env.canary(test_plan()).await;
+    let now = t0();
+    promote(&env, &canary, now).await;
+    let c = &canary.config;
+    env.put_minute(&c.stable_tg_arn, now + 30, 900.0, 0.0, 0.020)
+        .await;
+    env.put_minute(&c.canary_tg_arn, now + 30, 100.0, 0.0, 0.070)
+        .await;
+    env.put_connection_errors(&c.canary_tg_arn, now + 30, 30.0)
+        .await;
+    let outcome = promote(&env, &canary, now + 150).await;
+    assert!(
+        matches!(&outcome, Outcome::RolledBack { reason } if reason.contains("V2 errors 30 of 100")),
+        "{outcome:?}"
+    );
+    assert_eq!(env.weights(&canary).await, Weights::STABLE_ONLY);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_paused_canary_is_still_judged_and_rolls_back() {
+    let env = Env::start().await;
+    let canary = env.canary(test_plan()).await;
+    let now = t0();
+    promote(&env, &canary, now).await;
+    let running = env.state(&canary).await.unwrap();
+    let paused = controller::decision::CanaryState {
+        status: Status::Paused,
+        version: running.version + 1,
+        reason: Some("paused by an operator".into()),
+        ..running.clone()
+    };
+    controller::state::replace(
+        &env.clients.dynamodb,
+        &canary.config,
+        Some(&running),
+        &paused,
+        now + 10,
+    )
+    .await
+    .unwrap();
+    healthy_minute(&env, &canary, now + 30).await;
+    let held = promote(&env, &canary, now + 400).await;
+    assert!(
+        matches!(&held, Outcome::Held { reason } if reason.contains("paused")),
+        "{held:?}"
+    );
+    assert_eq!(env.weights(&canary).await, Weights::for_percent(10));
+    env.put_minute(&canary.config.canary_tg_arn, now + 450, 100.0, 40.0, 0.070)
+        .await;
+    env.put_minute(&canary.config.stable_tg_arn, now + 450, 900.0, 0.0, 0.020)
+        .await;
+    let outcome = promote(&env, &canary, now + 600).await;
+    assert!(matches!(&outcome, Outcome::RolledBack { .. }), "{outcome:?}");
+    assert_eq!(env.weights(&canary).await, Weights::STABLE_ONLY);
+    assert_eq!(env.state(&canary).await.unwrap().status, Status::RolledBack);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_step_holding_past_max_step_seconds_pauses_and_notifies() {
+    let env = Env::start().await;
+    let mut plan = test_plan();
+    plan.max_step_seconds = 600;
+    let canary = env.canary(plan).await;
+    let now = t0();
+    promote(&env, &canary, now).await;
+    env.put_minute(&canary.config.stable_tg_arn, now + 30, 900.0, 0.0, 0.020)
+        .await;
+    let held = promote(&env, &canary, now + 600).await;
+    assert!(matches!(&held, Outcome::Held { .. }), "{held:?}");
+    let outcome = promote(&env, &canary, now + 601).await;
+    assert!(
+        matches!(&outcome, Outcome::Paused { reason } if reason.contains("max_step_seconds 600")),
+        "{outcome:?}"
+    );
+    let state = env.state(&canary).await.unwrap();
+    assert_eq!((state.status, state.step), (Status::Paused, 0));
+    assert_eq!(env.weights(&canary).await, Weights::for_percent(10));
+    assert_eq!(env.history(&canary).await, ["promote", "hold", "pause"]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -435,8 +536,8 @@ async fn two_promotion_runs_cannot_both_advance_a_step() {
     promote(&env, &canary, now).await;
     healthy_minute(&env, &canary, now + 30).await;
     let (Prepared::Decided(a), Prepared::Decided(b)) = (
-        prepare(&env.clients, c, now + 301).await.unwrap(),
-        prepare(&env.clients, c, now + 302).await.unwrap(),
+        prepare(&env.clients, c, now + 361).await.unwrap(),
+        prepare(&env.clients, c, now + 362).await.unwrap(),
     ) else {
         panic!("both runs should decide")
     };

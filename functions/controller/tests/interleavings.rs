@@ -128,7 +128,7 @@ async fn check_all(mid_canary: bool) {
                     .await;
                 env.put_minute(&c.canary_tg_arn, now + 30, 100.0, 0.0, 0.070)
                     .await;
-                now += 301;
+                now += 361;
             }
             assert_eq!(env.weights(&canary).await, Weights::for_percent(25));
         }

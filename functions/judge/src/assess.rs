@@ -414,6 +414,3 @@ fn threshold_latency(rules: &LatencyRules, window: &Window) -> LatencyJudgement 
     };
     (evidence, reason, gap)
 }
-
-#[cfg(test)]
-mod tests;

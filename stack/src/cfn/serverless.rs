@@ -269,7 +269,7 @@ pub struct Dimension {
 pub struct MetricDataQuery {
     pub id: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub expression: Option<&'static str>,
+    pub expression: Option<Expr>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub label: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -1,0 +1,189 @@
+//! `cargo xtask judge --replay FILE`: one decision replayed from its inputs. The decision is a
+//! pure function of (plan, state, weights, the per-minute series, now), so the same input gives
+//! the same decision and statistics as the promotion function computed.
+//!
+//! ```json
+//! {"plan": {}, "canary_started_at": 1700000000, "step": 0, "step_started_at": 1700000000,
+//!  "now": 1700000900, "weights": {"v1": 90, "v2": 10}, "baseline_ms": 60.0,
+//!  "minutes": [{"t": 1700000000, "v1": {"requests": 540, "errors": 1},
+//!               "v2": {"requests": 60, "errors": 0, "connection_errors": 0, "slow": 0}}]}
+//! ```
+//! Plan fields left out take the defaults; `status` (`running` or `paused`), `baseline_ms` and,
+//! per version, `connection_errors`, `slow` and `latency_ms` are optional.
+
+use crate::decision::{
+    CanaryState, Decision, Judged, Minute, Observation, Status, Weights, decide_with_statistics,
+};
+use contract::Plan;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+
+/// The replay file's form.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayInput {
+    #[serde(default)]
+    pub plan: Plan,
+    #[serde(default = "running")]
+    pub status: Status,
+    pub canary_started_at: i64,
+    pub step: usize,
+    pub step_started_at: i64,
+    pub now: i64,
+    pub weights: Weights,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_ms: Option<f64>,
+    #[serde(default)]
+    pub minutes: Vec<Minute>,
+}
+
+fn running() -> Status {
+    Status::Running
+}
+
+impl ReplayInput {
+    /// The input that reproduces a decision taken on a recorded state.
+    pub fn new(
+        plan: &Plan,
+        state: &CanaryState,
+        weights: Weights,
+        observed: &Observation,
+        now: i64,
+    ) -> ReplayInput {
+        ReplayInput {
+            plan: plan.clone(),
+            status: state.status,
+            canary_started_at: state.canary_started_at,
+            step: state.step,
+            step_started_at: state.step_started_at,
+            now,
+            weights,
+            baseline_ms: observed.baseline_ms,
+            minutes: observed.minutes.clone(),
+        }
+    }
+
+    /// Parses and checks a replay file; the error names the field.
+    pub fn from_json(text: &str) -> Result<ReplayInput, String> {
+        let de = &mut serde_json::Deserializer::from_str(text);
+        let input: ReplayInput = serde_path_to_error::deserialize(de).map_err(|err| {
+            let path = err.path().to_string();
+            if path == "." {
+                err.into_inner().to_string()
+            } else {
+                format!("{path}: {}", err.into_inner())
+            }
+        })?;
+        input.validate()?;
+        Ok(input)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        self.plan.validate().map_err(|err| format!("plan: {err}"))?;
+        if !matches!(self.status, Status::Running | Status::Paused) {
+            return Err(format!(
+                "status `{}`: only a running or paused canary is judged",
+                self.status.as_str()
+            ));
+        }
+        if self.step >= self.plan.steps.len() {
+            return Err(format!(
+                "step {} is not in the plan's {} steps (0-based)",
+                self.step,
+                self.plan.steps.len()
+            ));
+        }
+        if self.step_started_at < self.canary_started_at {
+            return Err(format!(
+                "step_started_at {} is before canary_started_at {}",
+                self.step_started_at, self.canary_started_at
+            ));
+        }
+        if self.now < self.step_started_at {
+            return Err(format!(
+                "now {} is before step_started_at {}",
+                self.now, self.step_started_at
+            ));
+        }
+        Weights::new(self.weights.v1, self.weights.v2).map_err(|err| format!("weights: {err}"))?;
+        if let Some(b) = self.baseline_ms
+            && !(b.is_finite() && b >= 0.0)
+        {
+            return Err(format!("baseline_ms {b} is not a non-negative number"));
+        }
+        let mut seen = HashMap::new();
+        for (i, m) in self.minutes.iter().enumerate() {
+            if let Some(first) = seen.insert(m.t, i) {
+                return Err(format!("minutes[{i}].t duplicates minutes[{first}].t"));
+            }
+            for (name, c) in [("v1", &m.v1), ("v2", &m.v2)] {
+                if let Some(slow) = c.slow
+                    && slow > c.requests
+                {
+                    return Err(format!(
+                        "minutes[{i}].{name}.slow {slow} exceeds requests {}",
+                        c.requests
+                    ));
+                }
+                if let Some(l) = c.latency_ms
+                    && !(l.is_finite() && l >= 0.0)
+                {
+                    return Err(format!(
+                        "minutes[{i}].{name}.latency_ms {l} is not a non-negative number"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The decision and its statistics.
+    pub fn decide(&self) -> Judged {
+        let state = CanaryState {
+            status: self.status,
+            step: self.step,
+            step_started_at: self.step_started_at,
+            canary_started_at: self.canary_started_at,
+            version: 0,
+            reason: None,
+        };
+        let observed = Observation {
+            minutes: self.minutes.clone(),
+            baseline_ms: self.baseline_ms,
+            v2_healthy_targets: 0,
+        };
+        decide_with_statistics(&self.plan, Some(&state), self.weights, &observed, self.now)
+    }
+}
+
+/// The printed result: `decision`, `reason`, what it writes, and every statistic with its threshold.
+pub fn render(judged: &Judged) -> Value {
+    let d = &judged.decision;
+    let reason = match d {
+        Decision::Hold { reason } | Decision::RollBack { reason } | Decision::Pause { reason } => {
+            reason.clone()
+        }
+        Decision::Promote { step, weights } => {
+            format!("healthy and baked: to step {step} ({weights})")
+        }
+        Decision::Complete => "the last step baked healthy".to_string(),
+        Decision::Drift { found, expected } => {
+            format!("drift: listener holds {found}, the controller expected {expected}")
+        }
+    };
+    json!({
+        "decision": d.kind(),
+        "reason": reason,
+        "writes": d.writes(),
+        "statistics": judged.statistics,
+    })
+}
+
+/// Reads, decides, renders: the whole `--replay` command on a file's text.
+pub fn replay(text: &str) -> Result<Value, String> {
+    Ok(render(&ReplayInput::from_json(text)?.decide()))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,155 @@
+use super::*;
+use crate::decision::Counts;
+use proptest::prelude::*;
+
+const ISSUE_EXAMPLE: &str = r#"{"plan": {}, "canary_started_at": 1700000000, "step": 0, "step_started_at": 1700000000,
+ "now": 1700000900, "weights": {"v1": 90, "v2": 10},
+ "minutes": [{"t": 1700000000, "v1": {"requests": 540, "errors": 1}, "v2": {"requests": 60, "errors": 0}}]}"#;
+
+#[test]
+fn the_issues_example_promotes_with_its_statistics() {
+    let out = replay(ISSUE_EXAMPLE).unwrap();
+    assert_eq!(out["decision"], "promote", "{out}");
+    assert_eq!(out["writes"], json!({"v1": 75, "v2": 25}));
+    let errors = &out["statistics"]["errors"];
+    assert_eq!(errors["v2_requests"], 60);
+    assert_eq!(errors["v1_errors"], 1);
+    assert!((errors["ln_threshold"].as_f64().unwrap() - (200f64).ln()).abs() < 1e-12);
+    assert!(errors["ln_e_relative"].as_f64().unwrap() < 0.0);
+    assert_eq!(out["statistics"]["latency"]["threshold_ms"], 2000.0);
+    assert_eq!(out["statistics"]["step_v2_requests"], 60);
+    // The same minutes 100 V2 requests short of the minimum: a hold that says so.
+    let thin = ISSUE_EXAMPLE.replace(r#""plan": {}"#, r#""plan": {"health": {"min_requests": 100}}"#);
+    let out = replay(&thin).unwrap();
+    assert_eq!(out["decision"], "hold");
+    assert!(
+        out["reason"].as_str().unwrap().contains("insufficient data: 60 V2 requests"),
+        "{out}"
+    );
+}
+
+#[test]
+fn every_v2_request_failing_rolls_back() {
+    let input = ISSUE_EXAMPLE.replace(
+        r#""v2": {"requests": 60, "errors": 0}"#,
+        r#""v2": {"requests": 49, "errors": 40, "connection_errors": 9}"#,
+    );
+    let out = replay(&input).unwrap();
+    assert_eq!(out["decision"], "roll_back", "{out}");
+    assert_eq!(out["writes"], json!({"v1": 100, "v2": 0}));
+    assert_eq!(out["statistics"]["errors"]["v2_errors"], 49);
+}
+
+#[test]
+fn bad_input_names_the_field() {
+    let cases = [
+        (ISSUE_EXAMPLE.replace(r#""now": 1700000900,"#, ""), "missing field `now`"),
+        (
+            ISSUE_EXAMPLE.replace(r#""requests": 540"#, r#""requests": "many""#),
+            "minutes[0].v1.requests: invalid type",
+        ),
+        (
+            ISSUE_EXAMPLE.replace(r#""errors": 1}"#, r#""errors": 1, "warnings": 2}"#),
+            "minutes[0].v1.warnings: unknown field `warnings`",
+        ),
+        (
+            ISSUE_EXAMPLE.replace(r#""plan": {}"#, r#""plan": {"health": {"errors": {"alpha": 0.9}}}"#),
+            "plan: health.errors.alpha 0.9",
+        ),
+        (
+            ISSUE_EXAMPLE.replace(r#""plan": {}"#, r#""plan": {"health": {"max_error_rate": 0.05}}"#),
+            "plan.health: health.max_error_rate is no longer read; it was replaced by health.errors",
+        ),
+        (ISSUE_EXAMPLE.replace(r#""step": 0"#, r#""step": 4"#), "step 4 is not in the plan's 4 steps"),
+        (
+            ISSUE_EXAMPLE.replace(r#""v1": 90, "v2": 10"#, r#""v1": 0, "v2": 0"#),
+            "weights: weights 0/0",
+        ),
+        (
+            ISSUE_EXAMPLE.replace(r#""errors": 0}}"#, r#""errors": 0, "slow": 61}}"#),
+            "minutes[0].v2.slow 61 exceeds requests 60",
+        ),
+        (
+            ISSUE_EXAMPLE.replace(r#""now": 1700000900"#, r#""now": 1600000000"#),
+            "now 1600000000 is before step_started_at",
+        ),
+        (
+            ISSUE_EXAMPLE.replace(r#""plan": {}"#, r#""status": "complete""#),
+            "status `complete`",
+        ),
+        ("[1, 2]".to_string(), "invalid type"),
+    ];
+    for (input, needle) in cases {
+        let err = replay(&input).unwrap_err();
+        assert!(err.contains(needle), "`{err}` does not contain `{needle}`");
+    }
+    let dup = ISSUE_EXAMPLE.replace(
+        r#"}}]}"#,
+        r#"}}, {"t": 1700000000, "v1": {"requests": 1}}]}"#,
+    );
+    assert!(replay(&dup).unwrap_err().contains("minutes[1].t duplicates minutes[0].t"));
+}
+
+fn arb_counts() -> impl Strategy<Value = Counts> {
+    (0u64..2000, 0u64..30, 0u64..5, 0u64..30, 0u32..3000).prop_map(
+        |(requests, errors, connection_errors, slow, latency)| Counts {
+            requests,
+            errors,
+            connection_errors,
+            slow: Some(slow.min(requests)),
+            latency_ms: Some(f64::from(latency) / 4.0),
+        },
+    )
+}
+
+prop_compose! {
+    fn arb_input()(
+        step in 0usize..4,
+        minutes in proptest::collection::btree_map(0i64..60, (arb_counts(), arb_counts()), 0..40),
+        age in 0i64..3600,
+        baseline in proptest::option::of(0u32..400),
+        paused in any::<bool>(),
+    ) -> ReplayInput {
+        let start = 1_700_000_040;
+        ReplayInput {
+            plan: Plan::default(),
+            status: if paused { Status::Paused } else { Status::Running },
+            canary_started_at: start,
+            step,
+            step_started_at: start + 60 * step as i64,
+            now: start + 60 * step as i64 + age,
+            weights: Weights::for_percent(Plan::default().steps[step]),
+            baseline_ms: baseline.map(f64::from),
+            minutes: minutes
+                .into_iter()
+                .map(|(k, (v1, v2))| Minute { t: start + 60 * k, v1, v2 })
+                .collect(),
+        }
+    }
+}
+
+proptest! {
+    #[test]
+    fn a_decision_round_trips_through_its_replay_file(input in arb_input()) {
+        let state = CanaryState {
+            status: input.status,
+            step: input.step,
+            step_started_at: input.step_started_at,
+            canary_started_at: input.canary_started_at,
+            version: 9,
+            reason: None,
+        };
+        let observed = Observation {
+            minutes: input.minutes.clone(),
+            baseline_ms: input.baseline_ms,
+            v2_healthy_targets: 1,
+        };
+        let live = decide_with_statistics(&input.plan, Some(&state), input.weights, &observed, input.now);
+        let file = serde_json::to_string_pretty(
+            &ReplayInput::new(&input.plan, &state, input.weights, &observed, input.now),
+        ).unwrap();
+        let parsed = ReplayInput::from_json(&file).unwrap();
+        prop_assert_eq!(&parsed, &input);
+        prop_assert_eq!(render(&parsed.decide()), render(&live));
+    }
+}

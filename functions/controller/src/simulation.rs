@@ -1,0 +1,283 @@
+//! Whole canaries simulated through the real decision code ([`crate::decision`] and the `judge`
+//! crate): Poisson traffic split by the listener's weights, one decision per minute, only the
+//! minutes CloudWatch has closed (`settle_seconds`). `cargo xtask bench-judge` runs the grid;
+//! a small seeded run is a test. Pure and seeded: the same seed gives the same numbers.
+
+use crate::decision::{
+    CanaryState, Counts, Decision, Minute, Observation, Status, Weights, decide_with_statistics,
+};
+use contract::{Method, Plan};
+use judge::sample::{LatencyModel, Sampler};
+use serde::Serialize;
+
+/// V1's latency: 10 ms plus a Lomax tail (scale 15 ms, shape 3): p99 ≈ 64.6 ms.
+pub const V1_LATENCY: LatencyModel = LatencyModel {
+    base_ms: 10.0,
+    scale_ms: 15.0,
+    shape: 3.0,
+    shift_ms: 0.0,
+};
+
+/// A cell of the grid: traffic, both versions' error rates, V2's extra latency.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Scenario {
+    /// Total requests per second over both versions.
+    pub rps: f64,
+    pub v1_error_rate: f64,
+    pub v2_error_rate: f64,
+    /// Added to every V2 request's latency.
+    pub v2_extra_ms: f64,
+}
+
+/// How one simulated canary ended.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct CanaryRun {
+    pub rolled_back: bool,
+    pub reached_final_step: bool,
+    pub completed: bool,
+    pub paused: bool,
+    /// Minutes from the canary's start to its last decision.
+    pub minutes: u32,
+    /// Closed minutes the rollback was decided on (0 without rollback).
+    pub closed_minutes_at_rollback: u32,
+    /// V2 errors its users saw before the canary ended.
+    pub v2_errors_served: u64,
+}
+
+/// The canary's clock starts here (a whole minute); the baseline is the hour before.
+const START: i64 = 1_700_000_040;
+/// A canary that neither ends nor pauses stops here (it cannot: `max_step_seconds` pauses it).
+const MAX_MINUTES: u32 = 24 * 60;
+
+/// One canary under `plan` in `scenario`.
+pub fn run_canary(plan: &Plan, scenario: &Scenario, seed: u64) -> CanaryRun {
+    let mut sampler = Sampler::new(seed);
+    let latency = &plan.health.latency;
+    let quantile = latency
+        .statistic
+        .trim_start_matches(['p', 'P'])
+        .parse::<f64>()
+        .map_or(0.99, |p| p / 100.0);
+    let v2_latency = LatencyModel {
+        shift_ms: scenario.v2_extra_ms,
+        ..V1_LATENCY
+    };
+    let hour = sampler.poisson(3600.0 * scenario.rps);
+    let baseline_ms = V1_LATENCY.sample_percentile(&mut sampler, quantile, hour);
+    let threshold_ms = judge::latency_threshold_ms(latency, baseline_ms);
+    let v2_slow_share = v2_latency.tail(threshold_ms);
+    let per_minute_percentiles = latency.method == Method::Threshold;
+
+    let mut observed = Observation {
+        minutes: Vec::new(),
+        baseline_ms,
+        v2_healthy_targets: 1,
+    };
+    let mut run = CanaryRun::default();
+    let mut state: Option<CanaryState> = None;
+    let mut live = Weights::STABLE_ONLY;
+    for minute in 0..=MAX_MINUTES {
+        let now = START + 60 * i64::from(minute);
+        let judged = decide_with_statistics(plan, state.as_ref(), live, &observed, now);
+        run.minutes = minute;
+        match judged.decision {
+            Decision::Promote { step, weights } => {
+                state = Some(CanaryState {
+                    status: Status::Running,
+                    step,
+                    step_started_at: now,
+                    canary_started_at: state.as_ref().map_or(now, |s| s.canary_started_at),
+                    version: 0,
+                    reason: None,
+                });
+                live = weights;
+                run.reached_final_step |= step + 1 == plan.steps.len();
+            }
+            Decision::Hold { .. } => {}
+            Decision::RollBack { .. } => {
+                run.rolled_back = true;
+                run.closed_minutes_at_rollback = judged
+                    .statistics
+                    .map_or(0, |s| u32::try_from(s.closed_minutes).unwrap_or(u32::MAX));
+                return run;
+            }
+            Decision::Complete => {
+                run.completed = true;
+                return run;
+            }
+            Decision::Pause { .. } | Decision::Drift { .. } => {
+                run.paused = true;
+                return run;
+            }
+        }
+        if state.is_none() {
+            continue;
+        }
+        // The minute that starts now, under the weights just decided.
+        let share = live.v2_percent() / 100.0;
+        let lambda = 60.0 * scenario.rps;
+        let (l1, l2) = (lambda * (1.0 - share), lambda * share);
+        let mut v1 = Counts {
+            errors: sampler.poisson(l1 * scenario.v1_error_rate),
+            ..Counts::default()
+        };
+        v1.requests = v1.errors + sampler.poisson(l1 * (1.0 - scenario.v1_error_rate));
+        let (p, q) = (scenario.v2_error_rate, v2_slow_share);
+        let failed_slow = sampler.poisson(l2 * p * q);
+        let failed_fast = sampler.poisson(l2 * p * (1.0 - q));
+        let ok_slow = sampler.poisson(l2 * (1.0 - p) * q);
+        let ok_fast = sampler.poisson(l2 * (1.0 - p) * (1.0 - q));
+        let mut v2 = Counts {
+            requests: failed_slow + failed_fast + ok_slow + ok_fast,
+            errors: failed_slow + failed_fast,
+            slow: Some(failed_slow + ok_slow),
+            ..Counts::default()
+        };
+        if per_minute_percentiles {
+            v1.latency_ms = V1_LATENCY.sample_percentile(&mut sampler, quantile, v1.requests);
+            v2.latency_ms = v2_latency.sample_percentile(&mut sampler, quantile, v2.requests);
+        }
+        run.v2_errors_served += v2.errors;
+        observed.minutes.push(Minute { t: now, v1, v2 });
+    }
+    run.paused = true;
+    run
+}
+
+/// A cell's summary over many canaries.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CellSummary {
+    pub canaries: usize,
+    pub rolled_back: f64,
+    pub reached_final_step: f64,
+    pub completed: f64,
+    pub paused: f64,
+    pub median_minutes_to_rollback: Option<f64>,
+    pub median_closed_minutes_to_rollback: Option<f64>,
+    pub mean_v2_errors_served: f64,
+}
+
+fn median(mut values: Vec<u32>) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_unstable();
+    let n = values.len();
+    Some(if n % 2 == 1 {
+        f64::from(values[n / 2])
+    } else {
+        0.5 * (f64::from(values[n / 2 - 1]) + f64::from(values[n / 2]))
+    })
+}
+
+/// A seed per (run seed, cell, canary): splitmix64 of their mix.
+pub fn seed_for(seed: u64, cell: u64, canary: u64) -> u64 {
+    let mut z = seed
+        .wrapping_add(cell.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+        .wrapping_add(canary.wrapping_mul(0xD1B5_4A32_D192_ED03));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// `canaries` canaries of one cell; the same seeds for every plan, so methods compare paired.
+pub fn run_cell(
+    plan: &Plan,
+    scenario: &Scenario,
+    canaries: usize,
+    seed: u64,
+    cell: u64,
+) -> CellSummary {
+    let runs: Vec<CanaryRun> = (0..canaries)
+        .map(|i| run_canary(plan, scenario, seed_for(seed, cell, i as u64)))
+        .collect();
+    let share = |f: fn(&CanaryRun) -> bool| {
+        runs.iter().filter(|r| f(r)).count() as f64 / canaries.max(1) as f64
+    };
+    let rolled: Vec<&CanaryRun> = runs.iter().filter(|r| r.rolled_back).collect();
+    CellSummary {
+        canaries,
+        rolled_back: share(|r| r.rolled_back),
+        reached_final_step: share(|r| r.reached_final_step),
+        completed: share(|r| r.completed),
+        paused: share(|r| r.paused),
+        median_minutes_to_rollback: median(rolled.iter().map(|r| r.minutes).collect()),
+        median_closed_minutes_to_rollback: median(
+            rolled.iter().map(|r| r.closed_minutes_at_rollback).collect(),
+        ),
+        mean_v2_errors_served: runs.iter().map(|r| r.v2_errors_served as f64).sum::<f64>()
+            / canaries.max(1) as f64,
+    }
+}
+
+/// The benchmark's grid: (family, label, scenario).
+pub fn grid() -> Vec<(&'static str, String, Scenario)> {
+    let mut cells = Vec::new();
+    let rates = [1.0, 10.0, 100.0];
+    let base = |rps| Scenario {
+        rps,
+        v1_error_rate: 0.001,
+        v2_error_rate: 0.001,
+        v2_extra_ms: 0.0,
+    };
+    for (label, p2) in [
+        ("0.1 %", 0.001),
+        ("0.5 %", 0.005),
+        ("1 %", 0.01),
+        ("2 %", 0.02),
+        ("5 %", 0.05),
+        ("10 %", 0.1),
+        ("every request fails", 1.0),
+    ] {
+        for rps in rates {
+            cells.push((
+                "errors (V1 0.1 %)",
+                format!("V2 {label}"),
+                Scenario {
+                    v2_error_rate: p2,
+                    ..base(rps)
+                },
+            ));
+        }
+    }
+    for rps in rates {
+        cells.push((
+            "A/A",
+            "both 2 %".to_string(),
+            Scenario {
+                v1_error_rate: 0.02,
+                v2_error_rate: 0.02,
+                ..base(rps)
+            },
+        ));
+    }
+    for (label, extra) in [
+        ("identical", 0.0),
+        ("+50 ms", 50.0),
+        ("+100 ms", 100.0),
+        ("+300 ms", 300.0),
+    ] {
+        for rps in rates {
+            cells.push((
+                "latency",
+                format!("V2 {label}"),
+                Scenario {
+                    v2_extra_ms: extra,
+                    ..base(rps)
+                },
+            ));
+        }
+    }
+    cells
+}
+
+/// The plan of each method: the defaults, with both dimensions judged by `method`.
+pub fn plan_for(method: Method) -> Plan {
+    let mut plan = Plan::default();
+    plan.health.errors.method = method;
+    plan.health.latency.method = method;
+    plan
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,137 @@
+//! Properties of the judge's statistics that must hold for any data: no data is no evidence;
+//! the order of the minutes changes nothing; one more V2 error never lowers the evidence and one
+//! more V1 error never raises it; V2 within the ratio of V1 in every minute never rejects.
+
+use contract::HealthRules;
+use judge::evidence::{Paired, one_sample, relative};
+use judge::{Counts, Minute, Window, assess};
+use proptest::prelude::*;
+
+const R0: f64 = 1.5;
+const FLOOR: f64 = 0.001;
+
+fn arb_minute() -> impl Strategy<Value = Paired> {
+    (1u32..5000, 0u32..40, 1u32..2000, 0u32..40).prop_map(|(n1, e1, n2, e2)| Paired {
+        n1: n1.into(),
+        e1: e1.min(n1).into(),
+        n2: n2.into(),
+        e2: e2.min(n2).into(),
+    })
+}
+
+fn arb_minutes() -> impl Strategy<Value = Vec<Paired>> {
+    proptest::collection::vec(arb_minute(), 0..30)
+}
+
+fn ln_abs(minutes: &[Paired]) -> f64 {
+    let (e, n) = minutes.iter().fold((0.0, 0.0), |(e, n), m| (e + m.e2, n + m.n2));
+    one_sample(e, n, FLOOR).unwrap()
+}
+
+/// Equal up to floating-point summation order.
+fn same(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * a.abs().max(1.0)
+}
+
+fn window_minutes(paired: &[Paired]) -> Vec<Minute> {
+    paired
+        .iter()
+        .enumerate()
+        .map(|(i, p)| Minute {
+            t: 60 * i as i64,
+            v1: Counts {
+                requests: p.n1 as u64,
+                errors: p.e1 as u64,
+                ..Counts::default()
+            },
+            v2: Counts {
+                requests: p.n2 as u64,
+                errors: p.e2 as u64,
+                slow: Some(0),
+                ..Counts::default()
+            },
+        })
+        .collect()
+}
+
+proptest! {
+    #[test]
+    fn no_data_is_no_evidence(n1 in 0u32..5000, n2 in 0u32..5000) {
+        let quiet = [Paired { n1: n1.into(), e1: 0.0, n2: n2.into(), e2: 0.0 }];
+        prop_assert_eq!(relative(&quiet, R0).ln_e, 0.0);
+        prop_assert!(one_sample(0.0, n2.into(), FLOOR).unwrap() <= 0.0);
+        let health = HealthRules::default();
+        let a = assess(&health, &Window { minutes: &[], step_started_at: 0, final_step: true, baseline_ms: None });
+        prop_assert!(!a.errors.reject && !a.latency.reject);
+    }
+
+    #[test]
+    fn the_order_of_the_minutes_changes_nothing(minutes in arb_minutes(), rotate in 0usize..30) {
+        let mut other = minutes.clone();
+        if !other.is_empty() {
+            let n = other.len();
+            other.rotate_left(rotate % n);
+        }
+        other.reverse();
+        prop_assert!(same(relative(&minutes, R0).ln_e, relative(&other, R0).ln_e));
+        prop_assert!(same(ln_abs(&minutes), ln_abs(&other)));
+    }
+
+    #[test]
+    fn one_more_v2_error_never_lowers_the_evidence(minutes in arb_minutes(), pick in 0usize..30) {
+        prop_assume!(!minutes.is_empty());
+        let i = pick % minutes.len();
+        prop_assume!(minutes[i].e2 < minutes[i].n2);
+        let mut worse = minutes.clone();
+        worse[i].e2 += 1.0;
+        let (before, after) = (relative(&minutes, R0).ln_e, relative(&worse, R0).ln_e);
+        prop_assert!(after >= before - 1e-9 * before.abs().max(1.0), "{} -> {}", before, after);
+        prop_assert!(ln_abs(&worse) >= ln_abs(&minutes) - 1e-9);
+    }
+
+    #[test]
+    fn one_more_v1_error_never_raises_it(minutes in arb_minutes(), pick in 0usize..30) {
+        prop_assume!(!minutes.is_empty());
+        let i = pick % minutes.len();
+        prop_assume!(minutes[i].e1 < minutes[i].n1);
+        let mut v1_worse = minutes.clone();
+        v1_worse[i].e1 += 1.0;
+        let (before, after) = (relative(&minutes, R0).ln_e, relative(&v1_worse, R0).ln_e);
+        prop_assert!(after <= before + 1e-9 * before.abs().max(1.0), "{} -> {}", before, after);
+        prop_assert!(same(ln_abs(&v1_worse), ln_abs(&minutes)));
+    }
+
+    #[test]
+    fn v2_within_the_ratio_of_v1_never_rejects(minutes in arb_minutes()) {
+        // Keep V2's errors within max_ratio × V1's rate in every minute: e2·n1 ≤ r0·e1·n2.
+        let within: Vec<Paired> = minutes
+            .iter()
+            .map(|m| Paired { e2: m.e2.min((R0 * m.e1 * m.n2 / m.n1).floor()), ..*m })
+            .collect();
+        let rel = relative(&within, R0);
+        prop_assert!(rel.ln_e <= 1e-9, "{:?}", rel);
+        let health = HealthRules::default();
+        let series = window_minutes(&within);
+        let a = assess(&health, &Window { minutes: &series, step_started_at: 0, final_step: false, baseline_ms: None });
+        prop_assert!(!a.errors.reject, "{:?}", a.errors);
+    }
+
+    #[test]
+    fn proportional_counts_give_a_ratio_estimate_at_the_proportion(
+        minutes in proptest::collection::vec((1u32..50, 1u32..20, 1u32..4), 1..10),
+        ratio in 1u32..3,
+    ) {
+        // V2 with `ratio` times V1's rate in every minute (n2 = k·n1, e2 = ratio·k·e1).
+        let paired: Vec<Paired> = minutes
+            .iter()
+            .map(|&(n, e, k)| Paired {
+                n1: f64::from(100 * n),
+                e1: f64::from(e),
+                n2: f64::from(100 * n * k),
+                e2: f64::from(ratio * k * e),
+            })
+            .collect();
+        let r = relative(&paired, R0).ratio_estimate.unwrap();
+        prop_assert!((r - f64::from(ratio)).abs() < 1e-9 * f64::from(ratio), "{}", r);
+    }
+}
