@@ -172,13 +172,14 @@ fn alarms_watch_the_canary_group_error_rate_latency_and_health() {
     let rate = &resource(&eval, "CanaryErrorRateAlarm")["Properties"];
     let metrics = rate["Metrics"].as_array().unwrap();
     let expression = metrics.iter().find(|m| m["ReturnData"] == true).unwrap();
-    assert!(
-        expression["Expression"]
-            .as_str()
-            .unwrap()
-            .contains("errors / requests")
+    let math = expression["Expression"].as_str().unwrap();
+    // Fires only once V2 served the minimum requests (the parameter's default, 50, evaluated),
+    // counting connection errors with the 5XX.
+    assert_eq!(
+        math,
+        "IF(requests >= 50, 100 * (FILL(errors, 0) + FILL(connection_errors, 0)) / requests, 0)"
     );
-    for id in ["errors", "requests"] {
+    for id in ["errors", "connection_errors", "requests"] {
         let m = metrics.iter().find(|m| m["Id"] == id).unwrap();
         assert_eq!(m["MetricStat"]["Stat"], "Sum");
         canary_dims(&m["MetricStat"]["Metric"]["Dimensions"]);
