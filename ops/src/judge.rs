@@ -2,8 +2,8 @@
 //! The replay prints one decision recomputed from its inputs; the benchmark runs seeded Monte
 //! Carlo canaries through the real decision code, both methods side by side.
 
-use controller::simulation::{CellSummary, Scenario, grid, plan_for, run_cell};
 use contract::Method;
+use controller::simulation::{CellSummary, Scenario, grid, plan_for, run_cell};
 use serde_json::json;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,7 +13,10 @@ use std::time::Instant;
 pub fn run(args: &[String]) -> crate::Result {
     let file = match args {
         [flag, file] if flag == "--replay" => file,
-        _ => return Err("usage: judge --replay FILE (a JSON replay input; README, section Replay a decision)".into()),
+        _ => return Err(
+            "usage: judge --replay FILE (a JSON replay input; README, section Replay a decision)"
+                .into(),
+        ),
     };
     let text = std::fs::read_to_string(file).map_err(|err| format!("{file}: {err}"))?;
     let out = controller::replay::replay(&text).map_err(|err| format!("{file}: {err}"))?;

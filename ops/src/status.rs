@@ -99,7 +99,8 @@ pub async fn report(target: &Target, now: i64) -> crate::Result<String> {
             "judge      latest statistics (decision {kind} at {}):\n",
             record["at"].as_i64().map_or("-".into(), timestamp)
         );
-        for line in controller::report::statistics_lines(&record["statistics"]).unwrap_or_default() {
+        for line in controller::report::statistics_lines(&record["statistics"]).unwrap_or_default()
+        {
             out += &format!("  {line}\n");
         }
     }

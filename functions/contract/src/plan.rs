@@ -328,7 +328,9 @@ impl Plan {
                 l.statistic
             ));
         }
-        if l.baseline_seconds == 0 || l.baseline_seconds % 60 != 0 || l.baseline_seconds > 86_400
+        if l.baseline_seconds == 0
+            || !l.baseline_seconds.is_multiple_of(60)
+            || l.baseline_seconds > 86_400
         {
             return Err(format!(
                 "health.latency.baseline_seconds {} is not a whole number of minutes in 1..=1440",
@@ -415,15 +417,36 @@ mod tests {
             (r#"{"steps":[10,10,100]}"#, "strictly increasing"),
             (r#"{"steps":[10,50]}"#, "end at 100"),
             (r#"{"steps":[0,100]}"#, "step 0"),
-            (r#"{"health":{"errors":{"alpha":0.5}}}"#, "health.errors.alpha 0.5"),
-            (r#"{"health":{"errors":{"max_ratio":0.5}}}"#, "health.errors.max_ratio 0.5"),
-            (r#"{"health":{"errors":{"floor_rate":0.5}}}"#, "health.errors.floor_rate 0.5"),
+            (
+                r#"{"health":{"errors":{"alpha":0.5}}}"#,
+                "health.errors.alpha 0.5",
+            ),
+            (
+                r#"{"health":{"errors":{"max_ratio":0.5}}}"#,
+                "health.errors.max_ratio 0.5",
+            ),
+            (
+                r#"{"health":{"errors":{"floor_rate":0.5}}}"#,
+                "health.errors.floor_rate 0.5",
+            ),
             (r#"{"health":{"errors":{"method":"magic"}}}"#, "magic"),
-            (r#"{"health":{"errors":{"max_rate":0}}}"#, "health.errors.max_rate 0"),
-            (r#"{"health":{"latency":{"max_slow_share":0}}}"#, "max_slow_share 0"),
-            (r#"{"health":{"latency":{"ratio":0.5}}}"#, "health.latency.ratio 0.5"),
+            (
+                r#"{"health":{"errors":{"max_rate":0}}}"#,
+                "health.errors.max_rate 0",
+            ),
+            (
+                r#"{"health":{"latency":{"max_slow_share":0}}}"#,
+                "max_slow_share 0",
+            ),
+            (
+                r#"{"health":{"latency":{"ratio":0.5}}}"#,
+                "health.latency.ratio 0.5",
+            ),
             (r#"{"health":{"latency":{"statistic":"p100"}}}"#, "`p100`"),
-            (r#"{"health":{"latency":{"baseline_seconds":90}}}"#, "baseline_seconds 90"),
+            (
+                r#"{"health":{"latency":{"baseline_seconds":90}}}"#,
+                "baseline_seconds 90",
+            ),
             (r#"{"health":{"min_requests":0}}"#, "min_requests"),
             (r#"{"max_step_seconds":600}"#, "max_step_seconds 600"),
             (r#"{"stepz":[10]}"#, "stepz"),

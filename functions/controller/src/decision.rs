@@ -293,7 +293,9 @@ fn next_step(
         };
     }
     let settle = i64::try_from(plan.health.settle_seconds).unwrap_or(i64::MAX);
-    let judged = now.saturating_sub(settle).saturating_sub(state.step_started_at);
+    let judged = now
+        .saturating_sub(settle)
+        .saturating_sub(state.step_started_at);
     let bake = i64::try_from(plan.bake_seconds).unwrap_or(i64::MAX);
     let held = match verdict {
         Verdict::Hold(reason) | Verdict::TooLittleData(reason) => Some(reason.clone()),

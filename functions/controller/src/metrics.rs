@@ -41,10 +41,7 @@ pub fn slow_from_rank(requests: u64, rank_percent: f64) -> u64 {
 /// The queries for the per-minute series: requests, 5XX and connection errors of both groups;
 /// the latency statistic of both (the threshold method and the Average fallback read it); and,
 /// with a percentile statistic and the sequential method, V2's percentile rank at `threshold_ms`.
-pub fn series_queries(
-    config: &Config,
-    threshold_ms: f64,
-) -> Result<Vec<MetricDataQuery>, Error> {
+pub fn series_queries(config: &Config, threshold_ms: f64) -> Result<Vec<MetricDataQuery>, Error> {
     let latency = &config.plan.health.latency;
     let mut queries = Vec::new();
     for (group, arn) in groups(config) {
@@ -56,10 +53,16 @@ pub fn series_queries(
             ("lat", alb_metric::RESPONSE_TIME, latency.statistic.as_str()),
         ] {
             let id = format!("{group}{suffix}");
-            queries.push(query(&id, name, stat, PERIOD_SECS, &config.load_balancer, tg));
+            queries.push(query(
+                &id,
+                name,
+                stat,
+                PERIOD_SECS,
+                &config.load_balancer,
+                tg,
+            ));
         }
-        if group == "v2" && latency.method == Method::Sequential && latency.uses_percentile_rank()
-        {
+        if group == "v2" && latency.method == Method::Sequential && latency.uses_percentile_rank() {
             let stat = percentile_rank_stat(threshold_ms);
             queries.push(query(
                 "v2rank",

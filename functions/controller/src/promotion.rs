@@ -4,7 +4,9 @@
 
 use crate::clients::Clients;
 use crate::config::Config;
-use crate::decision::{CanaryState, Decision, Judged, Observation, Status, Weights, decide_with_statistics};
+use crate::decision::{
+    CanaryState, Decision, Judged, Observation, Status, Weights, decide_with_statistics,
+};
 use crate::error::Error;
 use crate::listener::{self, LiveListener};
 use crate::outcome::Outcome;
@@ -25,6 +27,8 @@ pub struct Decided {
     pub now: i64,
 }
 
+// One value per invocation, moved once: boxing the large variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Prepared {
     /// Rolled back or complete: nothing to do. (A paused canary is still judged.)

@@ -203,7 +203,10 @@ pub fn run_cell(
         paused: share(|r| r.paused),
         median_minutes_to_rollback: median(rolled.iter().map(|r| r.minutes).collect()),
         median_closed_minutes_to_rollback: median(
-            rolled.iter().map(|r| r.closed_minutes_at_rollback).collect(),
+            rolled
+                .iter()
+                .map(|r| r.closed_minutes_at_rollback)
+                .collect(),
         ),
         mean_v2_errors_served: runs.iter().map(|r| r.v2_errors_served as f64).sum::<f64>()
             / canaries.max(1) as f64,

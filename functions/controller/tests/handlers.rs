@@ -287,7 +287,10 @@ async fn a_paused_canary_is_still_judged_and_rolls_back() {
     env.put_minute(&canary.config.stable_tg_arn, now + 450, 900.0, 0.0, 0.020)
         .await;
     let outcome = promote(&env, &canary, now + 600).await;
-    assert!(matches!(&outcome, Outcome::RolledBack { .. }), "{outcome:?}");
+    assert!(
+        matches!(&outcome, Outcome::RolledBack { .. }),
+        "{outcome:?}"
+    );
     assert_eq!(env.weights(&canary).await, Weights::STABLE_ONLY);
     assert_eq!(env.state(&canary).await.unwrap().status, Status::RolledBack);
 }

@@ -209,9 +209,9 @@ fn sequential_errors(rules: &ErrorRules, window: &Window) -> (ErrorEvidence, Opt
     let final_step = window.final_step.then(|| {
         let upper = evidence::rate_upper_bound(e1 as f64, n1 as f64, rules.alpha / 4.0);
         let bound = (rules.max_ratio * upper).max(rules.floor_rate);
-        let (sn, se) = window.step_minutes().fold((0, 0), |(n, e), m| {
-            (n + m.v2.trials(), e + m.v2.failures())
-        });
+        let (sn, se) = window
+            .step_minutes()
+            .fold((0, 0), |(n, e), m| (n + m.v2.trials(), e + m.v2.failures()));
         FinalStepEvidence {
             v1_upper_rate: upper,
             bound_rate: bound,
@@ -264,9 +264,9 @@ fn threshold_errors(
     window: &Window,
 ) -> (ErrorEvidence, Option<String>) {
     let total = |f: fn(&Minute) -> u64| window.minutes.iter().map(f).sum::<u64>();
-    let (n, e) = window.step_minutes().fold((0, 0), |(n, e), m| {
-        (n + m.v2.trials(), e + m.v2.failures())
-    });
+    let (n, e) = window
+        .step_minutes()
+        .fold((0, 0), |(n, e), m| (n + m.v2.trials(), e + m.v2.failures()));
     let rate = if n == 0 { 0.0 } else { e as f64 / n as f64 };
     let reason = (n >= min_requests && rate > rules.max_rate).then(|| {
         format!(
@@ -361,7 +361,13 @@ fn step_latency(
         points.iter().map(|(_, l)| *l).reduce(f64::max)
     } else {
         let weight: f64 = points.iter().map(|(n, _)| (*n).max(1) as f64).sum();
-        Some(points.iter().map(|(n, l)| (*n).max(1) as f64 * l).sum::<f64>() / weight)
+        Some(
+            points
+                .iter()
+                .map(|(n, l)| (*n).max(1) as f64 * l)
+                .sum::<f64>()
+                / weight,
+        )
     }
 }
 
@@ -391,9 +397,7 @@ fn threshold_latency(rules: &LatencyRules, window: &Window) -> LatencyJudgement 
         ),
         (Some(v2), Some(v1), Some(allowed)) => (
             (v2 > allowed).then(|| {
-                format!(
-                    "V2 latency {v2:.1} ms above the allowance {allowed:.1} ms (V1 {v1:.1} ms)"
-                )
+                format!("V2 latency {v2:.1} ms above the allowance {allowed:.1} ms (V1 {v1:.1} ms)")
             }),
             None,
         ),

@@ -70,8 +70,14 @@ fn score(minutes: &[Paired], s: f64) -> (f64, f64) {
 
 /// The maximiser `r̂` of `ℓ`: 0 when V2 had no errors, `∞` when V1 had none.
 pub fn ratio_estimate(minutes: &[Paired]) -> f64 {
-    let used: Vec<Paired> = minutes.iter().copied().filter(Paired::informative).collect();
-    let (e1, e2): (f64, f64) = used.iter().fold((0.0, 0.0), |(a, b), m| (a + m.e1, b + m.e2));
+    let used: Vec<Paired> = minutes
+        .iter()
+        .copied()
+        .filter(Paired::informative)
+        .collect();
+    let (e1, e2): (f64, f64) = used
+        .iter()
+        .fold((0.0, 0.0), |(a, b), m| (a + m.e1, b + m.e2));
     if e2 == 0.0 {
         return 0.0;
     }
@@ -79,7 +85,9 @@ pub fn ratio_estimate(minutes: &[Paired]) -> f64 {
         return f64::INFINITY;
     }
     // Start from the pooled ratio; bracket the root of the decreasing score; safeguarded Newton.
-    let (n1, n2) = used.iter().fold((0.0, 0.0), |(a, b), m| (a + m.n1, b + m.n2));
+    let (n1, n2) = used
+        .iter()
+        .fold((0.0, 0.0), |(a, b), m| (a + m.n1, b + m.n2));
     let start = ((e2 / n2) / (e1 / n1)).ln();
     let (mut lo, mut hi) = (start, start);
     while score(&used, lo).0 <= 0.0 {
@@ -121,7 +129,11 @@ pub struct Relative {
 
 /// `ln e_rel = ln mean_k exp(ℓ(r_k) − ℓ(min(r̂, r0)))`, `r_k` log-spaced in `[1.1·r0, 200]`.
 pub fn relative(minutes: &[Paired], max_ratio: f64) -> Relative {
-    let used: Vec<Paired> = minutes.iter().copied().filter(Paired::informative).collect();
+    let used: Vec<Paired> = minutes
+        .iter()
+        .copied()
+        .filter(Paired::informative)
+        .collect();
     if used.is_empty() {
         return Relative {
             ln_e: 0.0,
@@ -131,9 +143,10 @@ pub fn relative(minutes: &[Paired], max_ratio: f64) -> Relative {
     let r_hat = ratio_estimate(&used);
     let null = relative_log_likelihood(&used, r_hat.min(max_ratio));
     let lo = 1.1 * max_ratio;
-    let mixture = log_sum_exp((0..GRID_POINTS).map(|k| {
-        relative_log_likelihood(&used, log_point(lo, RATIO_GRID_TOP, k, GRID_POINTS))
-    }));
+    let mixture =
+        log_sum_exp((0..GRID_POINTS).map(|k| {
+            relative_log_likelihood(&used, log_point(lo, RATIO_GRID_TOP, k, GRID_POINTS))
+        }));
     Relative {
         ln_e: mixture - (GRID_POINTS as f64).ln() - null,
         ratio_estimate: Some(r_hat),
@@ -142,7 +155,12 @@ pub fn relative(minutes: &[Paired], max_ratio: f64) -> Relative {
 
 /// Binomial log-likelihood of `events` in `trials` at rate `p`.
 fn binomial_log_likelihood(events: f64, trials: f64, p: f64) -> f64 {
-    x_ln(events, p) + if trials > events { (trials - events) * (-p).ln_1p() } else { 0.0 }
+    x_ln(events, p)
+        + if trials > events {
+            (trials - events) * (-p).ln_1p()
+        } else {
+            0.0
+        }
 }
 
 /// One-sample e-value in logs: evidence that the rate of `events` per trial exceeds `null_rate`.
@@ -156,11 +174,7 @@ pub fn one_sample(events: f64, trials: f64, null_rate: f64) -> Option<f64> {
     let p_hat = if trials > 0.0 { events / trials } else { 0.0 };
     let null = binomial_log_likelihood(events, trials, p_hat.min(null_rate));
     let mixture = log_sum_exp((0..GRID_POINTS).map(|k| {
-        binomial_log_likelihood(
-            events,
-            trials,
-            log_point(lo, RATE_GRID_TOP, k, GRID_POINTS),
-        )
+        binomial_log_likelihood(events, trials, log_point(lo, RATE_GRID_TOP, k, GRID_POINTS))
     }));
     Some(mixture - (GRID_POINTS as f64).ln() - null)
 }

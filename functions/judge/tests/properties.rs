@@ -24,7 +24,9 @@ fn arb_minutes() -> impl Strategy<Value = Vec<Paired>> {
 }
 
 fn ln_abs(minutes: &[Paired]) -> f64 {
-    let (e, n) = minutes.iter().fold((0.0, 0.0), |(e, n), m| (e + m.e2, n + m.n2));
+    let (e, n) = minutes
+        .iter()
+        .fold((0.0, 0.0), |(e, n), m| (e + m.e2, n + m.n2));
     one_sample(e, n, FLOOR).unwrap()
 }
 

@@ -172,12 +172,17 @@ fn alarms_watch_the_canary_group_error_rate_latency_and_health() {
     let rate = &resource(&eval, "CanaryErrorRateAlarm")["Properties"];
     let metrics = rate["Metrics"].as_array().unwrap();
     let expression = metrics.iter().find(|m| m["ReturnData"] == true).unwrap();
-    let math = expression["Expression"].as_str().unwrap();
-    // Fires only once V2 served the minimum requests (the parameter's default, 50, evaluated),
-    // counting connection errors with the 5XX.
+    // Fires only once V2 served the minimum requests (a parameter), counting connection errors
+    // with the 5XX.
     assert_eq!(
-        math,
-        "IF(requests >= 50, 100 * (FILL(errors, 0) + FILL(connection_errors, 0)) / requests, 0)"
+        expression["Expression"]["Fn::Sub"],
+        "IF(requests >= ${CanaryAlarmMinRequests}, \
+         100 * (FILL(errors, 0) + FILL(connection_errors, 0)) / requests, 0)"
+    );
+    let min = &eval.template()["Parameters"]["CanaryAlarmMinRequests"];
+    assert_eq!(
+        (min["Type"].as_str(), min["Default"].as_str()),
+        (Some("Number"), Some("50"))
     );
     for id in ["errors", "connection_errors", "requests"] {
         let m = metrics.iter().find(|m| m["Id"] == id).unwrap();

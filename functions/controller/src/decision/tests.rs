@@ -7,9 +7,11 @@ const START: i64 = 1_800_000_000;
 const SETTLE: i64 = 60;
 
 fn plan() -> Plan {
-    let mut plan = Plan::default();
-    plan.bake_seconds = 300;
-    plan.max_step_seconds = 1800;
+    let mut plan = Plan {
+        bake_seconds: 300,
+        max_step_seconds: 1800,
+        ..Plan::default()
+    };
     plan.health.settle_seconds = SETTLE as u64;
     plan.health.latency.statistic = "Average".into();
     plan
@@ -132,13 +134,8 @@ fn last_step_baked_completes_and_statistics_come_with_every_decision() {
     for m in &mut obs.minutes {
         m.v1 = Counts::default();
     }
-    let judged = decide_with_statistics(
-        &plan(),
-        Some(&running(3, START)),
-        at(3),
-        &obs,
-        START + 600,
-    );
+    let judged =
+        decide_with_statistics(&plan(), Some(&running(3, START)), at(3), &obs, START + 600);
     assert_eq!(judged.decision, Decision::Complete);
     let stats = judged.statistics.unwrap();
     assert_eq!(stats.closed_minutes, 9, "the tenth minute is not settled");
@@ -241,7 +238,13 @@ fn slow_v2_rolls_back_or_holds_as_configured_and_fifty_ms_is_fine() {
     );
     let mut p = plan();
     p.health.latency.on_breach = LatencyBreach::Hold;
-    let d = decide(&p, Some(&running(0, START)), at(0), &slow, START + 180 + SETTLE);
+    let d = decide(
+        &p,
+        Some(&running(0, START)),
+        at(0),
+        &slow,
+        START + 180 + SETTLE,
+    );
     assert!(matches!(&d, Decision::Hold { reason } if reason.contains("slower than T")));
     // Percentile rank: 1 slow request of 100 a minute is the acceptable 1 %.
     let mut p = plan();
@@ -250,7 +253,13 @@ fn slow_v2_rolls_back_or_holds_as_configured_and_fifty_ms_is_fine() {
     for m in &mut fine.minutes {
         m.v2.slow = Some(1);
     }
-    let d = decide(&p, Some(&running(1, START)), at(1), &fine, START + 600 + SETTLE);
+    let d = decide(
+        &p,
+        Some(&running(1, START)),
+        at(1),
+        &fine,
+        START + 600 + SETTLE,
+    );
     assert!(matches!(d, Decision::Promote { .. }), "{d:?}");
 }
 
@@ -332,7 +341,13 @@ fn the_threshold_method_is_the_old_rule() {
         minutes: minutes(START, 5, counts(900, 0, 20.0), counts(100, 6, 70.0)),
         ..healthy()
     };
-    let d = decide(&p, Some(&running(1, START)), at(1), &obs, START + 300 + SETTLE);
+    let d = decide(
+        &p,
+        Some(&running(1, START)),
+        at(1),
+        &obs,
+        START + 300 + SETTLE,
+    );
     assert!(
         matches!(&d, Decision::RollBack { reason } if reason.contains("error rate 0.0600")),
         "{d:?}"
@@ -341,7 +356,13 @@ fn the_threshold_method_is_the_old_rule() {
         minutes: minutes(START, 5, counts(900, 0, 20.0), counts(100, 0, 121.0)),
         ..healthy()
     };
-    let d = decide(&p, Some(&running(1, START)), at(1), &slow, START + 300 + SETTLE);
+    let d = decide(
+        &p,
+        Some(&running(1, START)),
+        at(1),
+        &slow,
+        START + 300 + SETTLE,
+    );
     assert!(
         matches!(&d, Decision::RollBack { reason } if reason.contains("allowance 120.0")),
         "{d:?}"
@@ -351,7 +372,13 @@ fn the_threshold_method_is_the_old_rule() {
         minutes: minutes(START, 5, counts(900, 0, 1990.0), counts(100, 0, 2001.0)),
         ..healthy()
     };
-    let d = decide(&p, Some(&running(1, START)), at(1), &over, START + 300 + SETTLE);
+    let d = decide(
+        &p,
+        Some(&running(1, START)),
+        at(1),
+        &over,
+        START + 300 + SETTLE,
+    );
     assert!(matches!(&d, Decision::RollBack { reason } if reason.contains("ceiling")));
 }
 

@@ -76,7 +76,11 @@ fn production_queries_count_errors_connections_and_v2s_rank() {
         stat_of(&queries, "v1lat").map(|s| s.1),
         Some("p99".to_string())
     );
-    assert!(queries.iter().all(|q| q.metric_stat().unwrap().period() == Some(60)));
+    assert!(
+        queries
+            .iter()
+            .all(|q| q.metric_stat().unwrap().period() == Some(60))
+    );
 }
 
 #[test]

@@ -19,11 +19,17 @@ fn the_issues_example_promotes_with_its_statistics() {
     assert_eq!(out["statistics"]["latency"]["threshold_ms"], 2000.0);
     assert_eq!(out["statistics"]["step_v2_requests"], 60);
     // The same minutes 100 V2 requests short of the minimum: a hold that says so.
-    let thin = ISSUE_EXAMPLE.replace(r#""plan": {}"#, r#""plan": {"health": {"min_requests": 100}}"#);
+    let thin = ISSUE_EXAMPLE.replace(
+        r#""plan": {}"#,
+        r#""plan": {"health": {"min_requests": 100}}"#,
+    );
     let out = replay(&thin).unwrap();
     assert_eq!(out["decision"], "hold");
     assert!(
-        out["reason"].as_str().unwrap().contains("insufficient data: 60 V2 requests"),
+        out["reason"]
+            .as_str()
+            .unwrap()
+            .contains("insufficient data: 60 V2 requests"),
         "{out}"
     );
 }
@@ -43,7 +49,10 @@ fn every_v2_request_failing_rolls_back() {
 #[test]
 fn bad_input_names_the_field() {
     let cases = [
-        (ISSUE_EXAMPLE.replace(r#""now": 1700000900,"#, ""), "missing field `now`"),
+        (
+            ISSUE_EXAMPLE.replace(r#""now": 1700000900,"#, ""),
+            "missing field `now`",
+        ),
         (
             ISSUE_EXAMPLE.replace(r#""requests": 540"#, r#""requests": "many""#),
             "minutes[0].v1.requests: invalid type",
@@ -53,14 +62,23 @@ fn bad_input_names_the_field() {
             "minutes[0].v1.warnings: unknown field `warnings`",
         ),
         (
-            ISSUE_EXAMPLE.replace(r#""plan": {}"#, r#""plan": {"health": {"errors": {"alpha": 0.9}}}"#),
+            ISSUE_EXAMPLE.replace(
+                r#""plan": {}"#,
+                r#""plan": {"health": {"errors": {"alpha": 0.9}}}"#,
+            ),
             "plan: health.errors.alpha 0.9",
         ),
         (
-            ISSUE_EXAMPLE.replace(r#""plan": {}"#, r#""plan": {"health": {"max_error_rate": 0.05}}"#),
+            ISSUE_EXAMPLE.replace(
+                r#""plan": {}"#,
+                r#""plan": {"health": {"max_error_rate": 0.05}}"#,
+            ),
             "plan.health: health.max_error_rate is no longer read; it was replaced by health.errors",
         ),
-        (ISSUE_EXAMPLE.replace(r#""step": 0"#, r#""step": 4"#), "step 4 is not in the plan's 4 steps"),
+        (
+            ISSUE_EXAMPLE.replace(r#""step": 0"#, r#""step": 4"#),
+            "step 4 is not in the plan's 4 steps",
+        ),
         (
             ISSUE_EXAMPLE.replace(r#""v1": 90, "v2": 10"#, r#""v1": 0, "v2": 0"#),
             "weights: weights 0/0",
@@ -87,7 +105,11 @@ fn bad_input_names_the_field() {
         r#"}}]}"#,
         r#"}}, {"t": 1700000000, "v1": {"requests": 1}}]}"#,
     );
-    assert!(replay(&dup).unwrap_err().contains("minutes[1].t duplicates minutes[0].t"));
+    assert!(
+        replay(&dup)
+            .unwrap_err()
+            .contains("minutes[1].t duplicates minutes[0].t")
+    );
 }
 
 fn arb_counts() -> impl Strategy<Value = Counts> {

@@ -29,7 +29,7 @@ fn cases() -> Vec<(&'static str, Vec<Paired>, f64, f64, f64, f64, bool)> {
         (
             "4.9 % against 0.1 %",
             vec![minute(9000, 9, 1000, 49)],
-            70.025763422243313,
+            70.025_763_422_243_32,
             140.98412103174124,
             70.0258,
             140.9841,
@@ -47,8 +47,8 @@ fn cases() -> Vec<(&'static str, Vec<Paired>, f64, f64, f64, f64, bool)> {
         (
             "every V2 request fails",
             vec![minute(441, 0, 49, 49)],
-            90.720711169793053,
-            300.82737560762831,
+            90.720_711_169_793_05,
+            300.827_375_607_628_3,
             90.7207,
             300.8274,
             true,
@@ -80,7 +80,9 @@ fn the_notes_checked_values() {
     close(threshold, 5.2983, 5e-5, "ln(2/α)");
     for (name, minutes, rel, abs, note_rel, note_abs, roll_back) in cases() {
         let got_rel = relative(&minutes, R0).ln_e;
-        let (e2, n2) = minutes.iter().fold((0.0, 0.0), |(e, n), m| (e + m.e2, n + m.n2));
+        let (e2, n2) = minutes
+            .iter()
+            .fold((0.0, 0.0), |(e, n), m| (e + m.e2, n + m.n2));
         let got_abs = one_sample(e2, n2, FLOOR).unwrap();
         close(got_rel, rel, 1e-9, &format!("{name}: ln e_rel"));
         close(got_abs, abs, 1e-9, &format!("{name}: ln e_abs"));
@@ -119,7 +121,7 @@ fn upper_bound_of_v1s_rate() {
     );
     close(
         rate_upper_bound(9.0, 9000.0, 0.0025),
-        0.0030733325718897618,
+        0.003_073_332_571_889_762,
         1e-9,
         "9 of 9000",
     );
