@@ -346,4 +346,6 @@ fn start(plan: &Plan, live: Weights, observed: &Observation) -> Decision {
 }
 
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod tests;

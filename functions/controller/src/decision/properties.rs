@@ -1,0 +1,213 @@
+//! Safety properties of the decision for any plan, state, weights, series and time.
+
+use super::*;
+use contract::{LatencyBreach, Method};
+use proptest::prelude::*;
+
+const START: i64 = 1_800_000_000;
+
+fn arb_plan() -> impl Strategy<Value = Plan> {
+    (
+        proptest::collection::btree_set(1u8..100, 0..5),
+        0u64..1200,
+        0u64..300,
+        1u64..500,
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(|(steps, bake, settle, min, threshold, hold)| {
+            let mut steps: Vec<u8> = steps.into_iter().collect();
+            steps.push(100);
+            let mut plan = Plan {
+                steps,
+                bake_seconds: bake,
+                max_step_seconds: bake + settle + 600,
+                ..Plan::default()
+            };
+            plan.health.settle_seconds = settle;
+            plan.health.min_requests = min;
+            plan.health.latency.statistic = "Average".into();
+            if threshold {
+                plan.health.errors.method = Method::Threshold;
+                plan.health.latency.method = Method::Threshold;
+            }
+            if hold {
+                plan.health.latency.on_breach = LatencyBreach::Hold;
+            }
+            plan
+        })
+}
+
+fn arb_counts() -> impl Strategy<Value = Counts> {
+    (0u64..3000, 0u64..60, 0u64..5, 0.0f64..3000.0).prop_map(|(requests, e, c, l)| Counts {
+        requests,
+        errors: e.min(requests),
+        connection_errors: c,
+        slow: None,
+        latency_ms: Some(l),
+    })
+}
+
+fn arb_observation() -> impl Strategy<Value = Observation> {
+    (
+        proptest::collection::btree_map(-5i64..40, (arb_counts(), arb_counts()), 0..30),
+        proptest::option::of(0.0f64..500.0),
+        0u32..3,
+    )
+        .prop_map(|(minutes, baseline_ms, h)| Observation {
+            minutes: minutes
+                .into_iter()
+                .map(|(k, (v1, v2))| Minute {
+                    t: START + 60 * k,
+                    v1,
+                    v2,
+                })
+                .collect(),
+            baseline_ms,
+            v2_healthy_targets: h,
+        })
+}
+
+fn arb_status() -> impl Strategy<Value = Status> {
+    prop_oneof![
+        Just(Status::Running),
+        Just(Status::Paused),
+        Just(Status::RolledBack),
+        Just(Status::Complete)
+    ]
+}
+
+/// A plan, an optional state on it, live weights (usually the expected ones, sometimes drifted).
+fn arb_case() -> impl Strategy<Value = (Plan, Option<CanaryState>, Weights, Observation, i64)> {
+    arb_plan().prop_flat_map(|plan| {
+        let n = plan.steps.len();
+        (
+            Just(plan),
+            proptest::option::of((arb_status(), 0..n, 0i64..1800, 0u64..10)),
+            any::<bool>(),
+            (0u16..=MAX_WEIGHT, 0u16..=MAX_WEIGHT),
+            arb_observation(),
+            0i64..4000,
+        )
+            .prop_map(|(plan, st, drifted, (d1, d2), obs, later)| {
+                let state = st.map(|(status, step, offset, version)| CanaryState {
+                    status,
+                    step,
+                    step_started_at: START + offset,
+                    canary_started_at: START,
+                    version,
+                    reason: None,
+                });
+                let live = match (drifted, expected_weights(&plan, state.as_ref())) {
+                    (false, Some(w)) => w,
+                    _ => Weights::new(d1, d2).unwrap_or(Weights::STABLE_ONLY),
+                };
+                let now = state.as_ref().map_or(START, |s| s.step_started_at) + later;
+                (plan, state, live, obs, now)
+            })
+    })
+}
+
+fn v2_percent_of_step(plan: &Plan, state: Option<&CanaryState>) -> f64 {
+    state.map_or(0.0, |s| f64::from(plan.steps[s.step]))
+}
+
+proptest! {
+    #[test]
+    fn every_promotion_writes_a_valid_listener_action((plan, state, live, obs, now) in arb_case()) {
+        if let Decision::Promote { weights, .. } = decide(&plan, state.as_ref(), live, &obs, now) {
+            prop_assert!(Weights::new(weights.v1, weights.v2).is_ok());
+        }
+    }
+
+    #[test]
+    fn promote_never_skips_a_step_nor_cuts_a_bake_short((plan, state, live, obs, now) in arb_case()) {
+        if let Decision::Promote { step, weights } = decide(&plan, state.as_ref(), live, &obs, now) {
+            match &state {
+                None => prop_assert_eq!(step, 0),
+                Some(s) => {
+                    prop_assert_eq!(s.status, Status::Running);
+                    prop_assert_eq!(step, s.step + 1);
+                    let judged = now - plan.health.settle_seconds as i64 - s.step_started_at;
+                    prop_assert!(judged >= plan.bake_seconds as i64);
+                }
+            }
+            prop_assert_eq!(weights, Weights::for_percent(plan.steps[step]));
+        }
+    }
+
+    #[test]
+    fn v2_share_never_decreases_except_by_rollback((plan, state, live, obs, now) in arb_case()) {
+        let before = v2_percent_of_step(&plan, state.as_ref());
+        match decide(&plan, state.as_ref(), live, &obs, now) {
+            d @ Decision::Promote { .. } => {
+                prop_assert!(d.writes().unwrap().v2_percent() > before)
+            }
+            d => {
+                let ok = d.writes().is_none() || matches!(d, Decision::RollBack { .. });
+                prop_assert!(ok);
+            }
+        }
+    }
+
+    #[test]
+    fn a_rollback_always_yields_v2_zero((plan, state, live, obs, now) in arb_case()) {
+        let d = decide(&plan, state.as_ref(), live, &obs, now);
+        if let Decision::RollBack { .. } = d {
+            prop_assert_eq!(d.writes().map(|w| w.v2), Some(0));
+            prop_assert!(state.is_some_and(|s| matches!(s.status, Status::Running | Status::Paused)));
+        }
+    }
+
+    #[test]
+    fn no_data_never_rolls_back((plan, state, live, mut obs, now) in arb_case()) {
+        obs.minutes.clear();
+        let d = decide(&plan, state.as_ref(), live, &obs, now);
+        prop_assert!(!matches!(d, Decision::RollBack { .. }), "{:?}", d);
+    }
+
+    #[test]
+    fn a_paused_canary_never_promotes((plan, state, live, obs, now) in arb_case()) {
+        let d = decide(&plan, state.as_ref(), live, &obs, now);
+        if state.is_some_and(|s| s.status == Status::Paused) {
+            prop_assert!(d.writes().is_none_or(|w| w.v2 == 0), "{:?}", d);
+        }
+    }
+
+    #[test]
+    fn insufficient_data_never_promotes(
+        (plan, state, _live, mut obs, now) in arb_case(),
+    ) {
+        let state = state.map(|mut s| { s.status = Status::Running; s });
+        let live = expected_weights(&plan, state.as_ref()).unwrap();
+        for m in &mut obs.minutes {
+            m.v2.requests %= plan.health.min_requests.div_ceil(40).max(1);
+        }
+        let d = decide(&plan, state.as_ref(), live, &obs, now);
+        if state.is_some() {
+            prop_assert!(!matches!(d, Decision::Promote { .. } | Decision::Complete), "{:?}", d);
+        }
+    }
+
+    #[test]
+    fn the_order_of_the_minutes_changes_nothing(
+        (plan, state, live, obs, now) in arb_case(),
+        rotate in 0usize..30,
+    ) {
+        let mut shuffled = obs.clone();
+        let n = shuffled.minutes.len().max(1);
+        shuffled.minutes.rotate_left(rotate % n);
+        shuffled.minutes.reverse();
+        let a = decide_with_statistics(&plan, state.as_ref(), live, &obs, now);
+        let b = decide_with_statistics(&plan, state.as_ref(), live, &shuffled, now);
+        prop_assert_eq!(&a.decision, &b.decision);
+        let ln = |j: &Judged| j.statistics.as_ref().map(|s| (s.errors.ln_e_relative, s.errors.ln_e_absolute));
+        match (ln(&a), ln(&b)) {
+            (Some((Some(r1), a1)), Some((Some(r2), a2))) => {
+                prop_assert!((r1 - r2).abs() < 1e-9);
+                prop_assert_eq!(a1.is_some(), a2.is_some());
+            }
+            (x, y) => prop_assert_eq!(x, y),
+        }
+    }
+}
