@@ -64,10 +64,25 @@ impl Options {
             Some(name) => name.clone(),
             None => function_from_stack(&sdk, &self.stack).await?,
         };
-        let lambda = aws_sdk_lambda::Client::new(&sdk);
+        target_of(
+            &aws_sdk_lambda::Client::new(&sdk),
+            &function,
+            Clients::new(&sdk),
+        )
+        .await
+    }
+}
+
+/// The controller's configuration, read from `function`'s environment, with `clients`.
+pub async fn target_of(
+    lambda: &aws_sdk_lambda::Client,
+    function: &str,
+    clients: Clients,
+) -> crate::Result<Target> {
+    {
         let out = lambda
             .get_function_configuration()
-            .function_name(&function)
+            .function_name(function)
             .send()
             .await
             .map_err(|err| {
@@ -83,10 +98,7 @@ impl Options {
             .unwrap_or_default();
         let config = Config::from_lookup(|name| variables.get(name).cloned())
             .map_err(|err| format!("function {function} is not a canary controller: {err}"))?;
-        Ok(Target {
-            clients: Clients::new(&sdk),
-            config,
-        })
+        Ok(Target { clients, config })
     }
 }
 

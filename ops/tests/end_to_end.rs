@@ -13,6 +13,7 @@ mod support;
 
 use std::collections::HashMap;
 
+use alb_canary_tests::calls::{CallLog, Recorder};
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, ForwardActionConfig, ProtocolEnum, TargetDescription, TargetGroupTuple,
     TargetTypeEnum,
@@ -21,23 +22,31 @@ use aws_sdk_scheduler::types::{
     FlexibleTimeWindow, FlexibleTimeWindowMode, Target as ScheduleTarget,
 };
 use canaryctl::control::{Action as Operator, apply};
-use canaryctl::settings::Target;
+use canaryctl::settings::{Target, target_of};
 use contract::Plan;
 use controller::decision::{Status, Weights};
 use controller::promotion::handle_promotion_at;
 use controller::rollback::handle_alarm_at;
-use controller::{Config, Outcome};
+use controller::{Clients, Config, Outcome};
+use policy::intrinsics::{Evaluator, Physical, Pseudo};
 use serde_json::{Value, json};
 use support::Env;
 
 const STACK: &str = "alb-canary";
 const ACCOUNT: &str = "123456789012";
-const STACK_UUID: &str = "1e2f3a4b-5c6d-4e7f-8a9b-0c1d2e3f4a5b";
 
-/// The template's expressions, resolved as CloudFormation would for one deployment.
+/// The principals whose calls the IAM proof evaluates: the functions' roles and the operators'
+/// managed policy, by logical ID.
+const PROMOTE: &str = "PromoteFunctionRole";
+const ROLLBACK: &str = "RollbackFunctionRole";
+const OPERATOR: &str = "CanaryOperatorPolicy";
+
+/// The template's expressions, resolved as CloudFormation would for one deployment, by the
+/// evaluator the policy checks use (`policy::intrinsics`): a reference to something this test
+/// did not create, an unknown intrinsic or condition is a failure naming the resource and path.
 struct Deployment {
     template: Value,
-    params: HashMap<String, String>,
+    overrides: Vec<(String, String)>,
     /// Logical ID → what `Ref` returns.
     refs: HashMap<String, String>,
     /// (logical ID, attribute) → what `Fn::GetAtt` returns.
@@ -47,22 +56,12 @@ struct Deployment {
 impl Deployment {
     fn new(overrides: &[(&str, &str)]) -> Deployment {
         let template = stack::synthesize(&stack::Options::default()).to_json();
-        let mut params: HashMap<String, String> = template["Parameters"]
-            .as_object()
-            .unwrap()
-            .iter()
-            .map(|(name, spec)| (name.clone(), scalar(&spec["Default"])))
-            .collect();
-        for (name, value) in overrides {
-            assert!(
-                params.contains_key(*name),
-                "the stack has no parameter {name}"
-            );
-            params.insert((*name).to_owned(), (*value).to_owned());
-        }
         Deployment {
             template,
-            params,
+            overrides: overrides
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
             refs: HashMap::new(),
             attrs: HashMap::new(),
         }
@@ -76,7 +75,28 @@ impl Deployment {
             value = &value[*key];
         }
         assert!(!value.is_null(), "{id} has no property {}", path.join("."));
-        self.resolve(value)
+        let overrides: Vec<(&str, &str)> = self
+            .overrides
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let evaluator = Evaluator::new(&self.template, &overrides).expect("the template evaluates");
+        let lookup = |id: &str, attribute: Option<&str>| match attribute {
+            None => self.refs.get(id).cloned(),
+            Some(a) => self.attrs.get(&(id.to_owned(), a.to_owned())).cloned(),
+        };
+        let path = std::iter::once("Properties")
+            .chain(path.iter().copied())
+            .collect::<Vec<_>>()
+            .join(".");
+        evaluator
+            .value_at(
+                &format!("Resources.{id}"),
+                &path,
+                value,
+                &Physical::Given(&lookup),
+            )
+            .unwrap_or_else(|err| panic!("{err}"))
     }
 
     fn created(&mut self, id: &str, reference: &str) {
@@ -88,40 +108,11 @@ impl Deployment {
             .insert((id.to_owned(), attribute.to_owned()), value.to_owned());
     }
 
-    fn condition(&self, name: &str) -> bool {
-        let expr = &self.template["Conditions"][name];
-        assert!(!expr.is_null(), "no condition {name}");
-        self.truth(expr)
-    }
-
-    fn truth(&self, expr: &Value) -> bool {
-        let (key, arg) = expr.as_object().and_then(|m| m.iter().next()).unwrap();
-        match key.as_str() {
-            "Fn::Equals" => self.resolve(&arg[0]) == self.resolve(&arg[1]),
-            "Fn::Not" => !self.truth(&arg[0]),
-            "Fn::And" => arg.as_array().unwrap().iter().all(|e| self.truth(e)),
-            "Fn::Or" => arg.as_array().unwrap().iter().any(|e| self.truth(e)),
-            "Condition" => self.condition(arg.as_str().unwrap()),
-            other => panic!("unexpected condition function {other}"),
-        }
-    }
-
     fn lookup(&self, name: &str) -> String {
-        match name {
-            "AWS::StackName" => STACK.into(),
-            "AWS::StackId" => {
-                format!("arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/{STACK}/{STACK_UUID}")
-            }
-            "AWS::Region" => "us-east-1".into(),
-            "AWS::AccountId" => ACCOUNT.into(),
-            "AWS::Partition" => "aws".into(),
-            _ => self
-                .params
-                .get(name)
-                .or_else(|| self.refs.get(name))
-                .unwrap_or_else(|| panic!("`{name}` is referenced but not deployed here"))
-                .clone(),
-        }
+        self.refs
+            .get(name)
+            .unwrap_or_else(|| panic!("`{name}` is referenced but not deployed here"))
+            .clone()
     }
 
     fn get_att(&self, id: &str, attribute: &str) -> String {
@@ -131,94 +122,20 @@ impl Deployment {
             .clone()
     }
 
-    fn resolve(&self, value: &Value) -> Value {
-        match value {
-            Value::Array(items) => Value::Array(
-                items
-                    .iter()
-                    .map(|v| self.resolve(v))
-                    .filter(|v| v != &json!("AWS::NoValue"))
-                    .collect(),
-            ),
-            Value::Object(map) if map.len() == 1 => {
-                let (key, arg) = map.iter().next().unwrap();
-                match key.as_str() {
-                    "Ref" if arg == "AWS::NoValue" => json!("AWS::NoValue"),
-                    "Ref" => json!(self.lookup(arg.as_str().unwrap())),
-                    "Fn::GetAtt" => {
-                        json!(self.get_att(arg[0].as_str().unwrap(), arg[1].as_str().unwrap()))
-                    }
-                    "Fn::If" => {
-                        let branch = if self.condition(arg[0].as_str().unwrap()) {
-                            &arg[1]
-                        } else {
-                            &arg[2]
-                        };
-                        self.resolve(branch)
-                    }
-                    "Fn::Select" => {
-                        let index = arg[0].as_u64().unwrap() as usize;
-                        self.resolve(&arg[1]).as_array().unwrap()[index].clone()
-                    }
-                    "Fn::Split" => {
-                        let text = scalar(&self.resolve(&arg[1]));
-                        json!(text.split(arg[0].as_str().unwrap()).collect::<Vec<_>>())
-                    }
-                    "Fn::Join" => {
-                        let parts: Vec<String> = self
-                            .resolve(&arg[1])
-                            .as_array()
-                            .unwrap()
-                            .iter()
-                            .map(scalar)
-                            .collect();
-                        json!(parts.join(arg[0].as_str().unwrap()))
-                    }
-                    "Fn::Sub" => {
-                        let (text, locals) = match arg {
-                            Value::Array(parts) => {
-                                (parts[0].as_str().unwrap(), parts[1].as_object().cloned())
-                            }
-                            other => (other.as_str().unwrap(), None),
-                        };
-                        json!(self.substitute(text, locals.as_ref()))
-                    }
-                    _ => Value::Object(
-                        map.iter()
-                            .map(|(k, v)| (k.clone(), self.resolve(v)))
-                            .collect(),
-                    ),
-                }
-            }
-            Value::Object(map) => Value::Object(
-                map.iter()
-                    .map(|(k, v)| (k.clone(), self.resolve(v)))
-                    .collect(),
-            ),
-            other => other.clone(),
+    /// A recorded resource as the template names it: the `Ref` or `Fn::GetAtt` whose deployed
+    /// value it is, else the ARN itself (which then holds only the shared pseudo values).
+    fn expression_of(&self, resource: &str) -> Value {
+        let mut refs: Vec<(&String, &String)> = self.refs.iter().collect();
+        refs.sort();
+        if let Some((id, _)) = refs.iter().find(|(_, v)| v.as_str() == resource) {
+            return json!({ "Ref": id });
         }
-    }
-
-    fn substitute(&self, text: &str, locals: Option<&serde_json::Map<String, Value>>) -> String {
-        let mut out = String::new();
-        let mut rest = text;
-        while let Some(start) = rest.find("${") {
-            out += &rest[..start];
-            let after = &rest[start + 2..];
-            let end = after.find('}').expect("closed ${");
-            let name = &after[..end];
-            if let Some(literal) = name.strip_prefix('!') {
-                out += &format!("${{{literal}}}");
-            } else if let Some(local) = locals.and_then(|l| l.get(name)) {
-                out += &scalar(&self.resolve(local));
-            } else if let Some((id, attribute)) = name.split_once('.') {
-                out += &self.get_att(id, attribute);
-            } else {
-                out += &self.lookup(name);
-            }
-            rest = &after[end + 1..];
+        let mut attrs: Vec<(&(String, String), &String)> = self.attrs.iter().collect();
+        attrs.sort();
+        if let Some(((id, attribute), _)) = attrs.iter().find(|(_, v)| v.as_str() == resource) {
+            return json!({ "Fn::GetAtt": [id, attribute] });
         }
-        out + rest
+        json!(resource)
     }
 }
 
@@ -249,8 +166,90 @@ fn step_length() -> i64 {
 
 struct Deployed {
     deployment: Deployment,
+    /// The promotion function's clients, recorded as its role's calls.
+    promote: Clients,
+    /// The rollback function's clients, recorded as its role's calls.
+    rollback: Clients,
+    /// The operator's clients and configuration, read from the deployed function as canaryctl does.
     target: Target,
+    /// The test's own reads, not recorded.
+    reader: Clients,
+    log: CallLog,
     schedule_event: Value,
+}
+
+/// Clients whose every call `recorder` records.
+fn recorded(sdk: &aws_config::SdkConfig, recorder: &Recorder) -> Clients {
+    Clients {
+        elbv2: aws_sdk_elasticloadbalancingv2::Client::from_conf(
+            aws_sdk_elasticloadbalancingv2::config::Builder::from(sdk)
+                .interceptor(recorder.clone())
+                .build(),
+        ),
+        cloudwatch: aws_sdk_cloudwatch::Client::from_conf(
+            aws_sdk_cloudwatch::config::Builder::from(sdk)
+                .interceptor(recorder.clone())
+                .build(),
+        ),
+        dynamodb: aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(sdk)
+                .interceptor(recorder.clone())
+                .build(),
+        ),
+        sns: aws_sdk_sns::Client::from_conf(
+            aws_sdk_sns::config::Builder::from(sdk)
+                .interceptor(recorder.clone())
+                .build(),
+        ),
+        scheduler: aws_sdk_scheduler::Client::from_conf(
+            aws_sdk_scheduler::config::Builder::from(sdk)
+                .interceptor(recorder.clone())
+                .build(),
+        ),
+    }
+}
+
+/// Every call the functions and the operator made is one the committed IAM proof covers
+/// (`policy/iam/calls.json`, which `cargo xtask check` evaluates against the template's
+/// policies); with `ALB_CANARY_RECORD_CALLS=1` new calls are added to it instead.
+fn check_recorded_calls(deployed: &Deployed) {
+    let path = policy::iam::folder().join(policy::iam::RECORDED_CALLS);
+    let recorded: Vec<Value> = deployed
+        .log
+        .calls()
+        .iter()
+        .map(|call| {
+            let mut entry = call.to_json();
+            entry["resource"] = deployed.deployment.expression_of(&call.resource);
+            entry
+        })
+        .collect();
+    assert!(!recorded.is_empty(), "no call was recorded");
+    let read = || -> Vec<Value> {
+        std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or_default()
+    };
+    let missing: Vec<&Value> = recorded.iter().filter(|c| !read().contains(c)).collect();
+    if missing.is_empty() {
+        return;
+    }
+    assert!(
+        std::env::var_os("ALB_CANARY_RECORD_CALLS").is_some(),
+        "calls the IAM proof does not cover yet (not in {}): {missing:#?}\n\
+         rerun `ALB_CANARY_RECORD_CALLS=1 cargo test -p canaryctl --test end_to_end`, then \
+         `cargo xtask check` proves them against the template's policies",
+        path.display()
+    );
+    let lock = std::fs::File::create(std::env::temp_dir().join("alb-canary-calls.lock")).unwrap();
+    lock.lock().unwrap();
+    let mut all = read();
+    all.extend(recorded);
+    all.sort_by_key(Value::to_string);
+    all.dedup();
+    let text = serde_json::to_string_pretty(&all).unwrap() + "\n";
+    std::fs::write(&path, text).unwrap();
 }
 
 /// Creates the controller's resources as the stack declares them, in `env`'s emulator.
@@ -381,20 +380,28 @@ async fn deploy(env: &Env) -> Deployed {
         .expect("CreateTopic");
     d.created("CanaryTopic", topic.topic_arn().unwrap());
 
-    // The functions' role, from the template's trust policy (the emulator insists it exists).
+    // The functions' and the schedule's roles, from the template's trust policies (the emulator
+    // insists they exist).
     let iam = aws_sdk_iam::Client::new(&env.moto.sdk_config().await);
-    let trust = d.property("RollbackFunctionRole", &["AssumeRolePolicyDocument"]);
-    let role_arn = iam
-        .create_role()
-        .role_name(format!("{STACK}-RollbackFunctionRole"))
-        .assume_role_policy_document(trust.to_string())
-        .send()
-        .await
-        .expect("CreateRole")
-        .role()
-        .unwrap()
-        .arn()
-        .to_owned();
+    let mut role_arns = HashMap::new();
+    for id in [ROLLBACK, "PromotionScheduleRole"] {
+        let trust = d.property(id, &["AssumeRolePolicyDocument"]);
+        let arn = iam
+            .create_role()
+            .role_name(format!("{STACK}-{id}"))
+            .assume_role_policy_document(trust.to_string())
+            .send()
+            .await
+            .expect("CreateRole")
+            .role()
+            .unwrap()
+            .arn()
+            .to_owned();
+        d.created(id, &format!("{STACK}-{id}"));
+        d.attribute(id, "Arn", &arn);
+        role_arns.insert(id, arn);
+    }
+    let role_arn = role_arns[ROLLBACK].clone();
 
     // The alarms, under the names the stack gives them (the rollback function lists them).
     for (id, alarm) in d.template["Resources"].as_object().unwrap().clone() {
@@ -434,6 +441,11 @@ async fn deploy(env: &Env) -> Deployed {
         d.attribute(id, "Arn", &arn);
         let schedule_name = scalar(&d.property("PromotionSchedule", &["Name"]));
         d.created("PromotionSchedule", &schedule_name);
+        d.attribute(
+            "PromotionSchedule",
+            "Arn",
+            &format!("arn:aws:scheduler:us-east-1:{ACCOUNT}:schedule/default/{schedule_name}"),
+        );
         let vars: HashMap<String, String> = d
             .property(id, &["Environment", "Variables"])
             .as_object()
@@ -488,7 +500,7 @@ async fn deploy(env: &Env) -> Deployed {
         .target(
             ScheduleTarget::builder()
                 .arn(schedule(&["Target", "Arn"]))
-                .role_arn(&role_arn)
+                .role_arn(schedule(&["Target", "RoleArn"]))
                 .input(schedule(&["Target", "Input"]))
                 .build()
                 .unwrap(),
@@ -497,12 +509,32 @@ async fn deploy(env: &Env) -> Deployed {
         .await
         .expect("CreateSchedule");
     let schedule_event: Value = serde_json::from_str(&schedule(&["Target", "Input"])).unwrap();
+
+    // Each principal's calls are recorded for the IAM proof. The operator's configuration is read
+    // from the deployed function, as canaryctl does.
+    let sdk = env.moto.sdk_config().await;
+    let log = CallLog::new();
+    let operator = log.recorder(OPERATOR);
+    let lambda = aws_sdk_lambda::Client::from_conf(
+        aws_sdk_lambda::config::Builder::from(&sdk)
+            .interceptor(operator.clone())
+            .build(),
+    );
+    let target = target_of(
+        &lambda,
+        &format!("{STACK}-PromoteFunction"),
+        recorded(&sdk, &operator),
+    )
+    .await
+    .expect("canaryctl reads the deployed function");
+    assert_eq!(target.config.listener_arn, config.unwrap().listener_arn);
     Deployed {
         deployment: d,
-        target: Target {
-            clients: env.clients.clone(),
-            config: config.unwrap(),
-        },
+        promote: recorded(&sdk, &log.recorder(PROMOTE)),
+        rollback: recorded(&sdk, &log.recorder(ROLLBACK)),
+        target,
+        reader: env.clients.clone(),
+        log,
         schedule_event,
     }
 }
@@ -521,7 +553,7 @@ fn t0() -> i64 {
 
 async fn scheduled_run(deployed: &Deployed, now: i64) -> Outcome {
     handle_promotion_at(
-        &deployed.target.clients,
+        &deployed.promote,
         &deployed.target.config,
         deployed.schedule_event.clone(),
         now,
@@ -531,7 +563,7 @@ async fn scheduled_run(deployed: &Deployed, now: i64) -> Outcome {
 }
 
 async fn weights(deployed: &Deployed) -> Weights {
-    controller::listener::read(&deployed.target.clients.elbv2, &deployed.target.config)
+    controller::listener::read(&deployed.reader.elbv2, &deployed.target.config)
         .await
         .unwrap()
         .weights
@@ -687,6 +719,7 @@ async fn the_schedule_promotes_a_healthy_canary_through_every_step_and_operators
         .unwrap_err()
         .to_string();
     assert!(err.contains("that is complete"), "{err}");
+    check_recorded_calls(&deployed);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -723,23 +756,15 @@ async fn a_v2_error_spike_and_its_alarm_roll_the_canary_back_for_good() {
         serde_json::from_str(&std::fs::read_to_string(fixture).unwrap()).unwrap();
     event["alarmData"]["alarmName"] = json!(alarm);
     event["alarmArn"] = json!(deployed.deployment.get_att("CanaryErrorRateAlarm", "Arn"));
-    let outcome = handle_alarm_at(
-        &deployed.target.clients,
-        &deployed.target.config,
-        event,
-        now + 60,
-    )
-    .await
-    .unwrap();
+    let outcome = handle_alarm_at(&deployed.rollback, &deployed.target.config, event, now + 60)
+        .await
+        .unwrap();
     assert!(matches!(outcome, Outcome::RolledBack { .. }), "{outcome:?}");
     assert_eq!(weights(&deployed).await, Weights::STABLE_ONLY);
     assert!(
-        !controller::schedule::is_enabled(
-            &deployed.target.clients.scheduler,
-            &deployed.target.config
-        )
-        .await
-        .unwrap()
+        !controller::schedule::is_enabled(&deployed.reader.scheduler, &deployed.target.config)
+            .await
+            .unwrap()
     );
 
     // A later scheduled run (one that was already on its way, say) never brings V2 back.
@@ -764,6 +789,7 @@ async fn a_v2_error_spike_and_its_alarm_roll_the_canary_back_for_good() {
         err.contains("cannot resume a canary that is rolled_back"),
         "{err}"
     );
+    check_recorded_calls(&deployed);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -802,7 +828,7 @@ async fn abort_through_the_cli_rolls_a_running_canary_back_at_once() {
     assert!(ok, "{text}");
     assert!(text.contains("canary     rolled_back"), "{text}");
     assert!(text.contains("reason     aborted by an operator"), "{text}");
-    let schedule = stack::controller::schedule_name(STACK_UUID);
+    let schedule = stack::controller::schedule_name(&Pseudo::default().stack_uuid);
     assert!(
         text.contains(&format!("schedule   {schedule} disabled")),
         "{text}"
@@ -831,4 +857,5 @@ async fn abort_through_the_cli_rolls_a_running_canary_back_at_once() {
         String::from_utf8_lossy(&output.stderr)
             .contains("could not read function no-such-function")
     );
+    check_recorded_calls(&deployed);
 }

@@ -2,10 +2,12 @@
 //! check of the network. `check` runs both on one template; `check_dir` on every template of a folder.
 
 pub mod guard;
+pub mod iam;
+pub mod intrinsics;
 pub mod reachability;
 
 mod report;
 mod templates;
 
-pub use report::{Failure, Report, check};
+pub use report::{CheckFailure, Failure, Report, check};
 pub use templates::{CheckError, check_dir};

@@ -1,6 +1,7 @@
 //! The combined result of the guard rules and the reachability flows, and its readable rendering.
 
 use crate::guard::{self, GuardError, RuleOutcome, Status};
+use crate::intrinsics::EvalError;
 use crate::reachability::{self, Expect, FlowVerdict, Hop};
 use serde_json::Value;
 use std::fmt;
@@ -29,11 +30,20 @@ impl fmt::Display for Failure {
     }
 }
 
+/// Why a template could not be checked at all.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckFailure {
+    #[error(transparent)]
+    Guard(#[from] GuardError),
+    #[error("the template has an expression the checks cannot evaluate: {0}")]
+    Template(#[from] EvalError),
+}
+
 /// Runs the guard rules and every reachability scenario on `template`.
-pub fn check(template: &Value) -> Result<Report, GuardError> {
+pub fn check(template: &Value) -> Result<Report, CheckFailure> {
     Ok(Report {
         rules: guard::evaluate(template)?,
-        flows: reachability::analyze_all(template),
+        flows: reachability::analyze_all(template)?,
     })
 }
 

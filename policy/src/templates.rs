@@ -1,7 +1,6 @@
 //! The entry point `cargo xtask check` and the tests share: every `*.json` template of a folder, checked.
 
-use crate::guard::GuardError;
-use crate::report::{Report, check};
+use crate::report::{CheckFailure, Report, check};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -19,7 +18,7 @@ pub enum CheckError {
     #[error("no *.json template in {0} — run `cargo xtask synth` first")]
     NoTemplates(PathBuf),
     #[error("{path}: {source}")]
-    Guard { path: PathBuf, source: GuardError },
+    Check { path: PathBuf, source: CheckFailure },
 }
 
 /// Checks every `*.json` file of `dir` (sorted by name); one report per template.
@@ -47,7 +46,7 @@ pub fn check_dir(dir: &Path) -> Result<Vec<(PathBuf, Report)>, CheckError> {
                 path: path.clone(),
                 source,
             })?;
-            let report = check(&template).map_err(|source| CheckError::Guard {
+            let report = check(&template).map_err(|source| CheckError::Check {
                 path: path.clone(),
                 source,
             })?;

@@ -469,3 +469,34 @@ fn the_real_log_group_without_retention_fails_only_the_retention_rule() {
     });
     assert_only_rules(&report, &["log_group_retention"], "PromoteFunctionLogGroup");
 }
+
+#[test]
+fn an_expression_the_checks_do_not_understand_fails_the_check_naming_resource_and_path() {
+    // An intrinsic the evaluator does not know: an error, not a null the flows would skip.
+    let mut t = committed();
+    resource(&mut t, "PrivateSubnet1")["CidrBlock"] =
+        json!({"Fn::Cidr": [{"Ref": "VpcCidr"}, 4, 8]});
+    let err = policy::check(&t)
+        .expect_err("an unknown intrinsic")
+        .to_string();
+    for part in [
+        "Resources.PrivateSubnet1",
+        "Properties.CidrBlock.Fn::Cidr",
+        "unknown intrinsic",
+    ] {
+        assert!(err.contains(part), "{part} missing from: {err}");
+    }
+    // A condition the template does not declare: an error, not `false`.
+    let mut t = committed();
+    resource(&mut t, "PrivateNaclInEphemeral")["CidrBlock"] =
+        json!({"Fn::If": ["NoSuchCondition", "10.0.0.0/8", "0.0.0.0/0"]});
+    let err = policy::check(&t)
+        .expect_err("an undeclared condition")
+        .to_string();
+    assert!(
+        err.contains("Resources.PrivateNaclInEphemeral")
+            && err.contains("Properties.CidrBlock.Fn::If")
+            && err.contains("`NoSuchCondition` is not declared"),
+        "{err}"
+    );
+}

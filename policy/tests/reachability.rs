@@ -28,7 +28,7 @@ fn deny_http_at(number: u32) -> Value {
 
 #[test]
 fn nacl_entries_are_evaluated_in_rule_number_order() {
-    let before = analyze_all(&deny_http_at(50));
+    let before = analyze_all(&deny_http_at(50)).expect("the template evaluates");
     let blocked = find(&before, "defaults", "internet → ALB LoadBalancer :80");
     assert!(!blocked.allowed);
     let hop = blocked.deciding_hop().expect("hop");
@@ -37,7 +37,7 @@ fn nacl_entries_are_evaluated_in_rule_number_order() {
         "{hop}"
     );
 
-    let after = analyze_all(&deny_http_at(32000));
+    let after = analyze_all(&deny_http_at(32000)).expect("the template evaluates");
     assert!(
         find(&after, "defaults", "internet → ALB LoadBalancer :80").allowed,
         "the allow at 100 wins over a deny at 32000"
@@ -53,7 +53,7 @@ fn security_groups_are_stateful_and_nacls_are_not() {
         !egress.contains("AlbSecurityGroup"),
         "the backends have no egress rule toward the ALB: {egress}"
     );
-    let flows = analyze_all(&t);
+    let flows = analyze_all(&t).expect("the template evaluates");
     let v1 = find(
         &flows,
         "defaults",
@@ -75,7 +75,7 @@ fn security_groups_are_stateful_and_nacls_are_not() {
 
 #[test]
 fn parameters_switch_the_canary_to_the_docker_host_and_tls_adds_443() {
-    let flows = analyze_all(&committed());
+    let flows = analyze_all(&committed()).expect("the template evaluates");
     let names = |scenario: &str| -> Vec<&str> {
         flows
             .iter()
@@ -144,7 +144,7 @@ fn expose_private_subnet_1(t: &mut Value) {
 fn with_a_public_address_the_security_group_still_denies_every_port_from_the_internet() {
     let mut t = committed();
     expose_private_subnet_1(&mut t);
-    let flows = analyze_all(&t);
+    let flows = analyze_all(&t).expect("the template evaluates");
     let any = find(&flows, "defaults", "internet → AutoScalingGroupV1 any port");
     assert!(any.holds() && !any.allowed);
     assert_eq!(
@@ -164,7 +164,7 @@ fn any_port_probing_finds_an_odd_port_range_opened_to_the_world() {
     t["Resources"]["PrivateNaclOutEphemeralWorld"] = json!({"Type": "AWS::EC2::NetworkAclEntry", "Properties": {
         "NetworkAclId": {"Ref": "PrivateNacl"}, "RuleNumber": 300, "Protocol": 6, "RuleAction": "allow",
         "Egress": true, "CidrBlock": "0.0.0.0/0", "PortRange": {"From": 1024, "To": 65535}}});
-    let flows = analyze_all(&t);
+    let flows = analyze_all(&t).expect("the template evaluates");
     let any = find(&flows, "defaults", "internet → AutoScalingGroupV1 any port");
     assert!(any.allowed && !any.holds(), "{:#?}", any.hops);
     let subnet_2 = analyze_all(&{
@@ -174,7 +174,8 @@ fn any_port_probing_finds_an_odd_port_range_opened_to_the_world() {
             .expect("resources")
             .remove("PrivateNaclOutEphemeralWorld");
         t
-    });
+    })
+    .expect("the template evaluates");
     assert!(
         !find(
             &subnet_2,

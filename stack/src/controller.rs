@@ -9,7 +9,7 @@
 use indexmap::IndexMap;
 use serde_json::{Value, json};
 
-use crate::cfn::resources::{InlinePolicy, Policy, PolicyDocument, Principal, Role, Statement};
+use crate::cfn::resources::{InlinePolicy, ManagedPolicy, Policy, PolicyDocument, Role};
 use crate::cfn::serverless::{
     Alarm, AlarmMetric, AttributeDefinition, Dashboard, DeadLetterConfig, Destination,
     DestinationConfig, Dimension, EventInvokeConfig, FlexibleTimeWindow, Function,
@@ -18,7 +18,12 @@ use crate::cfn::serverless::{
     SseSpecification, Subscription, Table, Topic, dashboard_json,
 };
 use crate::cfn::{Attributes, Cond, Expr, Handle, Param, ParamSpec, Sub, Template, Waiver};
+mod permissions;
+
+use permissions::{allow, assume_role, controller_statements, operator_statements};
+
 use crate::load_balancer::LoadBalancing;
+use crate::storage::Storage;
 
 /// The Lambda instruction set, a synth option (`cargo xtask synth --arch`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -236,6 +241,7 @@ pub struct Controller {
 pub fn build(
     template: &mut Template,
     lb: &LoadBalancing,
+    storage: &Storage,
     architecture: Architecture,
 ) -> Controller {
     let (params, has_email) = declare_parameters(template);
@@ -495,11 +501,13 @@ pub fn build(
         Attributes::new().depends_on(&invoke_policy),
     );
 
+    let mut alarm_arns = Vec::new();
     for kind in AlarmKind::ALL {
         let alarm = template.add(
             kind.logical_id(),
             canary_alarm(kind, lb, &params, &rollback, &topic),
         );
+        alarm_arns.push(alarm.get_att("Arn"));
         template.add(
             &format!("{}InvokesRollback", kind.logical_id()),
             Permission {
@@ -511,6 +519,26 @@ pub fn build(
             },
         );
     }
+
+    // What `canaryctl` (cargo xtask status, pause, resume, promote, abort, publish) calls, for the
+    // operators' own roles to attach: the deployed function's settings, the same reads and writes
+    // the functions make, the alarms' states and the artifact upload. The IAM proof evaluates it.
+    let operator_policy = template.add(
+        "CanaryOperatorPolicy",
+        ManagedPolicy {
+            description: "alb-canary operators: canaryctl status, pause, resume, promote, abort and publish",
+            policy_document: PolicyDocument::new(operator_statements(
+                lb,
+                storage,
+                &table,
+                &topic,
+                [&promote, &rollback],
+                alarm_arns,
+                &schedule_arn,
+                &scheduler_role,
+            )),
+        },
+    );
 
     let dashboard = template.add(
         "CanaryDashboard",
@@ -549,6 +577,12 @@ pub fn build(
         None,
     );
     template.output(
+        "OperatorPolicyArn",
+        "Managed policy for the people and roles that run canaryctl (cargo xtask status, pause, ...)",
+        operator_policy.r#ref(),
+        None,
+    );
+    template.output(
         "PromoteFunctionName",
         "Promotion function",
         promote.r#ref(),
@@ -569,85 +603,6 @@ pub fn build(
         rollback,
         dashboard,
     }
-}
-
-fn assume_role(service: &'static str) -> PolicyDocument {
-    PolicyDocument::new(vec![Statement {
-        sid: None,
-        effect: "Allow",
-        principal: Some(Principal::Service(vec![service])),
-        action: vec!["sts:AssumeRole"],
-        resource: Vec::new(),
-        condition: None,
-    }])
-}
-
-fn allow(action: Vec<&'static str>, resource: Vec<Expr>) -> Statement {
-    Statement {
-        sid: None,
-        effect: "Allow",
-        principal: None,
-        action,
-        resource,
-        condition: None,
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn controller_statements(
-    lb: &LoadBalancing,
-    table: &Handle<Table>,
-    topic: &Handle<Topic>,
-    log_group: &Handle<LogGroup>,
-    dead_letters: &Handle<Queue>,
-    schedule_arn: &Expr,
-    scheduler_role: &Handle<Role>,
-) -> Vec<Statement> {
-    vec![
-        allow(
-            vec!["elasticloadbalancing:ModifyListener"],
-            vec![lb.live_listener.clone()],
-        ),
-        // Describe* calls and GetMetricData have no resource types in IAM: `*` is the only form.
-        allow(
-            vec![
-                "elasticloadbalancing:DescribeListeners",
-                "elasticloadbalancing:DescribeTargetHealth",
-                "cloudwatch:GetMetricData",
-            ],
-            vec![Expr::lit("*")],
-        ),
-        allow(
-            vec![
-                "dynamodb:GetItem",
-                "dynamodb:PutItem",
-                "dynamodb:UpdateItem",
-                "dynamodb:Query",
-            ],
-            vec![table.get_att("Arn")],
-        ),
-        allow(vec!["sns:Publish"], vec![topic.r#ref()]),
-        allow(
-            vec!["logs:CreateLogStream", "logs:PutLogEvents"],
-            vec![log_group.get_att("Arn")],
-        ),
-        allow(vec!["sqs:SendMessage"], vec![dead_letters.get_att("Arn")]),
-        allow(
-            vec!["scheduler:GetSchedule", "scheduler:UpdateSchedule"],
-            vec![schedule_arn.clone()],
-        ),
-        // UpdateSchedule re-submits the schedule's target, whose role must be passed again.
-        Statement {
-            sid: None,
-            effect: "Allow",
-            principal: None,
-            action: vec!["iam:PassRole"],
-            resource: vec![scheduler_role.get_att("Arn")],
-            condition: Some(
-                json!({ "StringEquals": { "iam:PassedToService": "scheduler.amazonaws.com" } }),
-            ),
-        },
-    ]
 }
 
 fn canary_dimensions(lb: &LoadBalancing) -> Vec<Dimension> {

@@ -86,6 +86,7 @@ pub fn synthesize(options: &Options) -> Template {
     controller::build(
         &mut stack.template,
         &stack.load_balancing,
+        &stack.storage,
         options.architecture,
     );
     outputs::add(&mut stack);

@@ -3,12 +3,13 @@
 //! - [`Moto`]: a real moto server (the local AWS emulator, pinned in `requirements-dev.txt`) on
 //!   127.0.0.1, one per test for isolation, stopped when dropped and killed with the test process.
 //! - [`tool`]: the path of a pinned Python tool in the project's `.venv` (cfn-lint, sam, ...).
-//!
+//! - [`calls`]: an SDK interceptor recording every AWS call as IAM sees it, for the IAM proof.
 //! - [`podman`]: Podman with isolated state for the container test, and the static service binary.
 //! - [`journal`]: the container's journald log lines, read back.
 //!
 //! A missing tool is a loud failure that says how to install it, never a skipped test.
 
+pub mod calls;
 pub mod journal;
 pub mod podman;
 

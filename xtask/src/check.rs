@@ -1,4 +1,5 @@
-//! `cargo xtask check`: the guard rules and the reachability flows on every template of `templates/`.
+//! `cargo xtask check`: the guard rules and the reachability flows on every template of `templates/`,
+//! and the IAM proof of the stack's roles on the stack's template.
 //! `cargo xtask bench-check`: the same check, timed in-process.
 
 use std::io::Write;
@@ -22,6 +23,14 @@ pub fn run(args: &[String]) -> crate::Result {
         write!(out, "{report}")?;
         failed += report.failures().len();
     }
+    // Every call the emulator tests recorded is allowed by its principal's policies, and every
+    // call outside a principal's job is denied (policy/iam/, run with Node).
+    let path = crate::project::root().join(stack::TEMPLATE_PATH);
+    let template: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
+    let iam = policy::iam::prove(&template, &policy::iam::committed_cases()?)?;
+    writeln!(out, "== {} (IAM)", path.display())?;
+    write!(out, "{iam}")?;
+    failed += iam.failures().len();
     if failed > 0 {
         return Err(format!("{failed} failure(s): the template is not safe to deploy (see above: resource, rule, fix)").into());
     }
@@ -59,7 +68,7 @@ pub fn bench(args: &[String]) -> crate::Result {
         std::hint::black_box(policy::guard::evaluate(&template)?);
         guard.push(start.elapsed());
         let start = Instant::now();
-        std::hint::black_box(policy::reachability::analyze_all(&template));
+        std::hint::black_box(policy::reachability::analyze_all(&template)?);
         reach.push(start.elapsed());
     }
     guard.sort();

@@ -4,13 +4,12 @@
 mod cidr;
 mod evaluate;
 mod flows;
-mod intrinsics;
 mod model;
 
 pub use evaluate::Hop;
 pub use flows::{Expect, FlowVerdict};
 
-use intrinsics::Resolver;
+use crate::intrinsics::{self, EvalError, Evaluator};
 use model::Network;
 use serde_json::Value;
 
@@ -59,22 +58,24 @@ pub fn scenarios(template: &Value) -> Vec<Scenario> {
     out
 }
 
-/// Evaluates the named flows on `template` under `scenario`.
-pub fn analyze(template: &Value, scenario: &Scenario) -> Vec<FlowVerdict> {
+/// Evaluates the named flows on `template` under `scenario`; an expression the evaluator does
+/// not understand is an error, never a guess.
+pub fn analyze(template: &Value, scenario: &Scenario) -> Result<Vec<FlowVerdict>, EvalError> {
     let overrides: Vec<(&str, &str)> = scenario
         .overrides
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    let resolver = Resolver::new(template, &overrides);
-    let net = Network::build(&resolver);
-    flows::named_flows(&net, &scenario.name)
+    let evaluator = Evaluator::new(template, &overrides)?;
+    let net = Network::build(&evaluator)?;
+    Ok(flows::named_flows(&net, &scenario.name))
 }
 
 /// Every scenario's flows.
-pub fn analyze_all(template: &Value) -> Vec<FlowVerdict> {
-    scenarios(template)
-        .iter()
-        .flat_map(|s| analyze(template, s))
-        .collect()
+pub fn analyze_all(template: &Value) -> Result<Vec<FlowVerdict>, EvalError> {
+    let mut out = Vec::new();
+    for scenario in scenarios(template) {
+        out.extend(analyze(template, &scenario)?);
+    }
+    Ok(out)
 }

@@ -2,7 +2,7 @@
 //! compute that sits behind it and the target groups that join them. Built from resolved properties.
 
 use super::cidr::{Cidr, Ports};
-use super::intrinsics::{Resolver, text};
+use crate::intrinsics::{EvalError, Evaluator, Physical, text};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -170,7 +170,7 @@ const EGRESS_PEERS: [&str; 3] = [
 ];
 
 impl Network {
-    pub fn build(resolver: &Resolver<'_>) -> Network {
+    pub fn build(evaluator: &Evaluator<'_>) -> Result<Network, EvalError> {
         let mut net = Network::default();
         let mut endpoint_tables: Vec<(String, Vec<String>)> = Vec::new();
         let mut listeners: Vec<(String, u16)> = Vec::new();
@@ -180,12 +180,12 @@ impl Network {
         let mut pending_ingress = Vec::new();
         let mut pending_egress = Vec::new();
 
-        for (id, resource) in resolver.resources() {
+        for (id, resource) in evaluator.resources()? {
             let kind = resource
                 .get("Type")
                 .and_then(Value::as_str)
                 .unwrap_or_default();
-            let props = resolver.properties(resource);
+            let props = evaluator.properties(id, &Physical::LogicalIds)?;
             let p = |k: &str| props.get(k);
             match kind {
                 "AWS::EC2::VPC" => net
@@ -450,6 +450,6 @@ impl Network {
                 public_ip: public,
             });
         }
-        net
+        Ok(net)
     }
 }

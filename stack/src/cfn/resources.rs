@@ -318,6 +318,15 @@ pub struct Policy {
 }
 resource!(Policy, "AWS::IAM::Policy", ["Id"]);
 
+/// A policy for people and roles outside the stack to attach (the operators').
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ManagedPolicy {
+    pub description: &'static str,
+    pub policy_document: PolicyDocument,
+}
+resource!(ManagedPolicy, "AWS::IAM::ManagedPolicy", ["PolicyArn"]);
+
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct InstanceProfile {

@@ -178,6 +178,21 @@ const REVIEW: &[(&str, &[(&str, Verdict)])] = &[
         ],
     ),
     (
+        "AWS::IAM::ManagedPolicy",
+        &[
+            (
+                "IAM.1",
+                Holds(
+                    "the IAM proof: canaryctl's recorded calls allowed, out-of-role calls denied",
+                ),
+            ),
+            (
+                "IAM.21",
+                Holds("guard iam.guard: no service-wide wildcard actions"),
+            ),
+        ],
+    ),
+    (
         "AWS::IAM::Policy",
         &[(
             "IAM.21",

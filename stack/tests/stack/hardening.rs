@@ -2,6 +2,7 @@
 //! check reads the synthesized template and returns its findings; each test proves the check
 //! passes on the stack and catches its own deliberate break (the mutation).
 
+use policy::intrinsics::{Evaluator, Physical, Pseudo};
 use serde_json::{Value, json};
 
 type Check = fn(&Value) -> Vec<String>;
@@ -178,42 +179,26 @@ const NAME_LIMITS: &[(&str, &str, usize)] = &[
     ("AWS::CloudWatch::Dashboard", "DashboardName", 255),
 ];
 
-fn longest(expr: &Value) -> Result<usize, String> {
-    let stack_name = "s".repeat(128);
-    match expr {
-        Value::String(s) => Ok(s.len()),
-        Value::Object(map) if map.contains_key("Fn::Sub") => {
-            let text = map["Fn::Sub"].as_str().ok_or("Fn::Sub with locals")?;
-            if text.replace("${AWS::StackName}", "").contains("${") {
-                return Err(format!("{text}: a variable of unknown length"));
-            }
-            Ok(text.replace("${AWS::StackName}", &stack_name).len())
-        }
-        Value::Object(map) if map.contains_key("Fn::Join") => {
-            let parts = map["Fn::Join"][1]
-                .as_array()
-                .ok_or("Fn::Join without a list")?;
-            parts.iter().map(longest).sum()
-        }
-        // The stack ID's UUID: `Fn::Select [2, Fn::Split ["/", AWS::StackId]]`.
-        Value::Object(map)
-            if map.get("Fn::Select")
-                == Some(&json!([2, { "Fn::Split": ["/", { "Ref": "AWS::StackId" }] }])) =>
-        {
-            Ok(36)
-        }
-        other => Err(format!("{other}: a name of unknown length")),
-    }
-}
-
+/// Every derived name, evaluated (by the shared evaluator) for a 128-character stack name.
 fn names_fit(t: &Value) -> Vec<String> {
+    let pseudo = Pseudo {
+        stack_name: "s".repeat(128),
+        ..Pseudo::default()
+    };
+    let evaluator = Evaluator::with_pseudo(t, &[], pseudo).unwrap();
     let mut findings = Vec::new();
     for (kind, property, limit) in NAME_LIMITS {
         for (id, r) in of_type(t, kind) {
-            match longest(&r["Properties"][property]) {
-                Ok(length) if length <= *limit => {}
-                Ok(length) => findings.push(format!("{id}.{property}: up to {length} > {limit}")),
-                Err(err) => findings.push(format!("{id}.{property}: {err}")),
+            let name = evaluator.value_at(
+                &format!("Resources.{id}"),
+                &format!("Properties.{property}"),
+                &r["Properties"][property],
+                &Physical::LogicalIds,
+            );
+            match name {
+                Ok(Value::String(name)) if name.len() <= *limit => {}
+                Ok(name) => findings.push(format!("{id}.{property}: {name} is over {limit}")),
+                Err(err) => findings.push(err.to_string()),
             }
         }
     }
