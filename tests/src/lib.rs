@@ -4,6 +4,8 @@
 //!   127.0.0.1, one per test for isolation, stopped when dropped and killed with the test process.
 //! - [`tool`]: the path of a pinned Python tool in the project's `.venv` (cfn-lint, sam, ...).
 //! - [`calls`]: an SDK interceptor recording every AWS call as IAM sees it, for the IAM proof.
+//! - [`stack_in_moto`]: the controller's resources deployed into a [`Moto`] as the synthesized
+//!   template declares them ([`template`] resolves its expressions).
 //! - [`podman`]: Podman with isolated state for the container test, and the static service binary.
 //! - [`journal`]: the container's journald log lines, read back.
 //!
@@ -12,6 +14,8 @@
 pub mod calls;
 pub mod journal;
 pub mod podman;
+pub mod stack_in_moto;
+pub mod template;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

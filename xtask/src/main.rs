@@ -5,6 +5,7 @@
 mod bundle;
 mod check;
 mod diagram;
+mod lab;
 mod lambda;
 mod ops;
 mod project;
@@ -34,10 +35,15 @@ commands:
   status | pause | resume | promote | abort [--stack NAME | --function NAME] [--endpoint-url URL]
                       operate the deployed canary (README, section Operate)
   judge --replay FILE replay one decision from its inputs (JSON; README, section Replay a decision)
+  lab [--scenario promote|rollback|both] [--rps N] [--duration S] [--plan FILE] [--out DIR]
+                      rehearse a canary on 127.0.0.1: HAProxy, the real controller and service,
+                      the emulator; timeline, decisions and picture under --out (default target/lab)
   bench-synth         time the stack synthesis
   bench-check         time the policy and reachability check
   bench-service [--duration S] [--connections N]
                       bounded load run against V1 and V2 on 127.0.0.1
+  bench-lab [lab options]
+                      both lab scenarios; reports their time and fault onset → V2 weight 0
   bench-lambda        release-build the Lambdas and report bundle sizes and handler times
   bench-judge [--canaries N] [--seed S] [--json]
                       seeded Monte Carlo canaries through the judge, both methods side by side
@@ -68,6 +74,8 @@ fn run() -> Result {
         "test" => test::run(rest),
         "publish" => service::publish(rest),
         "build-static" => service::build_static_command(rest),
+        "lab" => lab::run(rest),
+        "bench-lab" => lab::bench(rest),
         "bench-service" => service::bench(rest),
         "bench-lambda" => lambda::bench(rest),
         command if ops::COMMANDS.contains(&command) => ops::run(command, rest),

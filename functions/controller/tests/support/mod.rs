@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use alb_canary_tests::Moto;
+use alb_canary_tests::stack_in_moto::LoadBalancer;
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
@@ -17,8 +18,6 @@ use contract::{Plan, env, table};
 use controller::decision::{CanaryState, Weights};
 use controller::{Clients, Config};
 use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 pub const ALARM_5XX: &str = "alb-canary-v2-5xx";
@@ -43,71 +42,12 @@ pub struct Canary {
 
 static PORTS: AtomicU32 = AtomicU32::new(8000);
 
-/// The default VPC's id and two of its subnets in different zones. moto creates them on start;
-/// the EC2 SDK crate is not a dependency, so this is one plain Query call to the emulator
-/// (moto routes by the credential scope and does not check the signature).
-fn default_subnets(moto: &Moto) -> (String, Vec<String>) {
-    let host = moto.endpoint().trim_start_matches("http://").to_string();
-    let body = "Action=DescribeSubnets&Version=2016-11-15";
-    let mut stream = TcpStream::connect(&host).expect("moto accepts connections");
-    write!(
-        stream,
-        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
-         Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=00\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let values = |tag: &str| -> Vec<String> {
-        let open = format!("<{tag}>");
-        let close = format!("</{tag}>");
-        response
-            .split(&open)
-            .skip(1)
-            .filter_map(|rest| rest.split(&close).next().map(str::to_string))
-            .collect()
-    };
-    let (subnets, zones, vpcs) = (
-        values("subnetId"),
-        values("availabilityZone"),
-        values("vpcId"),
-    );
-    assert!(
-        subnets.len() >= 2,
-        "moto has no default subnets: {response}"
-    );
-    let mut picked: Vec<(String, String)> = Vec::new();
-    for (subnet, zone) in subnets.iter().zip(zones.iter()) {
-        if picked.iter().all(|(_, z)| z != zone) {
-            picked.push((subnet.clone(), zone.clone()));
-        }
-    }
-    (
-        vpcs[0].clone(),
-        picked.into_iter().take(2).map(|(s, _)| s).collect(),
-    )
-}
-
 impl Env {
     pub async fn start() -> Env {
         let moto = Moto::start();
         let clients = Clients::new(&moto.sdk_config().await);
-        let (vpc_id, subnets) = default_subnets(&moto);
-        let lb = clients
-            .elbv2
-            .create_load_balancer()
-            .name("canary-alb")
-            .set_subnets(Some(subnets))
-            .send()
-            .await
-            .expect("CreateLoadBalancer");
-        let lb_arn = lb.load_balancers()[0]
-            .load_balancer_arn()
-            .unwrap()
-            .to_string();
-        let lb_dimension = lb_arn.split(":loadbalancer/").nth(1).unwrap().to_string();
+        let lb = LoadBalancer::create(&moto, "canary-alb").await;
+        let (vpc_id, lb_arn, lb_dimension) = (lb.vpc_id, lb.arn, lb.dimension);
         let table = "canary-state".to_string();
         clients
             .dynamodb

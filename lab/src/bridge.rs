@@ -1,0 +1,228 @@
+//! The metrics bridge: every 10 s window, HAProxy's per-server counter deltas and the window's
+//! request log become the ALB's per-target-group metrics in the emulator, stamped with the
+//! window's start (the emulator buckets from the query's StartTime and drops earlier points).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit, StatisticSet};
+use aws_smithy_types::DateTime;
+use contract::alb_metric;
+
+use crate::context::{BridgedWindow, Ctx, PERIOD_SECS};
+use crate::haproxy::{self, ServerStat};
+use crate::logbook::Tally;
+
+/// Not in `contract::alb_metric` (the controller does not read it yet); ALB's name for
+/// connections to a target that could not be established.
+pub const TARGET_CONNECTION_ERRORS: &str = "TargetConnectionErrorCount";
+
+/// A counter's growth; a counter that went down was reset (HAProxy reloaded), so all of its
+/// new value is growth.
+pub fn growth(before: u64, after: u64) -> u64 {
+    if after >= before { after - before } else { after }
+}
+
+/// One target group's numbers for one window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowMetrics {
+    pub requests: u64,
+    pub errors_5xx: u64,
+    pub connection_errors: u64,
+    pub healthy: bool,
+}
+
+pub fn window_metrics(before: &ServerStat, after: &ServerStat) -> WindowMetrics {
+    WindowMetrics {
+        requests: growth(before.stot, after.stot),
+        errors_5xx: growth(before.hrsp_5xx, after.hrsp_5xx),
+        // `econ`: the connection failed; `eresp`: it broke before a whole response.
+        connection_errors: growth(before.econ, after.econ) + growth(before.eresp, after.eresp),
+        healthy: after.up,
+    }
+}
+
+/// The datapoints for one target group and window. Counts are always put (0 included) so that
+/// metric math sees a value; latency only when there were responses, as ALB does.
+pub fn datums(
+    load_balancer: &str,
+    target_group: &str,
+    start: i64,
+    m: &WindowMetrics,
+    log: &Tally,
+) -> Vec<MetricDatum> {
+    let datum = |name: &str, unit: StandardUnit| {
+        MetricDatum::builder()
+            .metric_name(name)
+            .dimensions(
+                Dimension::builder()
+                    .name("LoadBalancer")
+                    .value(load_balancer)
+                    .build(),
+            )
+            .dimensions(
+                Dimension::builder()
+                    .name("TargetGroup")
+                    .value(target_group)
+                    .build(),
+            )
+            .timestamp(DateTime::from_secs(start))
+            .unit(unit)
+    };
+    let count = |name: &str, v: u64| datum(name, StandardUnit::Count).value(v as f64).build();
+    let mut out = vec![
+        count(alb_metric::REQUEST_COUNT, m.requests),
+        count(alb_metric::TARGET_5XX, m.errors_5xx),
+        count(TARGET_CONNECTION_ERRORS, m.connection_errors),
+        count("HealthyHostCount", u64::from(m.healthy)),
+        count("UnHealthyHostCount", u64::from(!m.healthy)),
+    ];
+    if !log.latencies_ms.is_empty() {
+        let secs: Vec<f64> = log.latencies_ms.iter().map(|ms| ms / 1000.0).collect();
+        // Sum and count, so that Average over any bucket of windows is the exact mean.
+        let set = StatisticSet::builder()
+            .sample_count(secs.len() as f64)
+            .sum(secs.iter().sum())
+            .minimum(secs.iter().copied().fold(f64::INFINITY, f64::min))
+            .maximum(secs.iter().copied().fold(0.0, f64::max))
+            .build();
+        out.push(
+            datum(alb_metric::RESPONSE_TIME, StandardUnit::Seconds)
+                .statistic_values(set)
+                .build(),
+        );
+    }
+    out
+}
+
+fn epoch() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// Bridges window after window until dropped; after each, the alarms are evaluated.
+pub async fn run(ctx: Arc<Ctx>) -> Result<(), String> {
+    let mut before = haproxy::stats(&ctx.socket).await?;
+    ctx.book.take_window();
+    let period = PERIOD_SECS as f64;
+    loop {
+        let now = epoch();
+        let end = ((now / period).floor() + 1.0) * period;
+        // A little after the boundary, so the window's last requests have been logged.
+        tokio::time::sleep(Duration::from_secs_f64(end - now + 0.2)).await;
+        let start = end as i64 - PERIOD_SECS;
+        let after = haproxy::stats(&ctx.socket).await?;
+        let log = ctx.book.take_window();
+        let mut data = Vec::new();
+        let lb = &ctx.config.load_balancer;
+        for (arn, b, a, tally) in [
+            (&ctx.config.stable_tg_arn, &before.v1, &after.v1, &log.v1),
+            (&ctx.config.canary_tg_arn, &before.v2, &after.v2, &log.v2),
+        ] {
+            let tg = controller::listener::target_group_dimension(arn)
+                .ok_or_else(|| format!("{arn} has no target group dimension"))?;
+            data.extend(datums(lb, tg, start, &window_metrics(b, a), tally));
+        }
+        ctx.clients
+            .cloudwatch
+            .put_metric_data()
+            .namespace(alb_metric::NAMESPACE)
+            .set_metric_data(Some(data))
+            .send()
+            .await
+            .map_err(|e| format!("PutMetricData: {e:?}"))?;
+        let (v1, v2) = (
+            window_metrics(&before.v1, &after.v1),
+            window_metrics(&before.v2, &after.v2),
+        );
+        tracing::info!(
+            window_start = start,
+            v1_requests = v1.requests,
+            v1_5xx = v1.errors_5xx,
+            v2_requests = v2.requests,
+            v2_5xx = v2.errors_5xx,
+            v2_connection_errors = v2.connection_errors,
+            v2_mean_ms = log.v2.mean_ms(),
+            "bridged"
+        );
+        ctx.windows
+            .lock()
+            .expect("windows lock")
+            .push(BridgedWindow { start, log });
+        before = after;
+        crate::alarms::evaluate(&ctx, start).await?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counter_growth_and_resets() {
+        assert_eq!(growth(10, 25), 15);
+        assert_eq!(growth(25, 7), 7);
+        let before = ServerStat {
+            stot: 100,
+            hrsp_5xx: 4,
+            econ: 1,
+            eresp: 0,
+            weight: 10,
+            up: true,
+        };
+        let after = ServerStat {
+            stot: 150,
+            hrsp_5xx: 9,
+            econ: 2,
+            eresp: 3,
+            weight: 10,
+            up: false,
+        };
+        assert_eq!(
+            window_metrics(&before, &after),
+            WindowMetrics {
+                requests: 50,
+                errors_5xx: 5,
+                connection_errors: 4,
+                healthy: false
+            }
+        );
+    }
+
+    #[test]
+    fn datums_carry_both_dimensions_the_window_start_and_exact_latency_sums() {
+        let m = WindowMetrics {
+            requests: 3,
+            errors_5xx: 1,
+            connection_errors: 0,
+            healthy: true,
+        };
+        let log = Tally {
+            requests: 3,
+            errors_5xx: 1,
+            latencies_ms: vec![10.0, 20.0, 60.0],
+        };
+        let d = datums("app/lb/1", "targetgroup/v2/2", 1_000, &m, &log);
+        let names: Vec<&str> = d.iter().map(|d| d.metric_name().unwrap()).collect();
+        assert_eq!(
+            names,
+            [
+                "RequestCount",
+                "HTTPCode_Target_5XX_Count",
+                TARGET_CONNECTION_ERRORS,
+                "HealthyHostCount",
+                "UnHealthyHostCount",
+                "TargetResponseTime"
+            ]
+        );
+        assert!(d.iter().all(|d| d.timestamp().unwrap().secs() == 1_000
+            && d.dimensions().len() == 2));
+        let lat = d[5].statistic_values().unwrap();
+        assert_eq!(lat.sample_count(), Some(3.0));
+        assert!((lat.sum().unwrap() - 0.09).abs() < 1e-12);
+        assert_eq!(lat.maximum(), Some(0.06));
+        assert_eq!(datums("a", "b", 0, &m, &Tally::default()).len(), 5);
+    }
+}

@@ -1,0 +1,78 @@
+//! What the lab's concurrent parts share during one scenario.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use controller::decision::Weights;
+use controller::{Clients, Config};
+use serde_json::Value;
+use tokio::sync::watch;
+
+use crate::alarm_spec::AlarmSpec;
+use crate::logbook::{Group, LogBook, Pair};
+use crate::timeline::Recorder;
+
+/// Length of one metric window and one (compressed) alarm period.
+pub const PERIOD_SECS: i64 = 10;
+
+/// One bridged window: what was put into the emulator for it, and the request log behind it.
+#[derive(Debug, Clone)]
+pub struct BridgedWindow {
+    /// Epoch seconds; the datapoints' timestamp.
+    pub start: i64,
+    pub log: Pair,
+}
+
+/// How a scenario ended, as the lab's own loops saw it (the test asserts on HAProxy instead).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    Completed,
+    RolledBack,
+}
+
+pub struct Ctx {
+    pub clients: Clients,
+    pub config: Config,
+    /// HAProxy's runtime API socket.
+    pub socket: PathBuf,
+    pub book: Arc<LogBook>,
+    pub recorder: Arc<Recorder>,
+    pub windows: Mutex<Vec<BridgedWindow>>,
+    /// The event the promotion schedule sends (from the template).
+    pub schedule_event: Value,
+    pub alarms: Vec<AlarmSpec>,
+    /// Alarm name → ARN, for the alarm events.
+    pub alarm_arns: std::collections::HashMap<String, String>,
+    /// The listener's weights as the syncer last read them.
+    pub listener: Mutex<Option<Weights>>,
+    pub end: watch::Sender<Option<End>>,
+}
+
+impl Ctx {
+    /// The target group (by its `TargetGroup` dimension value) a dimension set names, if ours.
+    pub fn group_of(&self, dimensions: &[(String, String)]) -> Option<Group> {
+        let tg = dimensions
+            .iter()
+            .find(|(n, _)| n == "TargetGroup")
+            .map(|(_, v)| v.as_str())?;
+        let dim = |arn: &str| controller::listener::target_group_dimension(arn).map(str::to_owned);
+        if Some(tg.to_owned()) == dim(&self.config.stable_tg_arn) {
+            Some(Group::V1)
+        } else if Some(tg.to_owned()) == dim(&self.config.canary_tg_arn) {
+            Some(Group::V2)
+        } else {
+            None
+        }
+    }
+
+    pub fn finish(&self, end: End) {
+        self.end.send_if_modified(|e| {
+            if e.is_none() {
+                *e = Some(end);
+                true
+            } else {
+                false
+            }
+        });
+    }
+}

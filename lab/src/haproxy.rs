@@ -1,0 +1,323 @@
+//! HAProxy from Debian as the ALB stand-in: one frontend on 127.0.0.1, one backend with one server
+//! per target group, weights changed live through the runtime API (no reload, no failed request),
+//! and one log line per request (server, status, response time) sent over UDP to the bridge.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::UnixStream;
+
+use crate::process::Guarded;
+use crate::weights::HaproxyWeights;
+
+pub const BACKEND: &str = "tg";
+pub const V1_SERVER: &str = "tg-v1";
+pub const V2_SERVER: &str = "tg-v2";
+/// Debian 12's HAProxy series (LTS); the lab relies on its runtime API and log format.
+const SERIES: &str = "2.6.";
+
+/// Finds `haproxy` on PATH, or installs Debian's with apt (root only), saying so loudly.
+pub fn ensure_installed() -> Result<PathBuf, String> {
+    if let Some(path) = which("haproxy") {
+        return check_version(path);
+    }
+    eprintln!(
+        "\n*** HAProxy is not installed: installing Debian's haproxy {SERIES}x with apt-get (needs root) ***\n"
+    );
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Err("haproxy is missing and this is not root: run `apt-get install -y haproxy` \
+                    (Debian 12 ships 2.6, the series the lab is built for)"
+            .into());
+    }
+    apt(&["update", "-q"])?;
+    let candidate = apt_candidate()?;
+    if !candidate.starts_with(SERIES) {
+        return Err(format!(
+            "apt offers haproxy {candidate}, not the {SERIES}x series the lab is built for"
+        ));
+    }
+    apt(&["install", "-y", "-q", &format!("haproxy={candidate}")])?;
+    eprintln!("*** installed haproxy {candidate} ***\n");
+    let path = which("haproxy").ok_or("apt installed haproxy but it is not on PATH")?;
+    check_version(path)
+}
+
+fn apt(args: &[&str]) -> Result<(), String> {
+    let status = Command::new("apt-get")
+        .args(args)
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .status()
+        .map_err(|e| format!("apt-get: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("apt-get {} failed with {status}", args.join(" ")))
+    }
+}
+
+fn apt_candidate() -> Result<String, String> {
+    let out = Command::new("apt-cache")
+        .args(["policy", "haproxy"])
+        .output()
+        .map_err(|e| format!("apt-cache: {e}"))?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Candidate:").map(|v| v.trim().to_owned()))
+        .filter(|v| v != "(none)")
+        .ok_or_else(|| "apt knows no haproxy package (is this Debian?)".into())
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .chain(["/usr/sbin".into(), "/sbin".into()])
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+}
+
+fn check_version(path: PathBuf) -> Result<PathBuf, String> {
+    let out = Command::new(&path)
+        .arg("-v")
+        .output()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !text.contains(&format!("version {SERIES}")) {
+        tracing::warn!(version = %text.lines().next().unwrap_or(""), "not the HAProxy series the lab was measured with");
+    }
+    Ok(path)
+}
+
+/// Where HAProxy listens and what it forwards to.
+pub struct Layout {
+    pub frontend_port: u16,
+    pub v1_port: u16,
+    pub v2_port: u16,
+    pub log_port: u16,
+    pub dir: PathBuf,
+}
+
+impl Layout {
+    pub fn socket(&self) -> PathBuf {
+        self.dir.join("haproxy.sock")
+    }
+
+    /// The configuration: V1 takes everything until the syncer says otherwise, as the template's
+    /// listener does. `http-server-close` makes every request its own server connection, so
+    /// `stot` counts requests and each request is balanced on the weights in force.
+    pub fn config(&self) -> String {
+        let Layout {
+            frontend_port,
+            v1_port,
+            v2_port,
+            log_port,
+            ..
+        } = self;
+        format!(
+            "global
+    maxconn 2000
+    stats socket {socket} mode 600 level admin
+    log 127.0.0.1:{log_port} len 512 format raw local0 info
+
+defaults
+    mode http
+    log global
+    option http-server-close
+    timeout connect 2s
+    timeout client 30s
+    timeout server 30s
+    # server, status, server response time (ALB's TargetResponseTime), total active time
+    log-format \"%s %ST %Tr %Ta\"
+
+frontend alb
+    bind 127.0.0.1:{frontend_port}
+    default_backend {BACKEND}
+
+backend {BACKEND}
+    balance roundrobin
+    option httpchk GET /health
+    server {V1_SERVER} 127.0.0.1:{v1_port} weight 100 check inter 1s fall 2 rise 1
+    server {V2_SERVER} 127.0.0.1:{v2_port} weight 0 check inter 1s fall 2 rise 1
+",
+            socket = self.socket().display()
+        )
+    }
+}
+
+/// Starts HAProxy in the foreground as a guarded child and waits for its runtime API.
+pub async fn start(binary: &Path, layout: &Layout, max_secs: u64) -> Result<Guarded, String> {
+    let config = layout.dir.join("haproxy.cfg");
+    std::fs::write(&config, layout.config()).map_err(|e| e.to_string())?;
+    let mut child = Guarded::spawn(
+        "haproxy",
+        binary,
+        &["-db".into(), "-f".into(), config.display().to_string()],
+        &[],
+        max_secs,
+        &layout.dir.join("haproxy.log"),
+    )?;
+    for _ in 0..100 {
+        child.check_running()?;
+        if command(&layout.socket(), "show info").await.is_ok() {
+            return Ok(child);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err("haproxy's runtime API did not answer within 5 s".into())
+}
+
+/// One runtime API command (several separated by `;`), its answer.
+pub async fn command(socket: &Path, line: &str) -> Result<String, String> {
+    let mut stream = UnixStream::connect(socket)
+        .await
+        .map_err(|e| format!("haproxy socket {}: {e}", socket.display()))?;
+    stream
+        .write_all(format!("{line}\n").as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut answer = String::new();
+    tokio::time::timeout(Duration::from_secs(2), stream.read_to_string(&mut answer))
+        .await
+        .map_err(|_| format!("haproxy did not answer `{line}` within 2 s"))?
+        .map_err(|e| e.to_string())?;
+    Ok(answer)
+}
+
+/// Both servers' weights in one command line, so no request sees a half-applied split.
+pub async fn set_weights(socket: &Path, w: HaproxyWeights) -> Result<(), String> {
+    let answer = command(
+        socket,
+        &format!(
+            "set weight {BACKEND}/{V1_SERVER} {}; set weight {BACKEND}/{V2_SERVER} {}",
+            w.v1, w.v2
+        ),
+    )
+    .await?;
+    if answer.trim().is_empty() {
+        Ok(())
+    } else {
+        Err(format!("haproxy refused the weights: {}", answer.trim()))
+    }
+}
+
+/// Points the V2 server at another process, as a deploy replacing V2's instances would.
+pub async fn repoint_v2(socket: &Path, port: u16) -> Result<(), String> {
+    let answer = command(
+        socket,
+        &format!("set server {BACKEND}/{V2_SERVER} addr 127.0.0.1 port {port}"),
+    )
+    .await?;
+    if answer.contains("changed") || answer.trim().is_empty() {
+        Ok(())
+    } else {
+        Err(format!("haproxy refused the new V2 address: {}", answer.trim()))
+    }
+}
+
+/// One server's counters from `show stat`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ServerStat {
+    /// Requests sent to the server (one connection each under `http-server-close`).
+    pub stot: u64,
+    pub hrsp_5xx: u64,
+    /// Connections to the server that failed.
+    pub econ: u64,
+    /// Responses that broke off (the server closed or reset the connection).
+    pub eresp: u64,
+    pub weight: u32,
+    pub up: bool,
+}
+
+/// V1's and V2's counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Stats {
+    pub v1: ServerStat,
+    pub v2: ServerStat,
+}
+
+pub async fn stats(socket: &Path) -> Result<Stats, String> {
+    parse_stats(&command(socket, "show stat").await?)
+}
+
+/// Parses `show stat` CSV by its header's column names.
+pub fn parse_stats(csv: &str) -> Result<Stats, String> {
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines
+        .next()
+        .and_then(|h| h.strip_prefix("# "))
+        .ok_or("show stat: no header line")?
+        .split(',')
+        .collect();
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| *h == name)
+            .ok_or(format!("show stat: no column {name}"))
+    };
+    let (px, sv) = (col("pxname")?, col("svname")?);
+    let (stot, h5, econ, eresp, weight, status) = (
+        col("stot")?,
+        col("hrsp_5xx")?,
+        col("econ")?,
+        col("eresp")?,
+        col("weight")?,
+        col("status")?,
+    );
+    let mut found = (None, None);
+    for line in lines {
+        let f: Vec<&str> = line.split(',').collect();
+        if f.len() < header.len() || f[px] != BACKEND {
+            continue;
+        }
+        let num = |i: usize| f[i].parse::<u64>().unwrap_or(0);
+        let stat = ServerStat {
+            stot: num(stot),
+            hrsp_5xx: num(h5),
+            econ: num(econ),
+            eresp: num(eresp),
+            weight: num(weight) as u32,
+            up: f[status].starts_with("UP"),
+        };
+        match f[sv] {
+            V1_SERVER => found.0 = Some(stat),
+            V2_SERVER => found.1 = Some(stat),
+            _ => {}
+        }
+    }
+    match found {
+        (Some(v1), Some(v2)) => Ok(Stats { v1, v2 }),
+        _ => Err("show stat: the backend's servers are missing".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_rows_are_read_by_column_name() {
+        let csv = "# pxname,svname,stot,econ,eresp,weight,status,hrsp_5xx,\n\
+                   alb,FRONTEND,30,,,,OPEN,0,\n\
+                   tg,tg-v1,20,0,1,90,UP,0,\n\
+                   tg,tg-v2,10,2,0,10,DOWN,3,\n\
+                   tg,BACKEND,30,2,1,100,UP,3,\n";
+        let s = parse_stats(csv).unwrap();
+        assert_eq!(
+            s.v2,
+            ServerStat {
+                stot: 10,
+                hrsp_5xx: 3,
+                econ: 2,
+                eresp: 0,
+                weight: 10,
+                up: false
+            }
+        );
+        assert!(s.v1.up);
+        assert_eq!(s.v1.eresp, 1);
+        assert!(parse_stats("# pxname,svname\n").is_err());
+    }
+}

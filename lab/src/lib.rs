@@ -1,0 +1,27 @@
+//! The canary lab (`cargo xtask lab`): a canary rehearsed end to end on one machine.
+//!
+//! Traffic → HAProxy (the ALB stand-in) → the real V1/V2 `recommender` processes; HAProxy's
+//! counters and per-request log → the metrics bridge → `AWS/ApplicationELB` metrics in the moto
+//! emulator → the real promotion and rollback code (on a compressed schedule, and when the stack's
+//! alarms, evaluated here as CloudWatch would, fire) → `ModifyListener` → the syncer → HAProxy's
+//! weights → traffic. Everything listens on 127.0.0.1 and stops at the end.
+
+pub mod alarm_spec;
+pub mod alarms;
+pub mod bridge;
+pub mod context;
+pub mod haproxy;
+pub mod logbook;
+pub mod metric_math;
+pub mod options;
+pub mod output;
+pub mod plot;
+pub mod process;
+pub mod promoter;
+pub mod sampler;
+pub mod scenario;
+pub mod service;
+pub mod syncer;
+pub mod timeline;
+pub mod traffic;
+pub mod weights;

@@ -1,0 +1,263 @@
+//! The part of CloudWatch metric math the stack's alarms use, evaluated per period, because the
+//! emulator returns nothing for an expression: numbers, query ids, `+ - * /`, comparisons (1 or 0)
+//! and `IF(condition, then, else)`. Anything else is an error that names it, never a silent 0.
+
+use std::collections::HashMap;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expr {
+    Num(f64),
+    Id(String),
+    Neg(Box<Expr>),
+    Bin(Box<Expr>, Op, Box<Expr>),
+    If(Box<Expr>, Box<Expr>, Box<Expr>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Op {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Gt,
+    Ge,
+    Lt,
+    Le,
+    Eq,
+    Ne,
+}
+
+pub fn parse(text: &str) -> Result<Expr, String> {
+    let tokens = tokenize(text)?;
+    let mut p = Parser { tokens, pos: 0 };
+    let e = p.comparison()?;
+    match p.tokens.get(p.pos) {
+        None => Ok(e),
+        Some(t) => Err(format!("metric math `{text}`: unexpected `{t}`")),
+    }
+}
+
+impl Expr {
+    /// The ids the expression reads.
+    pub fn ids(&self) -> Vec<String> {
+        match self {
+            Expr::Num(_) => vec![],
+            Expr::Id(id) => vec![id.clone()],
+            Expr::Neg(e) => e.ids(),
+            Expr::Bin(a, _, b) => [a.ids(), b.ids()].concat(),
+            Expr::If(c, a, b) => [c.ids(), a.ids(), b.ids()].concat(),
+        }
+    }
+
+    /// The value for one period; `None` (no datapoint) when an id it reads has none there or
+    /// the result is not a finite number.
+    pub fn eval(&self, vars: &HashMap<String, Option<f64>>) -> Option<f64> {
+        let v = match self {
+            Expr::Num(n) => *n,
+            Expr::Id(id) => (*vars.get(id)?)?,
+            Expr::Neg(e) => -e.eval(vars)?,
+            Expr::If(c, a, b) => {
+                if c.eval(vars)? != 0.0 {
+                    a.eval(vars)?
+                } else {
+                    b.eval(vars)?
+                }
+            }
+            Expr::Bin(a, op, b) => {
+                let (x, y) = (a.eval(vars)?, b.eval(vars)?);
+                let truth = |t: bool| if t { 1.0 } else { 0.0 };
+                match op {
+                    Op::Add => x + y,
+                    Op::Sub => x - y,
+                    Op::Mul => x * y,
+                    Op::Div => x / y,
+                    Op::Gt => truth(x > y),
+                    Op::Ge => truth(x >= y),
+                    Op::Lt => truth(x < y),
+                    Op::Le => truth(x <= y),
+                    Op::Eq => truth(x == y),
+                    Op::Ne => truth(x != y),
+                }
+            }
+        };
+        v.is_finite().then_some(v)
+    }
+}
+
+fn tokenize(text: &str) -> Result<Vec<String>, String> {
+    let mut tokens = Vec::new();
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c.is_whitespace() {
+            i += 1;
+        } else if c.is_ascii_alphanumeric() || c == '_' || c == '.' {
+            let start = i;
+            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || "_.".contains(chars[i])) {
+                i += 1;
+            }
+            tokens.push(chars[start..i].iter().collect());
+        } else if "<>=!".contains(c) && chars.get(i + 1) == Some(&'=') {
+            tokens.push(format!("{c}="));
+            i += 2;
+        } else if "+-*/()<>,".contains(c) {
+            tokens.push(c.to_string());
+            i += 1;
+        } else {
+            return Err(format!("metric math `{text}`: unexpected `{c}`"));
+        }
+    }
+    Ok(tokens)
+}
+
+struct Parser {
+    tokens: Vec<String>,
+    pos: usize,
+}
+
+impl Parser {
+    fn peek(&self) -> Option<&str> {
+        self.tokens.get(self.pos).map(String::as_str)
+    }
+
+    fn next(&mut self) -> Result<String, String> {
+        let t = self
+            .tokens
+            .get(self.pos)
+            .cloned()
+            .ok_or("metric math: unexpected end")?;
+        self.pos += 1;
+        Ok(t)
+    }
+
+    fn expect(&mut self, want: &str) -> Result<(), String> {
+        match self.next()? {
+            t if t == want => Ok(()),
+            t => Err(format!("metric math: expected `{want}`, found `{t}`")),
+        }
+    }
+
+    fn comparison(&mut self) -> Result<Expr, String> {
+        let left = self.sum()?;
+        let op = match self.peek() {
+            Some(">") => Op::Gt,
+            Some(">=") => Op::Ge,
+            Some("<") => Op::Lt,
+            Some("<=") => Op::Le,
+            Some("==") => Op::Eq,
+            Some("!=") => Op::Ne,
+            _ => return Ok(left),
+        };
+        self.pos += 1;
+        Ok(Expr::Bin(Box::new(left), op, Box::new(self.sum()?)))
+    }
+
+    fn sum(&mut self) -> Result<Expr, String> {
+        let mut e = self.product()?;
+        while let Some(op) = match self.peek() {
+            Some("+") => Some(Op::Add),
+            Some("-") => Some(Op::Sub),
+            _ => None,
+        } {
+            self.pos += 1;
+            e = Expr::Bin(Box::new(e), op, Box::new(self.product()?));
+        }
+        Ok(e)
+    }
+
+    fn product(&mut self) -> Result<Expr, String> {
+        let mut e = self.unary()?;
+        while let Some(op) = match self.peek() {
+            Some("*") => Some(Op::Mul),
+            Some("/") => Some(Op::Div),
+            _ => None,
+        } {
+            self.pos += 1;
+            e = Expr::Bin(Box::new(e), op, Box::new(self.unary()?));
+        }
+        Ok(e)
+    }
+
+    fn unary(&mut self) -> Result<Expr, String> {
+        if self.peek() == Some("-") {
+            self.pos += 1;
+            return Ok(Expr::Neg(Box::new(self.unary()?)));
+        }
+        let t = self.next()?;
+        if t == "(" {
+            let e = self.comparison()?;
+            self.expect(")")?;
+            return Ok(e);
+        }
+        if let Ok(n) = t.parse::<f64>() {
+            return Ok(Expr::Num(n));
+        }
+        if !t.starts_with(|c: char| c.is_ascii_alphabetic()) {
+            return Err(format!("metric math: unexpected `{t}`"));
+        }
+        if self.peek() != Some("(") {
+            return Ok(Expr::Id(t));
+        }
+        self.pos += 1;
+        let mut args = vec![self.comparison()?];
+        while self.peek() == Some(",") {
+            self.pos += 1;
+            args.push(self.comparison()?);
+        }
+        self.expect(")")?;
+        match (t.to_ascii_uppercase().as_str(), args.len()) {
+            ("IF", 3) => {
+                let mut a = args.into_iter();
+                let (c, x, y) = (a.next().unwrap(), a.next().unwrap(), a.next().unwrap());
+                Ok(Expr::If(Box::new(c), Box::new(x), Box::new(y)))
+            }
+            (name, n) => Err(format!(
+                "metric math: function {name} with {n} arguments is not supported by the lab"
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, Option<f64>)]) -> HashMap<String, Option<f64>> {
+        pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+    }
+
+    #[test]
+    fn the_stacks_error_rate_expression() {
+        let e = parse("IF(requests > 0, 100 * errors / requests, 0)").unwrap();
+        assert_eq!(e.ids(), ["requests", "errors", "requests"]);
+        let rate = |r, x| e.eval(&vars(&[("requests", r), ("errors", x)]));
+        assert_eq!(rate(Some(200.0), Some(30.0)), Some(15.0));
+        assert_eq!(rate(Some(0.0), Some(0.0)), Some(0.0));
+        assert_eq!(rate(None, Some(1.0)), None);
+    }
+
+    #[test]
+    fn precedence_comparisons_and_negation() {
+        let e = parse("-2 + 3 * (4 - 1) >= 7").unwrap();
+        assert_eq!(e.eval(&HashMap::new()), Some(1.0));
+        let e = parse("IF(n >= 50, e / n, 0) * 100").unwrap();
+        assert_eq!(
+            e.eval(&vars(&[("n", Some(40.0)), ("e", Some(4.0))])),
+            Some(0.0)
+        );
+        assert_eq!(
+            e.eval(&vars(&[("n", Some(50.0)), ("e", Some(5.0))])),
+            Some(10.0)
+        );
+        assert_eq!(parse("1/0").unwrap().eval(&HashMap::new()), None);
+    }
+
+    #[test]
+    fn what_is_not_understood_is_an_error() {
+        assert!(parse("FILL(x, 0)").unwrap_err().contains("FILL"));
+        assert!(parse("x +").is_err());
+        assert!(parse("x # y").is_err());
+        assert!(parse("(x").is_err());
+    }
+}

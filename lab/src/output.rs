@@ -1,0 +1,123 @@
+//! What a scenario leaves under `--out/<scenario>/`: `timeline.json` (every sample, decision and
+//! event), `decisions.json`, `summary.json` (the measured numbers), `timeline.txt` and `lab.svg`.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use controller::decision::Weights;
+use serde::{Deserialize, Serialize};
+
+use crate::context::End;
+use crate::haproxy::Stats;
+use crate::timeline::Record;
+use crate::traffic::Totals;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Summary {
+    pub scenario: String,
+    /// `completed` or `rolled_back`, as the lab's loops saw the handlers' outcomes.
+    pub end: String,
+    /// Wall time of the scenario, set-up included.
+    pub seconds: f64,
+    /// When V2's faults switched on (seconds into the scenario).
+    pub fault_on_at: Option<f64>,
+    /// When the syncer next set V2's weight in HAProxy to 0 after that.
+    pub v2_weight_zero_at: Option<f64>,
+    pub onset_to_zero_seconds: Option<f64>,
+    /// The emulator's listener at the end (read by the lab, not reported by the controller).
+    pub listener_final: Weights,
+    /// HAProxy's counters and weights at the end.
+    pub haproxy_final: Stats,
+    pub traffic: Totals,
+    pub decisions: usize,
+}
+
+impl Summary {
+    pub fn new(
+        record: &Record,
+        end: End,
+        listener_final: Weights,
+        haproxy_final: Stats,
+        traffic: Totals,
+    ) -> Summary {
+        let fault_on_at = record
+            .events
+            .iter()
+            .find(|e| e.kind == "fault_on")
+            .map(|e| e.t);
+        let v2_weight_zero_at = fault_on_at.and_then(|on| {
+            record
+                .events
+                .iter()
+                .find(|e| e.source == "syncer" && e.t > on && e.detail["v2"] == 0)
+                .map(|e| e.t)
+        });
+        Summary {
+            scenario: record.scenario.clone(),
+            end: match end {
+                End::Completed => "completed",
+                End::RolledBack => "rolled_back",
+            }
+            .into(),
+            seconds: record.events.last().map_or(0.0, |e| e.t),
+            fault_on_at,
+            v2_weight_zero_at,
+            onset_to_zero_seconds: fault_on_at.zip(v2_weight_zero_at).map(|(a, b)| b - a),
+            listener_final,
+            haproxy_final,
+            traffic,
+            decisions: record.decisions.len(),
+        }
+    }
+}
+
+fn opt(v: Option<f64>, unit: &str) -> String {
+    v.map_or("-".into(), |v| format!("{v:.0}{unit}"))
+}
+
+/// A line every 5 s and every decision and event, in time order.
+pub fn text_timeline(record: &Record) -> String {
+    let mut lines: Vec<(f64, String)> = record
+        .samples
+        .iter()
+        .filter(|s| (s.t.round() as i64) % 5 == 0)
+        .map(|s| {
+            (
+                s.t,
+                format!(
+                    "HAProxy V1 {:>3} / V2 {:>3}  rps V1 {:>5.1} V2 {:>5.1}  V2 5xx {:>4}  latency V1 {:>5} V2 {:>5}",
+                    s.haproxy.v1.weight,
+                    s.haproxy.v2.weight,
+                    s.v1_rps,
+                    s.v2_rps,
+                    opt(s.v2_error_percent, "%"),
+                    opt(s.v1_latency_ms, "ms"),
+                    opt(s.v2_latency_ms, "ms"),
+                ),
+            )
+        })
+        .collect();
+    for m in record.decisions.iter().chain(&record.events) {
+        lines.push((m.t, format!("{:<8} {:<14} {}", m.source, m.kind, m.text)));
+    }
+    lines.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut out = String::new();
+    for (t, line) in lines {
+        let _ = writeln!(out, "{t:7.1}s  {line}");
+    }
+    out
+}
+
+fn write_json<T: Serialize>(dir: &Path, name: &str, value: &T) -> Result<(), String> {
+    let path = dir.join(name);
+    let text = serde_json::to_string_pretty(value).map_err(|e| e.to_string())?;
+    std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+pub fn write(dir: &Path, record: &Record, summary: &Summary) -> Result<(), String> {
+    write_json(dir, "timeline.json", record)?;
+    write_json(dir, "decisions.json", &record.decisions)?;
+    write_json(dir, "summary.json", summary)?;
+    std::fs::write(dir.join("timeline.txt"), text_timeline(record)).map_err(|e| e.to_string())?;
+    crate::plot::draw(&dir.join("lab.svg"), record)
+}

@@ -1,0 +1,242 @@
+//! One scenario from start to stop: the emulator deployed as the template says, the services,
+//! HAProxy, and the loops (syncer, sampler, bridge + alarms, schedule, traffic, fault), until the
+//! canary completes or is rolled back, then a few seconds more to show the traffic settle.
+//! Every process and task belongs to this function's frame: returning, failing or being
+//! cancelled (Ctrl-C) stops them all.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use alb_canary_tests::stack_in_moto::{self, LoadBalancer};
+use alb_canary_tests::{Moto, free_port};
+use contract::Plan;
+use controller::{Clients, Config};
+use serde_json::json;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::alarm_spec::AlarmSpec;
+use crate::context::{Ctx, End};
+use crate::service::Faults;
+use crate::timeline::Recorder;
+use crate::weights::HaproxyWeights;
+use crate::{
+    bridge, haproxy, logbook, output, promoter, sampler, service, syncer, traffic,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scenario {
+    /// A healthy V2 goes through every step and completes.
+    Promote,
+    /// V2's errors switch on when it reaches its first step; the canary must be rolled back.
+    Rollback,
+}
+
+impl Scenario {
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::Promote => "promote",
+            Scenario::Rollback => "rollback",
+        }
+    }
+}
+
+pub struct Options {
+    pub rps: u32,
+    /// Upper bound on one scenario.
+    pub duration: Duration,
+    pub plan: Plan,
+    pub out: PathBuf,
+    pub recommender: PathBuf,
+    pub haproxy: PathBuf,
+    /// The rollback scenario's V2 faults.
+    pub faults: Faults,
+    /// How often the promotion schedule fires (the stack's minute, compressed).
+    pub tick: Duration,
+}
+
+/// V2's share (percent) at which the rollback scenario's faults switch on: its first step.
+fn fault_at_percent(plan: &Plan) -> f64 {
+    f64::from(plan.steps[0])
+}
+
+pub async fn run(scenario: Scenario, opts: &Options) -> Result<output::Summary, String> {
+    let dir = opts.out.join(scenario.name());
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let recorder = Arc::new(Recorder::new(scenario.name()));
+    let bound = opts.duration.as_secs() + 30;
+
+    // The AWS side, as the template declares it, with the lab's plan as the CanaryPlan parameter.
+    let moto = tokio::task::block_in_place(Moto::start);
+    let lb = LoadBalancer::create(&moto, "lab-alb").await;
+    let plan = opts.plan.to_json();
+    let deployed = stack_in_moto::deploy(&moto, &lb, &[("CanaryPlan", plan.as_str())]).await;
+    let vars = &deployed.function_env["PromoteFunction"];
+    let config = Config::from_lookup(|n| vars.get(n).cloned())
+        .map_err(|e| format!("the template's PromoteFunction environment: {e}"))?;
+    let clients = Clients::new(&moto.sdk_config().await);
+    let (alarms, alarm_arns) = alarm_specs(&deployed.deployment)?;
+
+    // The services and the balancer.
+    let ports = (free_port(), free_port(), free_port(), free_port());
+    let (v1_port, v2_port, faulty_port, frontend_port) = ports;
+    let recommender = &opts.recommender;
+    let healthy = Faults::default();
+    let _v1 = service::start(recommender, "v1", "v1", v1_port, healthy, &dir, bound).await?;
+    let _v2 = service::start(recommender, "v2", "v2", v2_port, healthy, &dir, bound).await?;
+    let _faulty = match scenario {
+        Scenario::Rollback => Some(
+            service::start(recommender, "v2-faulty", "v2", faulty_port, opts.faults, &dir, bound)
+                .await?,
+        ),
+        Scenario::Promote => None,
+    };
+    let log_socket = tokio::net::UdpSocket::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let layout = haproxy::Layout {
+        frontend_port,
+        v1_port,
+        v2_port,
+        log_port: log_socket.local_addr().map_err(|e| e.to_string())?.port(),
+        dir: dir.clone(),
+    };
+    let _haproxy = haproxy::start(&opts.haproxy, &layout, bound).await?;
+
+    let (end_tx, mut end_rx) = watch::channel(None);
+    let ctx = Arc::new(Ctx {
+        clients,
+        config,
+        socket: layout.socket(),
+        book: Arc::new(logbook::LogBook::default()),
+        recorder: recorder.clone(),
+        windows: Mutex::new(Vec::new()),
+        schedule_event: deployed.schedule_event.clone(),
+        alarms,
+        alarm_arns,
+        listener: Mutex::new(None),
+        end: end_tx,
+    });
+    let counts = Arc::new(traffic::Counts::default());
+    let (applied_tx, applied_rx) = watch::channel(HaproxyWeights { v1: 100, v2: 0 });
+    let mut tasks: JoinSet<Result<(), String>> = JoinSet::new();
+    let book = ctx.book.clone();
+    tasks.spawn(async move {
+        logbook::receive(log_socket, book).await;
+        Ok(())
+    });
+    tasks.spawn(syncer::run(ctx.clone(), applied_tx));
+    tasks.spawn(sampler::run(ctx.clone()));
+    tasks.spawn(bridge::run(ctx.clone()));
+    tasks.spawn(promoter::run(ctx.clone(), opts.tick));
+    let (c, rps) = (counts.clone(), opts.rps);
+    tasks.spawn(async move {
+        traffic::run(frontend_port, rps, c).await;
+        Ok(())
+    });
+    if scenario == Scenario::Rollback {
+        let at = fault_at_percent(&opts.plan);
+        tasks.spawn(switch_faults_on(ctx.clone(), applied_rx, at, faulty_port, opts.faults));
+    }
+    recorder.event(
+        "lab",
+        "start",
+        format!(
+            "{} rps through HAProxy 127.0.0.1:{frontend_port}; plan {:?} with {} s bakes",
+            opts.rps, opts.plan.steps, opts.plan.bake_seconds
+        ),
+    );
+
+    let deadline = tokio::time::Instant::now() + opts.duration;
+    let end = loop {
+        tokio::select! {
+            changed = end_rx.changed() => {
+                changed.map_err(|_| "the scenario's end signal was dropped")?;
+                if let Some(end) = *end_rx.borrow() { break end; }
+            }
+            Some(done) = tasks.join_next() => match done {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(format!("{} scenario: {e}", scenario.name())),
+                Err(e) => return Err(format!("{} scenario: a task failed: {e}", scenario.name())),
+            },
+            _ = tokio::time::sleep_until(deadline) => {
+                return Err(format!(
+                    "{} scenario did not finish within {} s (--duration); see {}",
+                    scenario.name(), opts.duration.as_secs(), dir.display()
+                ));
+            }
+        }
+    };
+    // Keep traffic, syncer and sampler running: the timeline shows where requests go after the
+    // last decision (the test checks that V2 gets none after a rollback).
+    tokio::time::sleep(Duration::from_secs(match end {
+        End::RolledBack => 6,
+        End::Completed => 4,
+    }))
+    .await;
+    let listener = controller::listener::read(&ctx.clients.elbv2, &ctx.config)
+        .await
+        .map_err(|e| format!("DescribeListeners: {e}"))?
+        .weights;
+    let stats = haproxy::stats(&ctx.socket).await?;
+    tasks.abort_all();
+    recorder.event("lab", "stop", format!("listener {listener}; stopping everything"));
+    let record = recorder.snapshot();
+    let summary = output::Summary::new(&record, end, listener, stats, counts.totals());
+    output::write(&dir, &record, &summary)?;
+    Ok(summary)
+}
+
+/// The template's alarms, resolved, and their ARNs by name.
+fn alarm_specs(
+    d: &alb_canary_tests::template::Deployment,
+) -> Result<(Vec<AlarmSpec>, HashMap<String, String>), String> {
+    let rollback_arn = d.get_att("RollbackFunction", "Arn");
+    let mut specs = Vec::new();
+    let mut arns = HashMap::new();
+    let resources = d.template["Resources"].as_object().ok_or("no Resources")?;
+    for (id, resource) in resources {
+        if resource["Type"] != "AWS::CloudWatch::Alarm" {
+            continue;
+        }
+        let spec = AlarmSpec::from_properties(&d.property(id, &[]), &rollback_arn)?;
+        spec.check()?;
+        arns.insert(spec.name.clone(), d.get_att(id, "Arn"));
+        specs.push(spec);
+    }
+    Ok((specs, arns))
+}
+
+/// When HAProxy first gives V2 `at_percent` or more, V2's server is pointed at the V2 process
+/// started with the fault knobs.
+async fn switch_faults_on(
+    ctx: Arc<Ctx>,
+    mut applied: watch::Receiver<HaproxyWeights>,
+    at_percent: f64,
+    faulty_port: u16,
+    faults: Faults,
+) -> Result<(), String> {
+    loop {
+        applied
+            .changed()
+            .await
+            .map_err(|_| "the syncer stopped".to_owned())?;
+        let w = *applied.borrow();
+        if w.v2 > 0 && w.v2_percent() >= at_percent {
+            haproxy::repoint_v2(&ctx.socket, faulty_port).await?;
+            ctx.recorder.event_with(
+                "fault",
+                "fault_on",
+                format!(
+                    "V2 now answers {:.0} % of requests with 500 (+{} ms)",
+                    faults.error_rate * 100.0,
+                    faults.extra_latency_ms
+                ),
+                json!({"error_rate": faults.error_rate, "extra_latency_ms": faults.extra_latency_ms}),
+            );
+            return Ok(());
+        }
+    }
+}

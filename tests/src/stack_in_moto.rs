@@ -1,0 +1,387 @@
+//! The controller's resources created in the emulator as the synthesized stack declares them.
+//!
+//! moto's CloudFormation cannot create our stack (see the shared emulator notes), so this plays
+//! CloudFormation's part for the controller: it creates the listener, target groups, state table,
+//! topic, schedule, alarms, role and functions through the SDK with the names, keys, weights,
+//! environment and event that `stack::synthesize` gives them, resolving the template's own
+//! expressions ([`Deployment`]). Nothing is typed twice: the end-to-end tests and `cargo xtask lab`
+//! both deploy through here.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+
+use aws_sdk_elasticloadbalancingv2::types::{
+    Action, ActionTypeEnum, ForwardActionConfig, ProtocolEnum, TargetDescription, TargetGroupTuple,
+    TargetTypeEnum,
+};
+use aws_sdk_scheduler::types::{
+    FlexibleTimeWindow, FlexibleTimeWindowMode, Target as ScheduleTarget,
+};
+use serde_json::Value;
+
+use crate::Moto;
+use crate::template::{ACCOUNT, Deployment, STACK, scalar};
+
+/// The SDK clients a deployment uses.
+struct Clients {
+    elbv2: aws_sdk_elasticloadbalancingv2::Client,
+    cloudwatch: aws_sdk_cloudwatch::Client,
+    dynamodb: aws_sdk_dynamodb::Client,
+    sns: aws_sdk_sns::Client,
+    scheduler: aws_sdk_scheduler::Client,
+}
+
+impl Clients {
+    fn new(sdk: &aws_config::SdkConfig) -> Clients {
+        Clients {
+            elbv2: aws_sdk_elasticloadbalancingv2::Client::new(sdk),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(sdk),
+            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+            sns: aws_sdk_sns::Client::new(sdk),
+            scheduler: aws_sdk_scheduler::Client::new(sdk),
+        }
+    }
+}
+
+/// An application load balancer in the emulator's default VPC.
+#[derive(Debug, Clone)]
+pub struct LoadBalancer {
+    pub vpc_id: String,
+    pub arn: String,
+    /// The `LoadBalancer` metric dimension: `app/<name>/<id>`.
+    pub dimension: String,
+}
+
+impl LoadBalancer {
+    /// Creates one named `name` on two of the default subnets in different zones.
+    pub async fn create(moto: &Moto, name: &str) -> LoadBalancer {
+        let (vpc_id, subnets) = default_subnets(moto);
+        let elbv2 = aws_sdk_elasticloadbalancingv2::Client::new(&moto.sdk_config().await);
+        let lb = elbv2
+            .create_load_balancer()
+            .name(name)
+            .set_subnets(Some(subnets))
+            .send()
+            .await
+            .expect("CreateLoadBalancer");
+        let arn = lb.load_balancers()[0]
+            .load_balancer_arn()
+            .unwrap()
+            .to_string();
+        let dimension = arn.split(":loadbalancer/").nth(1).unwrap().to_string();
+        LoadBalancer {
+            vpc_id,
+            arn,
+            dimension,
+        }
+    }
+}
+
+/// The default VPC's id and two of its subnets in different zones. moto creates them on start;
+/// the EC2 SDK crate is not a dependency, so this is one plain Query call to the emulator
+/// (moto routes by the credential scope and does not check the signature).
+fn default_subnets(moto: &Moto) -> (String, Vec<String>) {
+    let host = moto.endpoint().trim_start_matches("http://").to_string();
+    let body = "Action=DescribeSubnets&Version=2016-11-15";
+    let mut stream = TcpStream::connect(&host).expect("moto accepts connections");
+    write!(
+        stream,
+        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=00\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let values = |tag: &str| -> Vec<String> {
+        let open = format!("<{tag}>");
+        let close = format!("</{tag}>");
+        response
+            .split(&open)
+            .skip(1)
+            .filter_map(|rest| rest.split(&close).next().map(str::to_string))
+            .collect()
+    };
+    let (subnets, zones, vpcs) = (
+        values("subnetId"),
+        values("availabilityZone"),
+        values("vpcId"),
+    );
+    assert!(
+        subnets.len() >= 2,
+        "moto has no default subnets: {response}"
+    );
+    let mut picked: Vec<(String, String)> = Vec::new();
+    for (subnet, zone) in subnets.iter().zip(zones.iter()) {
+        if picked.iter().all(|(_, z)| z != zone) {
+            picked.push((subnet.clone(), zone.clone()));
+        }
+    }
+    (
+        vpcs[0].clone(),
+        picked.into_iter().take(2).map(|(s, _)| s).collect(),
+    )
+}
+
+
+/// What [`deploy`] created.
+pub struct Deployed {
+    /// The template with everything created so far resolvable.
+    pub deployment: Deployment,
+    /// Each function's environment as the template gives it, by logical ID
+    /// (`PromoteFunction`, `RollbackFunction`).
+    pub function_env: HashMap<String, HashMap<String, String>>,
+    /// The event the promotion schedule sends.
+    pub schedule_event: Value,
+}
+
+/// Creates the controller's resources as the stack declares them, in `env`'s emulator.
+pub async fn deploy(moto: &Moto, lb: &LoadBalancer, overrides: &[(&str, &str)]) -> Deployed {
+    let mut d = Deployment::new(overrides);
+    let sdk = moto.sdk_config().await;
+    let c = Clients::new(&sdk);
+    d.created("Vpc", &lb.vpc_id);
+    d.created("LoadBalancer", &lb.arn);
+    d.attribute("LoadBalancer", "LoadBalancerFullName", &lb.dimension);
+
+    // Target groups: the template's protocol, port and health check. IP targets stand in for the
+    // Auto Scaling groups' instances, which the emulator's ELBv2 would not see.
+    for id in ["TargetGroupV1", "TargetGroupV2"] {
+        let props = |name: &str| d.property(id, &[name]);
+        let out = c
+            .elbv2
+            .create_target_group()
+            .name(format!(
+                "{STACK}-{}",
+                id.to_lowercase().trim_start_matches("targetgroup")
+            ))
+            .protocol(ProtocolEnum::from(props("Protocol").as_str().unwrap()))
+            .port(props("Port").as_i64().unwrap() as i32)
+            .vpc_id(&lb.vpc_id)
+            .target_type(TargetTypeEnum::Ip)
+            .health_check_path(props("HealthCheckPath").as_str().unwrap())
+            .send()
+            .await
+            .expect("CreateTargetGroup");
+        let arn = out.target_groups()[0]
+            .target_group_arn()
+            .unwrap()
+            .to_owned();
+        let full_name = arn.split(':').next_back().unwrap().to_owned();
+        d.created(id, &arn);
+        d.attribute(id, "TargetGroupFullName", &full_name);
+        d.attribute(id, "TargetGroupArn", &arn);
+    }
+    c.elbv2
+        .register_targets()
+        .target_group_arn(d.lookup("TargetGroupV2"))
+        .targets(
+            TargetDescription::builder()
+                .id("10.0.20.5")
+                .port(8000)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("RegisterTargets");
+
+    // The listener with the template's default action: stable-only.
+    let listener = d.property("HttpListener", &[]);
+    let mut forward = ForwardActionConfig::builder();
+    let actions = listener["DefaultActions"].as_array().unwrap();
+    assert_eq!(actions.len(), 1);
+    for group in actions[0]["ForwardConfig"]["TargetGroups"]
+        .as_array()
+        .unwrap()
+    {
+        forward = forward.target_groups(
+            TargetGroupTuple::builder()
+                .target_group_arn(group["TargetGroupArn"].as_str().unwrap())
+                .weight(group["Weight"].as_i64().unwrap() as i32)
+                .build(),
+        );
+    }
+    let out = c
+        .elbv2
+        .create_listener()
+        .load_balancer_arn(&lb.arn)
+        .protocol(ProtocolEnum::Http)
+        .port(listener["Port"].as_i64().unwrap() as i32)
+        .default_actions(
+            Action::builder()
+                .r#type(ActionTypeEnum::Forward)
+                .forward_config(forward.build())
+                .build(),
+        )
+        .send()
+        .await
+        .expect("CreateListener");
+    d.created("HttpListener", out.listeners()[0].listener_arn().unwrap());
+
+    // The state table with the template's keys and billing mode.
+    let table = d.property("CanaryStateTable", &[]);
+    let table_name = format!("{STACK}-CanaryStateTable");
+    let mut create = c
+        .dynamodb
+        .create_table()
+        .table_name(&table_name)
+        .billing_mode(aws_sdk_dynamodb::types::BillingMode::from(
+            table["BillingMode"].as_str().unwrap(),
+        ));
+    for a in table["AttributeDefinitions"].as_array().unwrap() {
+        create = create.attribute_definitions(
+            aws_sdk_dynamodb::types::AttributeDefinition::builder()
+                .attribute_name(a["AttributeName"].as_str().unwrap())
+                .attribute_type(a["AttributeType"].as_str().unwrap().into())
+                .build()
+                .unwrap(),
+        );
+    }
+    for k in table["KeySchema"].as_array().unwrap() {
+        create = create.key_schema(
+            aws_sdk_dynamodb::types::KeySchemaElement::builder()
+                .attribute_name(k["AttributeName"].as_str().unwrap())
+                .key_type(k["KeyType"].as_str().unwrap().into())
+                .build()
+                .unwrap(),
+        );
+    }
+    create.send().await.expect("CreateTable");
+    d.created("CanaryStateTable", &table_name);
+    d.attribute(
+        "CanaryStateTable",
+        "Arn",
+        &format!("arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/{table_name}"),
+    );
+
+    let topic = c
+        .sns
+        .create_topic()
+        .name(format!("{STACK}-CanaryTopic"))
+        .send()
+        .await
+        .expect("CreateTopic");
+    d.created("CanaryTopic", topic.topic_arn().unwrap());
+
+    // The functions' role, from the template's trust policy (the emulator insists it exists).
+    let iam = aws_sdk_iam::Client::new(&sdk);
+    let trust = d.property("RollbackFunctionRole", &["AssumeRolePolicyDocument"]);
+    let role_arn = iam
+        .create_role()
+        .role_name(format!("{STACK}-RollbackFunctionRole"))
+        .assume_role_policy_document(trust.to_string())
+        .send()
+        .await
+        .expect("CreateRole")
+        .role()
+        .unwrap()
+        .arn()
+        .to_owned();
+
+    // The alarms, under the names the stack gives them (the rollback function lists them).
+    for (id, alarm) in d.template["Resources"].as_object().unwrap().clone() {
+        if alarm["Type"] != "AWS::CloudWatch::Alarm" {
+            continue;
+        }
+        let name = scalar(&d.property(&id, &["AlarmName"]));
+        c.cloudwatch
+            .put_metric_alarm()
+            .alarm_name(&name)
+            .namespace("AWS/ApplicationELB")
+            .metric_name("UnHealthyHostCount")
+            .statistic(aws_sdk_cloudwatch::types::Statistic::Maximum)
+            .period(60)
+            .evaluation_periods(1)
+            .threshold(0.0)
+            .comparison_operator(
+                aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanThreshold,
+            )
+            .send()
+            .await
+            .expect("PutMetricAlarm");
+        d.created(&id, &name);
+        d.attribute(
+            &id,
+            "Arn",
+            &format!("arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:{name}"),
+        );
+    }
+
+    // The functions, with the environment the template gives them; the schedule targets one.
+    let mut function_env = HashMap::new();
+    for id in ["PromoteFunction", "RollbackFunction"] {
+        let name = format!("{STACK}-{id}");
+        let arn = format!("arn:aws:lambda:us-east-1:{ACCOUNT}:function:{name}");
+        d.created(id, &name);
+        d.attribute(id, "Arn", &arn);
+        let schedule_name = scalar(&d.property("PromotionSchedule", &["Name"]));
+        d.created("PromotionSchedule", &schedule_name);
+        let vars: HashMap<String, String> = d
+            .property(id, &["Environment", "Variables"])
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), scalar(v)))
+            .collect();
+        function_env.insert(id.to_owned(), vars.clone());
+        let lambda = aws_sdk_lambda::Client::new(&sdk);
+        lambda
+            .create_function()
+            .function_name(&name)
+            .runtime(aws_sdk_lambda::types::Runtime::from(
+                d.property(id, &["Runtime"]).as_str().unwrap(),
+            ))
+            .handler(d.property(id, &["Handler"]).as_str().unwrap())
+            .role(&role_arn)
+            .code(
+                aws_sdk_lambda::types::FunctionCode::builder()
+                    .zip_file(empty_zip().into())
+                    .build(),
+            )
+            .environment(
+                aws_sdk_lambda::types::Environment::builder()
+                    .set_variables(Some(vars))
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("CreateFunction");
+    }
+    let schedule = |path: &[&str]| scalar(&d.property("PromotionSchedule", path));
+    c.scheduler
+        .create_schedule()
+        .name(schedule(&["Name"]))
+        .schedule_expression(schedule(&["ScheduleExpression"]))
+        .flexible_time_window(
+            FlexibleTimeWindow::builder()
+                .mode(FlexibleTimeWindowMode::Off)
+                .build()
+                .unwrap(),
+        )
+        .target(
+            ScheduleTarget::builder()
+                .arn(schedule(&["Target", "Arn"]))
+                .role_arn(&role_arn)
+                .input(schedule(&["Target", "Input"]))
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("CreateSchedule");
+    let schedule_event: Value = serde_json::from_str(&schedule(&["Target", "Input"])).unwrap();
+    Deployed {
+        deployment: d,
+        function_env,
+        schedule_event,
+    }
+}
+
+/// A zip archive with no entries: the emulator stores the code, it does not run it.
+fn empty_zip() -> Vec<u8> {
+    let mut end_of_central_directory = vec![0x50, 0x4b, 0x05, 0x06];
+    end_of_central_directory.extend([0u8; 18]);
+    end_of_central_directory
+}
