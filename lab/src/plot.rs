@@ -60,12 +60,12 @@ fn draw_inner(path: &Path, record: &Record) -> Result<(), Box<dyn std::error::Er
             "Traffic split: V2's share (HAProxy weights; grey: the emulator's listener)",
             "% to V2",
             vec![
-                ("listener", LISTENER, points(s, |x| x.listener_v2_percent)),
                 (
                     "HAProxy",
                     V2,
                     points(s, |x| share(x.haproxy.v1.weight, x.haproxy.v2.weight)),
                 ),
+                ("listener", LISTENER, points(s, |x| x.listener_v2_percent)),
             ],
         ),
         (
@@ -77,7 +77,7 @@ fn draw_inner(path: &Path, record: &Record) -> Result<(), Box<dyn std::error::Er
             ],
         ),
         (
-            "V2 5XX rate",
+            "V2 5XX rate (last 5 s, HAProxy's counters)",
             "% of V2 requests",
             vec![("V2", V2, points(s, |x| x.v2_error_percent))],
         ),
@@ -100,7 +100,11 @@ fn draw_inner(path: &Path, record: &Record) -> Result<(), Box<dyn std::error::Er
         &("sans-serif", 22).into_font().color(&BLACK),
         (12, 8),
     )?;
-    for (area, (caption, unit, series)) in body.split_evenly((panels.len(), 1)).iter().zip(panels)
+    for (i, (area, (caption, unit, series))) in body
+        .split_evenly((panels.len(), 1))
+        .iter()
+        .zip(panels)
+        .enumerate()
     {
         let y_max = series
             .iter()
@@ -119,23 +123,28 @@ fn draw_inner(path: &Path, record: &Record) -> Result<(), Box<dyn std::error::Er
             .y_desc(unit)
             .light_line_style(WHITE)
             .draw()?;
-        for (t, label, color) in &marks {
+        for (n, (t, label, color)) in marks.iter().enumerate() {
             chart.draw_series(std::iter::once(PathElement::new(
                 vec![(*t, 0.0), (*t, y_max)],
                 color.stroke_width(1),
             )))?;
-            chart.draw_series(std::iter::once(Text::new(
-                label.clone(),
-                (*t, y_max * 0.97),
-                ("sans-serif", 11).into_font().color(color),
-            )))?;
+            // Labels on the top panel only, staggered: marks are often a fraction of a second apart.
+            if i == 0 {
+                let y = y_max * (0.95 - 0.12 * (n % 3) as f64);
+                chart.draw_series(std::iter::once(Text::new(
+                    format!(" {label}"),
+                    (*t, y),
+                    ("sans-serif", 11).into_font().color(color),
+                )))?;
+            }
         }
         for (name, color, pts) in series {
+            let width = if color == LISTENER { 1 } else { 2 };
             chart
-                .draw_series(LineSeries::new(pts, color.stroke_width(2)))?
+                .draw_series(LineSeries::new(pts, color.stroke_width(width)))?
                 .label(name)
                 .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(width))
                 });
         }
         chart

@@ -1,5 +1,6 @@
 //! One timeline sample per second from HAProxy's own counters and the request log.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -7,9 +8,15 @@ use crate::context::Ctx;
 use crate::haproxy::{self, Stats};
 use crate::timeline::Sample;
 
+/// The span of the error rate in each sample.
+pub const ERROR_RATE_SECONDS: usize = 5;
+
 pub async fn run(ctx: Arc<Ctx>) -> Result<(), String> {
     let mut interval = tokio::time::interval(Duration::from_secs(1));
     let mut before: Option<(f64, Stats)> = None;
+    // V2's error rate over the last seconds: at a few V2 requests per second, one second's
+    // rate jumps between 0 and 50 %.
+    let mut recent: VecDeque<Stats> = VecDeque::new();
     loop {
         interval.tick().await;
         let stats = haproxy::stats(&ctx.socket).await?;
@@ -20,20 +27,25 @@ pub async fn run(ctx: Arc<Ctx>) -> Result<(), String> {
             .lock()
             .expect("listener lock")
             .map(|w| w.v2_percent());
-        let (v1_rps, v2_rps, v2_5xx) = match before {
+        recent.push_back(stats);
+        if recent.len() > ERROR_RATE_SECONDS + 1 {
+            recent.pop_front();
+        }
+        let oldest = recent.front().copied().unwrap_or(stats);
+        let g = crate::bridge::growth;
+        let v2_5xx = (
+            g(oldest.v2.stot, stats.v2.stot),
+            g(oldest.v2.hrsp_5xx, stats.v2.hrsp_5xx),
+        );
+        let (v1_rps, v2_rps) = match before {
             Some((t0, b)) if t > t0 => {
                 let dt = t - t0;
-                let g = crate::bridge::growth;
                 (
                     g(b.v1.stot, stats.v1.stot) as f64 / dt,
                     g(b.v2.stot, stats.v2.stot) as f64 / dt,
-                    (
-                        g(b.v2.stot, stats.v2.stot),
-                        g(b.v2.hrsp_5xx, stats.v2.hrsp_5xx),
-                    ),
                 )
             }
-            _ => (0.0, 0.0, (0, 0)),
+            _ => (0.0, 0.0),
         };
         ctx.recorder.sample(Sample {
             t,
