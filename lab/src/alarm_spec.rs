@@ -111,7 +111,8 @@ impl AlarmSpec {
                     .ok_or_else(|| fail("no Statistic or ExtendedStatistic".into()))?;
                 queries.push(Query {
                     id: "m".into(),
-                    namespace: text(&props["Namespace"]).ok_or_else(|| fail("no Namespace".into()))?,
+                    namespace: text(&props["Namespace"])
+                        .ok_or_else(|| fail("no Namespace".into()))?,
                     metric_name: text(&props["MetricName"])
                         .ok_or_else(|| fail("no MetricName".into()))?,
                     dimensions: dimensions(props),
@@ -234,7 +235,10 @@ mod tests {
         assert!(spec.alarm_reason(&[Some(9.0), Some(5.0)]).is_none());
         assert!(spec.alarm_reason(&[Some(9.0), None]).is_none());
         // Only the last N periods count.
-        assert!(spec.alarm_reason(&[Some(1.0), Some(9.0), Some(9.0)]).is_some());
+        assert!(
+            spec.alarm_reason(&[Some(1.0), Some(9.0), Some(9.0)])
+                .is_some()
+        );
         let reason = spec.alarm_reason(&[Some(9.0), Some(6.0)]).unwrap();
         assert!(reason.contains("2 out of the last 2"), "{reason}");
     }

@@ -9,9 +9,7 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_cloudwatch::types::{
-    Dimension, Metric, MetricDataQuery, MetricStat, StateValue,
-};
+use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat, StateValue};
 use aws_smithy_types::DateTime;
 use aws_smithy_types::date_time::Format;
 use controller::Outcome;
@@ -32,7 +30,13 @@ pub async fn evaluate(ctx: &Ctx, latest: i64) -> Result<(), String> {
         match (reason, was_alarm) {
             (Some(reason), false) => fire(ctx, spec, &reason, latest).await?,
             (None, true) => {
-                set_state(ctx, &spec.name, StateValue::Ok, "Threshold no longer crossed").await?;
+                set_state(
+                    ctx,
+                    &spec.name,
+                    StateValue::Ok,
+                    "Threshold no longer crossed",
+                )
+                .await?;
                 ctx.recorder
                     .event("alarm", "ok", format!("{} back to OK", spec.name));
             }
@@ -203,8 +207,11 @@ pub fn alarm_event(spec: &AlarmSpec, arn: &str, reason: &str, at: i64) -> Value 
 
 async fn fire(ctx: &Ctx, spec: &AlarmSpec, reason: &str, latest: i64) -> Result<(), String> {
     set_state(ctx, &spec.name, StateValue::Alarm, reason).await?;
-    ctx.recorder
-        .event("alarm", "alarm", format!("{} entered ALARM: {reason}", spec.name));
+    ctx.recorder.event(
+        "alarm",
+        "alarm",
+        format!("{} entered ALARM: {reason}", spec.name),
+    );
     if !spec.invokes_rollback {
         return Ok(());
     }
@@ -243,7 +250,12 @@ mod tests {
             "x",
         )
         .unwrap();
-        let event = alarm_event(&spec, "arn:aws:cloudwatch:us-east-1:1:alarm:a", "crossed", 1_764_000_000);
+        let event = alarm_event(
+            &spec,
+            "arn:aws:cloudwatch:us-east-1:1:alarm:a",
+            "crossed",
+            1_764_000_000,
+        );
         let change = controller::events::alarm(event).unwrap();
         assert_eq!(change.alarm_name, "s-canary-5xx-rate");
         assert_eq!(change.reason, "crossed");

@@ -20,7 +20,11 @@ pub const TARGET_CONNECTION_ERRORS: &str = "TargetConnectionErrorCount";
 /// A counter's growth; a counter that went down was reset (HAProxy reloaded), so all of its
 /// new value is growth.
 pub fn growth(before: u64, after: u64) -> u64 {
-    if after >= before { after - before } else { after }
+    if after >= before {
+        after - before
+    } else {
+        after
+    }
 }
 
 /// One target group's numbers for one window.
@@ -217,8 +221,10 @@ mod tests {
                 "TargetResponseTime"
             ]
         );
-        assert!(d.iter().all(|d| d.timestamp().unwrap().secs() == 1_000
-            && d.dimensions().len() == 2));
+        assert!(
+            d.iter()
+                .all(|d| d.timestamp().unwrap().secs() == 1_000 && d.dimensions().len() == 2)
+        );
         let lat = d[5].statistic_values().unwrap();
         assert_eq!(lat.sample_count(), Some(3.0));
         assert!((lat.sum().unwrap() - 0.09).abs() < 1e-12);

@@ -28,9 +28,11 @@ pub fn ensure_installed() -> Result<PathBuf, String> {
     );
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
-        return Err("haproxy is missing and this is not root: run `apt-get install -y haproxy` \
+        return Err(
+            "haproxy is missing and this is not root: run `apt-get install -y haproxy` \
                     (Debian 12 ships 2.6, the series the lab is built for)"
-            .into());
+                .into(),
+        );
     }
     apt(&["update", "-q"])?;
     let candidate = apt_candidate()?;
@@ -65,7 +67,11 @@ fn apt_candidate() -> Result<String, String> {
         .map_err(|e| format!("apt-cache: {e}"))?;
     String::from_utf8_lossy(&out.stdout)
         .lines()
-        .find_map(|l| l.trim().strip_prefix("Candidate:").map(|v| v.trim().to_owned()))
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("Candidate:")
+                .map(|v| v.trim().to_owned())
+        })
         .filter(|v| v != "(none)")
         .ok_or_else(|| "apt knows no haproxy package (is this Debian?)".into())
 }
@@ -213,7 +219,10 @@ pub async fn repoint_v2(socket: &Path, port: u16) -> Result<(), String> {
     if answer.contains("changed") || answer.trim().is_empty() {
         Ok(())
     } else {
-        Err(format!("haproxy refused the new V2 address: {}", answer.trim()))
+        Err(format!(
+            "haproxy refused the new V2 address: {}",
+            answer.trim()
+        ))
     }
 }
 

@@ -31,11 +31,7 @@ pub fn parse(line: &str) -> Option<Entry> {
         _ => return None,
     };
     let status = f.next()?.parse().ok()?;
-    let response_ms = f
-        .next()?
-        .parse::<f64>()
-        .ok()
-        .filter(|v| *v >= 0.0);
+    let response_ms = f.next()?.parse::<f64>().ok().filter(|v| *v >= 0.0);
     Some(Entry {
         group,
         status,

@@ -78,9 +78,9 @@ fn run(cli: options::Cli) -> Result<(), String> {
 }
 
 fn line(s: &output::Summary, out: &std::path::Path) -> String {
-    let onset = s
-        .onset_to_zero_seconds
-        .map_or(String::new(), |v| format!("; fault onset → V2 weight 0 in HAProxy {v:.1} s"));
+    let onset = s.onset_to_zero_seconds.map_or(String::new(), |v| {
+        format!("; fault onset → V2 weight 0 in HAProxy {v:.1} s")
+    });
     format!(
         "{}: {} in {:.0} s{onset}; listener {}; {} requests ({} 5xx); {}/",
         s.scenario,

@@ -95,14 +95,16 @@ pub fn parse(args: &[String]) -> Result<Cli, String> {
                     "promote" => vec![Scenario::Promote],
                     "rollback" => vec![Scenario::Rollback],
                     "both" => vec![Scenario::Promote, Scenario::Rollback],
-                    other => return Err(format!("--scenario `{other}`: promote, rollback or both")),
+                    other => {
+                        return Err(format!("--scenario `{other}`: promote, rollback or both"));
+                    }
                 }
             }
             "--rps" => cli.rps = number(flag, value, 1..=500)?,
             "--duration" => cli.duration = Duration::from_secs(number(flag, value, 30..=1800)?),
             "--plan" => {
-                let text = std::fs::read_to_string(value)
-                    .map_err(|e| format!("--plan {value}: {e}"))?;
+                let text =
+                    std::fs::read_to_string(value).map_err(|e| format!("--plan {value}: {e}"))?;
                 cli.plan = Plan::from_json(&text).map_err(|e| format!("--plan {value}: {e}"))?;
             }
             // Absolute: HAProxy reads a relative socket path as host:port.
@@ -167,7 +169,9 @@ mod tests {
             let err = parse(&args(list)).err().unwrap();
             assert!(err.contains(needle), "{list:?}: {err}");
         }
-        let err = parse(&["--recommender".into(), "/no/such".into()]).err().unwrap();
+        let err = parse(&["--recommender".into(), "/no/such".into()])
+            .err()
+            .unwrap();
         assert!(err.contains("cargo build -p recommender"), "{err}");
     }
 }

@@ -149,7 +149,12 @@ fn draw_inner(path: &Path, record: &Record) -> Result<(), Box<dyn std::error::Er
         }
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
+            // The top panel's upper edge holds the decision labels.
+            .position(if i == 0 {
+                SeriesLabelPosition::LowerRight
+            } else {
+                SeriesLabelPosition::UpperRight
+            })
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK)
             .draw()?;

@@ -34,7 +34,8 @@ pub fn record(ctx: &Ctx, source: &str, outcome: Result<Outcome, Error>, detail: 
         Ok(outcome) => {
             let (kind, text) = describe(&outcome);
             let listener = *ctx.listener.lock().expect("listener lock");
-            let detail = json!({"outcome": outcome, "listener_before": listener, "context": detail});
+            let detail =
+                json!({"outcome": outcome, "listener_before": listener, "context": detail});
             ctx.recorder.decision(source, &kind, text, detail);
             if let Some(end) = crate::alarms::ends(&outcome) {
                 ctx.finish(end);

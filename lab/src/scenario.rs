@@ -22,9 +22,7 @@ use crate::context::{Ctx, End};
 use crate::service::Faults;
 use crate::timeline::Recorder;
 use crate::weights::HaproxyWeights;
-use crate::{
-    bridge, haproxy, logbook, output, promoter, sampler, service, syncer, traffic,
-};
+use crate::{bridge, haproxy, logbook, output, promoter, sampler, service, syncer, traffic};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scenario {
@@ -88,8 +86,16 @@ pub async fn run(scenario: Scenario, opts: &Options) -> Result<output::Summary, 
     let _v2 = service::start(recommender, "v2", "v2", v2_port, healthy, &dir, bound).await?;
     let _faulty = match scenario {
         Scenario::Rollback => Some(
-            service::start(recommender, "v2-faulty", "v2", faulty_port, opts.faults, &dir, bound)
-                .await?,
+            service::start(
+                recommender,
+                "v2-faulty",
+                "v2",
+                faulty_port,
+                opts.faults,
+                &dir,
+                bound,
+            )
+            .await?,
         ),
         Scenario::Promote => None,
     };
@@ -138,7 +144,13 @@ pub async fn run(scenario: Scenario, opts: &Options) -> Result<output::Summary, 
     });
     if scenario == Scenario::Rollback {
         let at = fault_at_percent(&opts.plan);
-        tasks.spawn(switch_faults_on(ctx.clone(), applied_rx, at, faulty_port, opts.faults));
+        tasks.spawn(switch_faults_on(
+            ctx.clone(),
+            applied_rx,
+            at,
+            faulty_port,
+            opts.faults,
+        ));
     }
     recorder.event(
         "lab",
@@ -182,7 +194,11 @@ pub async fn run(scenario: Scenario, opts: &Options) -> Result<output::Summary, 
         .weights;
     let stats = haproxy::stats(&ctx.socket).await?;
     tasks.abort_all();
-    recorder.event("lab", "stop", format!("listener {listener}; stopping everything"));
+    recorder.event(
+        "lab",
+        "stop",
+        format!("listener {listener}; stopping everything"),
+    );
     let record = recorder.snapshot();
     let summary = output::Summary::new(&record, end, listener, stats, counts.totals());
     output::write(&dir, &record, &summary)?;

@@ -53,7 +53,9 @@ pub async fn start(
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    Err(format!("{name} did not answer /health on port {port} within 10 s"))
+    Err(format!(
+        "{name} did not answer /health on port {port} within 10 s"
+    ))
 }
 
 fn health(port: u16) -> Option<u16> {

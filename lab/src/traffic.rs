@@ -107,7 +107,10 @@ mod tests {
 
     #[test]
     fn status_lines() {
-        assert_eq!(status(b"HTTP/1.1 500 Internal Server Error\r\n\r\n"), Some(500));
+        assert_eq!(
+            status(b"HTTP/1.1 500 Internal Server Error\r\n\r\n"),
+            Some(500)
+        );
         assert_eq!(status(b"HTTP/1.0 200 OK\r\n"), Some(200));
         assert_eq!(status(b"SSH-2.0\r\n"), None);
         assert_eq!(status(b""), None);

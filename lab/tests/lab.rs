@@ -27,8 +27,7 @@ fn recommender() -> PathBuf {
 
 fn read<T: serde::de::DeserializeOwned>(dir: &Path, name: &str) -> T {
     let path = dir.join(name);
-    let text =
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -66,7 +65,10 @@ fn a_healthy_canary_reaches_all_traffic_and_a_failing_one_is_cut_off() {
     let summary: Summary = read(&dir, "summary.json");
     let record: Record = read(&dir, "timeline.json");
     assert_eq!(summary.end, "completed");
-    assert_eq!((summary.listener_final.v1, summary.listener_final.v2), (0, 100));
+    assert_eq!(
+        (summary.listener_final.v1, summary.listener_final.v2),
+        (0, 100)
+    );
     let end = last(&record).haproxy;
     assert_eq!((end.v1.weight, end.v2.weight), (0, 100));
     assert_eq!(end.v2.hrsp_5xx, 0);
@@ -76,7 +78,11 @@ fn a_healthy_canary_reaches_all_traffic_and_a_failing_one_is_cut_off() {
         .filter(|w| w[0].haproxy.v2.weight != w[1].haproxy.v2.weight)
         .map(|w| w[1].haproxy.v2.weight)
         .collect();
-    assert_eq!(steps, [10, 25, 50, 100], "HAProxy's V2 weight went through every step");
+    assert_eq!(
+        steps,
+        [10, 25, 50, 100],
+        "HAProxy's V2 weight went through every step"
+    );
     let tail: Vec<&Sample> = record
         .samples
         .iter()
@@ -84,8 +90,7 @@ fn a_healthy_canary_reaches_all_traffic_and_a_failing_one_is_cut_off() {
         .collect();
     assert!(tail.len() >= 2);
     assert_eq!(
-        tail[0].haproxy.v1.stot,
-        end.v1.stot,
+        tail[0].haproxy.v1.stot, end.v1.stot,
         "V1 still got requests at 100 % V2"
     );
     assert!(end.v2.stot > tail[0].haproxy.v2.stot);
@@ -97,7 +102,10 @@ fn a_healthy_canary_reaches_all_traffic_and_a_failing_one_is_cut_off() {
     let summary: Summary = read(&dir, "summary.json");
     let record: Record = read(&dir, "timeline.json");
     assert_eq!(summary.end, "rolled_back");
-    assert_eq!((summary.listener_final.v1, summary.listener_final.v2), (100, 0));
+    assert_eq!(
+        (summary.listener_final.v1, summary.listener_final.v2),
+        (100, 0)
+    );
     let end = last(&record).haproxy;
     assert_eq!(end.v2.weight, 0);
     assert!(end.v2.hrsp_5xx > 0, "V2's faults never showed in HAProxy");

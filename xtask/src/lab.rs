@@ -10,14 +10,19 @@ use crate::venv;
 /// Builds the lab and the service, then runs the lab with `args` (defaults: `--out target/lab`).
 pub fn run(args: &[String]) -> crate::Result {
     venv::ensure()?;
-    run_command(
-        Command::new(env!("CARGO"))
-            .current_dir(root())
-            .args(["build", "-p", "alb-canary-lab", "-p", "recommender"]),
-    )?;
+    run_command(Command::new(env!("CARGO")).current_dir(root()).args([
+        "build",
+        "-p",
+        "alb-canary-lab",
+        "-p",
+        "recommender",
+    ]))?;
     let mut args = args.to_vec();
     if !args.iter().any(|a| a == "--out") {
-        args.extend(["--out".into(), root().join("target/lab").display().to_string()]);
+        args.extend([
+            "--out".into(),
+            root().join("target/lab").display().to_string(),
+        ]);
     }
     run_command(
         Command::new(root().join("target/debug/lab"))
@@ -45,9 +50,13 @@ pub fn bench(args: &[String]) -> crate::Result {
         scenarios += seconds;
         println!("{name:<9} {:>6.1} s  end {}", seconds, summary["end"]);
         if let Some(onset) = summary["onset_to_zero_seconds"].as_f64() {
-            println!("          fault onset → V2 weight 0 in HAProxy: {onset:.1} s (target ≤ 30 s)");
+            println!(
+                "          fault onset → V2 weight 0 in HAProxy: {onset:.1} s (target ≤ 30 s)"
+            );
         }
     }
-    println!("both scenarios: {scenarios:.1} s (target ≤ 180 s); wall time with builds: {wall:.1} s");
+    println!(
+        "both scenarios: {scenarios:.1} s (target ≤ 180 s); wall time with builds: {wall:.1} s"
+    );
     Ok(())
 }
