@@ -125,7 +125,6 @@ fn default_subnets(moto: &Moto) -> (String, Vec<String>) {
     )
 }
 
-
 /// What [`deploy`] created.
 pub struct Deployed {
     /// The template with everything created so far resolvable.
