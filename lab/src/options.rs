@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use contract::{HealthRules, Plan};
+use contract::Plan;
 
 use crate::scenario::Scenario;
 use crate::service::Faults;
@@ -33,18 +33,19 @@ pub struct Cli {
     pub tick: Duration,
 }
 
-/// The compressed plan: the stack's steps with 20 s bakes. The emulator computes no
-/// percentiles, so latency is judged on the Average; 20 V2 requests make a judgeable window.
+/// The compressed plan: the stack's steps with 20 s bakes, judged without a settling delay (the
+/// bridge's datapoints are final when put). The emulator computes no percentiles, so latency is
+/// judged on the Average; 20 V2 requests make a judgeable window.
 pub fn lab_plan() -> Plan {
-    Plan {
+    let mut plan = Plan {
         bake_seconds: 20,
-        health: HealthRules {
-            latency_statistic: "Average".into(),
-            min_requests: 20,
-            ..HealthRules::default()
-        },
+        max_step_seconds: 600,
         ..Plan::default()
-    }
+    };
+    plan.health.latency.statistic = "Average".into();
+    plan.health.min_requests = 20;
+    plan.health.settle_seconds = 0;
+    plan
 }
 
 fn number<T>(flag: &str, v: &str, range: std::ops::RangeInclusive<T>) -> Result<T, String>
@@ -118,10 +119,10 @@ pub fn parse(args: &[String]) -> Result<Cli, String> {
             other => return Err(format!("unknown option `{other}`")),
         }
     }
-    if cli.plan.health.latency_statistic.starts_with('p') {
+    let statistic = &cli.plan.health.latency.statistic;
+    if statistic.starts_with(['p', 'P']) {
         return Err(format!(
-            "the plan's latency_statistic is {}: the emulator computes no percentiles, use Average",
-            cli.plan.health.latency_statistic
+            "the plan's latency statistic is {statistic}: the emulator computes no percentiles, use Average"
         ));
     }
     if !cli.recommender.is_file() {

@@ -65,6 +65,7 @@ fn describe(outcome: &Outcome) -> (String, String) {
         Outcome::AlreadyRolledBack => "already rolled back".into(),
         Outcome::Drift { found, expected } => format!("drift: {found}, expected {expected}"),
         Outcome::Ignored { alarm, state } => format!("{alarm} {state}"),
+        Outcome::Paused { reason } => reason.clone(),
     };
     (kind, text)
 }
