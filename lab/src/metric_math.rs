@@ -1,6 +1,7 @@
 //! The part of CloudWatch metric math the stack's alarms use, evaluated per period, because the
 //! emulator returns nothing for an expression: numbers, query ids, `+ - * /`, comparisons (1 or 0)
-//! and `IF(condition, then, else)`. Anything else is an error that names it, never a silent 0.
+//! `IF(condition, then, else)` and `FILL(series, value)`. Anything else is an error that names it,
+//! never a silent 0.
 
 use std::collections::HashMap;
 
@@ -11,6 +12,8 @@ pub enum Expr {
     Neg(Box<Expr>),
     Bin(Box<Expr>, Op, Box<Expr>),
     If(Box<Expr>, Box<Expr>, Box<Expr>),
+    /// `FILL(series, value)`: the value where the series has no datapoint.
+    Fill(Box<Expr>, Box<Expr>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -46,6 +49,7 @@ impl Expr {
             Expr::Neg(e) => e.ids(),
             Expr::Bin(a, _, b) => [a.ids(), b.ids()].concat(),
             Expr::If(c, a, b) => [c.ids(), a.ids(), b.ids()].concat(),
+            Expr::Fill(a, b) => [a.ids(), b.ids()].concat(),
         }
     }
 
@@ -63,6 +67,7 @@ impl Expr {
                     b.eval(vars)?
                 }
             }
+            Expr::Fill(a, b) => a.eval(vars).or_else(|| b.eval(vars))?,
             Expr::Bin(a, op, b) => {
                 let (x, y) = (a.eval(vars)?, b.eval(vars)?);
                 let truth = |t: bool| if t { 1.0 } else { 0.0 };
@@ -212,6 +217,11 @@ impl Parser {
                 let (c, x, y) = (a.next().unwrap(), a.next().unwrap(), a.next().unwrap());
                 Ok(Expr::If(Box::new(c), Box::new(x), Box::new(y)))
             }
+            ("FILL", 2) => {
+                let mut a = args.into_iter();
+                let (x, v) = (a.next().unwrap(), a.next().unwrap());
+                Ok(Expr::Fill(Box::new(x), Box::new(v)))
+            }
             (name, n) => Err(format!(
                 "metric math: function {name} with {n} arguments is not supported by the lab"
             )),
@@ -238,6 +248,25 @@ mod tests {
     }
 
     #[test]
+    fn the_stacks_error_rate_expression_with_a_minimum_and_connection_errors() {
+        let e = parse(
+            "IF(requests >= 50, 100 * (FILL(errors, 0) + FILL(connection_errors, 0)) / requests, 0)",
+        )
+        .unwrap();
+        let rate = |r, x, c| {
+            e.eval(&vars(&[
+                ("requests", r),
+                ("errors", x),
+                ("connection_errors", c),
+            ]))
+        };
+        assert_eq!(rate(Some(100.0), Some(5.0), None), Some(5.0));
+        assert_eq!(rate(Some(100.0), None, Some(10.0)), Some(10.0));
+        assert_eq!(rate(Some(49.0), Some(49.0), None), Some(0.0));
+        assert_eq!(rate(None, Some(1.0), None), None);
+    }
+
+    #[test]
     fn precedence_comparisons_and_negation() {
         let e = parse("-2 + 3 * (4 - 1) >= 7").unwrap();
         assert_eq!(e.eval(&HashMap::new()), Some(1.0));
@@ -255,7 +284,7 @@ mod tests {
 
     #[test]
     fn what_is_not_understood_is_an_error() {
-        assert!(parse("FILL(x, 0)").unwrap_err().contains("FILL"));
+        assert!(parse("RATE(x)").unwrap_err().contains("RATE"));
         assert!(parse("x +").is_err());
         assert!(parse("x # y").is_err());
         assert!(parse("(x").is_err());

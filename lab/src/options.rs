@@ -14,7 +14,7 @@ usage: lab [--scenario promote|rollback|both] [--rps N] [--duration S] [--plan F
   --scenario          promote: a healthy V2 goes to 100 %; rollback: V2's errors switch on at its
                       first step and the canary must be rolled back; both (default): one, then the other
   --rps               requests per second through HAProxy (default 40, 1-500)
-  --duration          upper bound on each scenario in seconds (default 150, 30-1800)
+  --duration          upper bound on each scenario in seconds (default 420, 30-1800)
   --plan              the canary plan as JSON (default: steps 10/25/50/100, 20 s bakes)
   --out               where timelines, decisions, summaries and pictures go (default target/lab)
   --recommender       the service binary (default: `recommender` beside this binary)
@@ -74,7 +74,7 @@ pub fn parse(args: &[String]) -> Result<Cli, String> {
     let mut cli = Cli {
         scenarios: vec![Scenario::Promote, Scenario::Rollback],
         rps: 40,
-        duration: Duration::from_secs(150),
+        duration: Duration::from_secs(420),
         plan: lab_plan(),
         out: std::path::absolute("target/lab").map_err(|e| e.to_string())?,
         recommender: beside_me,

@@ -66,11 +66,21 @@ pub async fn run(scenario: Scenario, opts: &Options) -> Result<output::Summary, 
     let recorder = Arc::new(Recorder::new(scenario.name()));
     let bound = opts.duration.as_secs() + 30;
 
-    // The AWS side, as the template declares it, with the lab's plan as the CanaryPlan parameter.
+    // The AWS side, as the template declares it, with the lab's plan as the CanaryPlan parameter
+    // and the alarm's minimum requests scaled like its period (60 s → 10 s).
     let moto = tokio::task::block_in_place(Moto::start);
     let lb = LoadBalancer::create(&moto, "lab-alb").await;
     let plan = opts.plan.to_json();
-    let deployed = stack_in_moto::deploy(&moto, &lb, &[("CanaryPlan", plan.as_str())]).await;
+    let min_requests = compressed_min_requests(&stack_default("CanaryAlarmMinRequests")?);
+    let deployed = stack_in_moto::deploy(
+        &moto,
+        &lb,
+        &[
+            ("CanaryPlan", plan.as_str()),
+            ("CanaryAlarmMinRequests", min_requests.as_str()),
+        ],
+    )
+    .await;
     let vars = &deployed.function_env["PromoteFunction"];
     let config = Config::from_lookup(|n| vars.get(n).cloned())
         .map_err(|e| format!("the template's PromoteFunction environment: {e}"))?;
@@ -203,6 +213,25 @@ pub async fn run(scenario: Scenario, opts: &Options) -> Result<output::Summary, 
     let summary = output::Summary::new(&record, end, listener, stats, counts.totals());
     output::write(&dir, &record, &summary)?;
     Ok(summary)
+}
+
+/// A stack parameter's default value.
+fn stack_default(name: &str) -> Result<String, String> {
+    let template = stack::synthesize(&stack::Options::default()).to_json();
+    template["Parameters"][name]["Default"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("the stack has no parameter {name} with a default"))
+}
+
+/// Requests per alarm period scale with the period: the stack's per-minute minimum over the lab's
+/// 10 s periods (at least 1).
+fn compressed_min_requests(per_minute: &str) -> String {
+    let n: u64 = per_minute.parse().unwrap_or(50);
+    (n * crate::context::PERIOD_SECS as u64)
+        .div_ceil(60)
+        .max(1)
+        .to_string()
 }
 
 /// The template's alarms, resolved, and their ARNs by name.
