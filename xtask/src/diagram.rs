@@ -108,12 +108,17 @@ impl<'a> Model<'a> {
             })
             .flat_map(|route| self.refs_of_type(route, "AWS::EC2::RouteTable"))
             .collect();
+        self.subnets_routed_by(&public_tables)
+    }
+
+    /// Subnets associated with any of `tables`.
+    fn subnets_routed_by(&self, tables: &BTreeSet<&str>) -> BTreeSet<&'a str> {
         self.of_type("AWS::EC2::SubnetRouteTableAssociation")
             .into_iter()
             .filter(|a| {
                 self.refs_of_type(a, "AWS::EC2::RouteTable")
                     .iter()
-                    .any(|t| public_tables.contains(t))
+                    .any(|t| tables.contains(t))
             })
             .flat_map(|a| self.refs_of_type(a, "AWS::EC2::Subnet"))
             .collect()
@@ -483,18 +488,11 @@ fn edges<'a>(model: &Model<'a>) -> Vec<(&'a str, &'a str, &'static str)> {
             edges.push((endpoint, bucket, "artifacts"));
         }
         // Fleets in a subnet whose route table the endpoint serves reach S3 through it.
-        let tables = model.refs_of_type(endpoint, "AWS::EC2::RouteTable");
-        let served: BTreeSet<&str> = model
-            .of_type("AWS::EC2::SubnetRouteTableAssociation")
+        let tables = model
+            .refs_of_type(endpoint, "AWS::EC2::RouteTable")
             .into_iter()
-            .filter(|a| {
-                model
-                    .refs_of_type(a, "AWS::EC2::RouteTable")
-                    .iter()
-                    .any(|t| tables.contains(t))
-            })
-            .flat_map(|a| model.refs_of_type(a, "AWS::EC2::Subnet"))
             .collect();
+        let served = model.subnets_routed_by(&tables);
         for fleet in model.of_type("AWS::AutoScaling::AutoScalingGroup") {
             if model
                 .refs_of_type(fleet, "AWS::EC2::Subnet")
