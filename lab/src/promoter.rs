@@ -66,6 +66,10 @@ fn describe(outcome: &Outcome) -> (String, String) {
         Outcome::Drift { found, expected } => format!("drift: {found}, expected {expected}"),
         Outcome::Ignored { alarm, state } => format!("{alarm} {state}"),
         Outcome::Paused { reason } => reason.clone(),
+        Outcome::Released { version } => format!("the stable fleet serves {version}: idle"),
+        Outcome::UnhealthyWhileIdle { alarm } => {
+            format!("{alarm}: canary fleet unhealthy while idle")
+        }
     };
     (kind, text)
 }

@@ -9,9 +9,12 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use alb_canary_tests::refresh::InstanceRefreshes;
 use alb_canary_tests::stack_in_moto::{self, LoadBalancer};
 use alb_canary_tests::{Moto, free_port};
 use contract::Plan;
+use controller::decision::Status;
+use controller::state::Recorded;
 use controller::{Clients, Config};
 use serde_json::json;
 use tokio::sync::watch;
@@ -60,6 +63,10 @@ fn fault_at_percent(plan: &Plan) -> f64 {
     f64::from(plan.steps[0])
 }
 
+/// The versions the lab's stable (V1) and canary (V2) processes stand for.
+const LAB_STABLE: &str = "1.0.0";
+const LAB_RELEASE: &str = "2.0.0";
+
 pub async fn run(scenario: Scenario, opts: &Options) -> Result<output::Summary, String> {
     let dir = opts.out.join(scenario.name());
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -84,7 +91,27 @@ pub async fn run(scenario: Scenario, opts: &Options) -> Result<output::Summary, 
     let vars = &deployed.function_env["PromoteFunction"];
     let config = Config::from_lookup(|n| vars.get(n).cloned())
         .map_err(|e| format!("the template's PromoteFunction environment: {e}"))?;
-    let clients = Clients::new(&moto.sdk_config().await);
+    // moto has no instance refreshes: the harness's refresh server answers them. The lab's
+    // fleets are its processes, already on their versions, so no refresh needs to finish.
+    let refreshes = InstanceRefreshes::start();
+    let sdk = moto.sdk_config().await;
+    let mut clients = Clients::new(&sdk);
+    clients.autoscaling = aws_sdk_autoscaling::Client::from_conf(
+        aws_sdk_autoscaling::config::Builder::from(&sdk)
+            .endpoint_url(refreshes.endpoint())
+            .build(),
+    );
+    // A release deploying, as `cargo xtask release` leaves it once the canary fleet runs the new
+    // version: the first scheduled run starts the canary at its first step.
+    let deploying = Recorded::idle().next(|r| {
+        r.canary.status = Status::Deploying;
+        r.release.version = Some(LAB_RELEASE.into());
+        r.release.stable_version = Some(LAB_STABLE.into());
+        r.release.canary_version = Some(LAB_RELEASE.into());
+    });
+    controller::state::replace(&clients.dynamodb, &config, None, &deploying, 0)
+        .await
+        .map_err(|e| format!("recording the lab's release: {e}"))?;
     let (alarms, alarm_arns) = alarm_specs(&deployed.deployment)?;
 
     // The services and the balancer.

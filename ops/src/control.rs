@@ -2,8 +2,8 @@
 //! way the functions respect it (conditional on the state's version, so a concurrent promotion
 //! run and an operator cannot both win), each with its own history item.
 
-use controller::decision::{CanaryState, Status};
-use controller::{rollback, state};
+use controller::decision::Status;
+use controller::{listener, rollback, state};
 use serde_json::json;
 
 use crate::settings::{Options, Target};
@@ -16,7 +16,8 @@ pub enum Action {
     Resume,
     /// Skip the rest of this step's bake: the next run may promote (if V2 is healthy).
     Promote,
-    /// Immediate rollback: V2 weight 0, recorded, schedule disabled, notified.
+    /// Immediate rollback of the release in progress: V2 weight 0, recorded, schedule disabled,
+    /// notified. Refused while idle with V2 already at 0: there is nothing to abort.
     Abort,
 }
 
@@ -54,12 +55,21 @@ pub async fn run(action: Action, args: &[String]) -> crate::Result {
 /// Applies `action` at `now`; returns what was done, or an error saying why nothing was.
 pub async fn apply(target: &Target, action: Action, now: i64) -> crate::Result<String> {
     let Target { clients, config } = target;
+    let recorded = state::read(&clients.dynamodb, config).await?;
     if action == Action::Abort {
+        let in_progress = recorded.as_ref().is_some_and(|r| r.in_progress());
+        if !in_progress && listener::read(&clients.elbv2, config).await?.weights.v2 == 0 {
+            return Err(
+                "cannot abort: no release is in progress and V2 has no traffic; nothing changed"
+                    .into(),
+            );
+        }
         let reason = "aborted by an operator".to_owned();
         let before = rollback::write_stable(clients, config).await?;
         let history = json!({
             "function": "canaryctl",
             "at": now,
+            "release": recorded.and_then(|r| r.release.version),
             "decision": { "decision": "roll_back", "reason": reason },
             "weights_before": before,
         });
@@ -68,53 +78,47 @@ pub async fn apply(target: &Target, action: Action, now: i64) -> crate::Result<S
             "aborted: V2 weight 0 (was {before}), rolled back, schedule disabled"
         ));
     }
-    let current = state::read(&clients.dynamodb, config)
-        .await?
-        .ok_or("no canary is recorded yet: the first promotion run starts it")?;
+    let current = recorded.ok_or(
+        "no release is recorded yet: `cargo xtask release VERSION` starts one; nothing changed",
+    )?;
     let refuse = |wanted: &str| -> crate::Result<String> {
         Err(format!(
             "cannot {} a canary that is {} (it must be {wanted}); nothing changed",
             action.name(),
-            current.status.as_str()
+            current.canary.status.as_str()
         )
         .into())
     };
+    let status = current.canary.status;
     let next = match action {
-        Action::Pause if current.status == Status::Running => CanaryState {
-            status: Status::Paused,
-            reason: Some("paused by an operator".into()),
-            ..current.clone()
-        },
+        Action::Pause if status == Status::Running => current.next(|r| {
+            r.canary.status = Status::Paused;
+            r.canary.reason = Some("paused by an operator".into());
+        }),
         Action::Pause => return refuse("running"),
-        Action::Resume if current.status == Status::Paused => CanaryState {
-            status: Status::Running,
-            step_started_at: now,
-            reason: None,
-            ..current.clone()
-        },
+        Action::Resume if status == Status::Paused => current.next(|r| {
+            r.canary.status = Status::Running;
+            r.canary.step_started_at = now;
+            r.canary.reason = None;
+        }),
         Action::Resume => return refuse("paused"),
-        Action::Promote if current.status == Status::Running => CanaryState {
+        Action::Promote if status == Status::Running => current.next(|r| {
             // The bake counts judged (settled) time: back by both.
-            step_started_at: now
-                - config.plan.bake_seconds as i64
-                - config.plan.health.settle_seconds as i64,
-            reason: Some("bake skipped by an operator".into()),
-            ..current.clone()
-        },
+            r.canary.step_started_at =
+                now - config.plan.bake_seconds as i64 - config.plan.health.settle_seconds as i64;
+            r.canary.reason = Some("bake skipped by an operator".into());
+        }),
         Action::Promote => return refuse("running"),
         Action::Abort => unreachable!("handled above"),
-    };
-    let next = CanaryState {
-        version: current.version + 1,
-        ..next
     };
     state::replace(&clients.dynamodb, config, Some(&current), &next, now).await?;
     let record = json!({
         "function": "canaryctl",
         "at": now,
         "decision": { "decision": action.name() },
-        "state_before": { "status": current.status.as_str(), "step": current.step },
-        "state_after": { "status": next.status.as_str(), "step": next.step },
+        "release": current.release.version,
+        "state_before": { "status": status.as_str(), "step": current.canary.step },
+        "state_after": { "status": next.canary.status.as_str(), "step": next.canary.step },
     });
     state::append_history(
         &clients.dynamodb,
@@ -125,14 +129,14 @@ pub async fn apply(target: &Target, action: Action, now: i64) -> crate::Result<S
     )
     .await?;
     Ok(match action {
-        Action::Pause => format!("paused at step {}", current.step + 1),
+        Action::Pause => format!("paused at step {}", current.canary.step + 1),
         Action::Resume => format!(
             "resumed at step {}; its bake starts again",
-            current.step + 1
+            current.canary.step + 1
         ),
         _ => format!(
             "step {}'s bake skipped: the next promotion run may move on",
-            current.step + 1
+            current.canary.step + 1
         ),
     })
 }

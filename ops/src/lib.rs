@@ -1,9 +1,12 @@
-//! `canaryctl`: the operator commands behind `cargo xtask publish | status | pause | resume | promote | abort`,
+//! `canaryctl`: the operator commands behind `cargo xtask publish | release | status | history |
+//! pause | resume | promote | abort`,
 //! as a library so that the end-to-end tests drive them in-process on the emulator.
 
 pub mod control;
+pub mod history;
 pub mod judge;
 pub mod publish;
+pub mod release;
 pub mod settings;
 pub mod status;
 

@@ -1,5 +1,6 @@
-//! `status`: the listener's weights, the recorded step and status, the last decisions with the
-//! numbers that drove them, and the rollback alarms' states. Reads only.
+//! `status`: the listener's weights, the stable and canary versions, the release in progress with
+//! its step and status, the last decisions with the numbers that drove them (newest first, read
+//! from the end of the history however many pages it spans), and the rollback alarms. Reads only.
 
 use aws_smithy_types::DateTime;
 use aws_smithy_types::date_time::Format;
@@ -10,6 +11,8 @@ use crate::settings::{Options, Target};
 
 /// How many decisions `status` shows, newest first.
 const LAST_DECISIONS: usize = 10;
+/// How far back `status` looks for the judge's latest statistics.
+const STATISTICS_LOOKBACK: usize = 50;
 
 pub async fn run(args: &[String]) -> crate::Result {
     let (options, rest) = Options::parse(args)?;
@@ -30,22 +33,55 @@ pub async fn report(target: &Target, now: i64) -> crate::Result<String> {
     let plan = &config.plan;
     out += &format!("listener   {}\n", config.listener_arn);
     out += &format!("weights    {}\n", live.weights);
-    if let Some(expected) = expected_weights(plan, recorded.as_ref())
+    let canary = recorded.as_ref().map(|r| &r.canary);
+    // While complete the listener is in flux: the canary keeps its traffic until the stable fleet is ready.
+    if let Some(expected) = expected_weights(plan, canary)
+        && canary.is_none_or(|c| c.status != Status::Complete)
         && !expected.same_split(&live.weights)
     {
         out += &format!("drift      the recorded state expects {expected}\n");
     }
-    match &recorded {
-        None => out += "canary     not started: the first promotion run records it\n",
-        Some(s) => {
+    let release = recorded.as_ref().map(|r| &r.release);
+    let version = |v: Option<&Option<String>>| {
+        v.and_then(|v| v.clone())
+            .unwrap_or_else(|| "none (no release yet)".into())
+    };
+    out += &format!(
+        "stable     {} (target group {})\n",
+        version(release.map(|r| &r.stable_version)),
+        config.stable_tg_arn
+    );
+    out += &format!(
+        "canary     {} (target group {})\n",
+        version(release.map(|r| &r.canary_version)),
+        config.canary_tg_arn
+    );
+    match recorded.as_ref().map(|r| (&r.canary, &r.release)) {
+        None => out += "release    idle: no release yet (`cargo xtask release VERSION`)\n",
+        Some((s, r)) => {
             let percent = plan.steps.get(s.step).copied().unwrap_or(0);
-            out += &format!(
-                "canary     {} at step {} of {} ({percent}% to V2), since {}\n",
-                s.status.as_str(),
-                s.step + 1,
-                plan.steps.len(),
-                timestamp(s.step_started_at),
-            );
+            let name = r.version.clone().unwrap_or_default();
+            out += &match s.status {
+                Status::Idle => format!(
+                    "release    idle, stable = {}\n",
+                    version(Some(&r.stable_version))
+                ),
+                Status::Deploying => format!(
+                    "release    {name} deploying: the canary fleet moves to it, since {}\n",
+                    timestamp(r.moved_at.unwrap_or(s.step_started_at))
+                ),
+                Status::Complete => format!(
+                    "release    {name} complete: the stable fleet moves to it, since {}\n",
+                    timestamp(r.moved_at.unwrap_or(s.step_started_at))
+                ),
+                status => format!(
+                    "release    {name} {} at step {} of {} ({percent}% to V2), since {}\n",
+                    status.as_str(),
+                    s.step + 1,
+                    plan.steps.len(),
+                    timestamp(s.step_started_at),
+                ),
+            };
             if s.status == Status::Running {
                 // The bake counts settled (judged) time.
                 let settle = plan.health.settle_seconds as i64;
@@ -88,11 +124,12 @@ pub async fn report(target: &Target, now: i64) -> crate::Result<String> {
             .map_or("MISSING".to_owned(), |s| s.as_str().to_owned());
         out += &format!("alarm      {name}: {state}\n");
     }
-    let history = state::history(&clients.dynamodb, config).await?;
+    // Read from the end of the history, however many pages it spans: the latest decisions, and
+    // among a few more the judge's latest statistics.
+    let latest = state::latest_history(&clients.dynamodb, config, STATISTICS_LOOKBACK).await?;
     // The judge's latest statistics, each next to its threshold.
-    if let Some((kind, record)) = history
+    if let Some((kind, record)) = latest
         .iter()
-        .rev()
         .find(|(_, r)| r.get("statistics").is_some_and(|s| !s.is_null()))
     {
         out += &format!(
@@ -104,8 +141,9 @@ pub async fn report(target: &Target, now: i64) -> crate::Result<String> {
             out += &format!("  {line}\n");
         }
     }
-    out += &format!("decisions  {} recorded, latest first:\n", history.len());
-    for (kind, record) in history.iter().rev().take(LAST_DECISIONS) {
+    let latest = &latest[..latest.len().min(LAST_DECISIONS)];
+    out += &format!("decisions  the last {}, latest first:\n", latest.len());
+    for (kind, record) in latest {
         out += &format!("  {kind:<10} {record}\n");
     }
     Ok(out)

@@ -1,4 +1,5 @@
-//! `canaryctl publish` against a real moto server: the bytes land at `s3://B/P/recommender`.
+//! `canaryctl publish` against a real moto server: the bytes land at `s3://B/P/V/recommender` with
+//! their checksum; a published version is immutable.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -54,7 +55,7 @@ async fn object(client: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Vec<u8>
 }
 
 #[tokio::test]
-async fn publish_uploads_the_exact_bytes_under_the_prefix() {
+async fn publish_uploads_the_exact_bytes_and_their_checksum_under_the_version() {
     let moto = Moto::start();
     let client = s3(&moto).await;
     client
@@ -68,18 +69,22 @@ async fn publish_uploads_the_exact_bytes_under_the_prefix() {
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
     let file = TempFile::new("binary", &bytes);
+    let args = |file: &TempFile| {
+        vec![
+            "--bucket".to_string(),
+            "artifacts".into(),
+            "--prefix".into(),
+            "/releases/".into(),
+            "--version".into(),
+            "1.1.0".into(),
+            "--file".into(),
+            file.0.to_str().unwrap().into(),
+        ]
+    };
+    let run =
+        |args: Vec<String>| publish(&moto, &args.iter().map(String::as_str).collect::<Vec<_>>());
 
-    let output = publish(
-        &moto,
-        &[
-            "--bucket",
-            "artifacts",
-            "--prefix",
-            "/releases/v7/",
-            "--file",
-            file.0.to_str().unwrap(),
-        ],
-    );
+    let output = run(args(&file));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
@@ -87,35 +92,66 @@ async fn publish_uploads_the_exact_bytes_under_the_prefix() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(
-        stdout.contains("s3://artifacts/releases/v7/recommender"),
+        stdout.contains("s3://artifacts/releases/1.1.0/recommender"),
         "{stdout}"
     );
     assert!(
-        object(&client, "artifacts", "releases/v7/recommender").await == bytes,
+        object(&client, "artifacts", "releases/1.1.0/recommender").await == bytes,
         "bytes differ"
     );
+    // The checksum in `sha256sum` format, as the instance checks it.
+    let sum =
+        String::from_utf8(object(&client, "artifacts", "releases/1.1.0/recommender.sha256").await)
+            .unwrap();
+    let hex = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(&bytes))
+    };
+    assert_eq!(sum, format!("{hex}  recommender\n"));
 
-    // Publishing again replaces the object: a new release under the same prefix.
+    // The same binary again: nothing changes.
+    let output = run(args(&file));
+    assert!(output.status.success());
+    assert!(String::from_utf8_lossy(&output.stdout).contains("already published with this binary"));
+
+    // Another binary under the same version: refused, the published one stays.
     let newer = TempFile::new("newer", b"release 8");
+    let output = run(args(&newer));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("a version is immutable"), "{stderr}");
+    assert!(stderr.contains(&hex), "{stderr}");
+    assert!(object(&client, "artifacts", "releases/1.1.0/recommender").await == bytes);
+    assert_eq!(
+        String::from_utf8(object(&client, "artifacts", "releases/1.1.0/recommender.sha256").await)
+            .unwrap(),
+        sum
+    );
+
+    // A version with path characters: refused before any upload.
     let output = publish(
         &moto,
         &[
             "--bucket",
             "artifacts",
-            "--prefix",
-            "releases/v7",
+            "--version",
+            "../1.1.0",
             "--file",
             newer.0.to_str().unwrap(),
         ],
     );
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("contains `/`"));
+    let listed = client
+        .list_objects_v2()
+        .bucket("artifacts")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(
-        object(&client, "artifacts", "releases/v7/recommender").await,
-        b"release 8"
+        listed.key_count(),
+        Some(2),
+        "only 1.1.0's binary and checksum"
     );
 }
 
@@ -136,6 +172,8 @@ async fn without_a_prefix_the_object_is_at_the_bucket_root() {
         &[
             "--bucket",
             "root-artifacts",
+            "--version",
+            "2.0.0",
             "--file",
             file.0.to_str().unwrap(),
         ],
@@ -146,7 +184,7 @@ async fn without_a_prefix_the_object_is_at_the_bucket_root() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert_eq!(
-        object(&client, "root-artifacts", "recommender").await,
+        object(&client, "root-artifacts", "2.0.0/recommender").await,
         b"\x7fELF static"
     );
 }
@@ -163,6 +201,8 @@ async fn a_missing_bucket_fails_with_the_target_and_the_service_error() {
             "no-such-bucket",
             "--prefix",
             "p",
+            "--version",
+            "1.0.0",
             "--file",
             file.0.to_str().unwrap(),
         ],
@@ -170,7 +210,7 @@ async fn a_missing_bucket_fails_with_the_target_and_the_service_error() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
     assert!(
-        stderr.contains("upload to s3://no-such-bucket/p/recommender failed"),
+        stderr.contains("upload to s3://no-such-bucket/p/1.0.0/recommender failed"),
         "{stderr}"
     );
     assert!(
@@ -195,6 +235,8 @@ async fn a_missing_file_fails_before_any_upload() {
         &[
             "--bucket",
             "untouched",
+            "--version",
+            "1.0.0",
             "--file",
             "/nonexistent/recommender",
         ],
@@ -233,6 +275,8 @@ async fn aws_endpoint_url_from_the_environment_works_without_the_flag() {
             "env-artifacts",
             "--prefix",
             "p",
+            "--version",
+            "3.0.0",
             "--file",
             file.0.to_str().unwrap(),
         ])
@@ -245,7 +289,7 @@ async fn aws_endpoint_url_from_the_environment_works_without_the_flag() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert_eq!(
-        object(&client, "env-artifacts", "p/recommender").await,
+        object(&client, "env-artifacts", "p/3.0.0/recommender").await,
         b"from the environment"
     );
 }

@@ -15,7 +15,7 @@ use crate::cfn::serverless::{
     DestinationConfig, Dimension, EventInvokeConfig, FlexibleTimeWindow, Function,
     FunctionEnvironment, KeySchema, LogGroup, LoggingConfig, Metric, MetricDataQuery, MetricStat,
     Permission, PointInTimeRecovery, Queue, RetryPolicy, Schedule, ScheduleTarget, SingleMetric,
-    SseSpecification, Subscription, Table, Topic, dashboard_json,
+    SseSpecification, Subscription, Table, TimeToLive, Topic, dashboard_json,
 };
 use crate::cfn::{Attributes, Cond, Expr, Handle, Param, ParamSpec, Sub, Template, Waiver};
 mod permissions;
@@ -23,7 +23,10 @@ mod permissions;
 use permissions::{allow, assume_role, controller_statements, operator_statements};
 
 use crate::load_balancer::LoadBalancing;
-use crate::storage::Storage;
+
+mod fleets;
+pub use fleets::Fleets;
+use fleets::{canary_fleet, fleet_statements};
 
 /// The Lambda instruction set, a synth option (`cargo xtask synth --arch`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -165,6 +168,7 @@ pub struct ControllerParameters {
     pub alarm_period_seconds: Param,
     pub notification_email: Param,
     pub log_retention_days: Param,
+    pub history_retention_days: Param,
 }
 
 fn declare_parameters(template: &mut Template) -> (ControllerParameters, Cond) {
@@ -220,6 +224,15 @@ fn declare_parameters(template: &mut Template) -> (ControllerParameters, Cond) {
                     "731", "1096", "1827", "2192", "2557", "2922", "3288", "3653",
                 ]),
         ),
+        history_retention_days: template.parameter(
+            "HistoryRetentionDays",
+            ParamSpec::number(
+                "Days each canary decision and each closed release record stays in the state table (DynamoDB TTL).",
+                90,
+                1,
+                3650,
+            ),
+        ),
     };
     let has_email = template.condition(
         "HasNotificationEmail",
@@ -241,7 +254,7 @@ pub struct Controller {
 pub fn build(
     template: &mut Template,
     lb: &LoadBalancing,
-    storage: &Storage,
+    fleets: &Fleets,
     architecture: Architecture,
 ) -> Controller {
     let (params, has_email) = declare_parameters(template);
@@ -274,6 +287,11 @@ pub fn build(
                 point_in_time_recovery_enabled: true,
             },
             sse_specification: SseSpecification { sse_enabled: true },
+            // History items and closed release records expire after HistoryRetentionDays.
+            time_to_live_specification: TimeToLive {
+                attribute_name: contract::table::TTL_ATTRIBUTE,
+                enabled: true,
+            },
         },
         Attributes::new().waive(&[Waiver {
             control: "DynamoDB.6",
@@ -377,6 +395,20 @@ pub fn build(
             contract::env::ROLLBACK_ALARMS,
             Expr::join(",", alarm_names.clone()),
         );
+        variables.insert(
+            contract::env::HISTORY_DAYS,
+            params.history_retention_days.r#ref(),
+        );
+        variables.insert(
+            contract::env::ARTIFACT_BUCKET,
+            fleets.storage.artifact_bucket.r#ref(),
+        );
+        variables.insert(
+            contract::env::ARTIFACT_PREFIX,
+            fleets.parameters.artifact_prefix.r#ref(),
+        );
+        variables.insert(contract::env::STABLE_FLEET, fleets.compute.v1_group.r#ref());
+        variables.insert(contract::env::CANARY_FLEET, canary_fleet(fleets));
         FunctionEnvironment { variables }
     };
 
@@ -396,15 +428,22 @@ pub fn build(
                 managed_policy_arns: Vec::new(),
                 policies: vec![InlinePolicy {
                     policy_name: "canary-controller",
-                    policy_document: PolicyDocument::new(controller_statements(
-                        lb,
-                        &table,
-                        &topic,
-                        &log_group,
-                        &dead_letters,
-                        &schedule_arn,
-                        &scheduler_role,
-                    )),
+                    policy_document: PolicyDocument::new(
+                        controller_statements(
+                            lb,
+                            &table,
+                            &topic,
+                            &log_group,
+                            &dead_letters,
+                            &schedule_arn,
+                            &scheduler_role,
+                        )
+                        .into_iter()
+                        // Promotion moves fleets; rollback moves the stable fleet back when a
+                        // release is rolled back while the stable fleet was moving to it.
+                        .chain(fleet_statements(fleets))
+                        .collect(),
+                    ),
                 }],
             },
         );
@@ -529,7 +568,7 @@ pub fn build(
             description: "alb-canary operators: canaryctl status, pause, resume, promote, abort and publish",
             policy_document: PolicyDocument::new(operator_statements(
                 lb,
-                storage,
+                fleets,
                 &table,
                 &topic,
                 [&promote, &rollback],
@@ -674,17 +713,30 @@ fn canary_alarm(
             }),
         ),
         AlarmKind::UnhealthyHosts => (
-            "V2 has unhealthy targets: roll the canary back",
+            "V2 has unhealthy targets while it serves traffic: roll the canary back",
             "GreaterThanThreshold",
             Expr::lit(0),
-            AlarmMetric::Single(SingleMetric {
-                namespace: contract::alb_metric::NAMESPACE,
-                metric_name: "UnHealthyHostCount",
-                dimensions: canary_dimensions(lb),
-                period: period.clone(),
-                statistic: Some("Maximum"),
-                extended_statistic: None,
-            }),
+            AlarmMetric::Math {
+                metrics: vec![
+                    canary_query("unhealthy", "UnHealthyHostCount", "Maximum", lb, &period),
+                    canary_query(
+                        "requests",
+                        contract::alb_metric::REQUEST_COUNT,
+                        "Sum",
+                        lb,
+                        &period,
+                    ),
+                    MetricDataQuery {
+                        id: "unhealthy_serving",
+                        // A canary fleet with no traffic (idle, or deploying at weight 0) is not a
+                        // reason to roll anything back; the controller judges its health itself.
+                        expression: Some(Expr::lit("IF(requests > 0, unhealthy, 0)")),
+                        label: Some("V2 unhealthy targets while serving"),
+                        metric_stat: None,
+                        return_data: true,
+                    },
+                ],
+            },
         ),
     };
     Alarm {
@@ -720,6 +772,31 @@ fn alb_query(
             },
             period: period.clone(),
             stat: "Sum",
+        }),
+        return_data: false,
+    }
+}
+
+/// One canary target group metric with `stat`, not returned (an input of the alarm's expression).
+fn canary_query(
+    id: &'static str,
+    metric_name: &'static str,
+    stat: &'static str,
+    lb: &LoadBalancing,
+    period: &Expr,
+) -> MetricDataQuery {
+    MetricDataQuery {
+        id,
+        expression: None,
+        label: None,
+        metric_stat: Some(MetricStat {
+            metric: Metric {
+                namespace: contract::alb_metric::NAMESPACE,
+                metric_name,
+                dimensions: canary_dimensions(lb),
+            },
+            period: period.clone(),
+            stat,
         }),
         return_data: false,
     }

@@ -86,7 +86,12 @@ pub fn synthesize(options: &Options) -> Template {
     controller::build(
         &mut stack.template,
         &stack.load_balancing,
-        &stack.storage,
+        &controller::Fleets {
+            parameters: &stack.parameters,
+            conditions: &stack.conditions,
+            storage: &stack.storage,
+            compute: &stack.compute,
+        },
         options.architecture,
     );
     outputs::add(&mut stack);

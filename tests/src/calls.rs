@@ -97,6 +97,10 @@ type Grants = Vec<(&'static str, String, Vec<(String, String)>)>;
 /// The (action, resource, context) IAM evaluates for one input; `None` for an input type this
 /// table does not know (recorded as such, so that the proof fails until it is added).
 fn grants(input: &Input) -> Option<Grants> {
+    use aws_sdk_autoscaling::operation::{
+        describe_instance_refreshes::DescribeInstanceRefreshesInput,
+        start_instance_refresh::StartInstanceRefreshInput,
+    };
     use aws_sdk_cloudformation::operation::describe_stacks::DescribeStacksInput;
     use aws_sdk_cloudwatch::operation::{
         describe_alarms::DescribeAlarmsInput, get_metric_data::GetMetricDataInput,
@@ -111,6 +115,9 @@ fn grants(input: &Input) -> Option<Grants> {
         describe_target_health::DescribeTargetHealthInput, modify_listener::ModifyListenerInput,
     };
     use aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationInput;
+    use aws_sdk_s3::operation::{
+        get_object::GetObjectInput, head_object::HeadObjectInput, put_object::PutObjectInput,
+    };
     use aws_sdk_scheduler::operation::{
         get_schedule::GetScheduleInput, update_schedule::UpdateScheduleInput,
     };
@@ -129,6 +136,43 @@ fn grants(input: &Input) -> Option<Grants> {
             ),
         )
     };
+    let object = |bucket: Option<&str>, key: Option<&str>| {
+        format!(
+            "arn:aws:s3:::{}/{}",
+            bucket.unwrap_or_default(),
+            key.unwrap_or_default()
+        )
+    };
+    // HeadObject is authorized as s3:GetObject.
+    if let Some(i) = input.downcast_ref::<HeadObjectInput>() {
+        return one("s3:GetObject", object(i.bucket(), i.key()));
+    }
+    if let Some(i) = input.downcast_ref::<GetObjectInput>() {
+        return one("s3:GetObject", object(i.bucket(), i.key()));
+    }
+    if let Some(i) = input.downcast_ref::<PutObjectInput>() {
+        return one("s3:PutObject", object(i.bucket(), i.key()));
+    }
+    if let Some(i) = input.downcast_ref::<StartInstanceRefreshInput>() {
+        // A group's ARN holds an id the caller never sees; IAM matches it against the policy's
+        // `*`, so any fixed id stands in for it.
+        return one(
+            "autoscaling:StartInstanceRefresh",
+            arn(
+                "autoscaling",
+                &format!(
+                    "autoScalingGroup:00000000-0000-0000-0000-000000000000:autoScalingGroupName/{}",
+                    i.auto_scaling_group_name().unwrap_or_default()
+                ),
+            ),
+        );
+    }
+    if input
+        .downcast_ref::<DescribeInstanceRefreshesInput>()
+        .is_some()
+    {
+        return one("autoscaling:DescribeInstanceRefreshes", "*".into());
+    }
     if input.downcast_ref::<DescribeListenersInput>().is_some() {
         return one("elasticloadbalancing:DescribeListeners", "*".into());
     }

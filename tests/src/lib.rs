@@ -2,6 +2,7 @@
 //!
 //! - [`Moto`]: a real moto server (the local AWS emulator, pinned in `requirements-dev.txt`) on
 //!   127.0.0.1, one per test for isolation, stopped when dropped and killed with the test process.
+//! - [`refresh::InstanceRefreshes`]: the two Auto Scaling instance-refresh actions moto lacks.
 //! - [`tool`]: the path of a pinned Python tool in the project's `.venv` (cfn-lint, sam, ...).
 //! - [`calls`]: an SDK interceptor recording every AWS call as IAM sees it, for the IAM proof.
 //! - [`stack_in_moto`]: the controller's resources deployed into a [`Moto`] as the synthesized
@@ -14,6 +15,7 @@
 pub mod calls;
 pub mod journal;
 pub mod podman;
+pub mod refresh;
 pub mod stack_in_moto;
 pub mod template;
 

@@ -125,6 +125,11 @@ fn default_subnets(moto: &Moto) -> (String, Vec<String>) {
     )
 }
 
+/// The Auto Scaling groups' names (the fleets' refreshes go to [`crate::refresh`], which knows
+/// groups by name; their instances are the IP targets registered below).
+pub const STABLE_FLEET: &str = "alb-canary-v1-fleet";
+pub const CANARY_FLEET: &str = "alb-canary-v2-fleet";
+
 /// What [`deploy`] created.
 pub struct Deployed {
     /// The template with everything created so far resolvable.
@@ -136,7 +141,8 @@ pub struct Deployed {
     pub schedule_event: Value,
 }
 
-/// Creates the controller's resources as the stack declares them, in `env`'s emulator.
+/// Creates the controller's resources as the stack declares them, in `moto`, on `lb`, with
+/// `overrides` for the stack's parameters.
 pub async fn deploy(moto: &Moto, lb: &LoadBalancer, overrides: &[(&str, &str)]) -> Deployed {
     let mut d = Deployment::new(overrides);
     let sdk = moto.sdk_config().await;
@@ -145,9 +151,29 @@ pub async fn deploy(moto: &Moto, lb: &LoadBalancer, overrides: &[(&str, &str)]) 
     d.created("LoadBalancer", &lb.arn);
     d.attribute("LoadBalancer", "LoadBalancerFullName", &lb.dimension);
 
+    // The artifact bucket, and the fleets' Auto Scaling groups by name.
+    let bucket = format!("{STACK}-artifacts");
+    aws_sdk_s3::Client::new(&sdk)
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("CreateBucket");
+    d.created("ArtifactBucket", &bucket);
+    d.attribute("ArtifactBucket", "Arn", &format!("arn:aws:s3:::{bucket}"));
+    for (id, name) in [
+        ("AutoScalingGroupV1", STABLE_FLEET),
+        ("AutoScalingGroupV2", CANARY_FLEET),
+    ] {
+        d.created(id, name);
+    }
+
     // Target groups: the template's protocol, port and health check. IP targets stand in for the
     // Auto Scaling groups' instances, which the emulator's ELBv2 would not see.
-    for id in ["TargetGroupV1", "TargetGroupV2"] {
+    for (id, target) in [
+        ("TargetGroupV1", "10.0.20.4"),
+        ("TargetGroupV2", "10.0.20.5"),
+    ] {
         let props = |name: &str| d.property(id, &[name]);
         let out = c
             .elbv2
@@ -172,19 +198,14 @@ pub async fn deploy(moto: &Moto, lb: &LoadBalancer, overrides: &[(&str, &str)]) 
         d.created(id, &arn);
         d.attribute(id, "TargetGroupFullName", &full_name);
         d.attribute(id, "TargetGroupArn", &arn);
+        c.elbv2
+            .register_targets()
+            .target_group_arn(&arn)
+            .targets(TargetDescription::builder().id(target).port(8000).build())
+            .send()
+            .await
+            .expect("RegisterTargets");
     }
-    c.elbv2
-        .register_targets()
-        .target_group_arn(d.lookup("TargetGroupV2"))
-        .targets(
-            TargetDescription::builder()
-                .id("10.0.20.5")
-                .port(8000)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("RegisterTargets");
 
     // The listener with the template's default action: stable-only.
     let listener = d.property("HttpListener", &[]);
@@ -264,20 +285,28 @@ pub async fn deploy(moto: &Moto, lb: &LoadBalancer, overrides: &[(&str, &str)]) 
         .expect("CreateTopic");
     d.created("CanaryTopic", topic.topic_arn().unwrap());
 
-    // The functions' role, from the template's trust policy (the emulator insists it exists).
+    // The functions' and the schedule's roles, from the template's trust policies (the emulator
+    // insists they exist).
     let iam = aws_sdk_iam::Client::new(&sdk);
-    let trust = d.property("RollbackFunctionRole", &["AssumeRolePolicyDocument"]);
-    let role_arn = iam
-        .create_role()
-        .role_name(format!("{STACK}-RollbackFunctionRole"))
-        .assume_role_policy_document(trust.to_string())
-        .send()
-        .await
-        .expect("CreateRole")
-        .role()
-        .unwrap()
-        .arn()
-        .to_owned();
+    let mut role_arns = HashMap::new();
+    for id in ["RollbackFunctionRole", "PromotionScheduleRole"] {
+        let trust = d.property(id, &["AssumeRolePolicyDocument"]);
+        let arn = iam
+            .create_role()
+            .role_name(format!("{STACK}-{id}"))
+            .assume_role_policy_document(trust.to_string())
+            .send()
+            .await
+            .expect("CreateRole")
+            .role()
+            .unwrap()
+            .arn()
+            .to_owned();
+        d.created(id, &format!("{STACK}-{id}"));
+        d.attribute(id, "Arn", &arn);
+        role_arns.insert(id, arn);
+    }
+    let role_arn = role_arns["RollbackFunctionRole"].clone();
 
     // The alarms, under the names the stack gives them (the rollback function lists them).
     for (id, alarm) in d.template["Resources"].as_object().unwrap().clone() {
@@ -309,14 +338,22 @@ pub async fn deploy(moto: &Moto, lb: &LoadBalancer, overrides: &[(&str, &str)]) 
     }
 
     // The functions, with the environment the template gives them; the schedule targets one.
+    let schedule_name = scalar(&d.property("PromotionSchedule", &["Name"]));
+    d.created("PromotionSchedule", &schedule_name);
+    d.attribute(
+        "PromotionSchedule",
+        "Arn",
+        &format!("arn:aws:scheduler:us-east-1:{ACCOUNT}:schedule/default/{schedule_name}"),
+    );
     let mut function_env = HashMap::new();
+    let lambda = aws_sdk_lambda::Client::new(&sdk);
     for id in ["PromoteFunction", "RollbackFunction"] {
         let name = format!("{STACK}-{id}");
         let arn = format!("arn:aws:lambda:us-east-1:{ACCOUNT}:function:{name}");
         d.created(id, &name);
         d.attribute(id, "Arn", &arn);
-        let schedule_name = scalar(&d.property("PromotionSchedule", &["Name"]));
-        d.created("PromotionSchedule", &schedule_name);
+    }
+    for id in ["PromoteFunction", "RollbackFunction"] {
         let vars: HashMap<String, String> = d
             .property(id, &["Environment", "Variables"])
             .as_object()
@@ -325,10 +362,9 @@ pub async fn deploy(moto: &Moto, lb: &LoadBalancer, overrides: &[(&str, &str)]) 
             .map(|(k, v)| (k.clone(), scalar(v)))
             .collect();
         function_env.insert(id.to_owned(), vars.clone());
-        let lambda = aws_sdk_lambda::Client::new(&sdk);
         lambda
             .create_function()
-            .function_name(&name)
+            .function_name(d.lookup(id))
             .runtime(aws_sdk_lambda::types::Runtime::from(
                 d.property(id, &["Runtime"]).as_str().unwrap(),
             ))
@@ -362,7 +398,7 @@ pub async fn deploy(moto: &Moto, lb: &LoadBalancer, overrides: &[(&str, &str)]) 
         .target(
             ScheduleTarget::builder()
                 .arn(schedule(&["Target", "Arn"]))
-                .role_arn(&role_arn)
+                .role_arn(schedule(&["Target", "RoleArn"]))
                 .input(schedule(&["Target", "Input"]))
                 .build()
                 .unwrap(),

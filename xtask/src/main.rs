@@ -28,10 +28,16 @@ commands:
   diagram             draw docs/architecture.svg from the stack (synth writes it too)
   check               prove templates/ safe: cfn-guard rules and the reachability check
   test                install the pinned Python tools into .venv and run every test
-  publish --bucket B [--prefix P] [--arch x86_64|arm64] [--endpoint-url URL]
-                      build the static recommender binary and upload it to s3://B/P/recommender
+  publish --bucket B [--prefix P] [--version V] [--arch x86_64|arm64] [--endpoint-url URL]
+                      build the static recommender binary and upload it to s3://B/P/V/recommender
+                      with its checksum (V: the crate's version); a published version is immutable
   build-static [--arch x86_64|arm64]
                       build (and check) that static binary only; prints its path
+  release VERSION [--force]
+                      move the canary fleet to VERSION (publishing it first when it is this
+                      checkout's version) and start its canary once that fleet is healthy
+  history [--release VERSION]
+                      every release record; with --release, that release and its decisions
   status | pause | resume | promote | abort [--stack NAME | --function NAME] [--endpoint-url URL]
                       operate the deployed canary (README, section Operate)
   judge --replay FILE replay one decision from its inputs (JSON; README, section Replay a decision)

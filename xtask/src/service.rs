@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 use crate::project::{root, run_command};
 use crate::target::{Arch, require_std, rust_target};
 
-const PUBLISH_USAGE: &str =
-    "usage: cargo xtask publish --bucket B [--prefix P] [--arch x86_64|arm64] [--endpoint-url URL]";
+const PUBLISH_USAGE: &str = "usage: cargo xtask publish --bucket B [--prefix P] [--version V] [--arch x86_64|arm64] [--endpoint-url URL]";
 const BUILD_STATIC_USAGE: &str = "usage: cargo xtask build-static [--arch x86_64|arm64]";
 const BENCH_USAGE: &str = "usage: cargo xtask bench-service [--duration SECONDS] [--connections N]";
 
@@ -50,12 +49,22 @@ pub fn build_static_command(args: &[String]) -> crate::Result {
 pub fn publish(args: &[String]) -> crate::Result {
     let pairs = flags(
         args,
-        &["--bucket", "--prefix", "--arch", "--endpoint-url"],
+        &[
+            "--bucket",
+            "--prefix",
+            "--version",
+            "--arch",
+            "--endpoint-url",
+        ],
         PUBLISH_USAGE,
     )?;
     let bucket =
         flag(&pairs, "--bucket").ok_or_else(|| format!("--bucket is required\n{PUBLISH_USAGE}"))?;
     let arch = Arch::parse(flag(&pairs, "--arch").unwrap_or("x86_64"))?;
+    let version = match flag(&pairs, "--version") {
+        Some(v) => v.to_string(),
+        None => service_version()?,
+    };
     let binary = build_static(arch)?;
 
     let mut cmd = cargo();
@@ -69,6 +78,8 @@ pub fn publish(args: &[String]) -> crate::Result {
             "publish",
             "--bucket",
             bucket,
+            "--version",
+            &version,
         ])
         .args([
             "--prefix",
@@ -86,9 +97,26 @@ fn cargo() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
 }
 
+/// The recommender crate's version (`services/recommender/Cargo.toml`): what `publish` and
+/// `release` call this checkout's binary.
+pub fn service_version() -> crate::Result<String> {
+    let manifest = root().join("services/recommender/Cargo.toml");
+    let text = std::fs::read_to_string(&manifest)
+        .map_err(|err| format!("{}: {err}", manifest.display()))?;
+    text.lines()
+        .find_map(|line| {
+            let value = line
+                .strip_prefix("version")?
+                .trim_start()
+                .strip_prefix('=')?;
+            Some(value.trim().trim_matches('"').to_string())
+        })
+        .ok_or_else(|| format!("{} has no version", manifest.display()).into())
+}
+
 /// `cargo build --release -p recommender --target <arch>` with `crt-static`: one binary that runs on
 /// any Linux distribution and in a `scratch` image. Checked to be static and for the right machine.
-fn build_static(arch: Arch) -> crate::Result<PathBuf> {
+pub fn build_static(arch: Arch) -> crate::Result<PathBuf> {
     let target = rust_target(arch);
     require_std(target)?;
     eprintln!("building the static recommender for {target}");

@@ -2,6 +2,8 @@
 //! the functions read at cold start, the canary plan's JSON form, metric and table names.
 //! Both sides use these values, so a name is never typed twice.
 
+pub mod release;
+
 /// Environment variables the promotion and rollback functions read once at cold start.
 /// Every one is required unless its doc says otherwise; a missing or malformed one stops the cold start.
 pub mod env {
@@ -26,6 +28,17 @@ pub mod env {
     pub const PLAN: &str = "CANARY_PLAN";
     /// Comma-separated names of the CloudWatch alarms on V2 whose ALARM state triggers a rollback.
     pub const ROLLBACK_ALARMS: &str = "CANARY_ROLLBACK_ALARMS";
+    /// Days a history item or release record is kept before DynamoDB's TTL deletes it.
+    pub const HISTORY_DAYS: &str = "CANARY_HISTORY_DAYS";
+    /// The artifact bucket: releases at [`crate::release::binary_key`], fleet pointers at
+    /// [`crate::release::fleet_key`].
+    pub const ARTIFACT_BUCKET: &str = "CANARY_ARTIFACT_BUCKET";
+    /// The key prefix of the artifacts in [`ARTIFACT_BUCKET`] (the stack's `ArtifactPrefix`).
+    pub const ARTIFACT_PREFIX: &str = "CANARY_ARTIFACT_PREFIX";
+    /// Name of the stable fleet's Auto Scaling group.
+    pub const STABLE_FLEET: &str = "CANARY_STABLE_FLEET";
+    /// Name of the canary fleet's Auto Scaling group (V2 instances, or the Docker host).
+    pub const CANARY_FLEET: &str = "CANARY_CANARY_FLEET";
 }
 
 /// The DynamoDB table: a string partition key and a string sort key.
@@ -38,6 +51,10 @@ pub mod table {
     pub const STATE_SORT_KEY: &str = "STATE";
     /// Prefix of the sort key of each history item (one per decision).
     pub const HISTORY_PREFIX: &str = "HISTORY#";
+    /// Prefix of the sort key of each release record (one per `cargo xtask release`).
+    pub const RELEASE_PREFIX: &str = "RELEASE#";
+    /// The table's TTL attribute (epoch seconds) on history items and release records.
+    pub const TTL_ATTRIBUTE: &str = "expires_at";
 }
 
 /// The canary weight the functions publish (CloudWatch embedded metric format) at each decision.

@@ -19,7 +19,20 @@ pub struct Config {
     pub plan: Plan,
     /// Alarms whose ALARM state triggers a rollback.
     pub rollback_alarms: Vec<String>,
+    /// Days history items and release records are kept (DynamoDB TTL).
+    pub history_days: u32,
+    /// Where the releases' artifacts and the fleets' version pointers live.
+    pub artifact_bucket: String,
+    pub artifact_prefix: String,
+    /// Auto Scaling group names of the stable and the canary fleet.
+    pub stable_fleet: String,
+    pub canary_fleet: String,
 }
+
+/// History kept when [`env::HISTORY_DAYS`] is unset.
+pub const DEFAULT_HISTORY_DAYS: u32 = 90;
+/// Longest accepted history retention: ten years.
+pub const MAX_HISTORY_DAYS: u32 = 3650;
 
 impl Config {
     /// Reads the process environment.
@@ -75,6 +88,18 @@ impl Config {
                 problem: "names no alarm".into(),
             });
         }
+        let history_days = match lookup(env::HISTORY_DAYS).filter(|v| !v.trim().is_empty()) {
+            None => DEFAULT_HISTORY_DAYS,
+            Some(v) => v
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|d| (1..=MAX_HISTORY_DAYS).contains(d))
+                .ok_or_else(|| Error::Config {
+                    name: env::HISTORY_DAYS,
+                    problem: format!("is `{v}`, not a number of days in 1..={MAX_HISTORY_DAYS}"),
+                })?,
+        };
         let config = Config {
             listener_arn: arn(env::LISTENER_ARN, "elasticloadbalancing")?,
             stable_tg_arn: arn(env::STABLE_TARGET_GROUP_ARN, "elasticloadbalancing")?,
@@ -88,7 +113,20 @@ impl Config {
             topic_arn: arn(env::TOPIC_ARN, "sns")?,
             plan,
             rollback_alarms,
+            history_days,
+            artifact_bucket: required(env::ARTIFACT_BUCKET)?,
+            artifact_prefix: required(env::ARTIFACT_PREFIX)?
+                .trim_matches('/')
+                .to_string(),
+            stable_fleet: required(env::STABLE_FLEET)?,
+            canary_fleet: required(env::CANARY_FLEET)?,
         };
+        if config.stable_fleet == config.canary_fleet {
+            return Err(Error::Config {
+                name: env::CANARY_FLEET,
+                problem: "is the same Auto Scaling group as the stable fleet".into(),
+            });
+        }
         if config.stable_tg_arn == config.canary_tg_arn {
             return Err(Error::Config {
                 name: env::CANARY_TARGET_GROUP_ARN,
@@ -111,6 +149,11 @@ impl Config {
             (env::TOPIC_ARN, self.topic_arn.clone()),
             (env::PLAN, self.plan.to_json()),
             (env::ROLLBACK_ALARMS, self.rollback_alarms.join(",")),
+            (env::HISTORY_DAYS, self.history_days.to_string()),
+            (env::ARTIFACT_BUCKET, self.artifact_bucket.clone()),
+            (env::ARTIFACT_PREFIX, self.artifact_prefix.clone()),
+            (env::STABLE_FLEET, self.stable_fleet.clone()),
+            (env::CANARY_FLEET, self.canary_fleet.clone()),
         ]
     }
 }
@@ -140,6 +183,11 @@ mod tests {
             (env::TOPIC_ARN, "arn:aws:sns:us-east-1:1:canary".into()),
             (env::PLAN, Plan::default().to_json()),
             (env::ROLLBACK_ALARMS, "v2-5xx, v2-latency".into()),
+            (env::HISTORY_DAYS, "30".into()),
+            (env::ARTIFACT_BUCKET, "artifacts-bucket".into()),
+            (env::ARTIFACT_PREFIX, "artifacts".into()),
+            (env::STABLE_FLEET, "stack-v1".into()),
+            (env::CANARY_FLEET, "stack-v2".into()),
         ])
     }
 
@@ -156,11 +204,15 @@ mod tests {
         let config2 = load(&again).unwrap();
         assert_eq!(config2.plan, config.plan);
         assert_eq!(config2.listener_arn, config.listener_arn);
+        assert_eq!(config2.history_days, 30);
+        let mut vars = good();
+        vars.remove(env::HISTORY_DAYS);
+        assert_eq!(load(&vars).unwrap().history_days, DEFAULT_HISTORY_DAYS);
     }
 
     #[test]
     fn each_missing_variable_is_named() {
-        for name in good().keys() {
+        for name in good().keys().filter(|n| **n != env::HISTORY_DAYS) {
             let mut vars = good();
             vars.remove(name);
             let err = load(&vars).unwrap_err().to_string();
@@ -186,6 +238,9 @@ mod tests {
             (env::LOAD_BALANCER_DIMENSION, "my-alb", "app/<name>/<id>"),
             (env::ROLLBACK_ALARMS, " , ", "names no alarm"),
             (env::STATE_TABLE, "  ", "is empty"),
+            (env::HISTORY_DAYS, "0", "not a number of days"),
+            (env::HISTORY_DAYS, "ninety", "not a number of days"),
+            (env::CANARY_FLEET, "stack-v1", "same Auto Scaling group"),
         ] {
             let mut vars = good();
             vars.insert(name, value.into());

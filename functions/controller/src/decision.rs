@@ -66,15 +66,22 @@ impl fmt::Display for Weights {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
+    /// No release in progress: the stable fleet serves everything, alarms move no weights.
+    Idle,
+    /// A release moves the canary fleet to its version; the canary starts once it is healthy.
+    Deploying,
     Running,
     Paused,
     RolledBack,
+    /// Every step baked: the stable fleet moves to the release, then the stack is idle again.
     Complete,
 }
 
 impl Status {
     pub fn as_str(&self) -> &'static str {
         match self {
+            Status::Idle => "idle",
+            Status::Deploying => "deploying",
             Status::Running => "running",
             Status::Paused => "paused",
             Status::RolledBack => "rolled_back",
@@ -84,6 +91,8 @@ impl Status {
 
     pub fn parse(text: &str) -> Option<Status> {
         [
+            Status::Idle,
+            Status::Deploying,
             Status::Running,
             Status::Paused,
             Status::RolledBack,
@@ -186,7 +195,7 @@ pub fn expected_weights(plan: &Plan, state: Option<&CanaryState>) -> Option<Weig
     match state {
         None => Some(Weights::STABLE_ONLY),
         Some(s) => match s.status {
-            Status::RolledBack => Some(Weights::STABLE_ONLY),
+            Status::RolledBack | Status::Idle | Status::Deploying => Some(Weights::STABLE_ONLY),
             Status::Paused => None,
             Status::Running | Status::Complete => {
                 plan.steps.get(s.step).map(|p| Weights::for_percent(*p))
@@ -229,6 +238,11 @@ pub fn decide_with_statistics(
         Status::RolledBack => {
             return plain(Decision::Hold {
                 reason: "the canary was rolled back".into(),
+            });
+        }
+        Status::Idle | Status::Deploying => {
+            return plain(Decision::Hold {
+                reason: format!("no canary is running ({})", state.status.as_str()),
             });
         }
         Status::Complete => return plain(Decision::Complete),

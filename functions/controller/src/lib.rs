@@ -1,5 +1,6 @@
 //! Canary controller shared library: the pure decision core ([`decision`]), thin AWS adapters
-//! ([`listener`], [`metrics`], [`state`], [`notify`], [`schedule`]) and the two handlers
+//! ([`listener`], [`metrics`], [`state`], [`records`], [`fleet`], [`notify`], [`schedule`]), the
+//! release lifecycle ([`lifecycle`]) and the two handlers
 //! ([`promotion::handle_promotion`], [`rollback::handle_alarm`]) the `promote` and `rollback`
 //! Lambdas call. Handlers take their clients and configuration as parameters, so tests call them
 //! in-process against the emulator.
@@ -9,12 +10,15 @@ pub mod config;
 pub mod decision;
 pub mod error;
 pub mod events;
+pub mod fleet;
 pub mod lambda;
+pub mod lifecycle;
 pub mod listener;
 pub mod metrics;
 pub mod notify;
 pub mod outcome;
 pub mod promotion;
+pub mod records;
 pub mod replay;
 pub mod report;
 pub mod rollback;

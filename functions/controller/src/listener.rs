@@ -202,6 +202,8 @@ mod tests {
                     env::LOAD_BALANCER_DIMENSION => "app/a/1",
                     env::TOPIC_ARN => "arn:aws:sns:us-east-1:1:t",
                     env::PLAN => "{}",
+                    env::CANARY_FLEET => "canary-fleet",
+                    env::HISTORY_DAYS => return None,
                     env::SCHEDULE_GROUP => return None,
                     _ => "x",
                 }

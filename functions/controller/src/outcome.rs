@@ -6,7 +6,7 @@ use serde::Serialize;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Outcome {
-    /// Promotion did nothing: the canary is rolled back or complete.
+    /// Promotion did nothing: no release in progress, or the canary is rolled back or paused.
     Idle {
         status: Status,
     },
@@ -22,10 +22,19 @@ pub enum Outcome {
     },
     /// A rollback that had already been done: the listener was checked, nothing else changed.
     AlreadyRolledBack,
+    /// Every step baked: the stable fleet moves to the release.
     Completed,
     /// A step held longer than `max_step_seconds`: paused and notified.
     Paused {
         reason: String,
+    },
+    /// The stable fleet serves the release healthily: the listener is stable-only, the stack idle.
+    Released {
+        version: String,
+    },
+    /// An alarm on the canary fleet with no canary in progress: recorded and notified, no weights.
+    UnhealthyWhileIdle {
+        alarm: String,
     },
     /// Someone else changed the weights: reported and paused, not overwritten.
     Drift {

@@ -1,6 +1,8 @@
 //! The promotion handler, in stages that tests can interleave with a rollback:
 //! [`prepare`] (read and decide) → [`write`] (the listener) → [`record`] (verify, state, history)
 //! → [`enforce`] (re-read the state; if a rollback happened meanwhile, V2 = 0 again).
+//! With no release in progress it does nothing; a deploying release starts its canary once the
+//! canary fleet is healthy, and a complete one finishes in [`crate::lifecycle`].
 
 use crate::clients::Clients;
 use crate::config::Config;
@@ -8,9 +10,12 @@ use crate::decision::{
     CanaryState, Decision, Judged, Observation, Status, Weights, decide_with_statistics,
 };
 use crate::error::Error;
+use crate::fleet::{self, Progress};
 use crate::listener::{self, LiveListener};
 use crate::outcome::Outcome;
-use crate::{events, metrics, notify, report, rollback, state};
+use crate::state::{self, Recorded};
+use crate::{events, lifecycle, metrics, notify, report, rollback};
+use contract::release::Fleet;
 use serde_json::{Value, json};
 
 const FUNCTION: &str = "promote";
@@ -18,7 +23,7 @@ const FUNCTION: &str = "promote";
 /// Everything read for one decision, and the decision.
 #[derive(Debug, Clone)]
 pub struct Decided {
-    pub state: Option<CanaryState>,
+    pub state: Recorded,
     pub live: LiveListener,
     pub observation: Observation,
     pub decision: Decision,
@@ -31,7 +36,7 @@ pub struct Decided {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Prepared {
-    /// Rolled back or complete: nothing to do. (A paused canary is still judged.)
+    /// Idle, rolled back or complete: no canary decision to take. (A paused canary is still judged.)
     Idle(Status),
     Decided(Decided),
 }
@@ -54,6 +59,7 @@ pub async fn handle_promotion_at(
 ) -> Result<Outcome, Error> {
     events::schedule(event)?;
     let decided = match prepare(clients, config, now).await? {
+        Prepared::Idle(Status::Complete) => return lifecycle::finish(clients, config, now).await,
         Prepared::Idle(status) => {
             tracing::info!(
                 function = FUNCTION,
@@ -69,33 +75,62 @@ pub async fn handle_promotion_at(
     enforce(clients, config, &decided, recorded).await
 }
 
-/// Reads the state, the listener and the canary's per-minute metrics, and decides. A paused
-/// canary is judged too: it may roll back, never promote.
+/// Reads the state, the listener and the canary's per-minute metrics (or, while the release
+/// deploys, the canary fleet's progress), and decides. A paused canary is judged too: it may roll
+/// back, never promote.
 pub async fn prepare(clients: &Clients, config: &Config, now: i64) -> Result<Prepared, Error> {
-    let state = state::read(&clients.dynamodb, config).await?;
-    if let Some(s) = &state
-        && matches!(s.status, Status::RolledBack | Status::Complete)
-    {
-        return Ok(Prepared::Idle(s.status));
+    let Some(state) = state::read(&clients.dynamodb, config).await? else {
+        return Ok(Prepared::Idle(Status::Idle));
+    };
+    let status = state.canary.status;
+    if matches!(status, Status::Idle | Status::RolledBack | Status::Complete) {
+        return Ok(Prepared::Idle(status));
     }
     let live = listener::read(&clients.elbv2, config).await?;
-    let observation = match &state {
-        None => Observation {
-            v2_healthy_targets: listener::healthy_canary_targets(&clients.elbv2, config).await?,
-            ..Observation::default()
-        },
-        Some(s) => observe(clients, config, s, now).await?,
+    let (observation, judged) = if status == Status::Deploying {
+        let waited = now - state.release.moved_at.unwrap_or(now);
+        let refresh = state.release.refresh_id.as_deref();
+        match fleet::progress(clients, config, Fleet::Canary, refresh, waited).await? {
+            // The canary's first step, decided by the core as the start of a canary.
+            Progress::Ready { healthy } => {
+                let observation = Observation {
+                    v2_healthy_targets: healthy,
+                    ..Observation::default()
+                };
+                let judged =
+                    decide_with_statistics(&config.plan, None, live.weights, &observation, now);
+                (observation, judged)
+            }
+            Progress::Waiting(reason) => (
+                Observation::default(),
+                Judged {
+                    decision: Decision::Hold { reason },
+                    statistics: None,
+                },
+            ),
+            Progress::Failed(reason) => (
+                Observation::default(),
+                Judged {
+                    decision: Decision::RollBack { reason },
+                    statistics: None,
+                },
+            ),
+        }
+    } else {
+        let observation = observe(clients, config, &state.canary, now).await?;
+        let judged = decide_with_statistics(
+            &config.plan,
+            Some(&state.canary),
+            live.weights,
+            &observation,
+            now,
+        );
+        (observation, judged)
     };
     let Judged {
         decision,
         statistics,
-    } = decide_with_statistics(
-        &config.plan,
-        state.as_ref(),
-        live.weights,
-        &observation,
-        now,
-    );
+    } = judged;
     Ok(Prepared::Decided(Decided {
         state,
         live,
@@ -163,13 +198,13 @@ pub async fn write(clients: &Clients, config: &Config, d: &Decided) -> Result<()
 
 /// Verifies written weights landed, records the decision (conditionally) and its history item.
 pub async fn record(clients: &Clients, config: &Config, d: &Decided) -> Result<Outcome, Error> {
-    let prev = d.state.as_ref();
-    let next_version = prev.map_or(1, |s| s.version + 1);
+    let prev = &d.state;
     let history = json!({
         "function": FUNCTION,
         "at": d.now,
+        "release": prev.release.version,
         "decision": d.decision,
-        "state_before": d.state,
+        "state_before": prev.canary,
         "weights_before": d.live.weights,
         "statistics": d.statistics,
         "inputs": {
@@ -189,15 +224,24 @@ pub async fn record(clients: &Clients, config: &Config, d: &Decided) -> Result<O
     let outcome = match &d.decision {
         Decision::Promote { step, weights } => {
             listener::verify(&clients.elbv2, config, *weights).await?;
-            let next = CanaryState {
-                status: Status::Running,
-                step: *step,
-                step_started_at: d.now,
-                canary_started_at: prev.map_or(d.now, |s| s.canary_started_at),
-                version: next_version,
-                reason: None,
-            };
-            state::replace(&clients.dynamodb, config, prev, &next, d.now).await?;
+            let starting = prev.canary.status == Status::Deploying;
+            let next = prev.next(|r| {
+                r.canary.status = Status::Running;
+                r.canary.step = *step;
+                r.canary.step_started_at = d.now;
+                if starting {
+                    r.canary.canary_started_at = d.now;
+                }
+                r.canary.reason = None;
+                r.release.refresh_id = None;
+                r.release.moved_at = None;
+            });
+            state::replace(&clients.dynamodb, config, Some(prev), &next, d.now).await?;
+            if let Some(record) = &prev.release.record {
+                let percent = config.plan.steps.get(*step).copied().unwrap_or(100);
+                state::record_step(&clients.dynamodb, config, record, *step, percent, d.now)
+                    .await?;
+            }
             Outcome::Promoted {
                 step: *step,
                 weights: *weights,
@@ -211,35 +255,15 @@ pub async fn record(clients: &Clients, config: &Config, d: &Decided) -> Result<O
             reason: reason.clone(),
         },
         Decision::Complete => {
-            let next = CanaryState {
-                status: Status::Complete,
-                version: next_version,
-                reason: Some("every step baked healthy".into()),
-                ..prev
-                    .cloned()
-                    .expect("Complete is only decided on a recorded state")
-            };
-            state::replace(&clients.dynamodb, config, prev, &next, d.now).await?;
-            notify::publish(
-                &clients.sns,
-                config,
-                "Canary complete: V2 serves all traffic",
-                &history,
-            )
-            .await?;
+            lifecycle::complete(clients, config, prev, d.now, &history).await?;
             Outcome::Completed
         }
         Decision::Pause { reason } => {
-            let prev_state = prev
-                .cloned()
-                .expect("Pause is only decided on a recorded state");
-            let next = CanaryState {
-                status: Status::Paused,
-                version: next_version,
-                reason: Some(reason.clone()),
-                ..prev_state
-            };
-            state::replace(&clients.dynamodb, config, prev, &next, d.now).await?;
+            let next = prev.next(|r| {
+                r.canary.status = Status::Paused;
+                r.canary.reason = Some(reason.clone());
+            });
+            state::replace(&clients.dynamodb, config, Some(prev), &next, d.now).await?;
             notify::publish(
                 &clients.sns,
                 config,
@@ -255,14 +279,12 @@ pub async fn record(clients: &Clients, config: &Config, d: &Decided) -> Result<O
             let reason =
                 format!("drift: listener holds {found}, the controller expected {expected}");
             // Paused, so the next run does not report it again; a person resolves it.
-            if let Some(p) = prev {
-                let next = CanaryState {
-                    status: Status::Paused,
-                    version: next_version,
-                    reason: Some(reason.clone()),
-                    ..p.clone()
-                };
-                state::replace(&clients.dynamodb, config, prev, &next, d.now).await?;
+            if prev.canary.status == Status::Running {
+                let next = prev.next(|r| {
+                    r.canary.status = Status::Paused;
+                    r.canary.reason = Some(reason.clone());
+                });
+                state::replace(&clients.dynamodb, config, Some(prev), &next, d.now).await?;
             }
             notify::publish(
                 &clients.sns,
@@ -300,7 +322,10 @@ pub async fn enforce(
         return recorded;
     }
     let current = state::read(&clients.dynamodb, config).await?;
-    let Some(rolled_back) = current.filter(|s| s.status == Status::RolledBack) else {
+    let Some(rolled_back) = current
+        .map(|r| r.canary)
+        .filter(|s| s.status == Status::RolledBack)
+    else {
         return recorded;
     };
     listener::write(&clients.elbv2, config, Weights::STABLE_ONLY, None, true).await?;

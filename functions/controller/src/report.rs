@@ -178,6 +178,8 @@ mod tests {
                     env::LOAD_BALANCER_DIMENSION => "app/alb/1",
                     env::TOPIC_ARN => "arn:aws:sns:r:1:t",
                     env::PLAN => "{}",
+                    env::CANARY_FLEET => "canary-fleet",
+                    env::HISTORY_DAYS => return None,
                     _ => "x",
                 }
                 .to_string(),

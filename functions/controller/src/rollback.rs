@@ -1,14 +1,18 @@
 //! The rollback handler, in stages that tests can interleave with a promotion:
 //! [`write_stable`] (V2 = 0 first) → [`record`] (state, history, schedule off, notification)
 //! → [`confirm`] (read the listener back; V2 = 0 again if a promotion wrote in between).
+//! With no release in progress and V2 at 0 an alarm moves nothing: it is recorded and notified as
+//! the canary fleet being unhealthy while idle.
 
 use crate::clients::Clients;
 use crate::config::Config;
 use crate::decision::{Status, Weights};
 use crate::error::Error;
 use crate::outcome::Outcome;
-use crate::{events, listener, notify, report, schedule, state};
+use crate::state::Recorded;
+use crate::{events, fleet, listener, notify, report, schedule, state};
 use aws_lambda_events::cloudwatch_alarms::CloudWatchAlarmStateValue;
+use contract::release::Fleet;
 use serde_json::{Value, json};
 
 const FUNCTION: &str = "rollback";
@@ -50,6 +54,22 @@ pub async fn handle_alarm_at(
         "alarm {} entered ALARM: {}",
         change.alarm_name, change.reason
     );
+    let current = state::read(&clients.dynamodb, config).await?;
+    if current.as_ref().is_none_or(|r| !r.in_progress()) {
+        let live = listener::read(&clients.elbv2, config).await?;
+        // V2 with traffic is a canary in all but name: that one is rolled back like any other.
+        if live.weights.v2 == 0 {
+            return unhealthy_while_idle(
+                clients,
+                config,
+                &change.alarm_name,
+                &reason,
+                now,
+                current,
+            )
+            .await;
+        }
+    }
     let before = write_stable(clients, config).await?;
     let history = json!({
         "function": FUNCTION,
@@ -59,6 +79,46 @@ pub async fn handle_alarm_at(
         "weights_before": before,
     });
     after_write(clients, config, &reason, now, FUNCTION, &history).await
+}
+
+/// An alarm with no canary in progress: no weight written, no rollback recorded, the schedule
+/// left as it is; one history item and one notification.
+async fn unhealthy_while_idle(
+    clients: &Clients,
+    config: &Config,
+    alarm: &str,
+    reason: &str,
+    now: i64,
+    current: Option<Recorded>,
+) -> Result<Outcome, Error> {
+    let status = current.as_ref().map_or(Status::Idle, |r| r.canary.status);
+    let history = json!({
+        "function": FUNCTION,
+        "at": now,
+        "decision": {"decision": "unhealthy_while_idle", "reason": reason},
+        "alarm": alarm,
+        "status": status,
+        "canary_version": current.as_ref().and_then(|r| r.release.canary_version.clone()),
+    });
+    report::decision(config, FUNCTION, now * 1000, &history, None);
+    state::append_history(
+        &clients.dynamodb,
+        config,
+        now * 1000,
+        "unhealthy_while_idle",
+        &history,
+    )
+    .await?;
+    notify::publish(
+        &clients.sns,
+        config,
+        "Canary fleet unhealthy while idle (no weights changed)",
+        &history,
+    )
+    .await?;
+    Ok(Outcome::UnhealthyWhileIdle {
+        alarm: alarm.to_string(),
+    })
 }
 
 /// Stage 1: V2 = 0 with stickiness off, unless the listener already holds exactly that.
@@ -108,9 +168,14 @@ pub async fn record(
         Some(Weights::STABLE_ONLY),
     );
     let before = state::read(&clients.dynamodb, config).await?;
-    let repeated = before.is_some_and(|s| s.status == Status::RolledBack);
+    let repeated = before
+        .as_ref()
+        .is_some_and(|r| r.canary.status == Status::RolledBack);
     if !repeated {
         state::record_rollback(&clients.dynamodb, config, reason, now).await?;
+        if let Some(before) = &before {
+            undo_release(clients, config, before, reason, now).await?;
+        }
     }
     let kind = if repeated {
         "roll_back_repeat"
@@ -132,6 +197,38 @@ pub async fn record(
     Ok(Outcome::RolledBack {
         reason: reason.to_string(),
     })
+}
+
+/// Closes the release's record as rolled back; if the stable fleet had begun moving to the
+/// release, points it back at the version it served. The canary fleet keeps the bad version.
+async fn undo_release(
+    clients: &Clients,
+    config: &Config,
+    before: &Recorded,
+    reason: &str,
+    now: i64,
+) -> Result<(), Error> {
+    if !before.in_progress() {
+        return Ok(());
+    }
+    if let Some(record) = &before.release.record {
+        state::close_release(
+            &clients.dynamodb,
+            config,
+            record,
+            "rolled_back",
+            reason,
+            now,
+        )
+        .await?;
+    }
+    let stable_was_moving = before.canary.status == Status::Complete
+        && before.release.refresh_id.is_some()
+        && before.release.stable_version != before.release.version;
+    if let (true, Some(previous)) = (stable_was_moving, &before.release.stable_version) {
+        fleet::move_to(clients, config, Fleet::Stable, previous).await?;
+    }
+    Ok(())
 }
 
 /// Stage 3: reads the listener back; if a promotion wrote V2 > 0 since stage 1, writes V2 = 0 again.

@@ -1,4 +1,5 @@
-//! The EventBridge Scheduler adapter: stop the promotion schedule after a rollback.
+//! The EventBridge Scheduler adapter: stop the promotion schedule after a rollback, start it again
+//! when a release begins.
 
 use crate::config::Config;
 use crate::error::Error;
@@ -16,11 +17,21 @@ async fn read(scheduler: &Client, config: &Config) -> Result<GetScheduleOutput, 
         .map_err(Error::aws("GetSchedule"))
 }
 
-/// Sets the promotion schedule to DISABLED. `UpdateSchedule` replaces the whole definition, so the
-/// current one is read first and written back with only the state changed. Already disabled: no write.
+/// Sets the promotion schedule to DISABLED; `false` when it already was.
 pub async fn disable(scheduler: &Client, config: &Config) -> Result<bool, Error> {
+    set(scheduler, config, ScheduleState::Disabled).await
+}
+
+/// Sets the promotion schedule to ENABLED; `false` when it already was.
+pub async fn enable(scheduler: &Client, config: &Config) -> Result<bool, Error> {
+    set(scheduler, config, ScheduleState::Enabled).await
+}
+
+/// `UpdateSchedule` replaces the whole definition, so the current one is read first and written
+/// back with only the state changed. Already in that state: no write.
+async fn set(scheduler: &Client, config: &Config, state: ScheduleState) -> Result<bool, Error> {
     let current = read(scheduler, config).await?;
-    if current.state() == Some(&ScheduleState::Disabled) {
+    if current.state() == Some(&state) {
         return Ok(false);
     }
     scheduler
@@ -38,7 +49,7 @@ pub async fn disable(scheduler: &Client, config: &Config) -> Result<bool, Error>
         .set_target(current.target().cloned())
         .set_flexible_time_window(current.flexible_time_window().cloned())
         .set_action_after_completion(current.action_after_completion().cloned())
-        .state(ScheduleState::Disabled)
+        .state(state)
         .send()
         .await
         .map_err(Error::aws("UpdateSchedule"))?;

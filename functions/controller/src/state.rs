@@ -1,6 +1,7 @@
-//! The DynamoDB adapter: one state item per canary (keyed by listener ARN) and one history item per
-//! decision. Writes are conditional on a version number, so two runs cannot both advance a step;
-//! the rollback's write is unconditional, because rollback always wins.
+//! The DynamoDB adapter: one state item per canary (keyed by listener ARN), one history item per
+//! decision and one record per release. State writes are conditional on a version number, so two
+//! runs cannot both advance a step; the rollback's write is unconditional, because rollback always
+//! wins. History items and closed release records carry a TTL; reads page through the table.
 
 use crate::config::Config;
 use crate::decision::{CanaryState, Status};
@@ -8,28 +9,95 @@ use crate::error::Error;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use contract::table;
+use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-type Item = HashMap<String, AttributeValue>;
+pub use crate::records::{
+    ReleaseRecord, close_release, history, history_between, latest_history, open_release,
+    record_step, releases,
+};
 
-fn s(v: impl Into<String>) -> AttributeValue {
+pub(crate) type Item = HashMap<String, AttributeValue>;
+
+pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
 
-fn n(v: impl ToString) -> AttributeValue {
+pub(crate) fn n(v: impl ToString) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
-fn key(config: &Config, sort: &str) -> Item {
+pub(crate) fn key(config: &Config, sort: &str) -> Item {
     HashMap::from([
         (table::PARTITION_KEY.to_string(), s(&config.listener_arn)),
         (table::SORT_KEY.to_string(), s(sort)),
     ])
 }
 
-/// The recorded state, or `None` before the first promotion run.
-pub async fn read(ddb: &Client, config: &Config) -> Result<Option<CanaryState>, Error> {
+/// When an item written at `now` (epoch seconds) expires.
+pub(crate) fn expires_at(config: &Config, now: i64) -> i64 {
+    now + i64::from(config.history_days) * 86_400
+}
+
+/// The release lifecycle, recorded in the same item as the canary state.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct Release {
+    /// The release in progress, or the last one.
+    pub version: Option<String>,
+    /// What the stable fleet serves; `None` before the first release.
+    pub stable_version: Option<String>,
+    /// What the canary fleet was last moved to.
+    pub canary_version: Option<String>,
+    /// The fleet move in progress: its instance refresh and when it began.
+    pub refresh_id: Option<String>,
+    pub moved_at: Option<i64>,
+    /// Sort key of the release's record.
+    pub record: Option<String>,
+}
+
+/// The whole state item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recorded {
+    pub canary: CanaryState,
+    pub release: Release,
+}
+
+impl Recorded {
+    /// The state before any release: nothing recorded yet.
+    pub fn idle() -> Recorded {
+        Recorded {
+            canary: CanaryState {
+                status: Status::Idle,
+                step: 0,
+                step_started_at: 0,
+                canary_started_at: 0,
+                version: 0,
+                reason: None,
+            },
+            release: Release::default(),
+        }
+    }
+
+    /// A release is in flight: deploying, running, paused or finishing.
+    pub fn in_progress(&self) -> bool {
+        matches!(
+            self.canary.status,
+            Status::Deploying | Status::Running | Status::Paused | Status::Complete
+        )
+    }
+
+    /// The same item, one version later, changed by `change`.
+    pub fn next(&self, change: impl FnOnce(&mut Recorded)) -> Recorded {
+        let mut next = self.clone();
+        next.canary.version = self.canary.version + 1;
+        change(&mut next);
+        next
+    }
+}
+
+/// The recorded state, or `None` before the first release.
+pub async fn read(ddb: &Client, config: &Config) -> Result<Option<Recorded>, Error> {
     let out = ddb
         .get_item()
         .table_name(&config.table)
@@ -41,7 +109,7 @@ pub async fn read(ddb: &Client, config: &Config) -> Result<Option<CanaryState>, 
     out.item().map(|item| parse(config, item)).transpose()
 }
 
-fn parse(config: &Config, item: &Item) -> Result<CanaryState, Error> {
+fn parse(config: &Config, item: &Item) -> Result<Recorded, Error> {
     let bad = |problem: String| Error::State {
         key: config.listener_arn.clone(),
         problem,
@@ -60,39 +128,64 @@ fn parse(config: &Config, item: &Item) -> Result<CanaryState, Error> {
             other => Err(bad(format!("{name} is {other:?}, not a number"))),
         }
     };
+    let optional = |name: &str| text(name).ok().map(str::to_string);
     let status = text("status")?;
     let step_started_at = number("step_started_at")?;
-    Ok(CanaryState {
-        status: Status::parse(status)
-            .ok_or_else(|| bad(format!("status `{status}` is unknown")))?,
-        step: usize::try_from(number("step")?).map_err(|_| bad("step is negative".into()))?,
-        step_started_at,
-        // Items written before the canary's start was recorded: judge from the step's start.
-        canary_started_at: number("canary_started_at").unwrap_or(step_started_at),
-        version: u64::try_from(number("version")?)
-            .map_err(|_| bad("version is negative".into()))?,
-        reason: text("reason").ok().map(str::to_string),
+    Ok(Recorded {
+        canary: CanaryState {
+            status: Status::parse(status)
+                .ok_or_else(|| bad(format!("status `{status}` is unknown")))?,
+            step: usize::try_from(number("step")?).map_err(|_| bad("step is negative".into()))?,
+            step_started_at,
+            // Items written before the canary's start was recorded: judge from the step's start.
+            canary_started_at: number("canary_started_at").unwrap_or(step_started_at),
+            version: u64::try_from(number("version")?)
+                .map_err(|_| bad("version is negative".into()))?,
+            reason: optional("reason"),
+        },
+        release: Release {
+            version: optional("release"),
+            stable_version: optional("stable_version"),
+            canary_version: optional("canary_version"),
+            refresh_id: optional("refresh_id"),
+            moved_at: number("moved_at").ok(),
+            record: optional("release_record"),
+        },
     })
 }
 
 /// Writes `next` only if the item is still at `prev` (absent when `prev` is `None`).
-/// `next.version` must be `prev.version + 1` (or 1); a lost race is [`Error::Conflict`].
+/// `next.canary.version` must be one above `prev`'s (or 1); a lost race is [`Error::Conflict`].
 pub async fn replace(
     ddb: &Client,
     config: &Config,
-    prev: Option<&CanaryState>,
-    next: &CanaryState,
+    prev: Option<&Recorded>,
+    next: &Recorded,
     now: i64,
 ) -> Result<(), Error> {
+    let (state, release) = (&next.canary, &next.release);
     let mut item = key(config, table::STATE_SORT_KEY);
-    item.insert("status".into(), s(next.status.as_str()));
-    item.insert("step".into(), n(next.step));
-    item.insert("step_started_at".into(), n(next.step_started_at));
-    item.insert("canary_started_at".into(), n(next.canary_started_at));
-    item.insert("version".into(), n(next.version));
+    item.insert("status".into(), s(state.status.as_str()));
+    item.insert("step".into(), n(state.step));
+    item.insert("step_started_at".into(), n(state.step_started_at));
+    item.insert("canary_started_at".into(), n(state.canary_started_at));
+    item.insert("version".into(), n(state.version));
     item.insert("updated_at".into(), n(now));
-    if let Some(reason) = &next.reason {
-        item.insert("reason".into(), s(reason));
+    let optional = [
+        ("reason", state.reason.as_ref()),
+        ("release", release.version.as_ref()),
+        ("stable_version", release.stable_version.as_ref()),
+        ("canary_version", release.canary_version.as_ref()),
+        ("refresh_id", release.refresh_id.as_ref()),
+        ("release_record", release.record.as_ref()),
+    ];
+    for (name, value) in optional {
+        if let Some(value) = value {
+            item.insert(name.into(), s(value));
+        }
+    }
+    if let Some(at) = release.moved_at {
+        item.insert("moved_at".into(), n(at));
     }
     let mut put = ddb
         .put_item()
@@ -105,7 +198,7 @@ pub async fn replace(
         Some(p) => put
             .condition_expression("#v = :v")
             .expression_attribute_names("#v", "version")
-            .expression_attribute_values(":v", n(p.version)),
+            .expression_attribute_values(":v", n(p.canary.version)),
     };
     match put.send().await {
         Ok(_) => Ok(()),
@@ -116,7 +209,7 @@ pub async fn replace(
         {
             Err(Error::Conflict {
                 key: config.listener_arn.clone(),
-                version: prev.map_or("none".into(), |p| p.version.to_string()),
+                version: prev.map_or("none".into(), |p| p.canary.version.to_string()),
             })
         }
         Err(err) => Err(Error::aws("PutItem")(err)),
@@ -124,12 +217,13 @@ pub async fn replace(
 }
 
 /// Records a rollback whatever the state was (creating the item if needed); returns the new state.
+/// The release's versions stay as they were: the canary fleet keeps the bad version for inspection.
 pub async fn record_rollback(
     ddb: &Client,
     config: &Config,
     reason: &str,
     now: i64,
-) -> Result<CanaryState, Error> {
+) -> Result<Recorded, Error> {
     let out = ddb
         .update_item()
         .table_name(&config.table)
@@ -161,7 +255,8 @@ pub async fn record_rollback(
 /// Distinguishes history items written in the same millisecond by one process.
 static SEQUENCE: AtomicU32 = AtomicU32::new(0);
 
-/// Appends one history item: the decision and the snapshot that drove it.
+/// Appends one history item: the decision and the snapshot that drove it. It expires after the
+/// configured number of days.
 pub async fn append_history(
     ddb: &Client,
     config: &Config,
@@ -176,6 +271,10 @@ pub async fn append_history(
     item.insert("decision".into(), s(kind));
     item.insert("at_ms".into(), n(now_ms));
     item.insert("record".into(), s(record.to_string()));
+    item.insert(
+        table::TTL_ATTRIBUTE.into(),
+        n(expires_at(config, now_ms.div_euclid(1000))),
+    );
     ddb.put_item()
         .table_name(&config.table)
         .set_item(Some(item))
@@ -183,37 +282,4 @@ pub async fn append_history(
         .await
         .map_err(Error::aws("PutItem"))?;
     Ok(())
-}
-
-/// History items of this canary, oldest first: (decision kind, record JSON).
-pub async fn history(
-    ddb: &Client,
-    config: &Config,
-) -> Result<Vec<(String, serde_json::Value)>, Error> {
-    let out = ddb
-        .query()
-        .table_name(&config.table)
-        .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-        .expression_attribute_names("#pk", table::PARTITION_KEY)
-        .expression_attribute_names("#sk", table::SORT_KEY)
-        .expression_attribute_values(":pk", s(&config.listener_arn))
-        .expression_attribute_values(":prefix", s(table::HISTORY_PREFIX))
-        .consistent_read(true)
-        .send()
-        .await
-        .map_err(Error::aws("Query"))?;
-    Ok(out
-        .items()
-        .iter()
-        .map(|item| {
-            let text = |k: &str| match item.get(k) {
-                Some(AttributeValue::S(v)) => v.clone(),
-                _ => String::new(),
-            };
-            (
-                text("decision"),
-                serde_json::from_str(&text("record")).unwrap_or_default(),
-            )
-        })
-        .collect())
 }

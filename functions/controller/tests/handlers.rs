@@ -91,18 +91,36 @@ async fn healthy_v2_promotes_step_by_step_to_100() {
     env.put_minute(&canary.config.canary_tg_arn, now + 30, 1000.0, 2.0, 0.070)
         .await;
     assert_eq!(promote(&env, &canary, now + 361).await, Outcome::Completed);
-    assert_eq!(
+    // The stable fleet moves to the release; V2 keeps all the traffic until it is healthy.
+    let refreshes = env.refreshes.started();
+    assert_eq!(refreshes.len(), 1);
+    assert_eq!(refreshes[0].group, canary.config.stable_fleet);
+    assert!(matches!(
         promote(&env, &canary, now + 900).await,
-        Outcome::Idle {
-            status: Status::Complete
+        Outcome::Held { reason } if reason.contains("InProgress")
+    ));
+    assert_eq!(env.weights(&canary).await, Weights { v1: 0, v2: 100 });
+    env.refreshes
+        .finish(&canary.config.stable_fleet, "Successful");
+    assert_eq!(
+        promote(&env, &canary, now + 960).await,
+        Outcome::Released {
+            version: "2.0.0".into()
         }
     );
-    assert_eq!(env.weights(&canary).await, Weights { v1: 0, v2: 100 });
+    assert_eq!(env.weights(&canary).await, Weights::STABLE_ONLY);
+    assert_eq!(
+        promote(&env, &canary, now + 1020).await,
+        Outcome::Idle {
+            status: Status::Idle
+        }
+    );
     let history = env.history(&canary).await;
     assert_eq!(
         history,
         [
-            "promote", "hold", "promote", "hold", "promote", "hold", "promote", "complete"
+            "promote", "hold", "promote", "hold", "promote", "hold", "promote", "complete",
+            "released"
         ]
     );
     assert!(env.schedule_enabled(&canary).await);
@@ -259,13 +277,14 @@ async fn a_paused_canary_is_still_judged_and_rolls_back() {
     let canary = env.canary(test_plan()).await;
     let now = t0();
     promote(&env, &canary, now).await;
-    let running = env.state(&canary).await.unwrap();
-    let paused = controller::decision::CanaryState {
-        status: Status::Paused,
-        version: running.version + 1,
-        reason: Some("paused by an operator".into()),
-        ..running.clone()
-    };
+    let running = controller::state::read(&env.clients.dynamodb, &canary.config)
+        .await
+        .unwrap()
+        .unwrap();
+    let paused = running.next(|r| {
+        r.canary.status = Status::Paused;
+        r.canary.reason = Some("paused by an operator".into());
+    });
     controller::state::replace(
         &env.clients.dynamodb,
         &canary.config,
@@ -337,11 +356,14 @@ async fn the_canary_starts_only_with_healthy_v2_targets() {
         .unwrap();
     let outcome = promote(&env, &canary, t0()).await;
     assert!(
-        matches!(&outcome, Outcome::Held { reason } if reason.contains("no healthy targets")),
+        matches!(&outcome, Outcome::Held { reason } if reason.contains("canary fleet: 0 healthy")),
         "{outcome:?}"
     );
     assert_eq!(env.weights(&canary).await, Weights::STABLE_ONLY);
-    assert_eq!(env.state(&canary).await, None);
+    assert_eq!(
+        env.state(&canary).await.map(|s| (s.status, s.version)),
+        Some((Status::Deploying, 1))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -397,16 +419,22 @@ async fn alarm_rolls_back_first_and_twice_is_harmless() {
     let again = handle_alarm_at(&env.clients, c, event, now + 120)
         .await
         .unwrap();
-    assert_eq!(again, Outcome::AlreadyRolledBack);
+    // Rolled back is idle: the next alarm moves nothing and records no rollback.
+    assert_eq!(
+        again,
+        Outcome::UnhealthyWhileIdle {
+            alarm: support::ALARM_5XX.into()
+        }
+    );
     assert_eq!(
         env.state(&canary).await.unwrap(),
         state,
-        "a second rollback changes no state"
+        "a second alarm changes no state"
     );
     assert_eq!(env.weights(&canary).await, Weights::STABLE_ONLY);
     assert_eq!(
         env.history(&canary).await,
-        ["promote", "roll_back", "roll_back_repeat"]
+        ["promote", "roll_back", "unhealthy_while_idle"]
     );
 }
 
@@ -444,7 +472,11 @@ async fn refused(env: &Env, canary: &Canary, result: Result<Outcome, Error>, nee
         err.to_string().contains(needle),
         "`{err}` does not mention `{needle}`"
     );
-    assert_eq!(env.state(canary).await, None, "the table is unchanged");
+    assert_eq!(
+        env.state(canary).await.map(|s| (s.status, s.version)),
+        Some((Status::Deploying, 1)),
+        "the table is unchanged"
+    );
     assert!(env.history(canary).await.is_empty());
     assert!(env.schedule_enabled(canary).await);
 }
@@ -552,5 +584,37 @@ async fn two_promotion_runs_cannot_both_advance_a_step() {
     assert!(first.is_ok(), "{first:?}");
     assert!(matches!(second, Err(Error::Conflict { .. })), "{second:?}");
     let state = env.state(&canary).await.unwrap();
-    assert_eq!((state.step, state.version), (1, 2));
+    assert_eq!((state.step, state.version), (1, 3));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_alarm_while_idle_moves_no_weight_and_records_no_rollback() {
+    let env = Env::start().await;
+    let canary = env.idle_canary(test_plan()).await;
+    let now = t0();
+    // First deploy: nothing released, the schedule runs and does nothing.
+    assert_eq!(
+        promote(&env, &canary, now).await,
+        Outcome::Idle {
+            status: Status::Idle
+        }
+    );
+    let outcome = handle_alarm_at(
+        &env.clients,
+        &canary.config,
+        fixture("alarm-v2-5xx-alarm.json"),
+        now + 60,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        outcome,
+        Outcome::UnhealthyWhileIdle {
+            alarm: support::ALARM_5XX.into()
+        }
+    );
+    assert_eq!(env.weights(&canary).await, Weights::STABLE_ONLY);
+    assert_eq!(env.state(&canary).await, None, "no rollback recorded");
+    assert!(env.schedule_enabled(&canary).await, "nothing disabled");
+    assert_eq!(env.history(&canary).await, ["unhealthy_while_idle"]);
 }

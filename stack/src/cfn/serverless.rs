@@ -138,8 +138,16 @@ pub struct Table {
     pub point_in_time_recovery_specification: PointInTimeRecovery,
     #[serde(rename = "SSESpecification")]
     pub sse_specification: SseSpecification,
+    pub time_to_live_specification: TimeToLive,
 }
 resource!(Table, "AWS::DynamoDB::Table", ["Arn", "StreamArn"]);
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TimeToLive {
+    pub attribute_name: &'static str,
+    pub enabled: bool,
+}
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]

@@ -8,7 +8,8 @@ use crate::cfn::resources::{PolicyDocument, Principal, Role, Statement};
 use crate::cfn::serverless::{Function, LogGroup, Queue, Table, Topic};
 use crate::cfn::{Expr, Handle, Sub};
 use crate::load_balancer::LoadBalancing;
-use crate::storage::Storage;
+
+use super::fleets::{Fleets, artifacts, refresh_statement};
 
 pub(super) fn assume_role(service: &'static str) -> PolicyDocument {
     PolicyDocument::new(vec![Statement {
@@ -96,7 +97,7 @@ fn pass_scheduler_role(scheduler_role: &Handle<Role>) -> Statement {
 #[allow(clippy::too_many_arguments)]
 pub(super) fn operator_statements(
     lb: &LoadBalancing,
-    storage: &Storage,
+    fleets: &Fleets,
     table: &Handle<Table>,
     topic: &Handle<Topic>,
     functions: [&Handle<Function>; 2],
@@ -144,14 +145,10 @@ pub(super) fn operator_statements(
             vec![schedule_arn.clone()],
         ),
         pass_scheduler_role(scheduler_role),
-        // `cargo xtask publish`: uploads under the artifact bucket only.
-        allow(
-            vec!["s3:PutObject"],
-            vec![
-                Sub::new("${ArtifactBucket.Arn}/*")
-                    .var(&storage.artifact_bucket)
-                    .build(),
-            ],
-        ),
+        // `cargo xtask publish` and `release`: reads and uploads the artifacts and the fleets'
+        // pointers under the stack's prefix, then refreshes the canary fleet (the stable one on
+        // a first release).
+        allow(vec!["s3:GetObject", "s3:PutObject"], vec![artifacts(fleets)]),
+        refresh_statement(fleets),
     ]
 }

@@ -82,6 +82,11 @@ fn functions_get_every_setting_the_controller_reads() {
             contract::env::TOPIC_ARN,
             contract::env::PLAN,
             contract::env::ROLLBACK_ALARMS,
+            contract::env::HISTORY_DAYS,
+            contract::env::ARTIFACT_BUCKET,
+            contract::env::ARTIFACT_PREFIX,
+            contract::env::STABLE_FLEET,
+            contract::env::CANARY_FLEET,
         ];
         for name in required {
             assert!(!vars[name].is_null(), "{kind:?} lacks {name}");
@@ -94,6 +99,19 @@ fn functions_get_every_setting_the_controller_reads() {
             json!({ "Ref": "CanaryStateTable" })
         );
         assert_eq!(vars[contract::env::PLAN], json!({ "Ref": "CanaryPlan" }));
+        assert_eq!(
+            vars[contract::env::HISTORY_DAYS],
+            json!({ "Ref": "HistoryRetentionDays" })
+        );
+        assert_eq!(
+            vars[contract::env::STABLE_FLEET],
+            json!({ "Ref": "AutoScalingGroupV1" })
+        );
+        // The canary fleet follows the platform, like the canary target group.
+        assert_eq!(
+            vars[contract::env::CANARY_FLEET],
+            json!({ "Fn::If": ["CanaryOnDocker", { "Ref": "AutoScalingGroupDockerHost" }, { "Ref": "AutoScalingGroupV2" }] })
+        );
     }
     // The default plan parameter is a plan the controller accepts.
     let plan = eval.template()["Parameters"]["CanaryPlan"]["Default"]
@@ -203,11 +221,24 @@ fn alarms_watch_the_canary_group_error_rate_latency_and_health() {
     );
     canary_dims(&latency["Dimensions"]);
 
+    // Unhealthy canary targets count only while the canary serves traffic: an idle or deploying
+    // canary fleet at weight 0 never fires it.
     let unhealthy = &resource(&eval, "CanaryUnhealthyHostsAlarm")["Properties"];
-    assert_eq!(unhealthy["MetricName"], "UnHealthyHostCount");
     assert_eq!(unhealthy["ComparisonOperator"], "GreaterThanThreshold");
     assert_eq!(unhealthy["Threshold"], 0);
-    canary_dims(&unhealthy["Dimensions"]);
+    let metrics = unhealthy["Metrics"].as_array().unwrap();
+    let returned: Vec<&Value> = metrics.iter().filter(|m| m["ReturnData"] == true).collect();
+    assert_eq!(returned.len(), 1);
+    assert_eq!(returned[0]["Expression"], "IF(requests > 0, unhealthy, 0)");
+    for (id, metric, stat) in [
+        ("unhealthy", "UnHealthyHostCount", "Maximum"),
+        ("requests", "RequestCount", "Sum"),
+    ] {
+        let m = metrics.iter().find(|m| m["Id"] == id).unwrap();
+        assert_eq!(m["MetricStat"]["Metric"]["MetricName"], metric);
+        assert_eq!(m["MetricStat"]["Stat"], stat);
+        canary_dims(&m["MetricStat"]["Metric"]["Dimensions"]);
+    }
 
     for id in [
         "CanaryErrorRateAlarm",
@@ -293,6 +324,22 @@ fn function_roles_grant_each_mutation_on_one_resource() {
                 );
             }
         }
+        // Fleets move by their pointer objects and an instance refresh of their own groups.
+        let pointers = on("s3:PutObject");
+        assert_eq!(pointers.len(), 1);
+        assert_eq!(
+            pointers[0]["Fn::Sub"],
+            "${ArtifactBucket.Arn}/${ArtifactPrefix}/fleets/*"
+        );
+        let refreshed = on("autoscaling:StartInstanceRefresh");
+        assert_eq!(refreshed.len(), 2);
+        assert!(
+            refreshed[0]["Fn::Sub"]
+                .as_str()
+                .unwrap()
+                .ends_with(":autoScalingGroupName/${AutoScalingGroupV1}")
+        );
+        assert_eq!(refreshed[1]["Fn::If"][0], "CanaryOnDocker");
         // Rollback switches stickiness off inside the listener's forward action (ModifyListener):
         // no target-group attribute write is granted.
         assert!(on("elasticloadbalancing:ModifyTargetGroupAttributes").is_empty());
@@ -361,6 +408,16 @@ fn the_state_table_has_the_controllers_keys_and_recovery() {
     assert_eq!(
         table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
         true
+    );
+    // History items and closed release records expire (TTL in days, a parameter).
+    assert_eq!(
+        table["TimeToLiveSpecification"],
+        json!({ "AttributeName": contract::table::TTL_ATTRIBUTE, "Enabled": true })
+    );
+    let days = &eval.template()["Parameters"]["HistoryRetentionDays"];
+    assert_eq!(
+        (days["MinValue"].clone(), days["MaxValue"].clone()),
+        (json!(1), json!(3650))
     );
     // The e-mail subscription exists only when an address is given.
     assert!(!Eval::new(&[]).condition("HasNotificationEmail"));

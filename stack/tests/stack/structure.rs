@@ -712,13 +712,13 @@ fn launch_templates_require_imdsv2_encrypt_the_root_volume_and_have_no_public_ip
 #[test]
 fn user_data_starts_the_service_from_the_s3_artifact_without_keys_or_ssh() {
     let eval = defaults();
-    for (id, model) in [("LaunchTemplateV1", "v1"), ("LaunchTemplateV2", "v2")] {
+    for (id, model, fleet) in [
+        ("LaunchTemplateV1", "v1", "stable"),
+        ("LaunchTemplateV2", "v2", "canary"),
+    ] {
         let script = user_data(&eval, id);
         assert!(script.starts_with("#!/bin/bash\n"));
-        assert!(
-            script.contains("s3://${ArtifactBucket}/${ArtifactPrefix}/recommender"),
-            "{id}"
-        );
+        fetches_the_fleet_version_and_verifies_it(&script, fleet);
         assert!(script.contains(&format!(
             "systemctl enable --now recommender@{model}.service"
         )));
@@ -727,8 +727,8 @@ fn user_data_starts_the_service_from_the_s3_artifact_without_keys_or_ssh() {
             "the unit, embedded"
         );
         assert!(
-            script.contains("until fetch_artifact \"${ArtifactPrefix}/recommender\""),
-            "the fetch retries until published"
+            script.contains("until fetch_artifact \"$1\" \"$2\"; do"),
+            "each fetch retries until released"
         );
         let forbidden_words = [
             "AKIA",
@@ -750,7 +750,7 @@ fn user_data_starts_the_service_from_the_s3_artifact_without_keys_or_ssh() {
     }
     let docker = Eval::new(&[("CanaryPlatform", "docker")]);
     let script = user_data(&docker, "LaunchTemplateDockerHost");
-    assert!(script.contains("s3://${ArtifactBucket}/${ArtifactPrefix}/recommender"));
+    fetches_the_fleet_version_and_verifies_it(&script, "canary");
     assert!(!script.contains("authorized_keys") && !script.contains("AKIA"));
 }
 
@@ -816,6 +816,28 @@ fn the_image_runs_as_the_containers_user_and_checks_itself_like_the_unit() {
         "{instruction}\n{dockerfile}"
     );
     assert!(dockerfile.contains(&format!("EXPOSE {}", spec.publish.container_port)));
+}
+
+/// The instance reads its fleet's pointer, fetches that version's binary and checksum, and
+/// verifies the binary before installing it where the service starts it from.
+fn fetches_the_fleet_version_and_verifies_it(script: &str, fleet: &str) {
+    let order = [
+        format!(
+            "fetch_until \"${{ArtifactPrefix}}/fleets/{fleet}\" /opt/recommender/staging/version"
+        ),
+        "fetch_until \"${ArtifactPrefix}/$version/recommender\" /opt/recommender/staging/recommender"
+            .into(),
+        "fetch_until \"${ArtifactPrefix}/$version/recommender.sha256\"".into(),
+        "sha256sum --check --strict recommender.sha256)".into(),
+        "install -m 0755 /opt/recommender/staging/recommender /opt/recommender/recommender".into(),
+    ];
+    let mut at = 0;
+    for step in &order {
+        let found = script[at..]
+            .find(step.as_str())
+            .unwrap_or_else(|| panic!("`{step}` missing or out of order in:\n{script}"));
+        at += found + step.len();
+    }
 }
 
 fn group_size(asg: &Value) -> Value {

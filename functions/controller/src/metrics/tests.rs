@@ -18,6 +18,8 @@ fn config(plan: Plan) -> Config {
             env::LOAD_BALANCER_DIMENSION => "app/a/1".into(),
             env::TOPIC_ARN => "arn:aws:sns:us-east-1:1:t".into(),
             env::PLAN => plan.to_json(),
+            env::CANARY_FLEET => "canary-fleet".into(),
+            env::HISTORY_DAYS => return None,
             _ => "x".into(),
         })
     })

@@ -1,8 +1,10 @@
 //! Shared by the integration tests and the handler benchmark: a real ALB, target groups, listener,
-//! state table, topic and schedule created in the moto emulator through the real SDK clients.
+//! state table, topic, schedule and artifact bucket created in the moto emulator through the real
+//! SDK clients; instance refreshes (which moto lacks) go to the harness's refresh server.
 #![allow(dead_code)]
 
 use alb_canary_tests::Moto;
+use alb_canary_tests::refresh::InstanceRefreshes;
 use alb_canary_tests::stack_in_moto::LoadBalancer;
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use aws_sdk_dynamodb::types::{
@@ -15,7 +17,8 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use aws_sdk_scheduler::types::{FlexibleTimeWindow, FlexibleTimeWindowMode, Target};
 use aws_smithy_types::DateTime;
 use contract::{Plan, env, table};
-use controller::decision::{CanaryState, Weights};
+use controller::decision::{CanaryState, Status, Weights};
+use controller::state::Recorded;
 use controller::{Clients, Config};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -26,6 +29,8 @@ pub const ALARM_LATENCY: &str = "alb-canary-v2-latency";
 /// One emulator with one ALB; canaries (listener + target groups) are added to it.
 pub struct Env {
     pub moto: Moto,
+    pub refreshes: InstanceRefreshes,
+    pub artifact_bucket: String,
     pub clients: Clients,
     pub vpc_id: String,
     pub lb_arn: String,
@@ -45,7 +50,22 @@ static PORTS: AtomicU32 = AtomicU32::new(8000);
 impl Env {
     pub async fn start() -> Env {
         let moto = Moto::start();
-        let clients = Clients::new(&moto.sdk_config().await);
+        let refreshes = InstanceRefreshes::start();
+        let sdk = moto.sdk_config().await;
+        let mut clients = Clients::new(&sdk);
+        clients.autoscaling = aws_sdk_autoscaling::Client::from_conf(
+            aws_sdk_autoscaling::config::Builder::from(&sdk)
+                .endpoint_url(refreshes.endpoint())
+                .build(),
+        );
+        let artifact_bucket = "canary-artifacts".to_string();
+        clients
+            .s3
+            .create_bucket()
+            .bucket(&artifact_bucket)
+            .send()
+            .await
+            .expect("CreateBucket");
         let lb = LoadBalancer::create(&moto, "canary-alb").await;
         let (vpc_id, lb_arn, lb_dimension) = (lb.vpc_id, lb.arn, lb.dimension);
         let table = "canary-state".to_string();
@@ -96,6 +116,8 @@ impl Env {
             .expect("CreateSchedule");
         Env {
             moto,
+            refreshes,
+            artifact_bucket,
             clients,
             vpc_id,
             lb_arn,
@@ -106,11 +128,41 @@ impl Env {
         }
     }
 
-    /// A new listener forwarding stable-only to two new target groups (V2 with one healthy target).
+    /// A new listener forwarding stable-only to two new target groups (V2 with one healthy target),
+    /// with a release deploying on it: the canary fleet is on it (no refresh to wait for), so the
+    /// first promotion run starts the canary.
     pub async fn canary(&self, plan: Plan) -> Canary {
+        let canary = self.idle_canary(plan).await;
+        let deploying = Recorded::idle().next(|r| {
+            r.canary.status = Status::Deploying;
+            r.release.version = Some("2.0.0".into());
+            r.release.stable_version = Some("1.0.0".into());
+            r.release.canary_version = Some("2.0.0".into());
+        });
+        controller::state::replace(&self.clients.dynamodb, &canary.config, None, &deploying, 0)
+            .await
+            .expect("the release is recorded");
+        canary
+    }
+
+    /// A new listener forwarding stable-only to two new target groups, with nothing recorded.
+    pub async fn idle_canary(&self, plan: Plan) -> Canary {
         let port = PORTS.fetch_add(1, Ordering::Relaxed);
         let v1 = self.target_group(&format!("v1-{port}")).await;
         let v2 = self.target_group(&format!("v2-{port}")).await;
+        self.clients
+            .elbv2
+            .register_targets()
+            .target_group_arn(&v1)
+            .targets(
+                TargetDescription::builder()
+                    .id("10.0.20.4")
+                    .port(8000)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("RegisterTargets");
         self.clients
             .elbv2
             .register_targets()
@@ -146,6 +198,10 @@ impl Env {
             (env::TOPIC_ARN, self.topic_arn.clone()),
             (env::PLAN, plan.to_json()),
             (env::ROLLBACK_ALARMS, format!("{ALARM_5XX},{ALARM_LATENCY}")),
+            (env::ARTIFACT_BUCKET, self.artifact_bucket.clone()),
+            (env::ARTIFACT_PREFIX, format!("artifacts-{port}")),
+            (env::STABLE_FLEET, format!("v1-fleet-{port}")),
+            (env::CANARY_FLEET, format!("v2-fleet-{port}")),
         ]);
         let config = Config::from_lookup(|name| vars.get(name).cloned())
             .expect("test configuration is valid");
@@ -258,6 +314,7 @@ impl Env {
         controller::state::read(&self.clients.dynamodb, &canary.config)
             .await
             .unwrap()
+            .map(|r| r.canary)
     }
 
     pub async fn history(&self, canary: &Canary) -> Vec<String> {

@@ -1,0 +1,207 @@
+//! `release VERSION [--force]`: moves the canary fleet to a published version and records a
+//! deploying release; the promotion function starts the canary once that fleet is healthy on it.
+//! The first release (no stable version yet) has nothing to compare with: both fleets move to it.
+//! Every refusal happens before anything is written.
+
+use aws_smithy_types::error::display::DisplayErrorContext;
+use contract::release::{Fleet, binary_key, checksum_key, validate_version};
+use controller::decision::Status;
+use controller::state::{self, Recorded};
+use controller::{fleet, lifecycle, rollback, schedule};
+use serde_json::json;
+
+use crate::settings::{Options, Target};
+
+const USAGE: &str = "usage: canaryctl release VERSION [--force] [--file PATH] [--stack NAME | --function NAME] [--endpoint-url URL]";
+
+pub async fn run(args: &[String]) -> crate::Result {
+    let (options, rest) = Options::parse(args)?;
+    let mut version = None;
+    let mut force = false;
+    let mut file = None;
+    let mut rest = rest.into_iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--force" => force = true,
+            "--file" => {
+                file = Some(
+                    rest.next()
+                        .ok_or_else(|| format!("--file needs a value\n{USAGE}"))?,
+                )
+            }
+            flag if flag.starts_with("--") => {
+                return Err(format!("release: unknown option `{flag}`\n{USAGE}").into());
+            }
+            _ if version.is_some() => {
+                return Err(format!("release: one version only, got `{arg}` too\n{USAGE}").into());
+            }
+            _ => version = Some(arg),
+        }
+    }
+    let version = version.ok_or_else(|| format!("release: a VERSION is required\n{USAGE}"))?;
+    let target = options.resolve().await?;
+    // `--file`: publish that binary as VERSION first (unchanged if it already is, refused if
+    // VERSION holds another binary).
+    if let Some(file) = file {
+        let bytes = std::fs::read(&file).map_err(|err| format!("--file {file}: {err}"))?;
+        let config = &target.config;
+        let done = crate::publish::upload(
+            &target.clients.s3,
+            &config.artifact_bucket,
+            &config.artifact_prefix,
+            &version,
+            &bytes,
+        )
+        .await?;
+        println!("{done}");
+    }
+    println!(
+        "{}",
+        release(&target, &version, force, controller::now_secs()).await?
+    );
+    Ok(())
+}
+
+/// Whether `<prefix>/<version>/` holds the binary and its checksum.
+async fn published(target: &Target, version: &str) -> crate::Result<bool> {
+    let config = &target.config;
+    for key in [
+        binary_key(&config.artifact_prefix, version),
+        checksum_key(&config.artifact_prefix, version),
+    ] {
+        let head = target
+            .clients
+            .s3
+            .head_object()
+            .bucket(&config.artifact_bucket)
+            .key(&key)
+            .send()
+            .await;
+        match head {
+            Ok(_) => {}
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => {
+                return Ok(false);
+            }
+            Err(err) => {
+                return Err(format!(
+                    "could not read s3://{}/{key}: {}",
+                    config.artifact_bucket,
+                    DisplayErrorContext(&err)
+                )
+                .into());
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// Starts the release of `version` at `now`; returns what was done, or why nothing was.
+pub async fn release(
+    target: &Target,
+    version: &str,
+    force: bool,
+    now: i64,
+) -> crate::Result<String> {
+    let Target { clients, config } = target;
+    validate_version(version).map_err(|err| format!("release refused: {err}; nothing changed"))?;
+    if !published(target, version).await? {
+        return Err(format!(
+            "release refused: version {version} is not published (s3://{}/{} is missing): \
+             run `cargo xtask publish --version {version}` first; nothing changed",
+            config.artifact_bucket,
+            checksum_key(&config.artifact_prefix, version)
+        )
+        .into());
+    }
+    let mut current = state::read(&clients.dynamodb, config).await?;
+    if current
+        .as_ref()
+        .is_some_and(|r| r.release.stable_version.as_deref() == Some(version))
+    {
+        return Err(format!(
+            "release refused: the stable fleet already serves {version}; nothing changed"
+        )
+        .into());
+    }
+    let mut superseded = None;
+    if let Some(running) = current.as_ref().filter(|r| r.in_progress()) {
+        let running_version = running.release.version.clone().unwrap_or_default();
+        if !force {
+            return Err(format!(
+                "release refused: release {running_version} is {} (step {}); wait for it to \
+                 finish, or pass --force to abort it and start {version}; nothing changed",
+                running.canary.status.as_str(),
+                running.canary.step + 1
+            )
+            .into());
+        }
+        let reason = format!("aborted by release {version} --force");
+        let before = rollback::write_stable(clients, config).await?;
+        let history = json!({
+            "function": "canaryctl",
+            "at": now,
+            "release": running_version,
+            "decision": {"decision": "roll_back", "reason": reason},
+            "weights_before": before,
+        });
+        rollback::after_write(clients, config, &reason, now, "canaryctl", &history).await?;
+        superseded = Some(running_version);
+        current = state::read(&clients.dynamodb, config).await?;
+    }
+    let base = current.clone().unwrap_or_else(Recorded::idle);
+    let first = base.release.stable_version.is_none();
+    // The fleet moves first: a deploying state always names the refresh it waits for.
+    let refresh = fleet::move_to(clients, config, Fleet::Canary, version).await?;
+    let record = state::open_release(&clients.dynamodb, config, version, now).await?;
+    let next = base.next(|r| {
+        r.canary.status = if first {
+            Status::Complete
+        } else {
+            Status::Deploying
+        };
+        r.canary.step = if first {
+            config.plan.steps.len() - 1
+        } else {
+            0
+        };
+        r.canary.step_started_at = now;
+        r.canary.reason = Some(if first {
+            format!(
+                "first release: no stable version to compare with; both fleets move to {version}"
+            )
+        } else {
+            format!("the canary fleet moves to {version}; the canary starts once it is healthy")
+        });
+        r.release.version = Some(version.to_string());
+        r.release.canary_version = Some(version.to_string());
+        r.release.refresh_id = (!first).then(|| refresh.clone());
+        r.release.moved_at = Some(now);
+        r.release.record = Some(record.clone());
+    });
+    state::replace(&clients.dynamodb, config, current.as_ref(), &next, now).await?;
+    let history = json!({
+        "function": "canaryctl",
+        "at": now,
+        "release": version,
+        "decision": {"decision": "release", "reason": next.canary.reason},
+        "superseded": superseded,
+        "stable_version": base.release.stable_version,
+        "canary_refresh": refresh,
+    });
+    state::append_history(&clients.dynamodb, config, now * 1000, "release", &history).await?;
+    schedule::enable(&clients.scheduler, config).await?;
+    if first {
+        // Starts the stable fleet's move now rather than at the next scheduled run.
+        lifecycle::finish(clients, config, now).await?;
+        return Ok(format!(
+            "release {version}: first release, both fleets move to it (canary refresh {refresh}); \
+             the stack is idle on {version} once the stable fleet is healthy"
+        ));
+    }
+    let aborted = superseded.map_or(String::new(), |v| format!(" (release {v} aborted)"));
+    Ok(format!(
+        "release {version}{aborted}: the canary fleet moves to it (instance refresh {refresh}); \
+         the canary starts at {}% once that fleet is healthy",
+        config.plan.steps[0]
+    ))
+}
