@@ -7,7 +7,7 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::template::{Cond, Mapping, Named, PSEUDO_PARAMETERS};
+use super::names::{Cond, Mapping, Named, PSEUDO_PARAMETERS};
 
 /// A CloudFormation value: a literal or an intrinsic function.
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -3,15 +3,18 @@
 //! `Fn::Sub` can only name a parameter, condition or resource that exists.
 //!
 //! There is no maintained Rust crate for this; the model covers only the resource types the stack uses.
+//! Layers, each using only those above it: `names` (logical IDs) → `expr` (intrinsics) →
+//! `attributes` → `template` → `resources`, `serverless` (typed properties).
 
+mod attributes;
 mod expr;
+mod names;
 pub mod resources;
 pub mod serverless;
 mod template;
 
+pub use attributes::{Attributes, Waiver};
 pub use expr::sub_literal;
 pub use expr::{Expr, Sub};
-pub use template::{
-    Attributes, Cond, Handle, Mapping, Named, Param, ParamSpec, ParamType, ReferenceError,
-    Resource, Template, Waiver,
-};
+pub use names::{Cond, Mapping, Named};
+pub use template::{Handle, Param, ParamSpec, ParamType, ReferenceError, Resource, Template};

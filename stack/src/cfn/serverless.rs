@@ -6,7 +6,6 @@ use serde_json::Value;
 
 use super::expr::Expr;
 use super::resources::{Tag, resource};
-use super::template::Resource;
 
 // ---------------------------------------------------------------- Lambda
 

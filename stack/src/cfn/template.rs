@@ -6,22 +6,9 @@ use indexmap::IndexMap;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
+use super::attributes::Attributes;
 use super::expr::{Expr, sub_variables};
-
-pub(crate) const PSEUDO_PARAMETERS: &[&str] = &[
-    "AWS::AccountId",
-    "AWS::NoValue",
-    "AWS::Partition",
-    "AWS::Region",
-    "AWS::StackId",
-    "AWS::StackName",
-    "AWS::URLSuffix",
-];
-
-/// Something with a logical ID: a parameter or a resource.
-pub trait Named {
-    fn logical_id(&self) -> &str;
-}
+use super::names::{Cond, Mapping, Named, PSEUDO_PARAMETERS};
 
 /// A CloudFormation resource type: its properties serialize with the spec's property names.
 pub trait Resource: Serialize {
@@ -102,30 +89,6 @@ impl Named for Param {
     }
 }
 
-/// A mapping of the template (`Fn::FindInMap`).
-#[derive(Clone, Debug)]
-pub struct Mapping {
-    id: String,
-}
-
-impl Mapping {
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-}
-
-/// A condition of the template.
-#[derive(Clone, Debug)]
-pub struct Cond {
-    id: String,
-}
-
-impl Cond {
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-}
-
 #[derive(Clone, Copy, Debug, Serialize)]
 pub enum ParamType {
     String,
@@ -187,114 +150,6 @@ impl ParamSpec {
         self.allowed_pattern = Some(pattern.to_owned());
         self.constraint_description = Some(explanation.to_owned());
         self
-    }
-}
-
-/// A security control a resource deliberately does not meet, in the form the common IaC scanners
-/// read from `Metadata` (checkov's `skip`, cfn_nag's `rules_to_suppress`).
-#[derive(Clone, Copy, Debug)]
-pub struct Waiver {
-    /// The AWS Foundational Security Best Practices control, e.g. `ELB.6`.
-    pub control: &'static str,
-    /// checkov check IDs for the same finding (may be empty).
-    pub checkov: &'static [&'static str],
-    /// cfn_nag rule IDs for the same finding (may be empty).
-    pub cfn_nag: &'static [&'static str],
-    /// Why, in one sentence.
-    pub reason: &'static str,
-}
-
-impl Waiver {
-    fn comment(&self) -> String {
-        format!("{}: {}", self.control, self.reason)
-    }
-}
-
-/// Resource attributes other than `Properties`.
-#[derive(Clone, Debug, Default)]
-pub struct Attributes {
-    condition: Option<String>,
-    depends_on: Vec<String>,
-    retain: bool,
-    lint_ignores: Vec<&'static str>,
-    waivers: Vec<Waiver>,
-}
-
-impl Attributes {
-    pub fn new() -> Attributes {
-        Attributes::default()
-    }
-
-    /// The resource exists only when `condition` is true.
-    pub fn condition(mut self, condition: &Cond) -> Attributes {
-        self.condition = Some(condition.id.clone());
-        self
-    }
-
-    pub fn depends_on(mut self, other: &dyn Named) -> Attributes {
-        self.depends_on.push(other.logical_id().to_owned());
-        self
-    }
-
-    /// `DeletionPolicy` and `UpdateReplacePolicy` `Retain`.
-    pub fn retain(mut self) -> Attributes {
-        self.retain = true;
-        self
-    }
-
-    /// cfn-lint checks to skip on this resource; every call site says why next to it.
-    pub fn ignore_lint(mut self, checks: &[&'static str]) -> Attributes {
-        self.lint_ignores.extend_from_slice(checks);
-        self
-    }
-
-    /// Security controls this resource deliberately does not meet, each with its reason.
-    pub fn waive(mut self, waivers: &[Waiver]) -> Attributes {
-        self.waivers.extend_from_slice(waivers);
-        self
-    }
-
-    fn metadata(&self) -> Option<Value> {
-        let mut metadata = Map::new();
-        if !self.lint_ignores.is_empty() {
-            metadata.insert(
-                "cfn-lint".into(),
-                json!({ "config": { "ignore_checks": self.lint_ignores } }),
-            );
-        }
-        let checkov: Vec<Value> = self
-            .waivers
-            .iter()
-            .flat_map(|w| {
-                w.checkov
-                    .iter()
-                    .map(|id| json!({ "id": id, "comment": w.comment() }))
-            })
-            .collect();
-        if !checkov.is_empty() {
-            metadata.insert("checkov".into(), json!({ "skip": checkov }));
-        }
-        let cfn_nag: Vec<Value> = self
-            .waivers
-            .iter()
-            .flat_map(|w| {
-                w.cfn_nag
-                    .iter()
-                    .map(|id| json!({ "id": id, "reason": w.comment() }))
-            })
-            .collect();
-        if !cfn_nag.is_empty() {
-            metadata.insert("cfn_nag".into(), json!({ "rules_to_suppress": cfn_nag }));
-        }
-        let controls: Vec<Value> = self
-            .waivers
-            .iter()
-            .map(|w| json!({ "control": w.control, "reason": w.reason }))
-            .collect();
-        if !controls.is_empty() {
-            metadata.insert("alb-canary".into(), json!({ "waived_controls": controls }));
-        }
-        (!metadata.is_empty()).then_some(Value::Object(metadata))
     }
 }
 
@@ -363,7 +218,7 @@ impl Template {
             "mapping `{id}` is declared twice"
         );
         self.mappings.insert(id.to_owned(), map);
-        Mapping { id: id.to_owned() }
+        Mapping::declared(id)
     }
 
     pub fn condition(&mut self, id: &str, expr: Expr) -> Cond {
@@ -372,7 +227,7 @@ impl Template {
             "condition `{id}` is declared twice"
         );
         self.conditions.insert(id.to_owned(), expr.0);
-        Cond { id: id.to_owned() }
+        Cond::declared(id)
     }
 
     pub fn add<R: Resource>(&mut self, id: &str, properties: R) -> Handle<R> {
@@ -388,19 +243,7 @@ impl Template {
         self.claim(id);
         let mut entry = Map::new();
         entry.insert("Type".into(), R::TYPE.into());
-        if let Some(condition) = &attributes.condition {
-            entry.insert("Condition".into(), condition.as_str().into());
-        }
-        if !attributes.depends_on.is_empty() {
-            entry.insert("DependsOn".into(), attributes.depends_on.clone().into());
-        }
-        if attributes.retain {
-            entry.insert("DeletionPolicy".into(), "Retain".into());
-            entry.insert("UpdateReplacePolicy".into(), "Retain".into());
-        }
-        if let Some(metadata) = attributes.metadata() {
-            entry.insert("Metadata".into(), metadata);
-        }
+        attributes.write_to(&mut entry);
         let properties = serde_json::to_value(properties).expect("resource properties serialize");
         if properties.as_object().is_some_and(|p| !p.is_empty()) {
             entry.insert("Properties".into(), properties);
@@ -420,7 +263,7 @@ impl Template {
         let mut entry = Map::new();
         entry.insert("Description".into(), description.into());
         if let Some(condition) = condition {
-            entry.insert("Condition".into(), condition.id.clone().into());
+            entry.insert("Condition".into(), condition.id().into());
         }
         entry.insert("Value".into(), value.0);
         self.outputs.insert(id.to_owned(), Value::Object(entry));

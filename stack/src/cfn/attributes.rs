@@ -1,0 +1,131 @@
+//! Resource attributes other than `Properties`: condition, dependencies, retention, and the
+//! metadata that records deliberate exceptions for linters and scanners.
+
+use serde_json::{Map, Value, json};
+
+use super::names::{Cond, Named};
+
+/// A security control a resource deliberately does not meet, in the form the common IaC scanners
+/// read from `Metadata` (checkov's `skip`, cfn_nag's `rules_to_suppress`).
+#[derive(Clone, Copy, Debug)]
+pub struct Waiver {
+    /// The AWS Foundational Security Best Practices control, e.g. `ELB.6`.
+    pub control: &'static str,
+    /// checkov check IDs for the same finding (may be empty).
+    pub checkov: &'static [&'static str],
+    /// cfn_nag rule IDs for the same finding (may be empty).
+    pub cfn_nag: &'static [&'static str],
+    /// Why, in one sentence.
+    pub reason: &'static str,
+}
+
+impl Waiver {
+    fn comment(&self) -> String {
+        format!("{}: {}", self.control, self.reason)
+    }
+}
+
+/// Resource attributes other than `Properties`.
+#[derive(Clone, Debug, Default)]
+pub struct Attributes {
+    condition: Option<String>,
+    depends_on: Vec<String>,
+    retain: bool,
+    lint_ignores: Vec<&'static str>,
+    waivers: Vec<Waiver>,
+}
+
+impl Attributes {
+    pub fn new() -> Attributes {
+        Attributes::default()
+    }
+
+    /// The resource exists only when `condition` is true.
+    pub fn condition(mut self, condition: &Cond) -> Attributes {
+        self.condition = Some(condition.id().to_owned());
+        self
+    }
+
+    pub fn depends_on(mut self, other: &dyn Named) -> Attributes {
+        self.depends_on.push(other.logical_id().to_owned());
+        self
+    }
+
+    /// `DeletionPolicy` and `UpdateReplacePolicy` `Retain`.
+    pub fn retain(mut self) -> Attributes {
+        self.retain = true;
+        self
+    }
+
+    /// cfn-lint checks to skip on this resource; every call site says why next to it.
+    pub fn ignore_lint(mut self, checks: &[&'static str]) -> Attributes {
+        self.lint_ignores.extend_from_slice(checks);
+        self
+    }
+
+    /// Security controls this resource deliberately does not meet, each with its reason.
+    pub fn waive(mut self, waivers: &[Waiver]) -> Attributes {
+        self.waivers.extend_from_slice(waivers);
+        self
+    }
+
+    /// Writes the attributes into a resource entry, after its `Type` and before its `Properties`.
+    pub(super) fn write_to(&self, entry: &mut Map<String, Value>) {
+        if let Some(condition) = &self.condition {
+            entry.insert("Condition".into(), condition.as_str().into());
+        }
+        if !self.depends_on.is_empty() {
+            entry.insert("DependsOn".into(), self.depends_on.clone().into());
+        }
+        if self.retain {
+            entry.insert("DeletionPolicy".into(), "Retain".into());
+            entry.insert("UpdateReplacePolicy".into(), "Retain".into());
+        }
+        if let Some(metadata) = self.metadata() {
+            entry.insert("Metadata".into(), metadata);
+        }
+    }
+
+    fn metadata(&self) -> Option<Value> {
+        let mut metadata = Map::new();
+        if !self.lint_ignores.is_empty() {
+            metadata.insert(
+                "cfn-lint".into(),
+                json!({ "config": { "ignore_checks": self.lint_ignores } }),
+            );
+        }
+        let checkov: Vec<Value> = self
+            .waivers
+            .iter()
+            .flat_map(|w| {
+                w.checkov
+                    .iter()
+                    .map(|id| json!({ "id": id, "comment": w.comment() }))
+            })
+            .collect();
+        if !checkov.is_empty() {
+            metadata.insert("checkov".into(), json!({ "skip": checkov }));
+        }
+        let cfn_nag: Vec<Value> = self
+            .waivers
+            .iter()
+            .flat_map(|w| {
+                w.cfn_nag
+                    .iter()
+                    .map(|id| json!({ "id": id, "reason": w.comment() }))
+            })
+            .collect();
+        if !cfn_nag.is_empty() {
+            metadata.insert("cfn_nag".into(), json!({ "rules_to_suppress": cfn_nag }));
+        }
+        let controls: Vec<Value> = self
+            .waivers
+            .iter()
+            .map(|w| json!({ "control": w.control, "reason": w.reason }))
+            .collect();
+        if !controls.is_empty() {
+            metadata.insert("alb-canary".into(), json!({ "waived_controls": controls }));
+        }
+        (!metadata.is_empty()).then_some(Value::Object(metadata))
+    }
+}
