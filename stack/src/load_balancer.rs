@@ -24,9 +24,6 @@ pub const HEALTH_CHECK_PATH: &str = "/health";
 
 pub struct LoadBalancing {
     pub alb: Handle<LoadBalancer>,
-    pub http_listener: Handle<Listener>,
-    /// Exists only with a certificate (condition `HasCertificate`).
-    pub https_listener: Handle<Listener>,
     /// The listener holding the weighted forward: HTTPS 443 with a certificate, else HTTP 80.
     pub live_listener: Expr,
     pub target_group_v1: Handle<TargetGroup>,
@@ -36,7 +33,6 @@ pub struct LoadBalancing {
     pub canary_target_group: Expr,
     /// `TargetGroupFullName` of the canary target group (CloudWatch's `TargetGroup` dimension).
     pub canary_target_group_full_name: Expr,
-    pub web_acl: Handle<WebAcl>,
 }
 
 fn target_group(
@@ -264,14 +260,11 @@ pub fn build(
 
     LoadBalancing {
         alb,
-        http_listener,
-        https_listener,
         live_listener,
         target_group_v1,
         target_group_v2,
         target_group_v2_docker,
         canary_target_group,
         canary_target_group_full_name,
-        web_acl,
     }
 }

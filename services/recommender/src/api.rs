@@ -54,7 +54,8 @@ impl AppState {
         self.inner.idle_timeout
     }
 
-    /// Requests accepted and not yet answered: what a graceful shutdown waits for.
+    /// Requests accepted and not yet answered: logged when a graceful shutdown starts (the
+    /// requests it lets finish; axum's graceful shutdown waits on their connections).
     pub fn in_flight(&self) -> usize {
         self.inner.in_flight.load(Ordering::SeqCst)
     }

@@ -33,6 +33,16 @@ where
     F: Future<Output = ()> + Send + 'static,
 {
     let listener = IdleTimeoutListener::new(listener, state.idle_timeout());
+    let draining = state.clone();
+    // axum waits for every open connection once `shutdown` completes; the count says how many
+    // requests that wait is for, so a slow stop can be told apart from a stuck one in the log.
+    let shutdown = async move {
+        shutdown.await;
+        tracing::info!(
+            in_flight = draining.in_flight(),
+            "shutting down: no new connections, finishing requests in flight"
+        );
+    };
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)
         .await
@@ -79,9 +89,6 @@ fn shutdown_signal() -> Result<impl Future<Output = ()> + Send + 'static, ServeE
             _ = term.recv() => "SIGTERM",
             _ = int.recv() => "SIGINT",
         };
-        tracing::info!(
-            signal = name,
-            "shutting down: no new connections, finishing requests in flight"
-        );
+        tracing::info!(signal = name, "signal received");
     })
 }

@@ -322,12 +322,13 @@ async fn the_binary_finishes_the_request_in_flight_on_sigterm_and_logs_v2_reques
         &["--model", "v2", "--host", "127.0.0.1", "--port", "0"],
         &[
             ("RUST_LOG", "debug"),
-            ("RECOMMENDER_EXTRA_LATENCY_MS", "300"),
+            // Long enough that the request is still in flight when SIGTERM is handled.
+            ("RECOMMENDER_EXTRA_LATENCY_MS", "1000"),
         ],
     );
     let listening = binary.wait_for_log(|line| message(line) == "listening");
     assert_eq!(listening["fields"]["model"], "V2 - DeepLearning - Canary");
-    assert_eq!(listening["fields"]["extra_latency_ms"], 300);
+    assert_eq!(listening["fields"]["extra_latency_ms"], 1000);
     let addr: std::net::SocketAddr = listening["fields"]["addr"]
         .as_str()
         .unwrap()
@@ -341,6 +342,11 @@ async fn the_binary_finishes_the_request_in_flight_on_sigterm_and_logs_v2_reques
         .unwrap();
     binary.wait_for_log(|line| message(line) == "request started");
     binary.terminate();
+    let shutting_down = binary.wait_for_log(|line| message(line).starts_with("shutting down"));
+    assert_eq!(
+        shutting_down["fields"]["in_flight"], 1,
+        "the shutdown waits for the one request in flight: {shutting_down}"
+    );
 
     let (status, body) = read_answer(stream).await;
     assert_eq!(status, 200, "{body}");
@@ -352,7 +358,7 @@ async fn the_binary_finishes_the_request_in_flight_on_sigterm_and_logs_v2_reques
     assert_eq!(fields["model"], "V2 - DeepLearning - Canary");
     assert_eq!(fields["status"], 200);
     assert!(
-        fields["latency_ms"].as_u64().unwrap() >= 300,
+        fields["latency_ms"].as_u64().unwrap() >= 1000,
         "{request_line}"
     );
     assert_eq!(request_line["level"], "INFO");
