@@ -11,9 +11,8 @@
 //! release; every refusal changes nothing; status reads past one page of history.
 
 mod common;
-#[path = "../../functions/controller/tests/support/mod.rs"]
-mod support;
 
+use alb_canary_tests::controller_env::{Env, fixture};
 use canaryctl::control::{Action as Operator, apply};
 use common::*;
 use contract::release::Fleet;
@@ -21,7 +20,6 @@ use controller::Outcome;
 use controller::decision::{Status, Weights};
 use controller::rollback::handle_alarm_at;
 use serde_json::{Value, json};
-use support::Env;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_schedule_promotes_a_healthy_canary_through_every_step_and_operators_steer_it() {
@@ -185,14 +183,7 @@ async fn a_v2_error_spike_and_its_alarm_roll_the_canary_back_for_good() {
     .await;
     let alarm = deployed.deployment.lookup("CanaryErrorRateAlarm");
     // A real alarm event (the controller's fixture), renamed to the stack's alarm.
-    let fixture = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../functions/controller/tests/fixtures/alarm-v2-5xx-alarm.json"
-    );
-    let mut event: Value =
-        serde_json::from_str(&std::fs::read_to_string(fixture).unwrap()).unwrap();
-    event["alarmData"]["alarmName"] = json!(alarm);
-    event["alarmArn"] = json!(deployed.deployment.get_att("CanaryErrorRateAlarm", "Arn"));
+    let event = alarm_event(&deployed, "CanaryErrorRateAlarm");
     let outcome = handle_alarm_at(&deployed.rollback, &deployed.target.config, event, now + 60)
         .await
         .unwrap();
@@ -303,12 +294,7 @@ async fn abort_through_the_cli_rolls_a_running_canary_back_at_once() {
 
 /// An alarm event of one of the stack's rollback alarms, entering ALARM.
 fn alarm_event(deployed: &Deployed, logical_id: &str) -> Value {
-    let fixture = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../functions/controller/tests/fixtures/alarm-v2-5xx-alarm.json"
-    );
-    let mut event: Value =
-        serde_json::from_str(&std::fs::read_to_string(fixture).unwrap()).unwrap();
+    let mut event = fixture("alarm-v2-5xx-alarm.json");
     event["alarmData"]["alarmName"] = json!(deployed.deployment.lookup(logical_id));
     event["alarmArn"] = json!(deployed.deployment.get_att(logical_id, "Arn"));
     event
@@ -357,7 +343,7 @@ async fn finish(env: &Env, deployed: &Deployed, version: &str, now: i64) {
         Weights { v1: 0, v2: 100 },
         "V2 serves until stable is ready"
     );
-    refresh_done(env, Fleet::Stable);
+    refresh_done(env, deployed, Fleet::Stable).await;
     assert_eq!(
         scheduled_run(deployed, now + 120).await,
         Outcome::Released {

@@ -63,6 +63,20 @@ impl CallLog {
         }
     }
 
+    /// A call made outside the SDK on `principal`'s behalf (an instance's signed `curl` at boot),
+    /// recorded by the test that knows it happens.
+    pub fn record(&self, principal: &str, action: &str, resource: &str) {
+        self.calls
+            .lock()
+            .expect("the log is not poisoned")
+            .push(Call {
+                principal: principal.to_owned(),
+                action: action.to_owned(),
+                resource: resource.to_owned(),
+                context: Vec::new(),
+            });
+    }
+
     /// The calls recorded so far, sorted, each once.
     pub fn calls(&self) -> Vec<Call> {
         let mut calls = self.calls.lock().expect("the log is not poisoned").clone();

@@ -7,12 +7,17 @@
 //! - [`calls`]: an SDK interceptor recording every AWS call as IAM sees it, for the IAM proof.
 //! - [`stack_in_moto`]: the controller's resources deployed into a [`Moto`] as the synthesized
 //!   template declares them ([`template`] resolves its expressions).
+//! - [`controller_env`]: the controller's handlers against the emulator (listener, target groups,
+//!   table, topic, schedule, bucket) and the shared event fixtures (`tests/fixtures/`).
+//! - [`cold_start`]: both functions' cold-start cases.
 //! - [`podman`]: Podman with isolated state for the container test, and the static service binary.
 //! - [`journal`]: the container's journald log lines, read back.
 //!
 //! A missing tool is a loud failure that says how to install it, never a skipped test.
 
 pub mod calls;
+pub mod cold_start;
+pub mod controller_env;
 pub mod journal;
 pub mod podman;
 pub mod refresh;

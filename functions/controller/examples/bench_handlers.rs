@@ -3,14 +3,11 @@
 //!
 //! The time includes every AWS call the handler makes (to moto on 127.0.0.1), which dominates.
 
-#[path = "../tests/support/mod.rs"]
-mod support;
-
+use alb_canary_tests::controller_env::{Env, fixture, test_plan};
 use controller::Outcome;
 use controller::promotion::handle_promotion_at;
 use controller::rollback::handle_alarm_at;
 use std::time::{Duration, Instant};
-use support::{Env, fixture, test_plan};
 
 const RUNS: usize = 20;
 

@@ -1,14 +1,12 @@
 //! The handlers against the moto emulator through the real SDK clients: scenarios from first
 //! promotion to completion or rollback, the rollback alarm, and bad input.
 
-mod support;
-
+use alb_canary_tests::controller_env::{self, Canary, Env, fixture, test_plan};
 use contract::LatencyBreach;
 use controller::decision::{Status, Weights};
 use controller::promotion::handle_promotion_at;
 use controller::rollback::handle_alarm_at;
 use controller::{Error, Outcome, events};
-use support::{Canary, Env, fixture, test_plan};
 
 /// An hour ago: metric timestamps and step starts in the past, as in production.
 fn t0() -> i64 {
@@ -230,7 +228,7 @@ async fn drift_is_reported_and_pauses_without_overwriting() {
         .elbv2
         .modify_listener()
         .listener_arn(&c.listener_arn)
-        .default_actions(support::forward(&[
+        .default_actions(controller_env::forward(&[
             (&c.stable_tg_arn, 60),
             (&c.canary_tg_arn, 40),
         ]))
@@ -374,7 +372,7 @@ async fn alarm_rolls_back_first_and_twice_is_harmless() {
     promote(&env, &canary, now).await;
     // Sticky sessions on: the rollback must switch them off so V2's clients leave too.
     let c = &canary.config;
-    let mut sticky = support::forward(&[(&c.stable_tg_arn, 90), (&c.canary_tg_arn, 10)]);
+    let mut sticky = controller_env::forward(&[(&c.stable_tg_arn, 90), (&c.canary_tg_arn, 10)]);
     sticky = aws_sdk_elasticloadbalancingv2::types::Action::builder()
         .r#type(aws_sdk_elasticloadbalancingv2::types::ActionTypeEnum::Forward)
         .forward_config(
@@ -423,7 +421,7 @@ async fn alarm_rolls_back_first_and_twice_is_harmless() {
     assert_eq!(
         again,
         Outcome::UnhealthyWhileIdle {
-            alarm: support::ALARM_5XX.into()
+            alarm: controller_env::ALARM_5XX.into()
         }
     );
     assert_eq!(
@@ -455,7 +453,7 @@ async fn ok_and_insufficient_data_transitions_change_nothing() {
         assert_eq!(
             outcome,
             Outcome::Ignored {
-                alarm: support::ALARM_5XX.into(),
+                alarm: controller_env::ALARM_5XX.into(),
                 state: state.into()
             }
         );
@@ -532,7 +530,8 @@ async fn a_listener_with_three_target_groups_is_refused_and_left_as_is() {
     let canary = env.canary(test_plan()).await;
     let c = &canary.config;
     let third = env.target_group("v3-extra").await;
-    let three = support::forward(&[(&c.stable_tg_arn, 80), (&c.canary_tg_arn, 10), (&third, 10)]);
+    let three =
+        controller_env::forward(&[(&c.stable_tg_arn, 80), (&c.canary_tg_arn, 10), (&third, 10)]);
     env.clients
         .elbv2
         .modify_listener()
@@ -610,7 +609,7 @@ async fn an_alarm_while_idle_moves_no_weight_and_records_no_rollback() {
     assert_eq!(
         outcome,
         Outcome::UnhealthyWhileIdle {
-            alarm: support::ALARM_5XX.into()
+            alarm: controller_env::ALARM_5XX.into()
         }
     );
     assert_eq!(env.weights(&canary).await, Weights::STABLE_ONLY);

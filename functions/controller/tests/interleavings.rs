@@ -1,12 +1,10 @@
 //! Rollback always wins: a promotion run and a rollback run, split into their stages, are driven
 //! through every interleaving against the emulator; V2 ends at 0 after every one.
 
-mod support;
-
+use alb_canary_tests::controller_env::{Canary, Env, fixture, test_plan};
 use controller::decision::{Decision, Status, Weights};
 use controller::promotion::{self, Decided, Prepared};
 use controller::{Error, Outcome, rollback};
-use support::{Canary, Env, fixture, test_plan};
 
 const PROMOTION_STAGES: usize = 4; // prepare, write, record, enforce
 const ROLLBACK_STAGES: usize = 3; // write V2 = 0, record, confirm

@@ -1,10 +1,9 @@
 //! The steps the end-to-end tests share: the stack's controller deployed into the emulator by
 //! the one harness deployer (`alb_canary_tests::stack_in_moto`), each principal's clients recorded
 //! for the IAM proof, and publishing, releasing, scheduled runs and status.
-#![allow(dead_code)] // each test binary that includes this module uses part of it
 
-use crate::support::Env;
 use alb_canary_tests::calls::{CallLog, Recorder};
+use alb_canary_tests::controller_env::Env;
 use alb_canary_tests::stack_in_moto::{self, CANARY_FLEET, LoadBalancer, STABLE_FLEET};
 use alb_canary_tests::template::Deployment;
 pub use alb_canary_tests::template::STACK;
@@ -21,6 +20,8 @@ use serde_json::Value;
 pub const PROMOTE: &str = "PromoteFunctionRole";
 pub const ROLLBACK: &str = "RollbackFunctionRole";
 pub const OPERATOR: &str = "CanaryOperatorPolicy";
+/// The V1, V2 and Docker host instances' role.
+pub const INSTANCE: &str = "InstanceRole";
 
 /// A plan the emulator can judge: moto computes no percentiles, so latency is the Average; the
 /// rest are the stack's defaults (passed as the `CanaryPlan` parameter, as a deployer would).
@@ -283,8 +284,26 @@ pub async fn recorded(deployed: &Deployed) -> Option<controller::state::Recorded
         .unwrap()
 }
 
-/// AWS ends a fleet's instance refresh: its new instances are healthy in the target group.
-pub fn refresh_done(env: &Env, fleet: Fleet) {
+/// AWS ends a fleet's instance refresh: its new instances booted, read their fleet's pointer,
+/// fetched that version's binary and checksum with the instance role (recorded for the IAM proof:
+/// the boot script's `curl` is no SDK client), and are healthy in the target group.
+pub async fn refresh_done(env: &Env, deployed: &Deployed, fleet: Fleet) {
+    let config = &deployed.target.config;
+    let version = pointer(deployed, fleet)
+        .await
+        .expect("a refreshed fleet has a pointer");
+    let prefix = config.artifact_prefix.as_str();
+    for key in [
+        contract::release::fleet_key(prefix, fleet),
+        contract::release::binary_key(prefix, &version),
+        contract::release::checksum_key(prefix, &version),
+    ] {
+        deployed.log.record(
+            INSTANCE,
+            "s3:GetObject",
+            &format!("arn:aws:s3:::{}/{key}", config.artifact_bucket),
+        );
+    }
     let group = match fleet {
         Fleet::Stable => STABLE_FLEET,
         Fleet::Canary => CANARY_FLEET,
@@ -297,8 +316,8 @@ pub async fn first_release(env: &Env, deployed: &Deployed, version: &str, now: i
     publish(deployed, version).await;
     let said = release(deployed, version, false, now).await.unwrap();
     assert!(said.contains("first release"), "{said}");
-    refresh_done(env, Fleet::Canary);
-    refresh_done(env, Fleet::Stable);
+    refresh_done(env, deployed, Fleet::Canary).await;
+    refresh_done(env, deployed, Fleet::Stable).await;
     assert_eq!(
         scheduled_run(deployed, now + 60).await,
         Outcome::Released {
@@ -315,7 +334,7 @@ pub async fn start_canary(env: &Env, deployed: &Deployed, version: &str, now: i6
         scheduled_run(deployed, now + 30).await,
         Outcome::Held { reason } if reason.contains("instance refresh InProgress")
     ));
-    refresh_done(env, Fleet::Canary);
+    refresh_done(env, deployed, Fleet::Canary).await;
     assert_eq!(
         scheduled_run(deployed, now + 60).await,
         Outcome::Promoted {

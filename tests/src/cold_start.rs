@@ -1,12 +1,12 @@
-//! Shared by both functions' `cold_start` tests (each names its own binary as `super::BINARY`):
-//! a missing or malformed setting stops the cold start with a message that names it, before the
+//! Both functions' cold-start cases (each function's `cold_start` test passes its own binary): a
+//! missing or malformed setting stops the cold start with a message that names it, before the
 //! function asks the Lambda runtime API for any event.
 
 use contract::{Plan, env};
 use std::process::Command;
 
-fn cold_start(vars: &[(&str, String)]) -> (bool, String) {
-    let out = Command::new(super::BINARY)
+fn cold_start(binary: &str, vars: &[(&str, String)]) -> (bool, String) {
+    let out = Command::new(binary)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .envs(vars.iter().map(|(k, v)| (*k, v.as_str())))
@@ -38,26 +38,30 @@ fn good() -> Vec<(&'static str, String)> {
         (env::TOPIC_ARN, "arn:aws:sns:us-east-1:1:canary".into()),
         (env::PLAN, Plan::default().to_json()),
         (env::ROLLBACK_ALARMS, "v2-5xx".into()),
+        (env::ARTIFACT_BUCKET, "artifacts".into()),
+        (env::ARTIFACT_PREFIX, "artifacts".into()),
+        (env::STABLE_FLEET, "v1-fleet".into()),
+        (env::CANARY_FLEET, "v2-fleet".into()),
     ]
 }
 
-#[test]
-fn a_missing_setting_is_named() {
+/// Without the state table's name the binary stops, naming the setting.
+pub fn a_missing_setting_is_named(binary: &str) {
     let vars: Vec<_> = good()
         .into_iter()
         .filter(|(k, _)| *k != env::STATE_TABLE)
         .collect();
-    let (ok, stderr) = cold_start(&vars);
+    let (ok, stderr) = cold_start(binary, &vars);
     assert!(!ok);
     assert!(stderr.contains("CANARY_STATE_TABLE is not set"), "{stderr}");
 }
 
-#[test]
-fn a_malformed_plan_is_named() {
+/// A plan that does not end at 100 % stops the binary, naming the setting and the problem.
+pub fn a_malformed_plan_is_named(binary: &str) {
     let mut vars = good();
     vars.retain(|(k, _)| *k != env::PLAN);
     vars.push((env::PLAN, r#"{"steps":[10,50]}"#.into()));
-    let (ok, stderr) = cold_start(&vars);
+    let (ok, stderr) = cold_start(binary, &vars);
     assert!(!ok);
     assert!(
         stderr.contains("CANARY_PLAN is not a valid plan") && stderr.contains("end at 100"),

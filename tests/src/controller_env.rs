@@ -1,11 +1,11 @@
-//! Shared by the integration tests and the handler benchmark: a real ALB, target groups, listener,
-//! state table, topic, schedule and artifact bucket created in the moto emulator through the real
-//! SDK clients; instance refreshes (which moto lacks) go to the harness's refresh server.
-#![allow(dead_code)]
+//! The controller's handlers against the emulator, for the controller's integration tests, the
+//! end-to-end tests and the handler benchmark: a real ALB, target groups, listener, state table,
+//! topic, schedule and artifact bucket created in moto through the real SDK clients; instance
+//! refreshes (which moto lacks) go to the harness's [`crate::refresh`] server.
 
-use alb_canary_tests::Moto;
-use alb_canary_tests::refresh::InstanceRefreshes;
-use alb_canary_tests::stack_in_moto::LoadBalancer;
+use crate::Moto;
+use crate::refresh::InstanceRefreshes;
+use crate::stack_in_moto::LoadBalancer;
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
@@ -378,7 +378,12 @@ pub fn test_plan() -> Plan {
 }
 
 pub fn fixture(name: &str) -> serde_json::Value {
-    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = fixture_path(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// A file of the shared event fixtures (`tests/fixtures/`).
+pub fn fixture_path(name: &str) -> String {
+    format!("{}/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
 }
