@@ -22,16 +22,6 @@ pub enum Action {
 }
 
 impl Action {
-    pub fn parse(name: &str) -> Option<Action> {
-        match name {
-            "pause" => Some(Action::Pause),
-            "resume" => Some(Action::Resume),
-            "promote" => Some(Action::Promote),
-            "abort" => Some(Action::Abort),
-            _ => None,
-        }
-    }
-
     fn name(self) -> &'static str {
         match self {
             Action::Pause => "pause",
@@ -42,11 +32,7 @@ impl Action {
     }
 }
 
-pub async fn run(action: Action, args: &[String]) -> crate::Result {
-    let (options, rest) = Options::parse(args)?;
-    if let Some(extra) = rest.first() {
-        return Err(format!("{}: unknown argument `{extra}`", action.name()).into());
-    }
+pub async fn run(action: Action, options: &Options) -> crate::Result {
     let target = options.resolve().await?;
     println!("{}", apply(&target, action, controller::now_secs()).await?);
     Ok(())

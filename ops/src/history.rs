@@ -8,24 +8,21 @@ use controller::state::{self, ReleaseRecord};
 
 use crate::settings::{Options, Target};
 
-const USAGE: &str = "usage: canaryctl history [--release VERSION] [--stack NAME | --function NAME] [--endpoint-url URL]";
+/// `history`'s options.
+#[derive(Clone, Debug, PartialEq, Eq, clap::Args)]
+pub struct Args {
+    /// Only this release: its records and the decisions taken while it ran
+    #[arg(long, value_name = "VERSION")]
+    pub release: Option<String>,
+    #[command(flatten)]
+    pub target: Options,
+}
 
-pub async fn run(args: &[String]) -> crate::Result {
-    let (options, rest) = Options::parse(args)?;
-    let mut release = None;
-    let mut rest = rest.iter();
-    while let Some(arg) = rest.next() {
-        match arg.as_str() {
-            "--release" => {
-                release = Some(
-                    rest.next()
-                        .ok_or_else(|| format!("--release needs a value\n{USAGE}"))?
-                        .clone(),
-                )
-            }
-            other => return Err(format!("history: unknown argument `{other}`\n{USAGE}").into()),
-        }
-    }
+pub async fn run(args: &Args) -> crate::Result {
+    let Args {
+        release,
+        target: options,
+    } = args;
     let target = options.resolve().await?;
     print!(
         "{}",

@@ -5,68 +5,46 @@
 use contract::Method;
 use controller::simulation::{CellSummary, Scenario, grid, plan_for, run_cell};
 use serde_json::json;
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
+/// `judge`'s options.
+#[derive(Clone, Debug, PartialEq, Eq, clap::Args)]
+pub struct ReplayArgs {
+    /// A replay input (JSON: the plan, the state, the weights and the minutes a decision saw)
+    #[arg(long, value_name = "FILE")]
+    pub replay: PathBuf,
+}
+
 /// `judge --replay FILE`: the decision, its reason and every statistic with its threshold.
-pub fn run(args: &[String]) -> crate::Result {
-    let file = match args {
-        [flag, file] if flag == "--replay" => file,
-        _ => return Err(
-            "usage: judge --replay FILE (a JSON replay input; README, section Replay a decision)"
-                .into(),
-        ),
-    };
-    let text = std::fs::read_to_string(file).map_err(|err| format!("{file}: {err}"))?;
+pub fn run(args: &ReplayArgs) -> crate::Result {
+    let file = args.replay.display();
+    let text = std::fs::read_to_string(&args.replay).map_err(|err| format!("{file}: {err}"))?;
     let out = controller::replay::replay(&text).map_err(|err| format!("{file}: {err}"))?;
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(())
 }
 
-struct BenchOptions {
-    canaries: usize,
-    seed: u64,
-    json: bool,
-}
-
-fn parse(args: &[String]) -> crate::Result<BenchOptions> {
-    let mut options = BenchOptions {
-        canaries: 1000,
-        seed: 20_261_125,
-        json: false,
-    };
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        let mut value = |name: &str| {
-            args.next()
-                .ok_or_else(|| format!("{name} needs a value"))
-                .cloned()
-        };
-        match arg.as_str() {
-            "--canaries" => {
-                options.canaries = value("--canaries")?
-                    .parse()
-                    .map_err(|_| "--canaries takes a positive number")?;
-                if options.canaries == 0 {
-                    return Err("--canaries takes a positive number".into());
-                }
-            }
-            "--seed" => {
-                options.seed = value("--seed")?
-                    .parse()
-                    .map_err(|_| "--seed takes a number")?
-            }
-            "--json" => options.json = true,
-            other => return Err(format!("bench-judge: unknown argument `{other}`").into()),
-        }
-    }
-    Ok(options)
+/// `bench-judge`'s options.
+#[derive(Clone, Debug, PartialEq, Eq, clap::Args)]
+pub struct BenchArgs {
+    /// Canaries simulated per cell and method
+    #[arg(long, value_name = "N", default_value_t = NonZeroUsize::new(1000).expect("1000 > 0"))]
+    pub canaries: NonZeroUsize,
+    /// Seed of the simulation (the same seed gives the same table)
+    #[arg(long, value_name = "S", default_value_t = 20_261_125)]
+    pub seed: u64,
+    /// Print the table as JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `bench-judge [--canaries N] [--seed S] [--json]`.
-pub fn bench(args: &[String]) -> crate::Result {
-    let options = parse(args)?;
+pub fn bench(args: &BenchArgs) -> crate::Result {
+    let (options, canaries) = (args, args.canaries.get());
     let cells = grid();
     let methods = [Method::Sequential, Method::Threshold];
     let work: Vec<(usize, usize)> = (0..cells.len())
@@ -83,8 +61,7 @@ pub fn bench(args: &[String]) -> crate::Result {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(&(c, m)) = work.get(i) else { break };
                     let plan = plan_for(methods[m]);
-                    let summary =
-                        run_cell(&plan, &cells[c].2, options.canaries, options.seed, c as u64);
+                    let summary = run_cell(&plan, &cells[c].2, canaries, options.seed, c as u64);
                     results.lock().expect("no panics while holding it")[i] = Some(summary);
                 }
             });
@@ -113,7 +90,7 @@ pub fn bench(args: &[String]) -> crate::Result {
             })
             .collect();
         let out = json!({
-            "canaries_per_cell": options.canaries,
+            "canaries_per_cell": canaries,
             "seed": options.seed,
             "seconds": elapsed,
             "cells": rows,
@@ -123,7 +100,7 @@ pub fn bench(args: &[String]) -> crate::Result {
     }
     println!(
         "{} canaries per cell, seed {}, {elapsed:.1} s on {threads} thread(s). Per method: rolled back / reached 100 % / median closed minutes to rollback / mean V2 errors served",
-        options.canaries, options.seed
+        canaries, options.seed
     );
     println!();
     println!("| cell | rps | sequential (default) | threshold (old rule) |");

@@ -6,37 +6,45 @@
 
 use std::process::ExitCode;
 
+use canaryctl::cli::{BIN_NAME_VAR, Cli, Command};
+use canaryctl::control::Action;
 use canaryctl::{Result, control, history, judge, publish, release, status};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match run(&args).await {
+    let cli = match Cli::parse_named(std::env::var(BIN_NAME_VAR).ok(), std::env::args()) {
+        Ok(cli) => cli,
+        // --help and usage errors: clap prints them (stdout or stderr) and picks the exit code.
+        Err(err) => err.exit(),
+    };
+    match run(cli.command).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err}");
+            if cli.debug {
+                let mut source = err.source();
+                while let Some(cause) = source {
+                    eprintln!("  caused by: {cause}");
+                    source = cause.source();
+                }
+                eprintln!("debug: {err:?}");
+            }
             ExitCode::FAILURE
         }
     }
 }
 
-async fn run(args: &[String]) -> Result {
-    let Some((command, rest)) = args.split_first() else {
-        return Err(
-            "usage: canaryctl <publish|release|status|history|pause|resume|promote|abort|judge|bench-judge> [options]"
-                .into(),
-        );
-    };
-    match command.as_str() {
-        "publish" => publish::run(rest).await,
-        "release" => release::run(rest).await,
-        "status" => status::run(rest).await,
-        "judge" => judge::run(rest),
-        "bench-judge" => judge::bench(rest),
-        "history" => history::run(rest).await,
-        name => match control::Action::parse(name) {
-            Some(action) => control::run(action, rest).await,
-            None => Err(format!("unknown command `{name}`").into()),
-        },
+async fn run(command: Command) -> Result {
+    match command {
+        Command::Publish(args) => publish::run(&args).await,
+        Command::Release(args) => release::run(&args).await,
+        Command::Status(options) => status::run(&options).await,
+        Command::History(args) => history::run(&args).await,
+        Command::Pause(options) => control::run(Action::Pause, &options).await,
+        Command::Resume(options) => control::run(Action::Resume, &options).await,
+        Command::Promote(options) => control::run(Action::Promote, &options).await,
+        Command::Abort(options) => control::run(Action::Abort, &options).await,
+        Command::Judge(args) => judge::run(&args),
+        Command::BenchJudge(args) => judge::bench(&args),
     }
 }

@@ -1,5 +1,6 @@
 //! `canaryctl publish --bucket B [--prefix P] --version V --file PATH [--endpoint-url URL]`:
-//! uploads the recommender binary to `s3://B/P/V/recommender` and its SHA-256 to
+//! uploads the recommender binary to `s3://B/P/V/recommender` (P defaults to the prefix the
+//! instances read, `artifacts`) and its SHA-256 to
 //! `s3://B/P/V/recommender.sha256` (written last: a version is published once its checksum exists).
 //! A version is immutable: publishing the same binary again changes nothing, a different binary
 //! under a published version is refused.
@@ -13,25 +14,41 @@ use aws_config::BehaviorVersion;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use contract::release::{
-    binary_key, checksum_body, checksum_key, parse_checksum, validate_version,
+    DEFAULT_ARTIFACT_PREFIX, binary_key, checksum_body, checksum_key, parse_checksum,
+    validate_version,
 };
 use sha2::{Digest, Sha256};
 
-const USAGE: &str =
-    "usage: canaryctl publish --bucket B [--prefix P] --version V --file PATH [--endpoint-url URL]";
+/// `publish`'s options.
+#[derive(Clone, Debug, PartialEq, Eq, clap::Args)]
+pub struct Args {
+    /// The artifact bucket (the stack's `ArtifactBucketName` output)
+    #[arg(long, value_name = "B", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    pub bucket: String,
+    /// The key prefix; the stack's instances read `artifacts` unless its `ArtifactPrefix` says otherwise
+    #[arg(long, value_name = "P", default_value = DEFAULT_ARTIFACT_PREFIX)]
+    pub prefix: String,
+    /// The version to publish the binary as; a published version is immutable
+    #[arg(long, value_name = "V", value_parser = crate::release::version_arg)]
+    pub version: String,
+    /// The static recommender binary (`cargo xtask build-static` prints its path)
+    #[arg(long, value_name = "PATH")]
+    pub file: PathBuf,
+    /// Send the S3 calls to this endpoint (e.g. the local emulator); AWS_ENDPOINT_URL works too
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+}
 
-#[derive(Debug, PartialEq)]
-struct Options {
-    bucket: String,
-    prefix: String,
-    version: String,
-    file: PathBuf,
-    endpoint_url: Option<String>,
+impl Args {
+    /// The prefix without the slashes around it, so `/releases/` and `releases` agree.
+    fn prefix(&self) -> &str {
+        self.prefix.trim_matches('/')
+    }
 }
 
 #[derive(Debug)]
 enum PublishError {
-    Usage(String),
+    Version(String),
     File {
         path: PathBuf,
         reason: String,
@@ -50,7 +67,7 @@ enum PublishError {
 impl fmt::Display for PublishError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            PublishError::Usage(problem) => write!(f, "{problem}\n{USAGE}"),
+            PublishError::Version(problem) => write!(f, "--version: {problem}"),
             PublishError::File { path, reason } => write!(f, "--file {}: {reason}", path.display()),
             PublishError::Upload { target, reason } => {
                 write!(f, "upload to {target} failed: {reason}")
@@ -70,47 +87,7 @@ impl fmt::Display for PublishError {
 
 impl std::error::Error for PublishError {}
 
-impl Options {
-    fn parse(args: &[String]) -> Result<Options, PublishError> {
-        let mut bucket = None;
-        let mut prefix = String::new();
-        let mut version = None;
-        let mut file = None;
-        let mut endpoint_url = None;
-        let mut args = args.iter();
-        while let Some(flag) = args.next() {
-            let mut value = || {
-                args.next()
-                    .cloned()
-                    .ok_or_else(|| PublishError::Usage(format!("{flag} needs a value")))
-            };
-            match flag.as_str() {
-                "--bucket" => bucket = Some(value()?),
-                "--prefix" => prefix = value()?,
-                "--version" => version = Some(value()?),
-                "--file" => file = Some(PathBuf::from(value()?)),
-                "--endpoint-url" => endpoint_url = Some(value()?),
-                other => return Err(PublishError::Usage(format!("unknown option `{other}`"))),
-            }
-        }
-        let bucket = bucket
-            .filter(|b| !b.is_empty())
-            .ok_or_else(|| PublishError::Usage("--bucket is required".into()))?;
-        let version = version.ok_or_else(|| PublishError::Usage("--version is required".into()))?;
-        validate_version(&version).map_err(PublishError::Usage)?;
-        let file = file.ok_or_else(|| PublishError::Usage("--file is required".into()))?;
-        Ok(Options {
-            bucket,
-            prefix: prefix.trim_matches('/').to_string(),
-            version,
-            file,
-            endpoint_url,
-        })
-    }
-}
-
-pub async fn run(args: &[String]) -> crate::Result {
-    let options = Options::parse(args)?;
+pub async fn run(options: &Args) -> crate::Result {
     // Checked before any AWS call: a wrong path should not look like a credentials problem.
     let bytes = std::fs::read(&options.file)
         .ok()
@@ -135,7 +112,7 @@ pub async fn run(args: &[String]) -> crate::Result {
     let outcome = upload(
         &client,
         &options.bucket,
-        &options.prefix,
+        options.prefix(),
         &options.version,
         &bytes,
     )
@@ -153,7 +130,7 @@ pub async fn upload(
     version: &str,
     bytes: &[u8],
 ) -> crate::Result<String> {
-    validate_version(version).map_err(PublishError::Usage)?;
+    validate_version(version).map_err(PublishError::Version)?;
     let local = hex::encode(Sha256::digest(bytes));
     let key = binary_key(prefix, version);
     let sum_key = checksum_key(prefix, version);
@@ -232,32 +209,37 @@ async fn published_checksum(
 
 #[cfg(test)]
 mod tests {
+    use clap::Parser;
+
     use super::*;
 
-    fn parse(args: &[&str]) -> Result<Options, PublishError> {
-        Options::parse(&args.iter().map(|a| a.to_string()).collect::<Vec<_>>())
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn parse(args: &[&str]) -> Result<Args, String> {
+        Cli::try_parse_from(std::iter::once("publish").chain(args.iter().copied()))
+            .map(|cli| cli.args)
+            .map_err(|err| err.to_string())
     }
 
     #[test]
     fn the_keys_are_the_prefix_the_version_then_the_files() {
         for (prefix, key) in [
-            ("", "1.1.0/recommender"),
-            ("releases", "releases/1.1.0/recommender"),
-            ("/a/b/", "a/b/1.1.0/recommender"),
+            (None, "artifacts/1.1.0/recommender"),
+            (Some(""), "1.1.0/recommender"),
+            (Some("releases"), "releases/1.1.0/recommender"),
+            (Some("/a/b/"), "a/b/1.1.0/recommender"),
         ] {
-            let options = parse(&[
-                "--bucket",
-                "b",
-                "--prefix",
-                prefix,
-                "--version",
-                "1.1.0",
-                "--file",
-                "f",
-            ])
-            .unwrap();
+            let mut args = vec!["--bucket", "b", "--version", "1.1.0", "--file", "f"];
+            if let Some(prefix) = prefix {
+                args.extend(["--prefix", prefix]);
+            }
+            let options = parse(&args).unwrap();
             assert_eq!(
-                binary_key(&options.prefix, &options.version),
+                binary_key(options.prefix(), &options.version),
                 key,
                 "{prefix:?}"
             );
@@ -265,32 +247,43 @@ mod tests {
     }
 
     #[test]
+    fn without_a_prefix_it_publishes_where_the_instances_read() {
+        let options = parse(&["--bucket", "b", "--version", "1.1.0", "--file", "f"]).unwrap();
+        let read_by_instances = stack::parameters::DEFAULT_ARTIFACT_PREFIX;
+        assert_eq!(options.prefix(), read_by_instances);
+    }
+
+    #[test]
     fn usage_errors_name_the_problem() {
         for (args, expected) in [
             (
                 &["--version", "1", "--file", "f"][..],
-                "--bucket is required",
+                "the following required arguments were not provided:\n  --bucket <B>",
             ),
             (
                 &["--bucket", "b", "--version", "1"][..],
-                "--file is required",
+                "the following required arguments were not provided:\n  --file <PATH>",
             ),
             (
                 &["--bucket", "b", "--file", "f"][..],
-                "--version is required",
+                "the following required arguments were not provided:\n  --version <V>",
             ),
-            (&["--bucket"][..], "--bucket needs a value"),
+            (&["--bucket"][..], "a value is required for '--bucket <B>'"),
+            (
+                &["--bucket", "", "--version", "1", "--file", "f"][..],
+                "a value is required for '--bucket <B>'",
+            ),
             (
                 &["--bucket", "b", "--version", "../x", "--file", "f"][..],
                 "version `../x` contains `/`",
             ),
             (
-                &["--bucket", "b", "--file", "f", "--force"][..],
-                "unknown option `--force`",
+                &["--bucket", "b", "--version", "1", "--file", "f", "--force"][..],
+                "unexpected argument '--force'",
             ),
         ] {
-            let err = parse(args).unwrap_err().to_string();
-            assert!(err.starts_with(expected) && err.contains(USAGE), "{err}");
+            let err = parse(args).unwrap_err();
+            assert!(err.contains(expected), "{args:?}: {err}");
         }
     }
 }

@@ -10,40 +10,46 @@ use controller::state::{self, Recorded};
 use controller::{fleet, lifecycle, rollback, schedule};
 use serde_json::json;
 
+use std::path::PathBuf;
+
 use crate::settings::{Options, Target};
 
-const USAGE: &str = "usage: canaryctl release VERSION [--force] [--file PATH] [--stack NAME | --function NAME] [--endpoint-url URL]";
+/// `release`'s options.
+#[derive(Clone, Debug, PartialEq, Eq, clap::Args)]
+pub struct Args {
+    /// The published version to release (see `publish`)
+    #[arg(value_parser = version_arg)]
+    pub version: String,
+    /// Abort a release still in progress (its canary rolls back) and start this one
+    #[arg(long)]
+    pub force: bool,
+    /// Publish this binary as VERSION first (unchanged if it already is, refused if VERSION holds
+    /// another binary)
+    #[arg(long, value_name = "PATH")]
+    pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub target: Options,
+}
 
-pub async fn run(args: &[String]) -> crate::Result {
-    let (options, rest) = Options::parse(args)?;
-    let mut version = None;
-    let mut force = false;
-    let mut file = None;
-    let mut rest = rest.into_iter();
-    while let Some(arg) = rest.next() {
-        match arg.as_str() {
-            "--force" => force = true,
-            "--file" => {
-                file = Some(
-                    rest.next()
-                        .ok_or_else(|| format!("--file needs a value\n{USAGE}"))?,
-                )
-            }
-            flag if flag.starts_with("--") => {
-                return Err(format!("release: unknown option `{flag}`\n{USAGE}").into());
-            }
-            _ if version.is_some() => {
-                return Err(format!("release: one version only, got `{arg}` too\n{USAGE}").into());
-            }
-            _ => version = Some(arg),
-        }
-    }
-    let version = version.ok_or_else(|| format!("release: a VERSION is required\n{USAGE}"))?;
+/// A version as clap checks it: the rules of [`validate_version`].
+pub fn version_arg(version: &str) -> Result<String, String> {
+    validate_version(version).map(|()| version.to_owned())
+}
+
+pub async fn run(args: &Args) -> crate::Result {
+    let Args {
+        version,
+        force,
+        file,
+        target: options,
+    } = args;
+    let (version, force) = (version.clone(), *force);
     let target = options.resolve().await?;
     // `--file`: publish that binary as VERSION first (unchanged if it already is, refused if
     // VERSION holds another binary).
     if let Some(file) = file {
-        let bytes = std::fs::read(&file).map_err(|err| format!("--file {file}: {err}"))?;
+        let bytes =
+            std::fs::read(file).map_err(|err| format!("--file {}: {err}", file.display()))?;
         let config = &target.config;
         let done = crate::publish::upload(
             &target.clients.s3,

@@ -17,38 +17,21 @@ pub struct Target {
     pub config: Config,
 }
 
-/// Options shared by every operator command; the rest of the arguments are returned.
+/// Where the canary is: options shared by every operator command.
+#[derive(Clone, Debug, PartialEq, Eq, clap::Args)]
 pub struct Options {
+    /// The stack whose output names the controller function
+    #[arg(long, value_name = "NAME", default_value = DEFAULT_STACK)]
     pub stack: String,
+    /// The controller function itself (instead of looking it up in --stack)
+    #[arg(long, value_name = "NAME")]
     pub function: Option<String>,
+    /// Send every AWS call to this endpoint (e.g. the local emulator); AWS_ENDPOINT_URL works too
+    #[arg(long, value_name = "URL")]
     pub endpoint_url: Option<String>,
 }
 
 impl Options {
-    pub fn parse(args: &[String]) -> crate::Result<(Options, Vec<String>)> {
-        let mut options = Options {
-            stack: DEFAULT_STACK.to_owned(),
-            function: None,
-            endpoint_url: None,
-        };
-        let mut rest = Vec::new();
-        let mut args = args.iter();
-        while let Some(arg) = args.next() {
-            let mut value = |flag: &str| {
-                args.next()
-                    .cloned()
-                    .ok_or_else(|| format!("{flag} needs a value"))
-            };
-            match arg.as_str() {
-                "--stack" => options.stack = value("--stack")?,
-                "--function" => options.function = Some(value("--function")?),
-                "--endpoint-url" => options.endpoint_url = Some(value("--endpoint-url")?),
-                _ => rest.push(arg.clone()),
-            }
-        }
-        Ok((options, rest))
-    }
-
     pub async fn sdk_config(&self) -> aws_config::SdkConfig {
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
         if let Some(url) = &self.endpoint_url {

@@ -14,11 +14,7 @@ const LAST_DECISIONS: usize = 10;
 /// How far back `status` looks for the judge's latest statistics.
 const STATISTICS_LOOKBACK: usize = 50;
 
-pub async fn run(args: &[String]) -> crate::Result {
-    let (options, rest) = Options::parse(args)?;
-    if let Some(extra) = rest.first() {
-        return Err(format!("status: unknown argument `{extra}`").into());
-    }
+pub async fn run(options: &Options) -> crate::Result {
     let target = options.resolve().await?;
     print!("{}", report(&target, controller::now_secs()).await?);
     Ok(())

@@ -156,7 +156,7 @@ async fn publish_uploads_the_exact_bytes_and_their_checksum_under_the_version() 
 }
 
 #[tokio::test]
-async fn without_a_prefix_the_object_is_at_the_bucket_root() {
+async fn without_a_prefix_the_object_is_where_the_instances_read_it() {
     let moto = Moto::start();
     let client = s3(&moto).await;
     client
@@ -183,8 +183,14 @@ async fn without_a_prefix_the_object_is_at_the_bucket_root() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    // The stack's default `ArtifactPrefix`: the one the instances' boot script reads.
+    let key = format!(
+        "{}/2.0.0/recommender",
+        stack::parameters::DEFAULT_ARTIFACT_PREFIX
+    );
+    assert_eq!(key, "artifacts/2.0.0/recommender");
     assert_eq!(
-        object(&client, "root-artifacts", "2.0.0/recommender").await,
+        object(&client, "root-artifacts", &key).await,
         b"\x7fELF static"
     );
 }

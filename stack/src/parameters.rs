@@ -10,7 +10,7 @@ const CIDR_EXPLANATION: &str = "an IPv4 CIDR block between /16 and /28, e.g. 10.
 /// published as a static x86_64 binary.
 /// Where instances fetch the recommender binary by default (`ArtifactPrefix`), and where
 /// `cargo xtask publish` puts it unless told otherwise.
-pub const DEFAULT_ARTIFACT_PREFIX: &str = "artifacts";
+pub const DEFAULT_ARTIFACT_PREFIX: &str = contract::release::DEFAULT_ARTIFACT_PREFIX;
 
 pub const UBUNTU_AMI_PARAMETER: &str =
     "/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id";

@@ -5,12 +5,7 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-pub fn run(args: &[String]) -> crate::Result {
-    let verbose = match args {
-        [] => false,
-        [flag] if flag == "--verbose" => true,
-        _ => return Err(format!("usage: cargo xtask check [--verbose], got {args:?}").into()),
-    };
+pub fn run(verbose: bool) -> crate::Result {
     let dir = crate::project::root().join("templates");
     let mut failed = 0;
     // Written through a handle so that a closed pipe (`| head`) is an error, not a panic.
@@ -37,18 +32,8 @@ pub fn run(args: &[String]) -> crate::Result {
     Ok(())
 }
 
-pub fn bench(args: &[String]) -> crate::Result {
-    let iterations: usize = match args {
-        [] => 20,
-        [flag, n] if flag == "--iterations" => n
-            .parse()
-            .map_err(|_| format!("--iterations takes a number, got `{n}`"))?,
-        _ => {
-            return Err(
-                format!("usage: cargo xtask bench-check [--iterations N], got {args:?}").into(),
-            );
-        }
-    };
+pub fn bench(iterations: u32) -> crate::Result {
+    let iterations = iterations as usize;
     let dir = crate::project::root().join("templates");
     let mut whole = Vec::with_capacity(iterations);
     for _ in 0..iterations.max(1) {

@@ -21,10 +21,7 @@ const CONTROLLER: &str = "#fff8e1";
 const EDGE: &str = "#ffe0b2";
 const COMPUTE: &str = "#ffffff";
 
-pub fn run(args: &[String]) -> crate::Result {
-    if let Some(arg) = args.first() {
-        return Err(format!("diagram: unknown argument `{arg}` (it takes none)").into());
-    }
+pub fn run() -> crate::Result {
     let path = crate::project::root().join(PATH);
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;

@@ -11,10 +11,7 @@ use crate::target::Arch;
 
 const TARGET_ZIP_BYTES: u64 = 4 * 1024 * 1024;
 
-pub fn bench(args: &[String]) -> crate::Result {
-    if let Some(extra) = args.first() {
-        return Err(format!("bench-lambda takes no arguments (got `{extra}`)").into());
-    }
+pub fn bench() -> crate::Result {
     // arm64 first, x86_64 last: both write build/lambda/, which must end up holding the default arch.
     let mut report = Vec::new();
     for arch in [Arch::Arm64, Arch::X86_64] {

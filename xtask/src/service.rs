@@ -9,85 +9,38 @@ use std::time::{Duration, Instant};
 use crate::project::{root, run_command};
 use crate::target::{Arch, require_std, rust_target};
 
-const PUBLISH_USAGE: &str = "usage: cargo xtask publish --bucket B [--prefix P] [--version V] [--arch x86_64|arm64] [--endpoint-url URL]";
-const BUILD_STATIC_USAGE: &str = "usage: cargo xtask build-static [--arch x86_64|arm64]";
-const BENCH_USAGE: &str = "usage: cargo xtask bench-service [--duration SECONDS] [--connections N]";
-
-/// `--flag value` pairs; every flag must be in `known`.
-fn flags(args: &[String], known: &[&str], usage: &str) -> crate::Result<Vec<(String, String)>> {
-    let mut pairs = Vec::new();
-    let mut args = args.iter();
-    while let Some(flag) = args.next() {
-        if !known.contains(&flag.as_str()) {
-            return Err(format!("unknown option `{flag}`\n{usage}").into());
-        }
-        let value = args
-            .next()
-            .ok_or_else(|| format!("{flag} needs a value\n{usage}"))?;
-        pairs.push((flag.clone(), value.clone()));
-    }
-    Ok(pairs)
-}
-
-fn flag<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    pairs
-        .iter()
-        .rev()
-        .find(|(flag, _)| flag == name)
-        .map(|(_, value)| value.as_str())
-}
-
-/// `cargo xtask build-static [--arch A]`: the binary `publish` uploads, built and checked the
-/// same way; prints its path (the container test builds its image from it).
-pub fn build_static_command(args: &[String]) -> crate::Result {
-    let pairs = flags(args, &["--arch"], BUILD_STATIC_USAGE)?;
-    let arch = Arch::parse(flag(&pairs, "--arch").unwrap_or("x86_64"))?;
+/// `cargo xtask build-static`: the binary `publish` uploads, built and checked the same way;
+/// prints its path (the container test builds its image from it).
+pub fn build_static_command(arch: Arch) -> crate::Result {
     println!("{}", build_static(arch)?.display());
     Ok(())
 }
 
-pub fn publish(args: &[String]) -> crate::Result {
-    let pairs = flags(
-        args,
-        &[
-            "--bucket",
-            "--prefix",
-            "--version",
-            "--arch",
-            "--endpoint-url",
-        ],
-        PUBLISH_USAGE,
-    )?;
-    let bucket =
-        flag(&pairs, "--bucket").ok_or_else(|| format!("--bucket is required\n{PUBLISH_USAGE}"))?;
-    let arch = Arch::parse(flag(&pairs, "--arch").unwrap_or("x86_64"))?;
-    let version = match flag(&pairs, "--version") {
-        Some(v) => v.to_string(),
+/// What `cargo xtask publish` was asked for.
+pub struct Publish {
+    pub bucket: String,
+    pub prefix: String,
+    /// `None`: the recommender crate's version.
+    pub version: Option<String>,
+    pub arch: Arch,
+    pub endpoint_url: Option<String>,
+}
+
+pub fn publish(request: Publish) -> crate::Result {
+    let version = match request.version {
+        Some(v) => v,
         None => service_version()?,
     };
-    let binary = build_static(arch)?;
+    let binary = build_static(request.arch)?;
 
     let mut cmd = cargo();
     cmd.current_dir(root())
-        .args([
-            "run",
-            "-q",
-            "-p",
-            "canaryctl",
-            "--",
-            "publish",
-            "--bucket",
-            bucket,
-            "--version",
-            &version,
-        ])
-        .args([
-            "--prefix",
-            flag(&pairs, "--prefix").unwrap_or(stack::parameters::DEFAULT_ARTIFACT_PREFIX),
-        ])
+        .args(["run", "-q", "-p", "canaryctl", "--", "publish"])
+        .args(["--bucket", &request.bucket, "--version", &version])
+        .args(["--prefix", &request.prefix])
         .arg("--file")
         .arg(&binary);
-    if let Some(url) = flag(&pairs, "--endpoint-url") {
+    if let Some(url) = &request.endpoint_url {
         cmd.args(["--endpoint-url", url]);
     }
     run_command(&mut cmd)
@@ -221,20 +174,7 @@ struct BenchRow {
     peak_rss_kib: u64,
 }
 
-pub fn bench(args: &[String]) -> crate::Result {
-    let pairs = flags(args, &["--duration", "--connections"], BENCH_USAGE)?;
-    let duration: u64 = parse_bounded(
-        flag(&pairs, "--duration").unwrap_or("10"),
-        "--duration",
-        1,
-        120,
-    )?;
-    let connections: u64 = parse_bounded(
-        flag(&pairs, "--connections").unwrap_or("64"),
-        "--connections",
-        1,
-        1024,
-    )?;
+pub fn bench(duration: u64, connections: u64) -> crate::Result {
     let wrk = ensure_wrk()?;
     // The static build is the one we ship, so it is the one measured.
     let binary = build_static(Arch::X86_64)?;
@@ -272,16 +212,6 @@ pub fn bench(args: &[String]) -> crate::Result {
         );
     }
     Ok(())
-}
-
-fn parse_bounded(value: &str, name: &str, min: u64, max: u64) -> crate::Result<u64> {
-    value
-        .parse()
-        .ok()
-        .filter(|n| (min..=max).contains(n))
-        .ok_or_else(|| {
-            format!("{name} `{value}` must be a whole number from {min} to {max}").into()
-        })
 }
 
 fn find_in_path(name: &str) -> Option<PathBuf> {
@@ -488,35 +418,6 @@ mod tests {
             check_static_elf(&elf(EM_AARCH64, &[1])[..0x30], Arch::Arm64)
                 .unwrap_err()
                 .contains("truncated")
-        );
-    }
-
-    #[test]
-    fn publish_names_what_is_missing_or_unknown() {
-        let args = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert!(
-            publish(&args(&["--prefix", "p"]))
-                .unwrap_err()
-                .to_string()
-                .starts_with("--bucket is required")
-        );
-        assert!(
-            publish(&args(&["--bucket", "b", "--arch", "s390x"]))
-                .unwrap_err()
-                .to_string()
-                .contains("s390x")
-        );
-        assert!(
-            publish(&args(&["--bucket"]))
-                .unwrap_err()
-                .to_string()
-                .starts_with("--bucket needs a value")
-        );
-        assert!(
-            publish(&args(&["--bucket", "b", "--force", "1"]))
-                .unwrap_err()
-                .to_string()
-                .contains("`--force`")
         );
     }
 

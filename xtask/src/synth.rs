@@ -17,24 +17,8 @@ pub enum Mode {
     Check,
 }
 
-pub fn run(args: &[String]) -> crate::Result {
-    let mut mode = Mode::Write;
-    let mut build_bundles = true;
-    let mut options = stack::Options::default();
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--check" => mode = Mode::Check,
-            "--no-build" => build_bundles = false,
-            "--arch" => {
-                let value = args
-                    .next()
-                    .ok_or("--arch needs a value (x86_64 or arm64)")?;
-                options.architecture = Architecture::parse(value)?;
-            }
-            other => return Err(format!("synth: unknown argument `{other}`").into()),
-        }
-    }
+pub fn run(mode: Mode, build_bundles: bool, architecture: Architecture) -> crate::Result {
+    let options = stack::Options { architecture };
     for written in synth(&root(), mode, &options)? {
         println!("{written}");
     }
@@ -93,17 +77,8 @@ fn render(options: &stack::Options) -> crate::Result<Vec<(&'static str, String)>
     ])
 }
 
-pub fn bench(args: &[String]) -> crate::Result {
-    let runs: usize = match args {
-        [] => 200,
-        [n] => n
-            .parse()
-            .map_err(|_| format!("bench-synth: `{n}` is not a number of runs"))?,
-        _ => return Err("usage: cargo xtask bench-synth [RUNS]".into()),
-    };
-    if runs == 0 {
-        return Err("bench-synth: RUNS must be at least 1".into());
-    }
+pub fn bench(runs: u32) -> crate::Result {
+    let runs = runs as usize;
     let mut times: Vec<Duration> = Vec::with_capacity(runs);
     let mut bytes = 0;
     for _ in 0..runs {

@@ -2,6 +2,9 @@
 //! in the artifact bucket. `cargo xtask publish` writes the artifacts, the controller and
 //! `cargo xtask release` write the pointers, and the instances' boot script reads both.
 
+/// Where instances read the artifacts unless the stack's `ArtifactPrefix` says otherwise, and
+/// where `publish` writes them unless told otherwise.
+pub const DEFAULT_ARTIFACT_PREFIX: &str = "artifacts";
 /// The binary's object name under `<prefix>/<version>/`.
 pub const BINARY: &str = "recommender";
 /// Its checksum under `<prefix>/<version>/`, in `sha256sum` format (`<hex>  recommender`), so the

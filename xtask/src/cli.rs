@@ -1,0 +1,291 @@
+//! The command line of `cargo xtask`: every command with its options, `--help` with an example, and
+//! clap's "did you mean" on a mistyped option. The operator commands and the judge's run in
+//! `canaryctl` (crate `ops/`) and the lab in its own binary: their arguments pass through
+//! untouched, and those programs answer their `--help`.
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::target::Arch;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    arg_required_else_help = true,
+    about = "The project's automation: synthesize and check the stack, test, publish and release, operate the canary, benchmark",
+    after_help = "Examples:\n  cargo xtask synth --no-build\n  cargo xtask test\n  cargo xtask status --help"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Arguments handed to another program unchanged, `--help` included.
+#[derive(Debug, Args)]
+pub struct Passthrough {
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "ARGS"
+    )]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write templates/ and docs/architecture.svg, and build the Lambda bundles
+    #[command(
+        after_help = "Example:\n  cargo xtask synth --no-build   # templates only, no bundle build"
+    )]
+    Synth {
+        /// Compare with the committed files instead of writing them (builds nothing)
+        #[arg(long)]
+        check: bool,
+        /// Do not build the Lambda bundles
+        #[arg(long)]
+        no_build: bool,
+        /// The controller functions' instruction set
+        #[arg(long, value_name = "ARCH", default_value = "x86_64", value_parser = Arch::parse)]
+        arch: Arch,
+    },
+    /// Draw docs/architecture.svg from the stack (synth writes it too)
+    #[command(after_help = "Example:\n  cargo xtask diagram")]
+    Diagram,
+    /// Prove templates/ safe: cfn-guard rules, the reachability check and the IAM proof
+    #[command(after_help = "Example:\n  cargo xtask check --verbose")]
+    Check {
+        /// Also print every flow with every hop it crossed
+        #[arg(long)]
+        verbose: bool,
+    },
+    /// The lint gate (fmt, clippy), then every test; ARGS go to `cargo test`
+    #[command(after_help = "Example:\n  cargo xtask test -- --nocapture")]
+    Test(Passthrough),
+    /// Build the static recommender binary and upload it as an immutable version, with its checksum
+    #[command(after_help = "Example:\n  cargo xtask publish --bucket my-artifacts --version 1.2.0")]
+    Publish {
+        /// The artifact bucket (the stack's `ArtifactBucketName` output)
+        #[arg(long, value_name = "B")]
+        bucket: String,
+        /// The key prefix; the stack's instances read this one unless its `ArtifactPrefix` says otherwise
+        #[arg(long, value_name = "P", default_value = stack::parameters::DEFAULT_ARTIFACT_PREFIX)]
+        prefix: String,
+        /// The version to publish as (default: the recommender crate's version)
+        #[arg(long, value_name = "V")]
+        version: Option<String>,
+        /// The binary's instruction set
+        #[arg(long, value_name = "ARCH", default_value = "x86_64", value_parser = Arch::parse)]
+        arch: Arch,
+        /// Send the S3 calls to this endpoint (e.g. the local emulator)
+        #[arg(long, value_name = "URL")]
+        endpoint_url: Option<String>,
+    },
+    /// Build (and check) the static recommender binary only; prints its path
+    #[command(after_help = "Example:\n  cargo xtask build-static --arch x86_64")]
+    BuildStatic {
+        /// The binary's instruction set
+        #[arg(long, value_name = "ARCH", default_value = "x86_64", value_parser = Arch::parse)]
+        arch: Arch,
+    },
+    /// Move the canary fleet to VERSION (publishing it first when it is this checkout's) [canaryctl: `cargo xtask release --help`]
+    #[command(disable_help_flag = true)]
+    Release(Passthrough),
+    /// The deployed canary's weights, versions, release, decisions and alarms [canaryctl]
+    #[command(disable_help_flag = true)]
+    Status(Passthrough),
+    /// Every release record; with --release, that release and its decisions [canaryctl]
+    #[command(disable_help_flag = true)]
+    History(Passthrough),
+    /// Hold the canary at its step [canaryctl]
+    #[command(disable_help_flag = true)]
+    Pause(Passthrough),
+    /// Continue a paused canary [canaryctl]
+    #[command(disable_help_flag = true)]
+    Resume(Passthrough),
+    /// Skip the rest of this step's bake [canaryctl]
+    #[command(disable_help_flag = true)]
+    Promote(Passthrough),
+    /// Roll back now [canaryctl]
+    #[command(disable_help_flag = true)]
+    Abort(Passthrough),
+    /// Replay one decision from its inputs (README, section Replay a decision) [canaryctl]
+    #[command(disable_help_flag = true)]
+    Judge(Passthrough),
+    /// Rehearse a canary on 127.0.0.1: HAProxy, the real controller and service, the emulator [lab binary]
+    #[command(disable_help_flag = true)]
+    Lab(Passthrough),
+    /// Time the stack synthesis
+    #[command(after_help = "Example:\n  cargo xtask bench-synth 50")]
+    BenchSynth {
+        /// How many syntheses to time
+        #[arg(value_name = "RUNS", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
+        runs: u32,
+    },
+    /// Time the policy and reachability check
+    #[command(after_help = "Example:\n  cargo xtask bench-check --iterations 5")]
+    BenchCheck {
+        /// How many checks to time
+        #[arg(long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+        iterations: u32,
+    },
+    /// A bounded load run (wrk) against V1 and V2 on 127.0.0.1
+    #[command(after_help = "Example:\n  cargo xtask bench-service --duration 5 --connections 16")]
+    BenchService {
+        /// Seconds of load per model
+        #[arg(long, value_name = "S", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=120))]
+        duration: u64,
+        /// Open connections
+        #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=1024))]
+        connections: u64,
+    },
+    /// Both lab scenarios; reports their time and fault onset → V2 weight 0 [lab options]
+    #[command(disable_help_flag = true)]
+    BenchLab(Passthrough),
+    /// Release-build the Lambdas and report bundle sizes and handler times
+    #[command(after_help = "Example:\n  cargo xtask bench-lambda")]
+    BenchLambda,
+    /// Seeded Monte Carlo canaries through the judge, both methods side by side [canaryctl]
+    #[command(disable_help_flag = true)]
+    BenchJudge(Passthrough),
+}
+
+impl Command {
+    /// The commands `canaryctl` runs, by the name both programs give them.
+    pub fn canaryctl_command(&self) -> Option<(&'static str, &[String])> {
+        let (name, passthrough) = match self {
+            Command::Release(p) => ("release", p),
+            Command::Status(p) => ("status", p),
+            Command::History(p) => ("history", p),
+            Command::Pause(p) => ("pause", p),
+            Command::Resume(p) => ("resume", p),
+            Command::Promote(p) => ("promote", p),
+            Command::Abort(p) => ("abort", p),
+            Command::Judge(p) => ("judge", p),
+            Command::BenchJudge(p) => ("bench-judge", p),
+            _ => return None,
+        };
+        Some((name, &passthrough.args))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("cargo xtask").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn the_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_command_answers_help_with_its_options_and_an_example() {
+        let root = Cli::command();
+        let names: Vec<String> = root
+            .get_subcommands()
+            .map(|c| c.get_name().to_owned())
+            .filter(|name| name != "help")
+            .collect();
+        assert_eq!(names.len(), 21, "{names:?}");
+        for name in &names {
+            match parse(&[name, "--help"]) {
+                // Ours: clap's help, with the options and an example.
+                Err(err) => {
+                    assert_eq!(err.kind(), clap::error::ErrorKind::DisplayHelp, "{name}");
+                    let help = err.to_string();
+                    assert!(help.contains("Example:"), "{name}: {help}");
+                    assert!(help.contains("Options:"), "{name}: {help}");
+                }
+                // Another program's: `--help` is handed to it.
+                Ok(cli) => {
+                    let args = match &cli.command {
+                        Command::Test(p) | Command::Lab(p) | Command::BenchLab(p) => &p.args,
+                        other => other.canaryctl_command().expect("passed through").1,
+                    };
+                    assert_eq!(args, &["--help"], "{name}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_unknown_option_fails_with_a_suggestion() {
+        let err = parse(&["synth", "--no-buld"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::UnknownArgument);
+        let text = err.to_string();
+        assert!(
+            text.contains("a similar argument exists: '--no-build'"),
+            "{text}"
+        );
+        assert!(text.contains("Usage: cargo xtask synth"), "{text}");
+        let err = parse(&["sytnh"]).unwrap_err().to_string();
+        assert!(err.contains("similar subcommand exists: 'synth'"), "{err}");
+    }
+
+    #[test]
+    fn the_options_reach_the_commands() {
+        let cli = parse(&["synth", "--check", "--arch", "arm64"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Synth {
+                check: true,
+                no_build: false,
+                arch: Arch::Arm64
+            }
+        ));
+        let err = parse(&["synth", "--arch", "sparc"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("use x86_64 or arm64"), "{err}");
+        let err = parse(&["bench-service", "--duration", "0"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("0 is not in 1..=120"), "{err}");
+        let cli = parse(&["status", "--stack", "s", "--debug"]).unwrap();
+        assert_eq!(
+            cli.command.canaryctl_command(),
+            Some((
+                "status",
+                &["--stack".to_owned(), "s".to_owned(), "--debug".to_owned()][..]
+            ))
+        );
+    }
+
+    #[test]
+    fn publish_names_what_is_missing_or_unknown() {
+        for (args, expected) in [
+            (
+                &["publish", "--prefix", "p"][..],
+                "required arguments were not provided:\n  --bucket <B>",
+            ),
+            (
+                &["publish", "--bucket", "b", "--arch", "s390x"],
+                "unknown architecture `s390x`",
+            ),
+            (
+                &["publish", "--bucket"],
+                "a value is required for '--bucket <B>'",
+            ),
+            (
+                &["publish", "--bucket", "b", "--force", "1"],
+                "unexpected argument '--force'",
+            ),
+        ] {
+            let err = parse(args).unwrap_err().to_string();
+            assert!(err.contains(expected), "{args:?}: {err}");
+        }
+        let Command::Publish {
+            prefix, version, ..
+        } = parse(&["publish", "--bucket", "b"]).unwrap().command
+        else {
+            panic!("publish")
+        };
+        assert_eq!(prefix, "artifacts");
+        assert_eq!(version, None);
+    }
+}
