@@ -2,6 +2,7 @@
 //! pause | resume | promote | abort`,
 //! as a library so that the end-to-end tests drive them in-process on the emulator.
 
+pub mod aws_error;
 pub mod cli;
 pub mod control;
 pub mod history;

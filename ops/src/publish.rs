@@ -12,12 +12,13 @@ use std::path::PathBuf;
 
 use aws_config::BehaviorVersion;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use contract::release::{
     DEFAULT_ARTIFACT_PREFIX, binary_key, checksum_body, checksum_key, parse_checksum,
     validate_version,
 };
 use sha2::{Digest, Sha256};
+
+use crate::aws_error::describe;
 
 /// `publish`'s options.
 #[derive(Clone, Debug, PartialEq, Eq, clap::Args)]
@@ -163,7 +164,7 @@ pub async fn upload(
         .body(ByteStream::from(bytes.to_vec()))
         .send()
         .await
-        .map_err(|err| upload_error(&target)(DisplayErrorContext(err).to_string()))?;
+        .map_err(|err| upload_error(&target)(describe(err).to_string()))?;
     // Only one publisher can create the checksum: a concurrent publish of another binary loses
     // here, and an instance refuses a binary that does not match it anyway.
     let sum_target = format!("s3://{bucket}/{sum_key}");
@@ -176,7 +177,7 @@ pub async fn upload(
         .body(ByteStream::from(checksum_body(&local).into_bytes()))
         .send()
         .await
-        .map_err(|err| upload_error(&sum_target)(DisplayErrorContext(err).to_string()))?;
+        .map_err(|err| upload_error(&sum_target)(describe(err).to_string()))?;
     Ok(format!(
         "published {} bytes (sha256 {local}) to {target}",
         bytes.len()
@@ -203,7 +204,7 @@ async fn published_checksum(
                 .ok_or_else(|| format!("s3://{bucket}/{key} is not a checksum: {text:?}"))
         }
         Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => Ok(None),
-        Err(err) => Err(DisplayErrorContext(err).to_string()),
+        Err(err) => Err(describe(err).to_string()),
     }
 }
 

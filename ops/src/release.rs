@@ -3,7 +3,7 @@
 //! The first release (no stable version yet) has nothing to compare with: both fleets move to it.
 //! Every refusal happens before anything is written.
 
-use aws_smithy_types::error::display::DisplayErrorContext;
+use crate::aws_error::describe;
 use contract::release::{Fleet, binary_key, checksum_key, validate_version};
 use controller::decision::Status;
 use controller::state::{self, Recorded};
@@ -89,12 +89,8 @@ async fn published(target: &Target, version: &str) -> crate::Result<bool> {
                 return Ok(false);
             }
             Err(err) => {
-                return Err(format!(
-                    "could not read s3://{}/{key}: {}",
-                    config.artifact_bucket,
-                    DisplayErrorContext(&err)
-                )
-                .into());
+                let context = format!("could not read s3://{}/{key}", config.artifact_bucket);
+                return Err(describe(err).context(context).into());
             }
         }
     }

@@ -7,6 +7,8 @@
 
 use controller::{Clients, Config};
 
+use crate::aws_error::describe;
+
 /// The stack `sam deploy` creates by default (samconfig.toml).
 pub const DEFAULT_STACK: &str = "alb-canary";
 /// The stack output that names the function whose environment holds the configuration.
@@ -68,12 +70,7 @@ pub async fn target_of(
             .function_name(function)
             .send()
             .await
-            .map_err(|err| {
-                format!(
-                    "could not read function {function}: {}",
-                    aws_smithy_types::error::display::DisplayErrorContext(&err)
-                )
-            })?;
+            .map_err(|err| describe(err).context(format!("could not read function {function}")))?;
         let variables = out
             .environment()
             .and_then(|env| env.variables())
@@ -93,10 +90,9 @@ async fn function_from_stack(sdk: &aws_config::SdkConfig, stack: &str) -> crate:
         .send()
         .await
         .map_err(|err| {
-            format!(
-                "could not read stack {stack} (deployed with `sam deploy`? else pass --function): {}",
-                aws_smithy_types::error::display::DisplayErrorContext(&err)
-            )
+            describe(err).context(format!(
+                "could not read stack {stack} (deployed with `sam deploy`? else pass --function)"
+            ))
         })?;
     out.stacks()
         .first()

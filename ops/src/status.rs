@@ -105,12 +105,7 @@ pub async fn report(target: &Target, now: i64) -> crate::Result<String> {
         .set_alarm_names(Some(config.rollback_alarms.clone()))
         .send()
         .await
-        .map_err(|err| {
-            format!(
-                "DescribeAlarms: {}",
-                aws_smithy_types::error::display::DisplayErrorContext(&err)
-            )
-        })?;
+        .map_err(crate::aws_error::describe)?;
     for name in &config.rollback_alarms {
         let state = alarms
             .metric_alarms()
