@@ -3,6 +3,7 @@
 //! The command line is declared in `cli.rs` (clap); each command lives in its own module, and this
 //! file only dispatches.
 
+mod bench_service;
 mod bundle;
 mod check;
 mod cli;
@@ -72,7 +73,7 @@ fn run() -> Result {
         Command::BenchService {
             duration,
             connections,
-        } => service::bench(duration, connections),
+        } => bench_service::bench(duration, connections),
         Command::BenchLambda => lambda::bench(),
         // The judge's and the operator commands run in canaryctl: they need the SDK and the
         // controller crate.

@@ -1,0 +1,70 @@
+//! The canary's CloudWatch dashboard: V1 against V2, the weight, the alarms.
+
+use serde_json::{Value, json};
+
+use crate::cfn::Expr;
+use crate::cfn::serverless::dashboard_json;
+use crate::load_balancer::LoadBalancing;
+
+use super::AlarmKind;
+
+/// V1 against V2 side by side: traffic, 5XX rate, latency p50/p99, the canary weight the
+/// functions publish, and the alarms' states.
+pub(super) fn dashboard_body(lb: &LoadBalancing) -> Expr {
+    let ns = contract::alb_metric::NAMESPACE;
+    let per_tg = |metric: &str, stat: &str, tg: &str, label: &str| json!([ns, metric, "LoadBalancer", "${Alb}", "TargetGroup", tg, { "stat": stat, "label": label }]);
+    let rate = |id: &str, tg: &str, label: &str| {
+        vec![
+            json!([ns, contract::alb_metric::TARGET_5XX, "LoadBalancer", "${Alb}", "TargetGroup", tg,
+                   { "stat": "Sum", "id": format!("{id}e"), "visible": false }]),
+            json!([ns, contract::alb_metric::REQUEST_COUNT, "LoadBalancer", "${Alb}", "TargetGroup", tg,
+                   { "stat": "Sum", "id": format!("{id}r"), "visible": false }]),
+            json!([{ "expression": format!("IF({id}r > 0, 100 * {id}e / {id}r, 0)"), "label": label }]),
+        ]
+    };
+    let widget = |x: u32, y: u32, title: &str, metrics: Vec<Value>| {
+        json!({
+            "type": "metric", "x": x, "y": y, "width": 12, "height": 6,
+            "properties": { "title": title, "region": "${AWS::Region}", "view": "timeSeries",
+                            "period": 60, "metrics": metrics }
+        })
+    };
+    let alarms: Vec<Value> = AlarmKind::ALL
+        .iter()
+        .map(|kind| json!(format!("arn:${{AWS::Partition}}:cloudwatch:${{AWS::Region}}:${{AWS::AccountId}}:alarm:${{AWS::StackName}}-{}", kind.suffix())))
+        .collect();
+    let body = json!({
+        "widgets": [
+            widget(0, 0, "Requests per minute: V1 vs V2", vec![
+                per_tg(contract::alb_metric::REQUEST_COUNT, "Sum", "${TargetGroupV1}", "V1"),
+                per_tg(contract::alb_metric::REQUEST_COUNT, "Sum", "${CanaryTargetGroup}", "V2"),
+            ]),
+            widget(12, 0, "5XX rate (%): V1 vs V2",
+                rate("v1", "${TargetGroupV1}", "V1").into_iter().chain(rate("v2", "${CanaryTargetGroup}", "V2")).collect()),
+            widget(0, 6, "Target response time p50 / p99 (s)", vec![
+                per_tg(contract::alb_metric::RESPONSE_TIME, "p50", "${TargetGroupV1}", "V1 p50"),
+                per_tg(contract::alb_metric::RESPONSE_TIME, "p99", "${TargetGroupV1}", "V1 p99"),
+                per_tg(contract::alb_metric::RESPONSE_TIME, "p50", "${CanaryTargetGroup}", "V2 p50"),
+                per_tg(contract::alb_metric::RESPONSE_TIME, "p99", "${CanaryTargetGroup}", "V2 p99"),
+            ]),
+            widget(12, 6, "Canary weight (% of traffic to V2)", vec![
+                json!([contract::metric::NAMESPACE, contract::metric::CANARY_WEIGHT,
+                       contract::metric::DIMENSION, "${Alb}", { "stat": "Maximum", "label": "V2 weight" }]),
+            ]),
+            {
+                "type": "alarm", "x": 0, "y": 12, "width": 24, "height": 3,
+                "properties": { "title": "Rollback alarms on V2", "alarms": alarms }
+            }
+        ]
+    });
+    Expr(json!({
+        "Fn::Sub": [
+            dashboard_json(&body),
+            {
+                "Alb": lb.alb.get_att("LoadBalancerFullName").as_json(),
+                "TargetGroupV1": lb.target_group_v1.get_att("TargetGroupFullName").as_json(),
+                "CanaryTargetGroup": lb.canary_target_group_full_name.as_json(),
+            }
+        ]
+    }))
+}
