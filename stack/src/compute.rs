@@ -7,7 +7,7 @@ use crate::cfn::resources::{
     MetadataOptions, NetworkInterface, PolicyDocument, Principal, Role, Statement, Tag,
     TagSpecification, TargetGroup,
 };
-use crate::cfn::{Attributes, Cond, Expr, Handle, Param, Sub, Template, Waiver, sub_literal};
+use crate::cfn::{Attributes, Cond, Expr, Fsbp, Handle, Param, Sub, Template, Waiver, sub_literal};
 use crate::container::{self, Container};
 use crate::load_balancer::LoadBalancing;
 use crate::network::Network;
@@ -422,13 +422,13 @@ pub fn build(
         }
         let attributes = attributes.waive(&[
             Waiver {
-                control: "AutoScaling.1",
+                control: Fsbp::Waived("AutoScaling.1"),
                 checkov: &["CKV2_AWS_15"],
                 cfn_nag: &[],
                 reason: "EC2 health checks on purpose: an instance waits for `cargo xtask publish` unhealthy in its target group and must not be replaced in a loop meanwhile",
             },
             Waiver {
-                control: "AutoScaling.6",
+                control: Fsbp::Waived("AutoScaling.6"),
                 checkov: &[],
                 cfn_nag: &[],
                 reason: "one InstanceType parameter keeps the lab's fleets identical; the groups already span two AZs",

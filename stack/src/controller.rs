@@ -15,7 +15,7 @@ use crate::cfn::serverless::{
     LoggingConfig, Permission, PointInTimeRecovery, Queue, RetryPolicy, Schedule, ScheduleTarget,
     SseSpecification, Subscription, Table, TimeToLive, Topic,
 };
-use crate::cfn::{Attributes, Cond, Expr, Handle, Param, ParamSpec, Sub, Template, Waiver};
+use crate::cfn::{Attributes, Cond, Expr, Fsbp, Handle, Param, ParamSpec, Sub, Template, Waiver};
 mod permissions;
 
 use permissions::{allow, assume_role, controller_statements, operator_statements};
@@ -169,12 +169,20 @@ pub fn build(
                 enabled: true,
             },
         },
-        Attributes::new().waive(&[Waiver {
-            control: "DynamoDB.6",
+        Attributes::new().waive(&[
+            Waiver {
+                control: Fsbp::NoControl,
+                checkov: &["CKV_AWS_119"],
+                cfn_nag: &["W74"],
+                reason: "the table is encrypted with the AWS-managed DynamoDB key (SSEEnabled), and a customer key would add a key policy and a cost for state that holds no secrets",
+            },
+            Waiver {
+            control: Fsbp::Waived("DynamoDB.6"),
             checkov: &[],
             cfn_nag: &[],
             reason: "the table holds only the canary's state and history, which point-in-time recovery keeps, and the stack must delete in one step",
-        }]),
+        },
+        ]),
     );
     // Not encrypted with the AWS-managed SNS key on purpose: CloudWatch alarms cannot publish to a
     // topic encrypted with `alias/aws/sns` (the key policy does not let CloudWatch use it).
@@ -184,7 +192,7 @@ pub fn build(
             display_name: "alb-canary",
         },
         Attributes::new().waive(&[Waiver {
-            control: "SNS.1",
+            control: Fsbp::Waived("SNS.1"),
             checkov: &["CKV_AWS_26"],
             cfn_nag: &["W47"],
             reason: "CloudWatch alarms cannot publish to a topic under the AWS-managed SNS key, and the notifications carry no secrets that a customer key would protect",
@@ -199,12 +207,18 @@ pub fn build(
         },
         Attributes::new().condition(&has_email),
     );
-    let dead_letters = template.add(
+    let dead_letters = template.add_with(
         "ControllerDeadLetterQueue",
         Queue {
             message_retention_period: 1_209_600,
             sqs_managed_sse_enabled: true,
         },
+        Attributes::new().waive(&[Waiver {
+            control: Fsbp::Holds("SQS.1"),
+            checkov: &["CKV_AWS_27"],
+            cfn_nag: &["W48"],
+            reason: "SSE-SQS encrypts the queue at rest, and a KMS key would need grants for the functions' failure destinations and the scheduler to keep writing to it",
+        }]),
     );
 
     let schedule_name_expr = schedule_name_expr();
@@ -291,11 +305,17 @@ pub fn build(
     let mut functions = Vec::new();
     for kind in FunctionKind::ALL {
         let prefix = kind.logical_prefix();
-        let log_group = template.add(
+        let log_group = template.add_with(
             &format!("{prefix}LogGroup"),
             LogGroup {
                 retention_in_days: params.log_retention_days.r#ref(),
             },
+            Attributes::new().waive(&[Waiver {
+                control: Fsbp::NoControl,
+                checkov: &["CKV_AWS_158"],
+                cfn_nag: &["W84"],
+                reason: "CloudWatch Logs encrypts every log group at rest, and a customer key would need a key policy for the logs service to protect decision lines that hold no secrets",
+            }]),
         );
         let role = template.add(
             &format!("{prefix}Role"),
@@ -352,12 +372,26 @@ pub fn build(
             },
             // W3002: `Code` is a local path on purpose: `sam deploy` (our only deploy path) packages
             // and uploads it, and `cargo xtask synth` builds the zip it names.
-            Attributes::new().ignore_lint(&["W3002"]).waive(&[Waiver {
-                control: "Lambda.3",
-                checkov: &["CKV_AWS_117"],
-                cfn_nag: &["W89"],
-                reason: "the functions call only AWS APIs, which a VPC would reach only through NAT or interface endpoints added for nothing",
-            }]),
+            Attributes::new().ignore_lint(&["W3002"]).waive(&[
+                Waiver {
+                    control: Fsbp::Waived("Lambda.3"),
+                    checkov: &["CKV_AWS_117"],
+                    cfn_nag: &["W89"],
+                    reason: "the functions call only AWS APIs, which a VPC would reach only through NAT or interface endpoints added for nothing",
+                },
+                Waiver {
+                    control: Fsbp::NoControl,
+                    checkov: &["CKV_AWS_116"],
+                    cfn_nag: &[],
+                    reason: "failed asynchronous invocations go to the dead-letter queue through the function's EventInvokeConfig OnFailure destination, which also keeps the error that a DeadLetterConfig would drop",
+                },
+                Waiver {
+                    control: Fsbp::NoControl,
+                    checkov: &["CKV_AWS_173"],
+                    cfn_nag: &[],
+                    reason: "the environment holds only resource names and the plan, no secrets, and Lambda encrypts it at rest with its AWS-managed key",
+                },
+            ]),
         );
         template.add(
             &format!("{prefix}AsyncFailures"),

@@ -7,7 +7,7 @@ use crate::cfn::resources::{
     RedirectConfig, TargetGroup, VisibilityConfig, WafAction, WafRule, WafStatement, WebAcl,
     WebAclAssociation, WeightedTargetGroup, name_tag,
 };
-use crate::cfn::{Attributes, Expr, Handle, Sub, Template, Waiver};
+use crate::cfn::{Attributes, Expr, Fsbp, Handle, Sub, Template, Waiver};
 use crate::network::Network;
 use crate::parameters::{Conditions, Parameters};
 use crate::security::{APP_PORT, DOCKER_HOST_PORT, Security};
@@ -119,12 +119,20 @@ pub fn build(
         Attributes::new()
             .depends_on(&network.igw_attachment)
             .depends_on(&storage.log_bucket_policy)
-            .waive(&[Waiver {
-                control: "ELB.6",
+            .waive(&[
+                Waiver {
+                    control: Fsbp::Holds("ELB.5"),
+                    checkov: &["CKV_AWS_91"],
+                    cfn_nag: &[],
+                    reason: "access logs go to the log bucket by default, and checkov cannot evaluate the Fn::If on the AlbAccessLogs parameter that lets an operator turn them off",
+                },
+                Waiver {
+                control: Fsbp::Waived("ELB.6"),
                 checkov: &["CKV_AWS_150"],
                 cfn_nag: &[],
                 reason: "deletion protection is the AlbDeletionProtection parameter, off by default so that the stack deletes in one step",
-            }]),
+            },
+            ]),
     );
 
     let target_group_v1 = target_group(template, "TargetGroupV1", network, APP_PORT, "tg-v1");
@@ -188,7 +196,7 @@ pub fn build(
             ),
         },
         Attributes::new().waive(&[Waiver {
-            control: "ELB.1",
+            control: Fsbp::Waived("ELB.1"),
             checkov: &["CKV_AWS_2", "CKV_AWS_103"],
             cfn_nag: &["W56"],
             reason: "without a CertificateArn there is no HTTPS to redirect to; with one, this listener only redirects to HTTPS 443",

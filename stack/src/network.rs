@@ -4,7 +4,7 @@ use crate::cfn::resources::{
     Eip, InternetGateway, NatGateway, Route, RouteTable, Subnet, SubnetRouteTableAssociation, Vpc,
     VpcGatewayAttachment, name_tag,
 };
-use crate::cfn::{Attributes, Expr, Handle, Sub, Template, Waiver};
+use crate::cfn::{Attributes, Expr, Fsbp, Handle, Sub, Template, Waiver};
 use crate::parameters::{Conditions, Parameters};
 
 pub struct Network {
@@ -35,7 +35,7 @@ pub fn build(template: &mut Template, params: &Parameters, conds: &Conditions) -
             tags: name_tag(stack_name("vpc")),
         },
         Attributes::new().waive(&[Waiver {
-            control: "EC2.2",
+            control: Fsbp::Waived("EC2.2"),
             checkov: &["CKV2_AWS_12"],
             cfn_nag: &[],
             reason: "CloudFormation cannot remove the rules of a VPC's default security group, and nothing in this stack uses that group",

@@ -8,7 +8,7 @@ use crate::cfn::resources::{
     NetworkAcl, NetworkAclEntry, PortRange, SecurityGroup, SecurityGroupIngress, SgRule,
     SubnetNetworkAclAssociation, name_tag,
 };
-use crate::cfn::{Attributes, Cond, Expr, Handle, Sub, Template};
+use crate::cfn::{Attributes, Cond, Expr, Fsbp, Handle, Sub, Template, Waiver};
 use crate::network::Network;
 use crate::parameters::{Conditions, Parameters};
 
@@ -107,6 +107,14 @@ fn add_nacl(
         })
         .collect()
 }
+
+/// The internet-facing ALB's own ports: EC2.18 authorizes 80 and 443 from anywhere.
+const PUBLIC_ENTRY_WAIVER: Waiver = Waiver {
+    control: Fsbp::Holds("EC2.18"),
+    checkov: &["CKV_AWS_260"],
+    cfn_nag: &["W2", "W9"],
+    reason: "the internet-facing ALB is the service's public entry on 80 and 443 (80 only redirects to HTTPS once a certificate is set), and it reaches nothing but SG-BACKEND",
+};
 
 pub fn build(
     template: &mut Template,
@@ -229,7 +237,7 @@ pub fn build(
             tags: name_tag(Sub::new("${AWS::StackName}-sg-backend").build()),
         },
     );
-    let alb_group = template.add(
+    let alb_group = template.add_with(
         "AlbSecurityGroup",
         SecurityGroup {
             group_description: "SG-ALB: HTTP(S) from the internet, out only to SG-BACKEND".into(),
@@ -253,6 +261,7 @@ pub fn build(
             ],
             tags: name_tag(Sub::new("${AWS::StackName}-sg-alb").build()),
         },
+        Attributes::new().waive(&[PUBLIC_ENTRY_WAIVER]),
     );
     template.add_with(
         "AlbIngressHttps",
@@ -266,7 +275,9 @@ pub fn build(
                 )
             },
         },
-        Attributes::new().condition(&conds.has_certificate),
+        Attributes::new()
+            .condition(&conds.has_certificate)
+            .waive(&[PUBLIC_ENTRY_WAIVER]),
     );
     template.add(
         "BackendIngressAppFromAlb",

@@ -9,7 +9,7 @@ use crate::cfn::resources::{
     NoncurrentVersionExpiration, OwnershipControls, OwnershipRule, PolicyDocument, Principal,
     PublicAccessBlock, Statement, Versioning, VpcEndpoint, name_tag,
 };
-use crate::cfn::{Attributes, Expr, Handle, Sub, Template, Waiver};
+use crate::cfn::{Attributes, Expr, Fsbp, Handle, Sub, Template, Waiver};
 use crate::network::Network;
 
 /// Days the log bucket keeps access logs and flow logs.
@@ -125,7 +125,7 @@ fn objects(bucket: &Handle<Bucket>, prefix: &str) -> Expr {
 }
 
 const SSE_WAIVER: Waiver = Waiver {
-    control: "S3.17",
+    control: Fsbp::Waived("S3.17"),
     checkov: &["CKV_AWS_145"],
     cfn_nag: &[],
     reason: "SSE-S3 is the encryption ALB access logs and S3 server access logs support, and nothing here needs a customer key",
@@ -151,13 +151,13 @@ pub fn build(template: &mut Template, network: &Network) -> Storage {
         ),
         Attributes::new().retain().waive(&[
             Waiver {
-                control: "S3.9",
+                control: Fsbp::Waived("S3.9"),
                 checkov: &["CKV_AWS_18"],
                 cfn_nag: &["W35"],
                 reason: "this is the log bucket: logging its own accesses into itself would log every log delivery",
             },
             Waiver {
-                control: "S3.14",
+                control: Fsbp::Waived("S3.14"),
                 checkov: &["CKV_AWS_21"],
                 cfn_nag: &[],
                 reason: "log objects are written once and expire after the retention period, so versions would only keep deleted logs",

@@ -5,23 +5,39 @@ use serde_json::{Map, Value, json};
 
 use super::names::{Cond, Named};
 
-/// A security control a resource deliberately does not meet, in the form the common IaC scanners
+/// A scanner finding a resource deliberately does not meet, in the form the common IaC scanners
 /// read from `Metadata` (checkov's `skip`, cfn_nag's `rules_to_suppress`).
 #[derive(Clone, Copy, Debug)]
 pub struct Waiver {
-    /// The AWS Foundational Security Best Practices control, e.g. `ELB.6`.
-    pub control: &'static str,
+    /// Where the finding stands against the AWS Foundational Security Best Practices.
+    pub control: Fsbp,
     /// checkov check IDs for the same finding (may be empty).
     pub checkov: &'static [&'static str],
     /// cfn_nag rule IDs for the same finding (may be empty).
     pub cfn_nag: &'static [&'static str],
-    /// Why, in one sentence.
+    /// Why, in one sentence: what the stack does instead.
     pub reason: &'static str,
+}
+
+/// The AWS Foundational Security Best Practices control behind a waived scanner finding.
+#[derive(Clone, Copy, Debug)]
+pub enum Fsbp {
+    /// The resource does not meet this control, e.g. `ELB.6`.
+    Waived(&'static str),
+    /// The control holds; the scanners' check is stricter than the control, or cannot see that
+    /// it holds (an `Fn::If` on a parameter).
+    Holds(&'static str),
+    /// No FSBP control covers the scanners' check.
+    NoControl,
 }
 
 impl Waiver {
     fn comment(&self) -> String {
-        format!("{}: {}", self.control, self.reason)
+        match self.control {
+            Fsbp::Waived(control) => format!("{control}: {}", self.reason),
+            Fsbp::Holds(control) => format!("{control} holds: {}", self.reason),
+            Fsbp::NoControl => format!("no FSBP control: {}", self.reason),
+        }
     }
 }
 
@@ -121,7 +137,10 @@ impl Attributes {
         let controls: Vec<Value> = self
             .waivers
             .iter()
-            .map(|w| json!({ "control": w.control, "reason": w.reason }))
+            .filter_map(|w| match w.control {
+                Fsbp::Waived(control) => Some(json!({ "control": control, "reason": w.reason })),
+                Fsbp::Holds(_) | Fsbp::NoControl => None,
+            })
             .collect();
         if !controls.is_empty() {
             metadata.insert("alb-canary".into(), json!({ "waived_controls": controls }));

@@ -13,7 +13,7 @@ pub mod resources;
 pub mod serverless;
 mod template;
 
-pub use attributes::{Attributes, Waiver};
+pub use attributes::{Attributes, Fsbp, Waiver};
 pub use expr::sub_literal;
 pub use expr::{Expr, Sub};
 pub use names::{Cond, Mapping, Named};
