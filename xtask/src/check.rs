@@ -1,5 +1,6 @@
 //! `cargo xtask check`: the guard rules and the reachability flows on every template of `templates/`,
-//! and the IAM proof of the stack's roles on the stack's template.
+//! the IAM proof of the stack's roles on the stack's template, and checkov (the IaC scanner the
+//! resources' waivers are written for) on the stack's template.
 //! `cargo xtask bench-check`: the same check, timed in-process.
 
 use std::io::Write;
@@ -26,6 +27,11 @@ pub fn run(verbose: bool) -> crate::Result {
     writeln!(out, "== {} (IAM)", path.display())?;
     write!(out, "{iam}")?;
     failed += iam.failures().len();
+    // Every checkov finding is fixed or waived in the resource's Metadata, with its reason.
+    let scan = crate::scan::scan(std::slice::from_ref(&path))?;
+    writeln!(out, "== {} (checkov)", path.display())?;
+    write!(out, "{scan}")?;
+    failed += scan.failed.len();
     if failed > 0 {
         return Err(format!("{failed} failure(s): the template is not safe to deploy (see above: resource, rule, fix)").into());
     }

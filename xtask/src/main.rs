@@ -12,6 +12,7 @@ mod lab;
 mod lambda;
 mod ops;
 mod project;
+mod scan;
 mod service;
 mod synth;
 mod target;

@@ -11,6 +11,8 @@ use crate::venv;
 pub fn run(args: &[String]) -> crate::Result {
     lint()?;
     let bin = venv::ensure()?;
+    // checkov in its own virtualenv: the xtask tests scan the committed template with it.
+    venv::SCAN.ensure()?;
     run_command(
         Command::new(env!("CARGO"))
             .current_dir(root())
