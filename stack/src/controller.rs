@@ -177,11 +177,11 @@ pub fn build(
                 reason: "the table is encrypted with the AWS-managed DynamoDB key (SSEEnabled), and a customer key would add a key policy and a cost for state that holds no secrets",
             },
             Waiver {
-            control: Fsbp::Waived("DynamoDB.6"),
-            checkov: &[],
-            cfn_nag: &[],
-            reason: "the table holds only the canary's state and history, which point-in-time recovery keeps, and the stack must delete in one step",
-        },
+                control: Fsbp::Waived("DynamoDB.6"),
+                checkov: &[],
+                cfn_nag: &[],
+                reason: "the table holds only the canary's state and history, which point-in-time recovery keeps, and the stack must delete in one step",
+            },
         ]),
     );
     // Not encrypted with the AWS-managed SNS key on purpose: CloudWatch alarms cannot publish to a
@@ -383,7 +383,7 @@ pub fn build(
                     control: Fsbp::NoControl,
                     checkov: &["CKV_AWS_116"],
                     cfn_nag: &[],
-                    reason: "failed asynchronous invocations go to the dead-letter queue through the function's EventInvokeConfig OnFailure destination, which also keeps the error that a DeadLetterConfig would drop",
+                    reason: "failed asynchronous invocations go to the dead-letter queue through the function's EventInvokeConfig OnFailure destination, whose invocation record carries the function's response along with the event, where a DeadLetterConfig would keep only the event",
                 },
                 Waiver {
                     control: Fsbp::NoControl,

@@ -121,17 +121,17 @@ pub fn build(
             .depends_on(&storage.log_bucket_policy)
             .waive(&[
                 Waiver {
+                    control: Fsbp::Waived("ELB.6"),
+                    checkov: &["CKV_AWS_150"],
+                    cfn_nag: &[],
+                    reason: "deletion protection is the AlbDeletionProtection parameter, off by default so that the stack deletes in one step",
+                },
+                Waiver {
                     control: Fsbp::Holds("ELB.5"),
                     checkov: &["CKV_AWS_91"],
                     cfn_nag: &[],
                     reason: "access logs go to the log bucket by default, and checkov cannot evaluate the Fn::If on the AlbAccessLogs parameter that lets an operator turn them off",
                 },
-                Waiver {
-                control: Fsbp::Waived("ELB.6"),
-                checkov: &["CKV_AWS_150"],
-                cfn_nag: &[],
-                reason: "deletion protection is the AlbDeletionProtection parameter, off by default so that the stack deletes in one step",
-            },
             ]),
     );
 

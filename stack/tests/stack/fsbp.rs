@@ -339,6 +339,26 @@ fn review_findings(t: &Value) -> Vec<String> {
                 (Holds(_), None) | (WaivedOn(_), _) => {}
             }
         }
+        // A scanner waiver that says an FSBP control holds must name one the review says holds.
+        let skips = metadata["checkov"]["skip"].as_array().into_iter().flatten();
+        for comment in skips.filter_map(|skip| skip["comment"].as_str()) {
+            let Some((control, _)) = comment.split_once(" holds: ") else {
+                continue;
+            };
+            let holds = controls.iter().any(|(c, v)| {
+                *c == control
+                    && match v {
+                        Holds(_) => true,
+                        WaivedOn(ids) => !ids.contains(&id.as_str()),
+                        Waived => false,
+                    }
+            });
+            if !holds {
+                findings.push(format!(
+                    "{id}: a scanner waiver says {control} holds, which the review does not say"
+                ));
+            }
+        }
         for (control, _) in &waived {
             let reviewed = controls.iter().any(|(c, v)| {
                 c == control
@@ -392,6 +412,14 @@ fn every_applicable_fsbp_control_holds_or_says_why_not() {
         review_findings(&wordy)
             .iter()
             .any(|f| f.contains("not one sentence"))
+    );
+    let mut misnamed = t.clone();
+    misnamed["Resources"]["ControllerDeadLetterQueue"]["Metadata"]["checkov"]["skip"][0]["comment"] =
+        json!("SQS.9 holds: a control the review never named.");
+    assert!(
+        review_findings(&misnamed)
+            .iter()
+            .any(|f| f.contains("says SQS.9 holds"))
     );
     let mut unreviewed = t.clone();
     unreviewed["Resources"]["Extra"] = json!({ "Type": "AWS::RDS::DBInstance", "Properties": {} });
