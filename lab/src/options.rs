@@ -15,7 +15,7 @@ usage: lab [--scenario promote|rollback|both] [--rps N] [--duration S] [--plan F
                       first step and the canary must be rolled back; both (default): one, then the other
   --rps               requests per second through HAProxy (default 40, 1-500)
   --duration          upper bound on each scenario in seconds (default 420, 30-1800)
-  --plan              the canary plan as JSON (default: steps 10/25/50/100, 20 s bakes)
+  --plan              the canary plan as JSON (default: steps 10/25/50/100, 20 s bakes, 10 s periods)
   --out               where timelines, decisions, summaries and pictures go (default target/lab)
   --recommender       the service binary (default: `recommender` beside this binary)
   --fault-error-rate  share of V2's answers that are 500 once its faults are on (default 0.2)
@@ -33,9 +33,10 @@ pub struct Cli {
     pub tick: Duration,
 }
 
-/// The compressed plan: the stack's steps with 20 s bakes, judged without a settling delay (the
-/// bridge's datapoints are final when put). The emulator computes no percentiles, so latency is
-/// judged on the Average; 20 V2 requests make a judgeable window.
+/// The compressed plan: the stack's steps with 20 s bakes, judged on the bridge's 10 s periods
+/// (high-resolution metrics: the judge's period is a plan setting, 60 s in production), settled
+/// 2 s (the bridge puts a window's datapoints 0.2 s after it ends). The emulator computes no
+/// percentiles, so latency is judged on the Average; 20 V2 requests make a judgeable step.
 pub fn lab_plan() -> Plan {
     let mut plan = Plan {
         bake_seconds: 20,
@@ -44,7 +45,8 @@ pub fn lab_plan() -> Plan {
     };
     plan.health.latency.statistic = "Average".into();
     plan.health.min_requests = 20;
-    plan.health.settle_seconds = 0;
+    plan.health.settle_seconds = 2;
+    plan.health.period_seconds = crate::context::PERIOD_SECS as u64;
     plan
 }
 
@@ -150,6 +152,7 @@ mod tests {
         let cli = parse(&args(&[])).unwrap();
         assert_eq!(cli.scenarios.len(), 2);
         assert_eq!(cli.plan.bake_seconds, 20);
+        assert_eq!(cli.plan.health.period_seconds, 10);
         cli.plan.validate().unwrap();
         let cli = parse(&args(&["--scenario", "rollback", "--rps", "25"])).unwrap();
         assert_eq!(cli.scenarios, [Scenario::Rollback]);

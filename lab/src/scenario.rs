@@ -193,8 +193,8 @@ pub async fn run(scenario: Scenario, opts: &Options) -> Result<output::Summary, 
         "lab",
         "start",
         format!(
-            "{} rps through HAProxy 127.0.0.1:{frontend_port}; plan {:?} with {} s bakes",
-            opts.rps, opts.plan.steps, opts.plan.bake_seconds
+            "{} rps through HAProxy 127.0.0.1:{frontend_port}; plan {:?} with {} s bakes on {} s periods",
+            opts.rps, opts.plan.steps, opts.plan.bake_seconds, opts.plan.health.period_seconds
         ),
     );
 

@@ -2,7 +2,7 @@
 //! The replay prints one decision recomputed from its inputs; the benchmark runs seeded Monte
 //! Carlo canaries through the real decision code, both methods side by side.
 
-use contract::Method;
+use contract::{Method, Plan};
 use controller::simulation::{CellSummary, Scenario, grid, plan_for, run_cell};
 use serde_json::json;
 use std::num::NonZeroUsize;
@@ -40,13 +40,36 @@ pub struct BenchArgs {
     /// Print the table as JSON
     #[arg(long)]
     pub json: bool,
+    /// The plan's health.period_seconds: one simulated datapoint and decision per period (10, 20,
+    /// 30 or a multiple of 60; below a minute the steps' limit shrinks to CloudWatch's 3 hours)
+    #[arg(long, value_name = "S", default_value_t = 60)]
+    pub period: u64,
 }
 
-/// `bench-judge [--canaries N] [--seed S] [--json]`.
+/// A method's plan at `period`. Sub-minute data is kept 3 hours, so below a minute the steps'
+/// limit shrinks to fit the plan's check (2,700 s for the default four steps).
+fn plan(method: Method, period: u64) -> crate::Result<Plan> {
+    let mut plan = plan_for(method);
+    plan.health.period_seconds = period;
+    if period < 60 {
+        plan.max_step_seconds = plan
+            .max_step_seconds
+            .min(3 * 3600 / plan.steps.len() as u64);
+    }
+    plan.validate()
+        .map_err(|e| format!("--period {period}: {e}"))?;
+    Ok(plan)
+}
+
+/// `bench-judge [--canaries N] [--seed S] [--period S] [--json]`.
 pub fn bench(args: &BenchArgs) -> crate::Result {
     let (options, canaries) = (args, args.canaries.get());
     let cells = grid();
     let methods = [Method::Sequential, Method::Threshold];
+    let plans = [
+        plan(methods[0], options.period)?,
+        plan(methods[1], options.period)?,
+    ];
     let work: Vec<(usize, usize)> = (0..cells.len())
         .flat_map(|c| (0..methods.len()).map(move |m| (c, m)))
         .collect();
@@ -60,8 +83,8 @@ pub fn bench(args: &BenchArgs) -> crate::Result {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(&(c, m)) = work.get(i) else { break };
-                    let plan = plan_for(methods[m]);
-                    let summary = run_cell(&plan, &cells[c].2, canaries, options.seed, c as u64);
+                    let summary =
+                        run_cell(&plans[m], &cells[c].2, canaries, options.seed, c as u64);
                     results.lock().expect("no panics while holding it")[i] = Some(summary);
                 }
             });
@@ -92,6 +115,7 @@ pub fn bench(args: &BenchArgs) -> crate::Result {
         let out = json!({
             "canaries_per_cell": canaries,
             "seed": options.seed,
+            "period_seconds": options.period,
             "seconds": elapsed,
             "cells": rows,
         });
@@ -99,8 +123,8 @@ pub fn bench(args: &BenchArgs) -> crate::Result {
         return Ok(());
     }
     println!(
-        "{} canaries per cell, seed {}, {elapsed:.1} s on {threads} thread(s). Per method: rolled back / reached 100 % / median closed minutes to rollback / mean V2 errors served",
-        canaries, options.seed
+        "{} canaries per cell, seed {}, {} s periods, {elapsed:.1} s on {threads} thread(s). Per method: rolled back / reached 100 % / median closed minutes to rollback / mean V2 errors served",
+        canaries, options.seed, options.period
     );
     println!();
     println!("| cell | rps | sequential (default) | threshold (old rule) |");
@@ -123,7 +147,9 @@ fn scenario_rps(s: &Scenario) -> String {
 fn row(s: &CellSummary) -> String {
     let minutes = s
         .median_closed_minutes_to_rollback
-        .map_or("–".to_string(), |m| format!("{m}"));
+        .map_or("–".to_string(), |m| {
+            format!("{}", (m * 100.0).round() / 100.0)
+        });
     format!(
         "{:.1} % / {:.1} % / {minutes} / {:.1}",
         100.0 * s.rolled_back,

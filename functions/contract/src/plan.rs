@@ -102,7 +102,7 @@ impl LatencyRules {
     }
 }
 
-/// Health rules; errors and latency are judged on every closed minute since the canary started.
+/// Health rules; errors and latency are judged on every closed period since the canary started.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "HealthJson")]
 pub struct HealthRules {
@@ -111,8 +111,12 @@ pub struct HealthRules {
     /// V2 requests the current step must have served before it may be promoted. Too little data
     /// holds a promotion, never a rollback.
     pub min_requests: u64,
-    /// Only minutes that ended at least this long ago are judged (CloudWatch publishes late).
+    /// Only periods that ended at least this long ago are judged (CloudWatch publishes late).
     pub settle_seconds: u64,
+    /// The metrics period: the `Period` of every series query and the judge's unit of data
+    /// (one closed period = one observation of both versions). ALB publishes per minute, so 60 in
+    /// production; 10 or 30 only where the metrics are high-resolution (the lab's bridge).
+    pub period_seconds: u64,
 }
 
 impl Default for HealthRules {
@@ -122,6 +126,7 @@ impl Default for HealthRules {
             latency: LatencyRules::default(),
             min_requests: 50,
             settle_seconds: 120,
+            period_seconds: 60,
         }
     }
 }
@@ -134,6 +139,7 @@ struct HealthJson {
     latency: LatencyRules,
     min_requests: u64,
     settle_seconds: u64,
+    period_seconds: u64,
     max_error_rate: Option<serde_json::Value>,
     max_latency_ratio: Option<serde_json::Value>,
     max_latency_margin_ms: Option<serde_json::Value>,
@@ -150,6 +156,7 @@ impl Default for HealthJson {
             latency: d.latency,
             min_requests: d.min_requests,
             settle_seconds: d.settle_seconds,
+            period_seconds: d.period_seconds,
             max_error_rate: None,
             max_latency_ratio: None,
             max_latency_margin_ms: None,
@@ -205,6 +212,7 @@ impl TryFrom<HealthJson> for HealthRules {
             latency: json.latency,
             min_requests: json.min_requests,
             settle_seconds: json.settle_seconds,
+            period_seconds: json.period_seconds,
         })
     }
 }
@@ -232,6 +240,9 @@ impl Default for Plan {
         }
     }
 }
+
+/// How long CloudWatch keeps datapoints of periods under a minute.
+const HIGH_RESOLUTION_RETENTION: u64 = 3 * 3600;
 
 /// The mixture grids of the sequential tests run up to a rate of 0.5.
 const GRID_TOP: f64 = 0.5;
@@ -267,11 +278,26 @@ impl Plan {
             return Err(format!("steps {:?} do not end at 100", self.steps));
         }
         let h = &self.health;
-        let needed = self.bake_seconds + h.settle_seconds + 60;
+        check_period(h.period_seconds)?;
+        // CloudWatch keeps sub-minute datapoints for 3 hours only: every step must be judged
+        // (the whole canary re-read) within them.
+        let longest = self
+            .max_step_seconds
+            .saturating_mul(self.steps.len() as u64);
+        if h.period_seconds < 60 && longest > HIGH_RESOLUTION_RETENTION {
+            return Err(format!(
+                "health.period_seconds {} keeps data for {HIGH_RESOLUTION_RETENTION} s only, and \
+                 the canary may run {} steps × max_step_seconds {} = {longest} s",
+                h.period_seconds,
+                self.steps.len(),
+                self.max_step_seconds
+            ));
+        }
+        let needed = self.bake_seconds + h.settle_seconds + h.period_seconds;
         if self.max_step_seconds < needed {
             return Err(format!(
-                "max_step_seconds {} is below bake_seconds + settle_seconds + 60 = {needed}: \
-                 no step could finish",
+                "max_step_seconds {} is below bake_seconds + settle_seconds + \
+                 health.period_seconds = {needed}: no step could finish",
                 self.max_step_seconds
             ));
         }
@@ -341,6 +367,21 @@ impl Plan {
     }
 }
 
+/// Periods CloudWatch's `GetMetricData` accepts from 10 s up: 10, 20 or 30 for high-resolution
+/// metrics, or any multiple of 60; at most a day.
+fn check_period(period: u64) -> Result<(), String> {
+    if matches!(period, 10 | 20 | 30)
+        || (period.is_multiple_of(60) && (60..=86_400).contains(&period))
+    {
+        Ok(())
+    } else {
+        Err(format!(
+            "health.period_seconds {period} is not a CloudWatch metrics period of 10 s or more: \
+             10, 20, 30 or a multiple of 60 up to 86400"
+        ))
+    }
+}
+
 fn check_alpha(name: &str, alpha: f64) -> Result<(), String> {
     if alpha > 0.0 && alpha <= 0.2 {
         Ok(())
@@ -385,6 +426,21 @@ mod tests {
         assert_eq!(plan.health.errors.max_ratio, 1.5);
         assert_eq!(plan.health.min_requests, 50);
         assert_eq!(plan.max_step_seconds, 3600);
+    }
+
+    #[test]
+    fn periods_cloudwatch_serves_are_accepted() {
+        for period in [10, 20, 30, 60, 120, 300, 3600, 86_400] {
+            let json = format!(
+                r#"{{"bake_seconds":20,"max_step_seconds":600,"health":{{"period_seconds":{period}}}}}"#
+            );
+            match Plan::from_json(&json) {
+                Ok(plan) => assert_eq!(plan.health.period_seconds, period),
+                // A long period only fails the step arithmetic, never the period check.
+                Err(e) => assert!(e.contains("no step could finish"), "{period}: {e}"),
+            }
+        }
+        assert_eq!(Plan::default().health.period_seconds, 60);
     }
 
     #[test]
@@ -449,6 +505,22 @@ mod tests {
             ),
             (r#"{"health":{"min_requests":0}}"#, "min_requests"),
             (r#"{"max_step_seconds":600}"#, "max_step_seconds 600"),
+            (
+                r#"{"health":{"period_seconds":15}}"#,
+                "health.period_seconds 15 is not a CloudWatch metrics period",
+            ),
+            (r#"{"health":{"period_seconds":5}}"#, "period_seconds 5"),
+            (r#"{"health":{"period_seconds":0}}"#, "period_seconds 0"),
+            (r#"{"health":{"period_seconds":90}}"#, "period_seconds 90"),
+            (r#"{"health":{"period_seconds":-60}}"#, "`-60`"),
+            (
+                r#"{"health":{"period_seconds":10}}"#,
+                "keeps data for 10800 s only",
+            ),
+            (
+                r#"{"bake_seconds":60,"max_step_seconds":100,"health":{"period_seconds":60,"settle_seconds":0}}"#,
+                "settle_seconds + health.period_seconds = 120",
+            ),
             (r#"{"stepz":[10]}"#, "stepz"),
             (r#"{"health":{"errors":{"ratio":2}}}"#, "ratio"),
             ("nope", "not a plan"),

@@ -3,7 +3,7 @@
 //! replayed ([`crate::replay`]). The statistics are the `judge` crate's.
 
 use contract::Plan;
-use judge::{Assessment, Verdict, Window, assess, closed_minutes};
+use judge::{Assessment, Verdict, Window, assess, closed_periods, period_of};
 pub use judge::{Counts, Minute};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -121,7 +121,7 @@ pub struct CanaryState {
 /// Everything observed for one decision.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Observation {
-    /// Per-minute counts of both target groups since the canary started (the decision keeps
+    /// Per-period counts of both target groups since the canary started (the decision keeps
     /// only the closed ones: ended at least `settle_seconds` ago).
     pub minutes: Vec<Minute>,
     /// V1's latency statistic over the baseline before the canary, in milliseconds.
@@ -258,11 +258,12 @@ pub fn decide_with_statistics(
         });
     };
     let health = &plan.health;
-    let minutes = closed_minutes(
+    let minutes = closed_periods(
         &observed.minutes,
         state.canary_started_at,
         now,
         health.settle_seconds,
+        period_of(health.period_seconds),
     );
     let statistics = assess(
         health,
@@ -306,6 +307,7 @@ fn next_step(
             expected,
         };
     }
+    // The bake counts settled time; the judged data ends at the last closed period before it.
     let settle = i64::try_from(plan.health.settle_seconds).unwrap_or(i64::MAX);
     let judged = now
         .saturating_sub(settle)

@@ -1,12 +1,13 @@
-//! The CloudWatch adapter: both target groups' per-minute ALB series since the canary started,
-//! and V1's latency baseline from before it. Sums come raw (the emulator does no metric math)
+//! The CloudWatch adapter: both target groups' ALB series since the canary started, one datapoint
+//! per metrics period (the plan's `health.period_seconds`, a minute by default), and V1's latency
+//! baseline from before it. Sums come raw (the emulator does no metric math)
 //! and the judge does the arithmetic.
 //!
-//! Latency: with a percentile statistic (production, `p99`), V2's slow requests per minute come
+//! Latency: with a percentile statistic (production, `p99`), V2's slow requests per period come
 //! from CloudWatch's percentile rank `PR(:T)` on `TargetResponseTime` (the percentage of requests
 //! at most T seconds): `slow = round(requests × (1 − PR / 100))`. The emulator computes no
 //! percentiles (a `p99` or `PR` query fails with HTTP 500), so plans there use `Average`, and the
-//! judge counts a minute as slow when its Average exceeds T (README, "The canary plan").
+//! judge counts a period as slow when its Average exceeds T (README, "The canary plan").
 
 use crate::config::Config;
 use crate::decision::{Counts, Minute};
@@ -16,11 +17,11 @@ use aws_sdk_cloudwatch::Client;
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
 use aws_smithy_types::DateTime;
 use contract::{Method, alb_metric};
-use judge::minute_start;
+use judge::{period_of, period_start};
 use std::collections::{BTreeMap, HashMap};
 
-/// ALB publishes per-minute datapoints.
-const PERIOD_SECS: i32 = 60;
+/// The baseline ends on a whole minute (ALB's own period) whatever the plan's period.
+const MINUTE: i64 = 60;
 
 type Series = HashMap<String, Vec<(i64, f64)>>;
 
@@ -32,17 +33,19 @@ pub fn percentile_rank_stat(threshold_ms: f64) -> String {
     format!("PR(:{seconds})")
 }
 
-/// Requests slower than T from a minute's percentile rank (percent at most T).
+/// Requests slower than T from a period's percentile rank (percent at most T).
 pub fn slow_from_rank(requests: u64, rank_percent: f64) -> u64 {
     let share = (1.0 - rank_percent / 100.0).clamp(0.0, 1.0);
     ((requests as f64 * share).round() as u64).min(requests)
 }
 
-/// The queries for the per-minute series: requests, 5XX and connection errors of both groups;
+/// The queries for the per-period series: requests, 5XX and connection errors of both groups;
 /// the latency statistic of both (the threshold method and the Average fallback read it); and,
 /// with a percentile statistic and the sequential method, V2's percentile rank at `threshold_ms`.
 pub fn series_queries(config: &Config, threshold_ms: f64) -> Result<Vec<MetricDataQuery>, Error> {
     let latency = &config.plan.health.latency;
+    // The plan is validated: its period is at most a day.
+    let period = i32::try_from(config.plan.health.period_seconds).unwrap_or(60);
     let mut queries = Vec::new();
     for (group, arn) in groups(config) {
         let tg = dimension_of(arn)?;
@@ -53,14 +56,7 @@ pub fn series_queries(config: &Config, threshold_ms: f64) -> Result<Vec<MetricDa
             ("lat", alb_metric::RESPONSE_TIME, latency.statistic.as_str()),
         ] {
             let id = format!("{group}{suffix}");
-            queries.push(query(
-                &id,
-                name,
-                stat,
-                PERIOD_SECS,
-                &config.load_balancer,
-                tg,
-            ));
+            queries.push(query(&id, name, stat, period, &config.load_balancer, tg));
         }
         if group == "v2" && latency.method == Method::Sequential && latency.uses_percentile_rank() {
             let stat = percentile_rank_stat(threshold_ms);
@@ -68,7 +64,7 @@ pub fn series_queries(config: &Config, threshold_ms: f64) -> Result<Vec<MetricDa
                 "v2rank",
                 alb_metric::RESPONSE_TIME,
                 &stat,
-                PERIOD_SECS,
+                period,
                 &config.load_balancer,
                 tg,
             ));
@@ -77,7 +73,7 @@ pub fn series_queries(config: &Config, threshold_ms: f64) -> Result<Vec<MetricDa
     Ok(queries)
 }
 
-/// Folds the fetched series into minutes, oldest first. A minute without a datapoint had no
+/// Folds the fetched series into periods, oldest first. A period without a datapoint had no
 /// requests; latency arrives in seconds and leaves in milliseconds.
 pub fn assemble(series: &Series) -> Vec<Minute> {
     let mut minutes: BTreeMap<i64, Minute> = BTreeMap::new();
@@ -86,7 +82,7 @@ pub fn assemble(series: &Series) -> Vec<Minute> {
         let (group, field) = id.split_at(id.len().min(2));
         for &(t, value) in points {
             if field == "rank" {
-                // Needs the minute's requests: resolved once every series is in.
+                // Needs the period's requests: resolved once every series is in.
                 ranks.push((t, value));
                 continue;
             }
@@ -117,7 +113,8 @@ pub fn assemble(series: &Series) -> Vec<Minute> {
     minutes.into_values().collect()
 }
 
-/// Both groups' minutes in `[start, end)`, both rounded down to whole minutes.
+/// Both groups' periods in `[start, end)`, both rounded down to whole periods (so the buckets,
+/// which start at StartTime, are the periods the judge closes).
 pub async fn read_series(
     cloudwatch: &Client,
     config: &Config,
@@ -125,7 +122,8 @@ pub async fn read_series(
     end: i64,
     threshold_ms: f64,
 ) -> Result<Vec<Minute>, Error> {
-    let (start, end) = (minute_start(start), minute_start(end));
+    let period = period_of(config.plan.health.period_seconds);
+    let (start, end) = (period_start(start, period), period_start(end, period));
     if end <= start {
         return Ok(Vec::new());
     }
@@ -147,7 +145,7 @@ pub async fn read_baseline(
     canary_started_at: i64,
 ) -> Result<Option<f64>, Error> {
     let latency = &config.plan.health.latency;
-    let end = minute_start(canary_started_at);
+    let end = period_start(canary_started_at, MINUTE);
     let period = i32::try_from(latency.baseline_seconds).unwrap_or(3600);
     let tg = dimension_of(&config.stable_tg_arn)?;
     let q = query(

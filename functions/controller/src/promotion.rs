@@ -141,7 +141,7 @@ pub async fn prepare(clients: &Clients, config: &Config, now: i64) -> Result<Pre
     }))
 }
 
-/// The per-minute series since the canary started, up to `now − settle_seconds`, and (for the
+/// The per-period series since the canary started, up to `now − settle_seconds`, and (for the
 /// sequential latency test) V1's baseline before the canary, which fixes the threshold T.
 async fn observe(
     clients: &Clients,

@@ -1,6 +1,8 @@
 //! `cargo xtask judge --replay FILE`: one decision replayed from its inputs. The decision is a
-//! pure function of (plan, state, weights, the per-minute series, now), so the same input gives
-//! the same decision and statistics as the promotion function computed.
+//! pure function of (plan, state, weights, the per-period series, now), so the same input gives
+//! the same decision and statistics as the promotion function computed. `minutes` holds one entry
+//! per period of the plan's `health.period_seconds` (60 unless the plan says otherwise); each `t`
+//! starts a period.
 //!
 //! ```json
 //! {"plan": {}, "canary_started_at": 1700000000, "step": 0, "step_started_at": 1700000000,
@@ -112,10 +114,22 @@ impl ReplayInput {
         {
             return Err(format!("baseline_ms {b} is not a non-negative number"));
         }
+        let period = self.plan.health.period_seconds;
         let mut seen = HashMap::new();
         for (i, m) in self.minutes.iter().enumerate() {
             if let Some(first) = seen.insert(m.t, i) {
                 return Err(format!("minutes[{i}].t duplicates minutes[{first}].t"));
+            }
+            // Each entry covers [t, t + period): two closer than a period would overlap.
+            let near = self
+                .minutes
+                .iter()
+                .position(|o| o.t != m.t && (o.t - m.t).unsigned_abs() < period);
+            if let Some(j) = near {
+                return Err(format!(
+                    "minutes[{i}].t and minutes[{j}].t are less than plan.health.period_seconds \
+                     {period} apart: each entry is one period"
+                ));
             }
             for (name, c) in [("v1", &m.v1), ("v2", &m.v2)] {
                 if let Some(slow) = c.slow

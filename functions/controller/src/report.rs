@@ -49,7 +49,8 @@ pub fn decision(
         listener = %config.listener_arn,
         decision = %field(&["decision", "decision"]),
         reason = %field(&["decision", "reason"]),
-        closed_minutes = %field(&["statistics", "closed_minutes"]),
+        closed_periods = %field(&["statistics", "closed_periods"]),
+        period_seconds = %field(&["statistics", "period_seconds"]),
         step_v2_requests = %field(&["statistics", "step_v2_requests"]),
         min_requests = %field(&["statistics", "min_requests"]),
         v1_requests = %field(&["statistics", "errors", "v1_requests"]),
@@ -85,9 +86,14 @@ pub fn statistics_lines(statistics: &Value) -> Option<Vec<String>> {
     let int = |v: &Value| v.as_u64().map_or("-".to_string(), |x| x.to_string());
     let errors = statistics.get("errors")?;
     let latency = statistics.get("latency")?;
+    // History written before the period was a plan setting says `closed_minutes`.
+    let (closed, period) = match statistics.get("closed_periods") {
+        Some(n) => (n, statistics["period_seconds"].as_u64().unwrap_or(60)),
+        None => (&statistics["closed_minutes"], 60),
+    };
     let mut lines = vec![format!(
-        "data       {} closed minutes; this step {} V2 requests of {} needed",
-        int(&statistics["closed_minutes"]),
+        "data       {} closed {period} s periods; this step {} V2 requests of {} needed",
+        int(closed),
         int(&statistics["step_v2_requests"]),
         int(&statistics["min_requests"]),
     )];

@@ -1,6 +1,7 @@
 //! Whole canaries simulated through the real decision code ([`crate::decision`] and the `judge`
-//! crate): Poisson traffic split by the listener's weights, one decision per minute, only the
-//! minutes CloudWatch has closed (`settle_seconds`). `cargo xtask bench-judge` runs the grid;
+//! crate): Poisson traffic split by the listener's weights, one decision per metrics period (the
+//! plan's `health.period_seconds`, a minute by default), only the periods CloudWatch has closed
+//! (`settle_seconds`). `cargo xtask bench-judge` runs the grid;
 //! a small seeded run is a test. Pure and seeded: the same seed gives the same numbers.
 
 use crate::decision::{
@@ -36,10 +37,10 @@ pub struct CanaryRun {
     pub reached_final_step: bool,
     pub completed: bool,
     pub paused: bool,
-    /// Minutes from the canary's start to its last decision.
-    pub minutes: u32,
-    /// Closed minutes the rollback was decided on (0 without rollback).
-    pub closed_minutes_at_rollback: u32,
+    /// Seconds from the canary's start to its last decision.
+    pub seconds: u32,
+    /// Seconds of closed periods the rollback was decided on (0 without rollback).
+    pub closed_seconds_at_rollback: u32,
     /// V2 errors its users saw before the canary ended.
     pub v2_errors_served: u64,
 }
@@ -47,7 +48,7 @@ pub struct CanaryRun {
 /// The canary's clock starts here (a whole minute); the baseline is the hour before.
 const START: i64 = 1_700_000_040;
 /// A canary that neither ends nor pauses stops here (it cannot: `max_step_seconds` pauses it).
-const MAX_MINUTES: u32 = 24 * 60;
+const MAX_SECONDS: u32 = 24 * 3600;
 
 /// One canary under `plan` in `scenario`.
 pub fn run_canary(plan: &Plan, scenario: &Scenario, seed: u64) -> CanaryRun {
@@ -66,7 +67,7 @@ pub fn run_canary(plan: &Plan, scenario: &Scenario, seed: u64) -> CanaryRun {
     let baseline_ms = V1_LATENCY.sample_percentile(&mut sampler, quantile, hour);
     let threshold_ms = judge::latency_threshold_ms(latency, baseline_ms);
     let v2_slow_share = v2_latency.tail(threshold_ms);
-    let per_minute_percentiles = latency.method == Method::Threshold;
+    let per_period_percentiles = latency.method == Method::Threshold;
 
     let mut observed = Observation {
         minutes: Vec::new(),
@@ -76,10 +77,13 @@ pub fn run_canary(plan: &Plan, scenario: &Scenario, seed: u64) -> CanaryRun {
     let mut run = CanaryRun::default();
     let mut state: Option<CanaryState> = None;
     let mut live = Weights::STABLE_ONLY;
-    for minute in 0..=MAX_MINUTES {
-        let now = START + 60 * i64::from(minute);
+    let period = u32::try_from(plan.health.period_seconds)
+        .unwrap_or(u32::MAX)
+        .max(1);
+    for k in 0..=MAX_SECONDS / period {
+        let now = START + i64::from(period * k);
         let judged = decide_with_statistics(plan, state.as_ref(), live, &observed, now);
-        run.minutes = minute;
+        run.seconds = period * k;
         match judged.decision {
             Decision::Promote { step, weights } => {
                 state = Some(CanaryState {
@@ -96,9 +100,11 @@ pub fn run_canary(plan: &Plan, scenario: &Scenario, seed: u64) -> CanaryRun {
             Decision::Hold { .. } => {}
             Decision::RollBack { .. } => {
                 run.rolled_back = true;
-                run.closed_minutes_at_rollback = judged
-                    .statistics
-                    .map_or(0, |s| u32::try_from(s.closed_minutes).unwrap_or(u32::MAX));
+                run.closed_seconds_at_rollback = judged.statistics.map_or(0, |s| {
+                    u32::try_from(s.closed_periods)
+                        .unwrap_or(u32::MAX)
+                        .saturating_mul(period)
+                });
                 return run;
             }
             Decision::Complete => {
@@ -113,9 +119,9 @@ pub fn run_canary(plan: &Plan, scenario: &Scenario, seed: u64) -> CanaryRun {
         if state.is_none() {
             continue;
         }
-        // The minute that starts now, under the weights just decided.
+        // The period that starts now, under the weights just decided.
         let share = live.v2_percent() / 100.0;
-        let lambda = 60.0 * scenario.rps;
+        let lambda = f64::from(period) * scenario.rps;
         let (l1, l2) = (lambda * (1.0 - share), lambda * share);
         let mut v1 = Counts {
             errors: sampler.poisson(l1 * scenario.v1_error_rate),
@@ -133,7 +139,7 @@ pub fn run_canary(plan: &Plan, scenario: &Scenario, seed: u64) -> CanaryRun {
             slow: Some(failed_slow + ok_slow),
             ..Counts::default()
         };
-        if per_minute_percentiles {
+        if per_period_percentiles {
             v1.latency_ms = V1_LATENCY.sample_percentile(&mut sampler, quantile, v1.requests);
             v2.latency_ms = v2_latency.sample_percentile(&mut sampler, quantile, v2.requests);
         }
@@ -201,13 +207,15 @@ pub fn run_cell(
         reached_final_step: share(|r| r.reached_final_step),
         completed: share(|r| r.completed),
         paused: share(|r| r.paused),
-        median_minutes_to_rollback: median(rolled.iter().map(|r| r.minutes).collect()),
+        median_minutes_to_rollback: median(rolled.iter().map(|r| r.seconds).collect())
+            .map(|s| s / 60.0),
         median_closed_minutes_to_rollback: median(
             rolled
                 .iter()
-                .map(|r| r.closed_minutes_at_rollback)
+                .map(|r| r.closed_seconds_at_rollback)
                 .collect(),
-        ),
+        )
+        .map(|s| s / 60.0),
         mean_v2_errors_served: runs.iter().map(|r| r.v2_errors_served as f64).sum::<f64>()
             / canaries.max(1) as f64,
     }

@@ -1,15 +1,15 @@
-//! The plan's health rules applied to the closed minutes since the canary started: every
+//! The plan's health rules applied to the closed periods since the canary started: every
 //! statistic with its threshold ([`Assessment`]) and what it means for the canary ([`Verdict`]).
 
 use crate::evidence::{self, Paired};
-use crate::series::{MINUTE, Minute};
+use crate::series::{Minute, period_of};
 use contract::{ErrorRules, HealthRules, LatencyBreach, LatencyRules, Method};
 use serde::Serialize;
 
 /// What the judge sees for one decision.
 #[derive(Debug, Clone, Copy)]
 pub struct Window<'a> {
-    /// Closed minutes since the canary started ([`crate::closed_minutes`]).
+    /// Closed periods since the canary started ([`crate::closed_periods`]).
     pub minutes: &'a [Minute],
     /// When the step in force began (epoch seconds): the window of `min_requests`, of the 100 %
     /// test and of the threshold methods.
@@ -21,10 +21,11 @@ pub struct Window<'a> {
 }
 
 impl Window<'_> {
-    fn step_minutes(&self) -> impl Iterator<Item = &Minute> {
+    /// The periods overlapping the step in force.
+    fn step_minutes(&self, period: i64) -> impl Iterator<Item = &Minute> {
         self.minutes
             .iter()
-            .filter(|m| m.t + MINUTE > self.step_started_at)
+            .filter(move |m| m.t + period > self.step_started_at)
     }
 }
 
@@ -107,8 +108,10 @@ pub struct LatencyEvidence {
 /// Every statistic a decision used, with its threshold; `verdict` is what they mean.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Assessment {
-    pub closed_minutes: usize,
-    /// End of the last judged minute (epoch seconds).
+    /// The plan's metrics period: one entry of the series.
+    pub period_seconds: u64,
+    pub closed_periods: usize,
+    /// End of the last judged period (epoch seconds).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub judged_until: Option<i64>,
     pub step_v2_requests: u64,
@@ -131,14 +134,15 @@ pub fn latency_threshold_ms(rules: &LatencyRules, baseline_ms: Option<f64>) -> f
 
 /// The plan's rules on `window`. The plan is assumed valid (`Plan::validate`).
 pub fn assess(health: &HealthRules, window: &Window) -> Assessment {
-    let step_v2_requests = window.step_minutes().map(|m| m.v2.requests).sum();
+    let period = period_of(health.period_seconds);
+    let step_v2_requests = window.step_minutes(period).map(|m| m.v2.requests).sum();
     let (errors, error_reason) = match health.errors.method {
-        Method::Sequential => sequential_errors(&health.errors, window),
-        Method::Threshold => threshold_errors(&health.errors, health.min_requests, window),
+        Method::Sequential => sequential_errors(&health.errors, window, period),
+        Method::Threshold => threshold_errors(&health.errors, health.min_requests, window, period),
     };
     let (latency, latency_reason, latency_gap) = match health.latency.method {
         Method::Sequential => sequential_latency(&health.latency, window),
-        Method::Threshold => threshold_latency(&health.latency, window),
+        Method::Threshold => threshold_latency(&health.latency, window, period),
     };
     let verdict = if let Some(reason) = error_reason {
         Verdict::RollBack(reason)
@@ -160,8 +164,9 @@ pub fn assess(health: &HealthRules, window: &Window) -> Assessment {
         Verdict::Healthy
     };
     Assessment {
-        closed_minutes: window.minutes.len(),
-        judged_until: window.minutes.iter().map(|m| m.t + MINUTE).max(),
+        period_seconds: health.period_seconds,
+        closed_periods: window.minutes.len(),
+        judged_until: window.minutes.iter().map(|m| m.t + period).max(),
         step_v2_requests,
         min_requests: health.min_requests,
         errors,
@@ -178,7 +183,11 @@ fn percent(part: u64, whole: u64) -> f64 {
     }
 }
 
-fn sequential_errors(rules: &ErrorRules, window: &Window) -> (ErrorEvidence, Option<String>) {
+fn sequential_errors(
+    rules: &ErrorRules,
+    window: &Window,
+    period: i64,
+) -> (ErrorEvidence, Option<String>) {
     let paired: Vec<Paired> = window
         .minutes
         .iter()
@@ -210,7 +219,7 @@ fn sequential_errors(rules: &ErrorRules, window: &Window) -> (ErrorEvidence, Opt
         let upper = evidence::rate_upper_bound(e1 as f64, n1 as f64, rules.alpha / 4.0);
         let bound = (rules.max_ratio * upper).max(rules.floor_rate);
         let (sn, se) = window
-            .step_minutes()
+            .step_minutes(period)
             .fold((0, 0), |(n, e), m| (n + m.v2.trials(), e + m.v2.failures()));
         FinalStepEvidence {
             v1_upper_rate: upper,
@@ -262,10 +271,11 @@ fn threshold_errors(
     rules: &ErrorRules,
     min_requests: u64,
     window: &Window,
+    period: i64,
 ) -> (ErrorEvidence, Option<String>) {
     let total = |f: fn(&Minute) -> u64| window.minutes.iter().map(f).sum::<u64>();
     let (n, e) = window
-        .step_minutes()
+        .step_minutes(period)
         .fold((0, 0), |(n, e), m| (n + m.v2.trials(), e + m.v2.failures()));
     let rate = if n == 0 { 0.0 } else { e as f64 / n as f64 };
     let reason = (n >= min_requests && rate > rules.max_rate).then(|| {
@@ -292,8 +302,8 @@ fn threshold_errors(
     (evidence, reason)
 }
 
-/// V2's slow requests in a minute: from the percentile rank, or (Average fallback) the whole
-/// minute when its Average exceeds T.
+/// V2's slow requests in a period: from the percentile rank, or (Average fallback) the whole
+/// period when its Average exceeds T (see the crate's docs on what that count depends on).
 fn slow_requests(rules: &LatencyRules, m: &Minute, threshold_ms: f64) -> u64 {
     if rules.uses_percentile_rank() {
         m.v2.slow.unwrap_or(0).min(m.v2.requests)
@@ -340,15 +350,16 @@ fn sequential_latency(rules: &LatencyRules, window: &Window) -> LatencyJudgement
     (evidence, reason, None)
 }
 
-/// The step's latency of one version: a percentile's worst minute (percentiles of minutes cannot
-/// be merged), or the request-weighted mean of the minutes' Averages.
+/// The step's latency of one version: a percentile's worst period (percentiles of periods cannot
+/// be merged), or the request-weighted mean of the periods' Averages.
 fn step_latency(
     rules: &LatencyRules,
     window: &Window,
+    period: i64,
     pick: fn(&Minute) -> (u64, Option<f64>),
 ) -> Option<f64> {
     let points: Vec<(u64, f64)> = window
-        .step_minutes()
+        .step_minutes(period)
         .filter_map(|m| {
             let (n, l) = pick(m);
             l.map(|l| (n, l))
@@ -373,10 +384,10 @@ fn step_latency(
 
 /// The old rule on the step's window: V2 above the ceiling rolls back; V2 above every allowance
 /// over V1 breaches. Missing latency is a gap in the data.
-fn threshold_latency(rules: &LatencyRules, window: &Window) -> LatencyJudgement {
-    let v2_ms = step_latency(rules, window, |m| (m.v2.requests, m.v2.latency_ms));
-    let v1_ms = step_latency(rules, window, |m| (m.v1.requests, m.v1.latency_ms));
-    let n = window.step_minutes().map(|m| m.v2.requests).sum();
+fn threshold_latency(rules: &LatencyRules, window: &Window, period: i64) -> LatencyJudgement {
+    let v2_ms = step_latency(rules, window, period, |m| (m.v2.requests, m.v2.latency_ms));
+    let v1_ms = step_latency(rules, window, period, |m| (m.v1.requests, m.v1.latency_ms));
+    let n = window.step_minutes(period).map(|m| m.v2.requests).sum();
     let allowance_ms = v1_ms.map(|v1| (v1 * rules.ratio).max(v1 + rules.margin_ms));
     let (reason, gap) = match (v2_ms, v1_ms, allowance_ms) {
         (None, _, _) => (

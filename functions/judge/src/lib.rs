@@ -1,11 +1,42 @@
-//! The canary judge: is V2 healthy next to V1? Pure functions of the per-minute series since the
-//! canary started, no I/O and no clock, so a decision can be replayed from CloudWatch's data.
+//! The canary judge: is V2 healthy next to V1? Pure functions of the per-period series since the
+//! canary started (the plan's `health.period_seconds`, a minute by default), no I/O and no clock,
+//! so a decision can be replayed from CloudWatch's data.
 //!
 //! - [`evidence`]: the anytime-valid e-values (relative and absolute error tests, one-sample
 //!   slow-share test, the confidence bound on V1's rate used at 100 %).
 //! - [`assess`]: the plan's rules applied to a [`Window`]: an [`Assessment`] with every statistic
 //!   and its threshold, and the [`Verdict`].
 //! - [`sample`]: seeded samplers for the benchmark's simulated traffic.
+//!
+//! # The period, and what the guarantees assume of it
+//!
+//! One entry of the series is one closed period of `health.period_seconds` (60 by default: ALB
+//! publishes per minute; 10, 20 or 30 only on high-resolution metrics such as the lab's bridge).
+//! The period is the unit of observation, not part of any hypothesis, so the guarantees hold at
+//! every period:
+//!
+//! - **Errors, relative test.** Each period contributes the conditional binomial of V2's share of
+//!   that period's errors given both versions' request counts. Its likelihood depends on the
+//!   period only through `n1_b : n2_b`, so while the weights hold still, splitting a period into
+//!   shorter ones leaves `ℓ(r)` — and `e_rel` — unchanged whatever way the errors fall between
+//!   them (a property test checks it); where the weights or a shared outage change inside a
+//!   period, shorter periods follow them more closely. The product over periods is a
+//!   supermartingale under an acceptable V2 either way, and Ville's bound does not count looks,
+//!   so deciding every 10 s instead of every minute costs no false rollbacks (the seeded Monte
+//!   Carlo in the controller checks A/A at 10 s periods too).
+//! - **Errors, absolute and 100 % tests; latency with a percentile statistic.** They pool counts
+//!   (errors, requests, slow requests from `PR(:T)`) over the periods: the period does not enter.
+//! - **The baseline** behind T is V1's statistic over `baseline_seconds` before the minute the
+//!   canary started in — before any judged V2 request at any period — read with one datapoint.
+//! - **`min_requests`** counts V2's requests in the step, not per period. The bake counts settled
+//!   time since the step began; the judged data ends at the last closed period ([`closed_until`]),
+//!   so up to one period of a bake may still be unjudged when it ends — one reason to keep the
+//!   period short next to the bake (the plan's check keeps `max_step_seconds` above
+//!   `bake + settle + period`). Rollback evidence is never waited for: it is judged every run.
+//! - **Latency with `Average`** (the emulator's fallback, no guarantee at any period): a period
+//!   whose V2 Average exceeds T counts all its requests as slow, so the count depends on how many
+//!   requests a period holds; with one request per period it is the exact slow count. Shorter
+//!   periods average fewer requests and so flag a heavy tail more often: use a percentile.
 
 pub mod assess;
 pub mod evidence;
@@ -17,4 +48,4 @@ pub use assess::{
     Assessment, ErrorEvidence, FinalStepEvidence, LatencyEvidence, Verdict, Window, assess,
     latency_threshold_ms,
 };
-pub use series::{Counts, Minute, closed_minutes, minute_start};
+pub use series::{Counts, Minute, closed_periods, closed_until, period_of, period_start};

@@ -1,15 +1,15 @@
-//! The per-minute series the judge reads: one closed CloudWatch minute of both target groups.
+//! The series the judge reads: one closed CloudWatch period of both target groups per entry.
+//! The period is the plan's `health.period_seconds` (ALB publishes per minute: 60 in
+//! production); an entry starting at `t` covers `[t, t + period)`. The entries keep the name
+//! [`Minute`] (and the replay file its `minutes` key) from the default period.
 
 use serde::{Deserialize, Serialize};
 
-/// ALB publishes per-minute datapoints; a minute is `[t, t + 60)`.
-pub const MINUTE: i64 = 60;
-
-/// One target group's numbers for one minute.
+/// One target group's numbers for one period.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Counts {
-    /// Sum of `RequestCount`; a minute without a datapoint had no requests.
+    /// Sum of `RequestCount`; a period without a datapoint had no requests.
     #[serde(default)]
     pub requests: u64,
     /// Sum of `HTTPCode_Target_5XX_Count`.
@@ -39,7 +39,7 @@ impl Counts {
     }
 }
 
-/// One minute of both versions, starting at `t` (epoch seconds).
+/// One period of both versions, starting at `t` (epoch seconds, a multiple of the period).
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Minute {
@@ -50,25 +50,74 @@ pub struct Minute {
     pub v2: Counts,
 }
 
-/// The start of the minute holding `t`.
-pub fn minute_start(t: i64) -> i64 {
-    t.div_euclid(MINUTE) * MINUTE
+/// The start of the period of `period` seconds holding `t`.
+pub fn period_start(t: i64, period: i64) -> i64 {
+    t.div_euclid(period) * period
 }
 
-/// The minutes a decision at `now` may judge: those overlapping the canary (ending after
+/// The plan's period in seconds, as the judge's arithmetic uses it.
+pub fn period_of(period_seconds: u64) -> i64 {
+    i64::try_from(period_seconds).unwrap_or(i64::MAX).max(1)
+}
+
+/// The end of the last period closed at `now`: periods ending at least `settle_seconds` before
+/// `now` are final (CloudWatch publishes late).
+pub fn closed_until(now: i64, settle_seconds: u64, period: i64) -> i64 {
+    let settle = i64::try_from(settle_seconds).unwrap_or(i64::MAX);
+    period_start(now.saturating_sub(settle), period)
+}
+
+/// The periods a decision at `now` may judge: those overlapping the canary (ending after
 /// `canary_started_at`) that ended at least `settle_seconds` before `now`. Sorted by time.
-pub fn closed_minutes(
+pub fn closed_periods(
     minutes: &[Minute],
     canary_started_at: i64,
     now: i64,
     settle_seconds: u64,
+    period: i64,
 ) -> Vec<Minute> {
-    let settle = i64::try_from(settle_seconds).unwrap_or(i64::MAX);
+    let until = closed_until(now, settle_seconds, period);
     let mut out: Vec<Minute> = minutes
         .iter()
-        .filter(|m| m.t + MINUTE > canary_started_at && m.t + MINUTE <= now.saturating_sub(settle))
+        .filter(|m| m.t + period > canary_started_at && m.t + period <= until)
         .copied()
         .collect();
     out.sort_by_key(|m| m.t);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(t: i64) -> Minute {
+        Minute {
+            t,
+            ..Minute::default()
+        }
+    }
+
+    #[test]
+    fn closed_periods_follow_the_period() {
+        let series: Vec<Minute> = (0..12).map(|k| at(1_000_020 + 10 * k)).collect();
+        // At 10 s: canary from 1_000_025, now 1_000_081, settle 0 → [1_000_020, 1_000_080).
+        let got = closed_periods(&series, 1_000_025, 1_000_081, 0, 10);
+        let ts: Vec<i64> = got.iter().map(|m| m.t).collect();
+        assert_eq!(
+            ts,
+            [
+                1_000_020, 1_000_030, 1_000_040, 1_000_050, 1_000_060, 1_000_070
+            ]
+        );
+        assert_eq!(closed_until(1_000_081, 0, 10), 1_000_080);
+        // Settling 15 s leaves the periods ended by 1_000_066.
+        assert_eq!(
+            closed_periods(&series, 1_000_025, 1_000_081, 15, 10).len(),
+            4
+        );
+        // The same clock at 60 s: the minute [1_000_020, 1_000_080) has not closed by 1_000_079.
+        assert_eq!(closed_until(1_000_079, 0, 60), 1_000_020);
+        assert_eq!(period_start(-1, 60), -60);
+        assert_eq!(period_of(0), 1);
+    }
 }

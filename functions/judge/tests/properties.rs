@@ -1,6 +1,8 @@
 //! Properties of the judge's statistics that must hold for any data: no V2 error is no evidence;
 //! the order of the minutes changes nothing; one more V2 error never lowers the evidence and one
-//! more V1 error never raises it; V2 within the ratio of V1 in every minute never rejects.
+//! more V1 error never raises it; V2 within the ratio of V1 in every minute never rejects; the
+//! same traffic judged in 10 s periods instead of a minute gives the same error evidence while the
+//! weights hold still.
 
 use contract::HealthRules;
 use judge::evidence::{Paired, one_sample, relative};
@@ -158,5 +160,51 @@ proptest! {
             .collect();
         let r = relative(&paired, R0).ratio_estimate.unwrap();
         prop_assert!((r - f64::from(ratio)).abs() < 1e-9 * f64::from(ratio), "{}", r);
+    }
+
+    #[test]
+    fn shorter_periods_under_steady_weights_give_the_same_error_evidence(
+        // Six 10 s periods; V1 serves `a` and V2 `b` requests per unit of traffic in every one.
+        a in 1u64..40,
+        b in 1u64..40,
+        units in proptest::collection::vec(0u64..30, 6),
+        errors in proptest::collection::vec((0u64..6, 0u64..6), 6),
+        final_step in any::<bool>(),
+    ) {
+        let sub: Vec<Minute> = units
+            .iter()
+            .zip(&errors)
+            .enumerate()
+            .map(|(j, (&m, &(e1, e2)))| Minute {
+                t: 600 + 10 * j as i64,
+                v1: Counts { requests: a * m, errors: e1.min(a * m), ..Counts::default() },
+                v2: Counts { requests: b * m, errors: e2.min(b * m), slow: Some(0), ..Counts::default() },
+            })
+            .collect();
+        let sum = |f: fn(&Minute) -> u64| sub.iter().map(f).sum::<u64>();
+        let whole = [Minute {
+            t: 600,
+            v1: Counts { requests: sum(|m| m.v1.requests), errors: sum(|m| m.v1.errors), ..Counts::default() },
+            v2: Counts { requests: sum(|m| m.v2.requests), errors: sum(|m| m.v2.errors), slow: Some(0), ..Counts::default() },
+        }];
+        let judge = |minutes: &[Minute], period: u64| {
+            let health = HealthRules { period_seconds: period, ..HealthRules::default() };
+            assess(&health, &Window { minutes, step_started_at: 600, final_step, baseline_ms: None })
+        };
+        let (fine, coarse) = (judge(&sub, 10), judge(&whole, 60));
+        let close = |x: Option<f64>, y: Option<f64>| match (x, y) {
+            (Some(x), Some(y)) => same(x, y),
+            (x, y) => x == y,
+        };
+        prop_assert!(close(fine.errors.ln_e_relative, coarse.errors.ln_e_relative),
+            "{:?} vs {:?}", fine.errors, coarse.errors);
+        prop_assert!(close(fine.errors.ln_e_absolute, coarse.errors.ln_e_absolute));
+        prop_assert_eq!(fine.errors.final_step.as_ref().map(|f| (f.v2_requests, f.v2_errors)),
+            coarse.errors.final_step.as_ref().map(|f| (f.v2_requests, f.v2_errors)));
+        prop_assert!(close(fine.errors.final_step.and_then(|f| f.ln_e), coarse.errors.final_step.and_then(|f| f.ln_e)));
+        prop_assert_eq!(fine.errors.reject, coarse.errors.reject);
+        prop_assert_eq!(fine.step_v2_requests, coarse.step_v2_requests);
+        prop_assert_eq!(fine.judged_until, coarse.judged_until);
+        prop_assert_eq!((fine.closed_periods, coarse.closed_periods), (6, 1));
     }
 }

@@ -128,6 +128,48 @@ fn healthy_and_baked_on_closed_data_promotes() {
 }
 
 #[test]
+fn the_plans_period_decides_which_periods_are_closed() {
+    // 10 s periods (V2 17 requests each) and a step started mid-period at START + 5. At
+    // START + 305 + SETTLE the bake is over and the periods up to START + 300 are judged.
+    let mut plan = plan();
+    plan.health.period_seconds = 10;
+    let obs = Observation {
+        minutes: (0..40)
+            .map(|i| Minute {
+                t: START + 10 * i,
+                v1: counts(150, 0, 20.0),
+                v2: counts(17, 0, 70.0),
+            })
+            .collect(),
+        baseline_ms: Some(20.0),
+        v2_healthy_targets: 1,
+    };
+    let state = running(1, START + 5);
+    let now = START + 305 + SETTLE;
+    let judged = decide_with_statistics(&plan, Some(&state), at(1), &obs, now);
+    assert_eq!(
+        judged.decision,
+        Decision::Promote {
+            step: 2,
+            weights: at(2)
+        }
+    );
+    let stats = judged.statistics.unwrap();
+    assert_eq!((stats.period_seconds, stats.closed_periods), (10, 30));
+    assert_eq!(stats.judged_until, Some(START + 300));
+    assert_eq!(stats.step_v2_requests, 30 * 17);
+    // The same series read as minutes: each entry one minute, so the ones still open drop out.
+    plan.health.period_seconds = 60;
+    let stats = decide_with_statistics(&plan, Some(&state), at(1), &obs, now)
+        .statistics
+        .unwrap();
+    assert_eq!(
+        (stats.closed_periods, stats.judged_until),
+        (25, Some(START + 300))
+    );
+}
+
+#[test]
 fn last_step_baked_completes_and_statistics_come_with_every_decision() {
     let mut obs = healthy();
     for m in &mut obs.minutes {
@@ -137,7 +179,7 @@ fn last_step_baked_completes_and_statistics_come_with_every_decision() {
         decide_with_statistics(&plan(), Some(&running(3, START)), at(3), &obs, START + 600);
     assert_eq!(judged.decision, Decision::Complete);
     let stats = judged.statistics.unwrap();
-    assert_eq!(stats.closed_minutes, 9, "the tenth minute is not settled");
+    assert_eq!(stats.closed_periods, 9, "the tenth minute is not settled");
     assert!(stats.errors.final_step.is_some());
     assert_eq!(stats.latency.threshold_ms, 120.0);
 }

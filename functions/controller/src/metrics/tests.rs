@@ -86,6 +86,21 @@ fn production_queries_count_errors_connections_and_v2s_rank() {
 }
 
 #[test]
+fn the_plans_period_is_every_querys_period() {
+    let mut plan = Plan::default();
+    plan.health.period_seconds = 10;
+    plan.max_step_seconds = 2700;
+    plan.validate().unwrap();
+    let queries = series_queries(&config(plan), 164.55).unwrap();
+    assert_eq!(queries.len(), 9);
+    assert!(
+        queries
+            .iter()
+            .all(|q| q.metric_stat().unwrap().period() == Some(10))
+    );
+}
+
+#[test]
 fn average_fallback_asks_no_percentile_rank() {
     let mut plan = Plan::default();
     plan.health.latency.statistic = "Average".into();

@@ -110,6 +110,23 @@ fn bad_input_names_the_field() {
             .unwrap_err()
             .contains("minutes[1].t duplicates minutes[0].t")
     );
+    // Half a minute apart is two overlapping minutes, but two 10 s periods.
+    let close = ISSUE_EXAMPLE.replace(
+        r#"}}]}"#,
+        r#"}}, {"t": 1700000030, "v1": {"requests": 1}}]}"#,
+    );
+    let err = replay(&close).unwrap_err();
+    assert!(
+        err.contains("minutes[0].t and minutes[1].t are less than plan.health.period_seconds 60"),
+        "{err}"
+    );
+    let ten = close.replace(
+        r#""plan": {}"#,
+        r#""plan": {"max_step_seconds": 2700, "health": {"period_seconds": 10}}"#,
+    );
+    let out = replay(&ten).unwrap();
+    assert_eq!(out["statistics"]["closed_periods"], 2, "{out}");
+    assert_eq!(out["statistics"]["period_seconds"], 10, "{out}");
 }
 
 fn arb_counts() -> impl Strategy<Value = Counts> {

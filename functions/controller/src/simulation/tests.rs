@@ -32,6 +32,35 @@ fn identical_versions_are_rarely_rolled_back() {
     }
 }
 
+/// The default plan judged on 10 s periods (high-resolution metrics; steps × max_step_seconds
+/// within CloudWatch's 3 hours of them).
+fn ten_second_plan() -> Plan {
+    let mut plan = plan_for(Method::Sequential);
+    plan.health.period_seconds = 10;
+    plan.max_step_seconds = 2700;
+    plan.validate().unwrap();
+    plan
+}
+
+#[test]
+fn ten_second_periods_keep_the_guarantee_and_the_power() {
+    // Six times the looks and six times the observations: Ville's bound does not count them.
+    let plan = ten_second_plan();
+    let alpha = plan.health.errors.alpha;
+    let same = run_cell(&plan, &cell(10.0, 0.02, 0.02, 0.0), 150, SEED, 21);
+    assert!(same.rolled_back <= 2.0 * alpha, "{same:?}");
+    assert!(same.completed >= 0.95, "{same:?}");
+    let worse = run_cell(&plan, &cell(10.0, 0.001, 0.01, 0.0), 60, SEED, 22);
+    assert!(worse.rolled_back >= 0.95, "{worse:?}");
+    // Every request failing at 1 rps: caught on the first closed 10 s periods, not minutes.
+    let failing = run_cell(&plan, &cell(1.0, 0.001, 1.0, 0.0), 60, SEED, 23);
+    assert_eq!(failing.rolled_back, 1.0, "{failing:?}");
+    assert!(
+        failing.median_closed_minutes_to_rollback.unwrap() < 1.0,
+        "{failing:?}"
+    );
+}
+
 #[test]
 fn a_much_worse_v2_is_rolled_back_and_the_threshold_rule_misses_it() {
     let worse = cell(10.0, 0.001, 0.01, 0.0);
