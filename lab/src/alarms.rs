@@ -227,8 +227,7 @@ async fn fire(ctx: &Ctx, spec: &AlarmSpec, reason: &str, latest: i64) -> Result<
 /// Whether an outcome ends the scenario.
 pub fn ends(outcome: &Outcome) -> Option<End> {
     match outcome {
-        Outcome::Completed => Some(End::Completed),
-        Outcome::Idle { status } if status.as_str() == "complete" => Some(End::Completed),
+        Outcome::Released { .. } => Some(End::Released),
         Outcome::RolledBack { .. } | Outcome::AlreadyRolledBack | Outcome::RollbackWon { .. } => {
             Some(End::RolledBack)
         }

@@ -175,6 +175,7 @@ mod tests {
             eresp: 0,
             weight: 10,
             up: true,
+            port: 1,
         };
         let after = ServerStat {
             stot: 150,
@@ -183,6 +184,7 @@ mod tests {
             eresp: 3,
             weight: 10,
             up: false,
+            port: 1,
         };
         assert_eq!(
             window_metrics(&before, &after),

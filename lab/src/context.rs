@@ -26,7 +26,8 @@ pub struct BridgedWindow {
 /// How a scenario ended, as the lab's own loops saw it (the test asserts on HAProxy instead).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum End {
-    Completed,
+    /// The canary completed and the stable fleet took the release: the stack is idle on it.
+    Released,
     RolledBack,
 }
 

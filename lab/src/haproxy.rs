@@ -209,18 +209,19 @@ pub async fn set_weights(socket: &Path, w: HaproxyWeights) -> Result<(), String>
     }
 }
 
-/// Points the V2 server at another process, as a deploy replacing V2's instances would.
-pub async fn repoint_v2(socket: &Path, port: u16) -> Result<(), String> {
+/// Points a server at another process, as a fleet's instance refresh replacing its instances
+/// would.
+pub async fn repoint(socket: &Path, server: &str, port: u16) -> Result<(), String> {
     let answer = command(
         socket,
-        &format!("set server {BACKEND}/{V2_SERVER} addr 127.0.0.1 port {port}"),
+        &format!("set server {BACKEND}/{server} addr 127.0.0.1 port {port}"),
     )
     .await?;
     if answer.contains("changed") || answer.trim().is_empty() {
         Ok(())
     } else {
         Err(format!(
-            "haproxy refused the new V2 address: {}",
+            "haproxy refused the new address of {server}: {}",
             answer.trim()
         ))
     }
@@ -238,6 +239,9 @@ pub struct ServerStat {
     pub eresp: u64,
     pub weight: u32,
     pub up: bool,
+    /// The port of the process the server points at (`addr`).
+    #[serde(default)]
+    pub port: u16,
 }
 
 /// V1's and V2's counters.
@@ -275,6 +279,8 @@ pub fn parse_stats(csv: &str) -> Result<Stats, String> {
         col("weight")?,
         col("status")?,
     );
+    // `addr` is `127.0.0.1:PORT`.
+    let addr = col("addr").ok();
     let mut found = (None, None);
     for line in lines {
         let f: Vec<&str> = line.split(',').collect();
@@ -289,6 +295,10 @@ pub fn parse_stats(csv: &str) -> Result<Stats, String> {
             eresp: num(eresp),
             weight: num(weight) as u32,
             up: f[status].starts_with("UP"),
+            port: addr
+                .and_then(|i| f[i].rsplit_once(':'))
+                .and_then(|(_, p)| p.parse().ok())
+                .unwrap_or(0),
         };
         match f[sv] {
             V1_SERVER => found.0 = Some(stat),
@@ -308,11 +318,11 @@ mod tests {
 
     #[test]
     fn stat_rows_are_read_by_column_name() {
-        let csv = "# pxname,svname,stot,econ,eresp,weight,status,hrsp_5xx,\n\
-                   alb,FRONTEND,30,,,,OPEN,0,\n\
-                   tg,tg-v1,20,0,1,90,UP,0,\n\
-                   tg,tg-v2,10,2,0,10,DOWN,3,\n\
-                   tg,BACKEND,30,2,1,100,UP,3,\n";
+        let csv = "# pxname,svname,stot,econ,eresp,weight,status,hrsp_5xx,addr,\n\
+                   alb,FRONTEND,30,,,,OPEN,0,,\n\
+                   tg,tg-v1,20,0,1,90,UP,0,127.0.0.1:4101,\n\
+                   tg,tg-v2,10,2,0,10,DOWN,3,127.0.0.1:4102,\n\
+                   tg,BACKEND,30,2,1,100,UP,3,,\n";
         let s = parse_stats(csv).unwrap();
         assert_eq!(
             s.v2,
@@ -322,9 +332,11 @@ mod tests {
                 econ: 2,
                 eresp: 0,
                 weight: 10,
-                up: false
+                up: false,
+                port: 4102,
             }
         );
+        assert_eq!(s.v1.port, 4101);
         assert!(s.v1.up);
         assert_eq!(s.v1.eresp, 1);
         assert!(parse_stats("# pxname,svname\n").is_err());

@@ -4,7 +4,9 @@
 //! counters and per-request log → the metrics bridge → `AWS/ApplicationELB` metrics in the moto
 //! emulator → the real promotion and rollback code (on a compressed schedule, and when the stack's
 //! alarms, evaluated here as CloudWatch would, fire) → `ModifyListener` → the syncer → HAProxy's
-//! weights → traffic. Everything listens on 127.0.0.1 and stops at the end.
+//! weights → traffic. A scenario is a release's lifecycle ([`release`]): from the stack idle on
+//! the stable version, through the canary, to idle on the release or to its rollback.
+//! Everything listens on 127.0.0.1 and stops at the end.
 
 pub mod alarm_spec;
 pub mod alarms;
@@ -18,6 +20,7 @@ pub mod output;
 pub mod plot;
 pub mod process;
 pub mod promoter;
+pub mod release;
 pub mod sampler;
 pub mod scenario;
 pub mod service;

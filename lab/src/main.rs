@@ -81,12 +81,17 @@ fn line(s: &output::Summary, out: &std::path::Path) -> String {
     let onset = s.onset_to_zero_seconds.map_or(String::new(), |v| {
         format!("; fault onset → V2 weight 0 in HAProxy {v:.1} s")
     });
+    let table = &s.state_final;
     format!(
-        "{}: {} in {:.0} s{onset}; listener {}; {} requests ({} 5xx); {}/",
+        "{}: {} in {:.0} s{onset}; listener {}; state {} on {}, release {} {}; {} requests ({} 5xx); {}/",
         s.scenario,
         s.end,
         s.seconds,
         s.listener_final,
+        table.status,
+        table.stable_version.as_deref().unwrap_or("-"),
+        alb_canary_lab::release::RELEASE,
+        table.record_outcome.as_deref().unwrap_or("not recorded"),
         s.traffic.sent,
         s.traffic.server_errors,
         out.join(&s.scenario).display()

@@ -9,13 +9,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::context::End;
 use crate::haproxy::Stats;
+use crate::release::{Processes, StateTable};
 use crate::timeline::Record;
 use crate::traffic::Totals;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Summary {
     pub scenario: String,
-    /// `completed` or `rolled_back`, as the lab's loops saw the handlers' outcomes.
+    /// `released` or `rolled_back`, as the lab's loops saw the handlers' outcomes.
     pub end: String,
     /// Wall time of the scenario, set-up included.
     pub seconds: f64,
@@ -26,20 +27,26 @@ pub struct Summary {
     pub onset_to_zero_seconds: Option<f64>,
     /// The emulator's listener at the end (read by the lab, not reported by the controller).
     pub listener_final: Weights,
-    /// HAProxy's counters and weights at the end.
+    /// HAProxy's counters, weights and server addresses at the end.
     pub haproxy_final: Stats,
+    /// The state table at the end (read by the lab): the lifecycle's state and the release's record.
+    pub state_final: StateTable,
+    /// The ports of the stable version's and the release's processes.
+    pub processes: Processes,
     pub traffic: Totals,
     pub decisions: usize,
 }
 
+/// What the lab reads itself once a scenario is over.
+pub struct Finally {
+    pub listener: Weights,
+    pub haproxy: Stats,
+    pub table: StateTable,
+    pub processes: Processes,
+}
+
 impl Summary {
-    pub fn new(
-        record: &Record,
-        end: End,
-        listener_final: Weights,
-        haproxy_final: Stats,
-        traffic: Totals,
-    ) -> Summary {
+    pub fn new(record: &Record, end: End, finally: Finally, traffic: Totals) -> Summary {
         let fault_on_at = record
             .events
             .iter()
@@ -55,7 +62,7 @@ impl Summary {
         Summary {
             scenario: record.scenario.clone(),
             end: match end {
-                End::Completed => "completed",
+                End::Released => "released",
                 End::RolledBack => "rolled_back",
             }
             .into(),
@@ -63,8 +70,10 @@ impl Summary {
             fault_on_at,
             v2_weight_zero_at,
             onset_to_zero_seconds: fault_on_at.zip(v2_weight_zero_at).map(|(a, b)| b - a),
-            listener_final,
-            haproxy_final,
+            listener_final: finally.listener,
+            haproxy_final: finally.haproxy,
+            state_final: finally.table,
+            processes: finally.processes,
             traffic,
             decisions: record.decisions.len(),
         }

@@ -28,6 +28,10 @@ fn markers(record: &Record) -> Vec<(f64, String, RGBColor)> {
                 RGBColor(40, 150, 40),
             )),
             (_, "completed") => Some(("complete".into(), RGBColor(40, 150, 40))),
+            (_, "released") => Some(("idle on the release".into(), RGBColor(40, 150, 40))),
+            ("fleet", "refreshed") if m.detail["fleet"] == "stable" => {
+                Some(("stable fleet moved".into(), RGBColor(40, 150, 40)))
+            }
             (source, "rolled_back" | "rollback_won") => {
                 Some((format!("rollback ({source})"), RGBColor(200, 0, 0)))
             }

@@ -13,8 +13,6 @@ use alb_canary_tests::refresh::InstanceRefreshes;
 use alb_canary_tests::stack_in_moto::{self, LoadBalancer};
 use alb_canary_tests::{Moto, free_port};
 use contract::Plan;
-use controller::decision::Status;
-use controller::state::Recorded;
 use controller::{Clients, Config};
 use serde_json::json;
 use tokio::sync::watch;
@@ -25,7 +23,9 @@ use crate::context::{Ctx, End};
 use crate::service::Faults;
 use crate::timeline::Recorder;
 use crate::weights::HaproxyWeights;
-use crate::{bridge, haproxy, logbook, output, promoter, sampler, service, syncer, traffic};
+use crate::{
+    bridge, haproxy, logbook, output, promoter, release, sampler, service, syncer, traffic,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scenario {
@@ -63,10 +63,6 @@ fn fault_at_percent(plan: &Plan) -> f64 {
     f64::from(plan.steps[0])
 }
 
-/// The versions the lab's stable (V1) and canary (V2) processes stand for.
-const LAB_STABLE: &str = "1.0.0";
-const LAB_RELEASE: &str = "2.0.0";
-
 pub async fn run(scenario: Scenario, opts: &Options) -> Result<output::Summary, String> {
     let dir = opts.out.join(scenario.name());
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -91,9 +87,9 @@ pub async fn run(scenario: Scenario, opts: &Options) -> Result<output::Summary, 
     let vars = &deployed.function_env["PromoteFunction"];
     let config = Config::from_lookup(|n| vars.get(n).cloned())
         .map_err(|e| format!("the template's PromoteFunction environment: {e}"))?;
-    // moto has no instance refreshes: the harness's refresh server answers them. The lab's
-    // fleets are its processes, already on their versions, so no refresh needs to finish.
-    let refreshes = InstanceRefreshes::start();
+    // moto has no instance refreshes: the harness's refresh server answers them, and the lab
+    // finishes each once HAProxy points the fleet's server at the version's process.
+    let refreshes = Arc::new(InstanceRefreshes::start());
     let sdk = moto.sdk_config().await;
     let mut clients = Clients::new(&sdk);
     clients.autoscaling = aws_sdk_autoscaling::Client::from_conf(
@@ -101,17 +97,11 @@ pub async fn run(scenario: Scenario, opts: &Options) -> Result<output::Summary, 
             .endpoint_url(refreshes.endpoint())
             .build(),
     );
-    // A release deploying, as `cargo xtask release` leaves it once the canary fleet runs the new
-    // version: the first scheduled run starts the canary at its first step.
-    let deploying = Recorded::idle().next(|r| {
-        r.canary.status = Status::Deploying;
-        r.release.version = Some(LAB_RELEASE.into());
-        r.release.stable_version = Some(LAB_STABLE.into());
-        r.release.canary_version = Some(LAB_RELEASE.into());
-    });
-    controller::state::replace(&clients.dynamodb, &config, None, &deploying, 0)
-        .await
-        .map_err(|e| format!("recording the lab's release: {e}"))?;
+    // The release lifecycle's start: the stack idle on the stable version, the release
+    // published and released by the operators' `release`: a deploying release whose canary starts
+    // once its fleet's refresh is done.
+    let released =
+        release::start(&clients, &config, &opts.recommender, controller::now_secs()).await?;
     let (alarms, alarm_arns) = alarm_specs(&deployed.deployment)?;
 
     // The services and the balancer.
@@ -147,6 +137,10 @@ pub async fn run(scenario: Scenario, opts: &Options) -> Result<output::Summary, 
         dir: dir.clone(),
     };
     let _haproxy = haproxy::start(&opts.haproxy, &layout, bound).await?;
+    let processes = release::Processes {
+        stable: v1_port,
+        release: v2_port,
+    };
 
     let (end_tx, mut end_rx) = watch::channel(None);
     let ctx = Arc::new(Ctx {
@@ -174,6 +168,7 @@ pub async fn run(scenario: Scenario, opts: &Options) -> Result<output::Summary, 
     tasks.spawn(sampler::run(ctx.clone()));
     tasks.spawn(bridge::run(ctx.clone()));
     tasks.spawn(promoter::run(ctx.clone(), opts.tick));
+    tasks.spawn(release::fleets(ctx.clone(), refreshes.clone(), processes));
     let (c, rps) = (counts.clone(), opts.rps);
     tasks.spawn(async move {
         traffic::run(frontend_port, rps, c).await;
@@ -189,6 +184,7 @@ pub async fn run(scenario: Scenario, opts: &Options) -> Result<output::Summary, 
             opts.faults,
         ));
     }
+    recorder.event("operator", "release", released);
     recorder.event(
         "lab",
         "start",
@@ -222,7 +218,7 @@ pub async fn run(scenario: Scenario, opts: &Options) -> Result<output::Summary, 
     // last decision (the test checks that V2 gets none after a rollback).
     tokio::time::sleep(Duration::from_secs(match end {
         End::RolledBack => 6,
-        End::Completed => 4,
+        End::Released => 4,
     }))
     .await;
     let listener = controller::listener::read(&ctx.clients.elbv2, &ctx.config)
@@ -230,6 +226,7 @@ pub async fn run(scenario: Scenario, opts: &Options) -> Result<output::Summary, 
         .map_err(|e| format!("DescribeListeners: {e}"))?
         .weights;
     let stats = haproxy::stats(&ctx.socket).await?;
+    let table = release::recorded(&ctx.clients, &ctx.config).await?;
     tasks.abort_all();
     recorder.event(
         "lab",
@@ -237,7 +234,17 @@ pub async fn run(scenario: Scenario, opts: &Options) -> Result<output::Summary, 
         format!("listener {listener}; stopping everything"),
     );
     let record = recorder.snapshot();
-    let summary = output::Summary::new(&record, end, listener, stats, counts.totals());
+    let summary = output::Summary::new(
+        &record,
+        end,
+        output::Finally {
+            listener,
+            haproxy: stats,
+            table,
+            processes,
+        },
+        counts.totals(),
+    );
     output::write(&dir, &record, &summary)?;
     Ok(summary)
 }
@@ -297,7 +304,7 @@ async fn switch_faults_on(
             .map_err(|_| "the syncer stopped".to_owned())?;
         let w = *applied.borrow();
         if w.v2 > 0 && w.v2_percent() >= at_percent {
-            haproxy::repoint_v2(&ctx.socket, faulty_port).await?;
+            haproxy::repoint(&ctx.socket, haproxy::V2_SERVER, faulty_port).await?;
             ctx.recorder.event_with(
                 "fault",
                 "fault_on",

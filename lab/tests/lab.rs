@@ -63,19 +63,26 @@ fn a_healthy_canary_reaches_all_traffic_and_a_failing_one_is_cut_off() {
     };
     assert!(status.success(), "lab failed: {status}");
 
-    // Promote: the listener and HAProxy both end with everything on V2, and V1 served nothing
-    // in the last seconds; V2 got requests and no errors all along.
+    // Promote, as a release: HAProxy's V2 weight goes through every step to 100 % and, once the
+    // stable fleet serves the release, back to 0 with the listener stable-only again; at 100 %
+    // the V1 server got no request; at the end the V1 server points at the release's process and
+    // the V2 server gets nothing. The state table says idle on the release, the record released.
     let dir = out.join("promote");
     let summary: Summary = read(&dir, "summary.json");
     let record: Record = read(&dir, "timeline.json");
-    assert_eq!(summary.end, "completed");
+    assert_eq!(summary.end, "released");
     assert_eq!(
         (summary.listener_final.v1, summary.listener_final.v2),
-        (0, 100)
+        (100, 0)
     );
     let end = last(&record).haproxy;
-    assert_eq!((end.v1.weight, end.v2.weight), (0, 100));
+    assert_eq!((end.v1.weight, end.v2.weight), (100, 0));
     assert_eq!(end.v2.hrsp_5xx, 0);
+    assert_eq!(
+        (end.v1.port, end.v2.port),
+        (summary.processes.release, summary.processes.release),
+        "the stable fleet's server serves the release"
+    );
     let steps: Vec<u32> = record
         .samples
         .windows(2)
@@ -84,20 +91,35 @@ fn a_healthy_canary_reaches_all_traffic_and_a_failing_one_is_cut_off() {
         .collect();
     assert_eq!(
         steps,
-        [10, 25, 50, 100],
-        "HAProxy's V2 weight went through every step"
+        [10, 25, 50, 100, 0],
+        "HAProxy's V2 weight went through every step, then back to 0"
     );
-    let tail: Vec<&Sample> = record
-        .samples
-        .iter()
-        .filter(|s| s.t > last(&record).t - 3.0)
-        .collect();
-    assert!(tail.len() >= 2);
+    let all_v2 = became(&record, |s| s.haproxy.v2.weight == 100);
+    let released = became(&record, |s| s.haproxy.v1.weight == 100 && s.t > all_v2);
+    quiet(
+        &record,
+        all_v2 + 2.0,
+        released,
+        |s| s.haproxy.v1.stot,
+        "V1 at 100 % V2",
+    );
+    quiet(
+        &record,
+        released + 2.0,
+        f64::MAX,
+        |s| s.haproxy.v2.stot,
+        "V2 after the release",
+    );
+    assert!(
+        end.v1.stot > at(&record, released).haproxy.v1.stot,
+        "traffic went on, to the stable server"
+    );
+    let table = &summary.state_final;
     assert_eq!(
-        tail[0].haproxy.v1.stot, end.v1.stot,
-        "V1 still got requests at 100 % V2"
+        (table.status.as_str(), table.stable_version.as_deref()),
+        ("idle", Some("2.0.0"))
     );
-    assert!(end.v2.stot > tail[0].haproxy.v2.stot);
+    assert_eq!(table.record_outcome.as_deref(), Some("released"));
 
     // Rollback: V2 served requests and failed some after its faults switched on; the listener
     // and HAProxy end with V2 at 0, and from 2 s after HAProxy's V2 weight became 0 its request
@@ -136,10 +158,47 @@ fn a_healthy_canary_reaches_all_traffic_and_a_failing_one_is_cut_off() {
         end.v1.stot > settled.haproxy.v1.stot,
         "traffic went on, to V1"
     );
+    assert_eq!(
+        end.v1.port, summary.processes.stable,
+        "V1 still serves 1.0.0"
+    );
+    let table = &summary.state_final;
+    assert_eq!(
+        (table.status.as_str(), table.stable_version.as_deref()),
+        ("rolled_back", Some("1.0.0"))
+    );
+    assert_eq!(table.record_outcome.as_deref(), Some("rolled_back"));
     let decisions: Vec<serde_json::Value> = read(&dir, "decisions.json");
     assert!(!decisions.is_empty());
     for name in ["lab.svg", "timeline.txt"] {
         assert!(dir.join(name).metadata().unwrap().len() > 0, "{name}");
+    }
+}
+
+/// When a sample first satisfied `what` (seconds into the scenario).
+fn became(record: &Record, what: impl Fn(&Sample) -> bool) -> f64 {
+    record
+        .samples
+        .iter()
+        .find(|s| what(s))
+        .map(|s| s.t)
+        .expect("the timeline shows it")
+}
+
+/// The first sample at or after `t`.
+fn at(record: &Record, t: f64) -> &Sample {
+    record
+        .samples
+        .iter()
+        .find(|s| s.t >= t)
+        .expect("the timeline goes on")
+}
+
+/// A server's request counter did not move between `from` and `until`.
+fn quiet(record: &Record, from: f64, until: f64, counter: fn(&Sample) -> u64, what: &str) {
+    let first = counter(at(record, from));
+    for s in record.samples.iter().filter(|s| s.t >= from && s.t < until) {
+        assert_eq!(counter(s), first, "{what}: a request at {:.1} s", s.t);
     }
 }
 
