@@ -9,8 +9,8 @@ use alb_canary_lab::output::Summary;
 use alb_canary_lab::timeline::{Record, Sample};
 
 /// Each scenario is bounded by the lab itself (`--duration`: past it the lab fails); this only
-/// stops a lab that hangs. The lab's plan judges 10 s periods with 20 s bakes: about 110 s to
-/// promote and 20 s to roll back (measured by `cargo xtask bench-lab`, not asserted here).
+/// stops a lab that hangs. The lab's plan judges 10 s periods with 20 s bakes: a release takes
+/// about 120 s, a rollback 30 s (measured by `cargo xtask bench-lab`, not asserted here).
 const SCENARIO_LIMIT_SECS: u64 = 200;
 const WALL_LIMIT: Duration = Duration::from_secs(2 * SCENARIO_LIMIT_SECS + 60);
 
