@@ -1,19 +1,19 @@
-//! Errors of AWS calls for a person at a terminal: one line with the service, the operation, the
-//! error code and the message; where credentials were looked for, and how to provide them, when
-//! there were none. The SDK error stays the source, so `--debug` prints the whole chain.
+//! Errors for a person at a terminal: every AWS failure on one line with the service, the
+//! operation, the error code and the message (the controller's [`controller::aws_error`] makes
+//! that line, here and inside the Lambdas); where credentials were looked for, and how to provide
+//! them, when there were none; the whole chain of causes only with `--debug`.
 
 use std::error::Error;
 use std::fmt;
 
-use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use controller::aws_error::{lacks_credentials, summary};
 
-/// An AWS call that failed, said in one line (plus what to do, when that is known).
+/// An AWS call that failed, said in one line, after what the caller was doing.
 #[derive(Debug)]
 pub struct AwsError {
     context: Option<String>,
     summary: String,
-    help: Option<String>,
     source: Box<dyn Error + Send + Sync>,
 }
 
@@ -35,11 +35,7 @@ impl fmt::Display for AwsError {
         if let Some(context) = &self.context {
             write!(f, "{context}: ")?;
         }
-        f.write_str(&self.summary)?;
-        if let Some(help) = &self.help {
-            write!(f, "\n{help}")?;
-        }
-        Ok(())
+        f.write_str(&self.summary)
     }
 }
 
@@ -55,85 +51,32 @@ where
     E: ProvideErrorMetadata + Error + Send + Sync + 'static,
     R: fmt::Debug + Send + Sync + 'static,
 {
-    let (service, operation) = service_and_operation(std::any::type_name::<E>());
-    let (summary, help) = if lacks_credentials(&err) {
-        let profile = std::env::var("AWS_PROFILE").ok();
-        (
-            format!("{service} {operation}: no AWS credentials found"),
-            Some(credentials_help(profile.as_deref())),
-        )
-    } else {
-        let what = match &err {
-            SdkError::ServiceError(_) => format!(
-                "{}: {}",
-                err.code().unwrap_or("UnknownError"),
-                err.message().unwrap_or("(no message)")
-            ),
-            SdkError::TimeoutError(_) => format!("timed out: {}", innermost(&err)),
-            SdkError::DispatchFailure(_) => {
-                format!("could not reach the endpoint: {}", innermost(&err))
-            }
-            SdkError::ConstructionFailure(_) => {
-                format!("could not build the request: {}", innermost(&err))
-            }
-            _ => format!("unexpected response: {}", innermost(&err)),
-        };
-        (format!("{service} {operation}: {what}"), None)
-    };
     AwsError {
         context: None,
-        summary,
-        help,
+        summary: summary(&err),
         source: Box::new(err),
     }
 }
 
-/// `aws_sdk_cloudformation::operation::describe_stacks::DescribeStacksError` →
-/// (`CloudFormation`, `DescribeStacks`): the names the AWS documentation uses.
-fn service_and_operation(type_name: &str) -> (String, String) {
-    let mut segments = type_name.split("::");
-    let krate = segments.next().unwrap_or_default();
-    let operation = type_name
-        .rsplit("::")
-        .next()
-        .unwrap_or_default()
-        .trim_end_matches('>')
-        .trim_end_matches("Error")
-        .to_owned();
-    let service = match krate.strip_prefix("aws_sdk_").unwrap_or(krate) {
-        "cloudformation" => "CloudFormation",
-        "cloudwatch" => "CloudWatch",
-        "dynamodb" => "DynamoDB",
-        "elasticloadbalancingv2" => "ElasticLoadBalancingV2",
-        "lambda" => "Lambda",
-        "s3" => "S3",
-        "scheduler" => "Scheduler",
-        "sns" => "SNS",
-        "sts" => "STS",
-        other => other,
-    };
-    (service.to_owned(), operation)
-}
-
-/// Whether the call failed because no credentials provider had any (the SDK then never sent it).
-fn lacks_credentials(err: &(dyn Error + 'static)) -> bool {
-    let mut cause = Some(err);
-    while let Some(current) = cause {
-        if let Some(CredentialsError::CredentialsNotLoaded(_)) = current.downcast_ref() {
-            return true;
+/// What `canaryctl` prints for a failed command: the error's line; how to provide credentials
+/// when a call found none, whichever crate's error carried it; with `--debug`, every cause and
+/// the error's `Debug` form.
+pub fn render(err: &(dyn Error + 'static), debug: bool) -> String {
+    let mut text = format!("error: {err}");
+    if lacks_credentials(err) {
+        let profile = std::env::var("AWS_PROFILE").ok();
+        text.push('\n');
+        text.push_str(&credentials_help(profile.as_deref()));
+    }
+    if debug {
+        let mut cause = err.source();
+        while let Some(current) = cause {
+            text.push_str(&format!("\n  caused by: {current}"));
+            cause = current.source();
         }
-        cause = current.source();
+        text.push_str(&format!("\ndebug: {err:?}"));
     }
-    false
-}
-
-/// The last cause of the chain: the SDK's own `Display` of the outer layers says little.
-fn innermost(err: &(dyn Error + 'static)) -> String {
-    let mut last = err;
-    while let Some(next) = last.source() {
-        last = next;
-    }
-    last.to_string()
+    text
 }
 
 /// Where the default credentials chain looked, in its order, and how to provide credentials.
@@ -157,6 +100,7 @@ pub fn credentials_help(profile: Option<&str>) -> String {
 
 #[cfg(test)]
 mod tests {
+    use aws_credential_types::provider::error::CredentialsError;
     use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider, future};
     use aws_sdk_s3::config::http::HttpResponse;
     use aws_sdk_s3::error::ErrorMetadata;
@@ -165,25 +109,8 @@ mod tests {
 
     use super::*;
 
-    #[test]
-    fn the_service_and_operation_come_from_the_error_type() {
-        let name = std::any::type_name::<
-            aws_sdk_cloudformation::operation::describe_stacks::DescribeStacksError,
-        >();
-        assert_eq!(
-            service_and_operation(name),
-            ("CloudFormation".to_owned(), "DescribeStacks".to_owned())
-        );
-        let name = std::any::type_name::<GetObjectError>();
-        assert_eq!(
-            service_and_operation(name),
-            ("S3".to_owned(), "GetObject".to_owned())
-        );
-    }
-
-    #[test]
-    fn a_service_error_is_one_line_with_service_operation_code_and_message() {
-        let err: SdkError<GetObjectError, HttpResponse> = SdkError::service_error(
+    fn access_denied() -> SdkError<GetObjectError, HttpResponse> {
+        SdkError::service_error(
             GetObjectError::generic(
                 ErrorMetadata::builder()
                     .code("AccessDenied")
@@ -191,13 +118,34 @@ mod tests {
                     .build(),
             ),
             HttpResponse::new(403.try_into().unwrap(), SdkBody::empty()),
-        );
-        let described = describe(err).context("could not read s3://b/k");
+        )
+    }
+
+    #[test]
+    fn a_service_error_is_one_line_with_service_operation_code_and_message() {
+        let described = describe(access_denied()).context("could not read s3://b/k");
         assert_eq!(
-            described.to_string(),
-            "could not read s3://b/k: S3 GetObject: AccessDenied: Access Denied"
+            render(&described, false),
+            "error: could not read s3://b/k: S3 GetObject: AccessDenied: Access Denied"
         );
-        assert!(described.source().is_some(), "--debug has the chain");
+    }
+
+    #[test]
+    fn debug_adds_every_cause_and_the_debug_form() {
+        for err in [
+            Box::new(describe(access_denied())) as Box<dyn Error>,
+            Box::new(controller::Error::aws(access_denied())),
+        ] {
+            let text = render(err.as_ref(), true);
+            let lines: Vec<_> = text.lines().collect();
+            assert_eq!(
+                lines[0], "error: S3 GetObject: AccessDenied: Access Denied",
+                "{text}"
+            );
+            assert!(lines[1].starts_with("  caused by: service error"), "{text}");
+            assert!(lines.last().unwrap().starts_with("debug: "), "{text}");
+            assert!(text.contains("Access Denied"), "{text}");
+        }
     }
 
     #[derive(Debug)]
@@ -215,8 +163,7 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn missing_credentials_say_where_they_were_looked_for_and_how_to_provide_them() {
+    async fn call_without_credentials() -> SdkError<GetObjectError, HttpResponse> {
         // A real client and call: it fails before sending anything (nothing listens on port 9).
         let config = aws_sdk_s3::Config::builder()
             .behavior_version_latest()
@@ -224,26 +171,41 @@ mod tests {
             .endpoint_url("http://127.0.0.1:9")
             .credentials_provider(SharedCredentialsProvider::new(NoCredentials))
             .build();
-        let err = aws_sdk_s3::Client::from_conf(config)
+        aws_sdk_s3::Client::from_conf(config)
             .get_object()
             .bucket("b")
             .key("k")
             .send()
             .await
-            .unwrap_err();
-        let text = describe(err).to_string();
-        let first = text.lines().next().unwrap();
-        assert_eq!(first, "S3 GetObject: no AWS credentials found", "{text}");
-        for place in [
-            "AWS_ACCESS_KEY_ID",
-            "~/.aws/credentials",
-            "AWS_PROFILE",
-            "instance metadata service (IMDS)",
-            "aws configure",
-            "aws sso login",
+            .unwrap_err()
+    }
+
+    #[tokio::test]
+    async fn missing_credentials_say_where_they_were_looked_for_and_how_to_provide_them() {
+        // canaryctl's own calls and the controller's adapters (status, abort) both get the help.
+        for err in [
+            Box::new(describe(call_without_credentials().await)) as Box<dyn Error>,
+            Box::new(controller::Error::aws(call_without_credentials().await)),
         ] {
-            assert!(text.contains(place), "{place}: {text}");
+            let text = render(err.as_ref(), false);
+            let first = text.lines().next().unwrap();
+            assert_eq!(
+                first, "error: S3 GetObject: no AWS credentials found",
+                "{text}"
+            );
+            for place in [
+                "AWS_ACCESS_KEY_ID",
+                "~/.aws/credentials",
+                "AWS_PROFILE",
+                "instance metadata service (IMDS)",
+                "aws configure",
+                "aws sso login",
+            ] {
+                assert!(text.contains(place), "{place}: {text}");
+            }
         }
+        let other = render(&describe(access_denied()), false);
+        assert!(!other.contains("Looked for credentials"), "{other}");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use canaryctl::cli::{BIN_NAME_VAR, Cli, Command};
 use canaryctl::control::Action;
-use canaryctl::{Result, control, history, judge, publish, release, status};
+use canaryctl::{Result, aws_error, control, history, judge, publish, release, status};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -20,15 +20,7 @@ async fn main() -> ExitCode {
     match run(cli.command).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err}");
-            if cli.debug {
-                let mut source = err.source();
-                while let Some(cause) = source {
-                    eprintln!("  caused by: {cause}");
-                    source = cause.source();
-                }
-                eprintln!("debug: {err:?}");
-            }
+            eprintln!("{}", aws_error::render(err.as_ref(), cli.debug));
             ExitCode::FAILURE
         }
     }

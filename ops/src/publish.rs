@@ -56,7 +56,7 @@ enum PublishError {
     },
     Upload {
         target: String,
-        reason: String,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     Immutable {
         target: String,
@@ -70,8 +70,8 @@ impl fmt::Display for PublishError {
         match self {
             PublishError::Version(problem) => write!(f, "--version: {problem}"),
             PublishError::File { path, reason } => write!(f, "--file {}: {reason}", path.display()),
-            PublishError::Upload { target, reason } => {
-                write!(f, "upload to {target} failed: {reason}")
+            PublishError::Upload { target, source } => {
+                write!(f, "upload to {target} failed: {source}")
             }
             PublishError::Immutable {
                 target,
@@ -86,7 +86,14 @@ impl fmt::Display for PublishError {
     }
 }
 
-impl std::error::Error for PublishError {}
+impl std::error::Error for PublishError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            PublishError::Upload { source, .. } => Some(source.as_ref()),
+            _ => None,
+        }
+    }
+}
 
 pub async fn run(options: &Args) -> crate::Result {
     // Checked before any AWS call: a wrong path should not look like a credentials problem.
@@ -138,7 +145,10 @@ pub async fn upload(
     let target = format!("s3://{bucket}/{key}");
     let upload_error = |target: &str| {
         let target = target.to_string();
-        move |reason: String| PublishError::Upload { target, reason }
+        move |source: Box<dyn std::error::Error + Send + Sync>| PublishError::Upload {
+            target,
+            source,
+        }
     };
     if let Some(published) = published_checksum(client, bucket, &sum_key)
         .await
@@ -164,7 +174,7 @@ pub async fn upload(
         .body(ByteStream::from(bytes.to_vec()))
         .send()
         .await
-        .map_err(|err| upload_error(&target)(describe(err).to_string()))?;
+        .map_err(|err| upload_error(&target)(describe(err).into()))?;
     // Only one publisher can create the checksum: a concurrent publish of another binary loses
     // here, and an instance refuses a binary that does not match it anyway.
     let sum_target = format!("s3://{bucket}/{sum_key}");
@@ -177,7 +187,7 @@ pub async fn upload(
         .body(ByteStream::from(checksum_body(&local).into_bytes()))
         .send()
         .await
-        .map_err(|err| upload_error(&sum_target)(describe(err).to_string()))?;
+        .map_err(|err| upload_error(&sum_target)(describe(err).into()))?;
     Ok(format!(
         "published {} bytes (sha256 {local}) to {target}",
         bytes.len()
@@ -189,22 +199,17 @@ async fn published_checksum(
     client: &aws_sdk_s3::Client,
     bucket: &str,
     key: &str,
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, Box<dyn std::error::Error + Send + Sync>> {
     match client.get_object().bucket(bucket).key(key).send().await {
         Ok(object) => {
-            let body = object
-                .body
-                .collect()
-                .await
-                .map_err(|err| err.to_string())?
-                .into_bytes();
+            let body = object.body.collect().await?.into_bytes();
             let text = String::from_utf8_lossy(&body);
             parse_checksum(&text)
                 .map(|hex| Some(hex.to_string()))
-                .ok_or_else(|| format!("s3://{bucket}/{key} is not a checksum: {text:?}"))
+                .ok_or_else(|| format!("s3://{bucket}/{key} is not a checksum: {text:?}").into())
         }
         Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => Ok(None),
-        Err(err) => Err(describe(err).to_string()),
+        Err(err) => Err(describe(err).into()),
     }
 }
 

@@ -1,7 +1,9 @@
 //! The controller's errors. Each message names the bad value; each variant maps to a Lambda
 //! `errorType` so a failed invocation says what kind of failure it was.
 
+use crate::aws_error;
 use crate::decision::Weights;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_types::error::display::DisplayErrorContext;
 
 #[derive(Debug, thiserror::Error)]
@@ -37,10 +39,12 @@ pub enum Error {
     #[error("another run changed the state of {key} first (version {version}); nothing recorded")]
     Conflict { key: String, version: String },
 
-    #[error("{operation} failed: {message}")]
+    /// One line (`S3 GetObject: AccessDenied: Access Denied`); the SDK error is the source.
+    #[error("{summary}")]
     Aws {
-        operation: &'static str,
-        message: String,
+        summary: String,
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
 }
 
@@ -59,13 +63,40 @@ impl Error {
         }
     }
 
-    /// Maps an SDK error to [`Error::Aws`] with its full context (the SDK's `Display` says only
-    /// "service error").
-    pub fn aws<E: std::error::Error>(operation: &'static str) -> impl FnOnce(E) -> Error {
-        move |err| Error::Aws {
-            operation,
-            message: DisplayErrorContext(&err).to_string(),
+    /// `.map_err(Error::aws)`: the SDK's `Display` says only "service error", so the line is made
+    /// from the error's service, operation, code and message.
+    pub fn aws<E, R>(err: SdkError<E, R>) -> Error
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        Error::Aws {
+            summary: aws_error::summary(&err),
+            source: Some(Box::new(err)),
         }
+    }
+
+    /// A call that succeeded but answered something unusable (`service_operation` as in
+    /// `S3 GetObject`).
+    pub fn aws_reply(service_operation: &str, problem: impl std::fmt::Display) -> Error {
+        Error::Aws {
+            summary: format!("{service_operation}: {problem}"),
+            source: None,
+        }
+    }
+
+    /// The line, then every cause: what a failed invocation reports, so its log has the request
+    /// ids and transport details the line leaves out.
+    pub fn with_causes(&self) -> String {
+        let mut text = self.to_string();
+        if let Error::Aws {
+            source: Some(source),
+            ..
+        } = self
+        {
+            text.push_str(&format!(" ({})", DisplayErrorContext(source.as_ref())));
+        }
+        text
     }
 }
 
@@ -73,7 +104,49 @@ impl From<Error> for lambda_runtime::Diagnostic {
     fn from(err: Error) -> Self {
         lambda_runtime::Diagnostic {
             error_type: err.error_type().to_string(),
-            error_message: err.to_string(),
+            error_message: err.with_causes(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_sns::config::http::HttpResponse;
+    use aws_sdk_sns::error::ErrorMetadata;
+    use aws_sdk_sns::operation::publish::PublishError;
+    use aws_smithy_types::body::SdkBody;
+
+    use super::*;
+
+    #[test]
+    fn an_aws_error_is_one_line_and_its_diagnostic_keeps_the_causes() {
+        let err = Error::aws(SdkError::service_error(
+            PublishError::generic(
+                ErrorMetadata::builder()
+                    .code("AuthorizationError")
+                    .message("not authorized to publish")
+                    .custom("aws_request_id", "req-7")
+                    .build(),
+            ),
+            HttpResponse::new(403.try_into().unwrap(), SdkBody::empty()),
+        ));
+        assert_eq!(
+            err.to_string(),
+            "SNS Publish: AuthorizationError: not authorized to publish"
+        );
+        let diagnostic = lambda_runtime::Diagnostic::from(err);
+        assert_eq!(diagnostic.error_type, "AwsError");
+        assert!(
+            diagnostic
+                .error_message
+                .starts_with("SNS Publish: AuthorizationError: not authorized to publish ("),
+            "{}",
+            diagnostic.error_message
+        );
+        assert!(
+            diagnostic.error_message.contains("req-7"),
+            "{}",
+            diagnostic.error_message
+        );
     }
 }

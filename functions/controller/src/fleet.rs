@@ -56,7 +56,7 @@ pub async fn move_to(
         .body(ByteStream::from(format!("{version}\n").into_bytes()))
         .send()
         .await
-        .map_err(Error::aws("PutObject"))?;
+        .map_err(Error::aws)?;
     let out = clients
         .autoscaling
         .start_instance_refresh()
@@ -73,12 +73,14 @@ pub async fn move_to(
         )
         .send()
         .await
-        .map_err(Error::aws("StartInstanceRefresh"))?;
+        .map_err(Error::aws)?;
     out.instance_refresh_id()
         .map(str::to_string)
-        .ok_or_else(|| Error::Aws {
-            operation: "StartInstanceRefresh",
-            message: format!("no refresh id for {}", group(config, fleet)),
+        .ok_or_else(|| {
+            Error::aws_reply(
+                "AutoScaling StartInstanceRefresh",
+                format_args!("no refresh id for {}", group(config, fleet)),
+            )
         })
 }
 
@@ -97,9 +99,8 @@ pub async fn pointer(
         .await;
     match out {
         Ok(object) => {
-            let bytes = object.body.collect().await.map_err(|err| Error::Aws {
-                operation: "GetObject",
-                message: err.to_string(),
+            let bytes = object.body.collect().await.map_err(|err| {
+                Error::aws_reply("S3 GetObject", format_args!("reading the body: {err}"))
             })?;
             Ok(Some(
                 String::from_utf8_lossy(&bytes.into_bytes())
@@ -108,7 +109,7 @@ pub async fn pointer(
             ))
         }
         Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => Ok(None),
-        Err(err) => Err(Error::aws("GetObject")(err)),
+        Err(err) => Err(Error::aws(err)),
     }
 }
 
@@ -130,7 +131,7 @@ pub async fn progress(
                 .instance_refresh_ids(id)
                 .send()
                 .await
-                .map_err(Error::aws("DescribeInstanceRefreshes"))?;
+                .map_err(Error::aws)?;
             Some(
                 out.instance_refreshes()
                     .first()
@@ -145,7 +146,7 @@ pub async fn progress(
         .target_group_arn(target_group(config, fleet))
         .send()
         .await
-        .map_err(Error::aws("DescribeTargetHealth"))?;
+        .map_err(Error::aws)?;
     let states: Vec<_> = out
         .target_health_descriptions()
         .iter()

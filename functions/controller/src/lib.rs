@@ -5,6 +5,7 @@
 //! Lambdas call. Handlers take their clients and configuration as parameters, so tests call them
 //! in-process against the emulator.
 
+pub mod aws_error;
 pub mod clients;
 pub mod config;
 pub mod decision;

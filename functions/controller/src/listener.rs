@@ -23,10 +23,12 @@ pub async fn read(elbv2: &Client, config: &Config) -> Result<LiveListener, Error
         .listener_arns(&config.listener_arn)
         .send()
         .await
-        .map_err(Error::aws("DescribeListeners"))?;
-    let listener = out.listeners().first().ok_or_else(|| Error::Aws {
-        operation: "DescribeListeners",
-        message: format!("listener {} not found", config.listener_arn),
+        .map_err(Error::aws)?;
+    let listener = out.listeners().first().ok_or_else(|| {
+        Error::aws_reply(
+            "ElasticLoadBalancingV2 DescribeListeners",
+            format_args!("listener {} not found", config.listener_arn),
+        )
     })?;
     parse(config, listener.default_actions())
 }
@@ -136,7 +138,7 @@ pub async fn write(
         .default_actions(action)
         .send()
         .await
-        .map_err(Error::aws("ModifyListener"))?;
+        .map_err(Error::aws)?;
     Ok(())
 }
 
@@ -164,7 +166,7 @@ pub async fn healthy_canary_targets(elbv2: &Client, config: &Config) -> Result<u
         .target_group_arn(&config.canary_tg_arn)
         .send()
         .await
-        .map_err(Error::aws("DescribeTargetHealth"))?;
+        .map_err(Error::aws)?;
     let healthy = out
         .target_health_descriptions()
         .iter()

@@ -193,7 +193,7 @@ async fn fetch(
             .set_next_token(next_token)
             .send()
             .await
-            .map_err(Error::aws("GetMetricData"))?;
+            .map_err(Error::aws)?;
         for result in out.metric_data_results() {
             let points = series
                 .entry(result.id().unwrap_or_default().to_string())

@@ -17,6 +17,6 @@ pub async fn publish(
         .message(body.to_string())
         .send()
         .await
-        .map_err(Error::aws("Publish"))?;
+        .map_err(Error::aws)?;
     Ok(())
 }

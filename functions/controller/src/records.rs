@@ -53,7 +53,7 @@ async fn query(
             let left = limit.saturating_sub(items.len());
             q = q.limit(i32::try_from(left).unwrap_or(i32::MAX));
         }
-        let out = q.send().await.map_err(Error::aws("Query"))?;
+        let out = q.send().await.map_err(Error::aws)?;
         items.extend(out.items().iter().cloned());
         start = out.last_evaluated_key().cloned();
         if start.is_none() || limit.is_some_and(|l| items.len() >= l) {
@@ -142,7 +142,7 @@ pub async fn open_release(
         .expression_attribute_names("#sk", table::SORT_KEY)
         .send()
         .await
-        .map_err(Error::aws("PutItem"))?;
+        .map_err(Error::aws)?;
     Ok(sort)
 }
 
@@ -173,7 +173,7 @@ pub async fn record_step(
         .expression_attribute_values(":entry", AttributeValue::L(vec![entry]))
         .send()
         .await
-        .map_err(Error::aws("UpdateItem"))?;
+        .map_err(Error::aws)?;
     Ok(())
 }
 
@@ -199,7 +199,7 @@ pub async fn close_release(
         .expression_attribute_values(":ttl", n(expires_at(config, now)))
         .send()
         .await
-        .map_err(Error::aws("UpdateItem"))?;
+        .map_err(Error::aws)?;
     Ok(())
 }
 

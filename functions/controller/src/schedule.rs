@@ -14,7 +14,7 @@ async fn read(scheduler: &Client, config: &Config) -> Result<GetScheduleOutput, 
         .group_name(&config.schedule_group)
         .send()
         .await
-        .map_err(Error::aws("GetSchedule"))
+        .map_err(Error::aws)
 }
 
 /// Sets the promotion schedule to DISABLED; `false` when it already was.
@@ -52,7 +52,7 @@ async fn set(scheduler: &Client, config: &Config, state: ScheduleState) -> Resul
         .state(state)
         .send()
         .await
-        .map_err(Error::aws("UpdateSchedule"))?;
+        .map_err(Error::aws)?;
     Ok(true)
 }
 

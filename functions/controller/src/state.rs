@@ -105,7 +105,7 @@ pub async fn read(ddb: &Client, config: &Config) -> Result<Option<Recorded>, Err
         .consistent_read(true)
         .send()
         .await
-        .map_err(Error::aws("GetItem"))?;
+        .map_err(Error::aws)?;
     out.item().map(|item| parse(config, item)).transpose()
 }
 
@@ -212,7 +212,7 @@ pub async fn replace(
                 version: prev.map_or("none".into(), |p| p.canary.version.to_string()),
             })
         }
-        Err(err) => Err(Error::aws("PutItem")(err)),
+        Err(err) => Err(Error::aws(err)),
     }
 }
 
@@ -244,7 +244,7 @@ pub async fn record_rollback(
         .return_values(ReturnValue::AllNew)
         .send()
         .await
-        .map_err(Error::aws("UpdateItem"))?;
+        .map_err(Error::aws)?;
     let item = out.attributes().ok_or_else(|| Error::State {
         key: config.listener_arn.clone(),
         problem: "UpdateItem returned no attributes".into(),
@@ -280,6 +280,6 @@ pub async fn append_history(
         .set_item(Some(item))
         .send()
         .await
-        .map_err(Error::aws("PutItem"))?;
+        .map_err(Error::aws)?;
     Ok(())
 }
