@@ -27,7 +27,6 @@ const ROOT_VOLUME_GIB: u16 = 16;
 const HOST_USER_HOME: &str = "/var/lib/recommender";
 
 pub struct Compute {
-    pub instance_role: Handle<Role>,
     pub v1_group: Handle<AutoScalingGroup>,
     /// Exists only with `CanaryPlatform=vm`.
     pub v2_group: Handle<AutoScalingGroup>,
@@ -466,7 +465,6 @@ pub fn build(
         <[_; 3]>::try_from(handles).expect("three groups");
 
     Compute {
-        instance_role,
         v1_group,
         v2_group,
         docker_host_group,

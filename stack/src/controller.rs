@@ -4,7 +4,7 @@
 //!
 //! The functions read their settings from the environment variables named in `contract::env`,
 //! and the names the alarms and the schedule get are built here once ([`alarm_name`],
-//! [`schedule_name`]) for both the resources and the functions' environment.
+//! `schedule_name_expr`) for both the resources and the functions' environment.
 
 use indexmap::IndexMap;
 
@@ -15,7 +15,7 @@ use crate::cfn::serverless::{
     LoggingConfig, Permission, PointInTimeRecovery, Queue, RetryPolicy, Schedule, ScheduleTarget,
     SseSpecification, Subscription, Table, TimeToLive, Topic,
 };
-use crate::cfn::{Attributes, Cond, Expr, Fsbp, Handle, Param, ParamSpec, Sub, Template, Waiver};
+use crate::cfn::{Attributes, Cond, Expr, Fsbp, Param, ParamSpec, Sub, Template, Waiver};
 mod permissions;
 
 use permissions::{allow, assume_role, controller_statements, operator_statements};
@@ -117,22 +117,13 @@ fn declare_parameters(template: &mut Template) -> (ControllerParameters, Cond) {
     (parameters, has_email)
 }
 
-/// Handles of the controller's resources, for outputs and tests.
-pub struct Controller {
-    pub table: Handle<Table>,
-    pub topic: Handle<Topic>,
-    pub schedule: Handle<Schedule>,
-    pub promote: Handle<Function>,
-    pub rollback: Handle<Function>,
-    pub dashboard: Handle<Dashboard>,
-}
-
+/// Adds the controller's resources and their outputs.
 pub fn build(
     template: &mut Template,
     lb: &LoadBalancing,
     fleets: &Fleets,
     architecture: Architecture,
-) -> Controller {
+) {
     let (params, has_email) = declare_parameters(template);
 
     let table = template.add_with(
@@ -543,13 +534,4 @@ pub fn build(
         rollback.r#ref(),
         None,
     );
-
-    Controller {
-        table,
-        topic,
-        schedule,
-        promote,
-        rollback,
-        dashboard,
-    }
 }

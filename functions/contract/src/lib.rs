@@ -2,6 +2,9 @@
 //! the functions read at cold start, the canary plan's JSON form, metric and table names.
 //! Both sides use these values, so a name is never typed twice.
 
+// This code runs inside the Lambdas, where a panic aborts the invocation: errors are returned.
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
 pub mod release;
 
 /// Environment variables the promotion and rollback functions read once at cold start.

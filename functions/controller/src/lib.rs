@@ -5,6 +5,9 @@
 //! Lambdas call. Handlers take their clients and configuration as parameters, so tests call them
 //! in-process against the emulator.
 
+// This code runs inside the Lambdas, where a panic aborts the invocation: errors are returned.
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
 pub mod aws_error;
 pub mod clients;
 pub mod config;

@@ -38,6 +38,9 @@
 //!   requests a period holds; with one request per period it is the exact slow count. Shorter
 //!   periods average fewer requests and so flag a heavy tail more often: use a percentile.
 
+// This code runs inside the Lambdas, where a panic aborts the invocation: errors are returned.
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
 pub mod assess;
 pub mod evidence;
 pub mod sample;

@@ -106,14 +106,6 @@ pub fn alarm_name(stack_name: &str, kind: AlarmKind) -> String {
 /// name up to 128. The stack ID's UUID (36 characters) keeps it unique per stack.
 pub const SCHEDULE_NAME_PREFIX: &str = "alb-canary-promotion-";
 
-/// The promotion schedule's name for a stack whose ID ends in `stack_uuid`.
-pub fn schedule_name(stack_uuid: &str) -> String {
-    format!("{SCHEDULE_NAME_PREFIX}{stack_uuid}")
-}
-
-/// The longest name a schedule may have (EventBridge Scheduler's limit).
-pub const SCHEDULE_NAME_MAX: usize = 64;
-
 /// Reserved concurrency: one promotion at a time (two concurrent runs could both move a step),
 /// and one rollback per alarm, so that alarms firing together are never throttled.
 pub const PROMOTE_CONCURRENCY: u32 = 1;

@@ -210,10 +210,6 @@ fn derived_names_stay_within_their_limits_for_any_stack_name() {
     holds_and_catches(names_fit, |t| {
         props(t, "PromotionSchedule")["Name"] = json!({ "Fn::Sub": "${AWS::StackName}-promotion" });
     });
-    assert!(
-        stack::controller::schedule_name("00000000-0000-0000-0000-000000000000").len()
-            <= stack::controller::SCHEDULE_NAME_MAX
-    );
 }
 
 /// The schedule's role may invoke only the function the schedule targets, by its own ARN.
