@@ -259,18 +259,9 @@ pub async fn record(clients: &Clients, config: &Config, d: &Decided) -> Result<O
             Outcome::Completed
         }
         Decision::Pause { reason } => {
-            let next = prev.next(|r| {
-                r.canary.status = Status::Paused;
-                r.canary.reason = Some(reason.clone());
-            });
-            state::replace(&clients.dynamodb, config, Some(prev), &next, d.now).await?;
-            notify::publish(
-                &clients.sns,
-                config,
-                "Canary paused: a step held longer than max_step_seconds",
-                &history,
-            )
-            .await?;
+            pause(clients, config, prev, reason, d.now).await?;
+            let subject = "Canary paused: a step held longer than max_step_seconds";
+            notify::publish(&clients.sns, config, subject, &history).await?;
             Outcome::Paused {
                 reason: reason.clone(),
             }
@@ -280,19 +271,10 @@ pub async fn record(clients: &Clients, config: &Config, d: &Decided) -> Result<O
                 format!("drift: listener holds {found}, the controller expected {expected}");
             // Paused, so the next run does not report it again; a person resolves it.
             if prev.canary.status == Status::Running {
-                let next = prev.next(|r| {
-                    r.canary.status = Status::Paused;
-                    r.canary.reason = Some(reason.clone());
-                });
-                state::replace(&clients.dynamodb, config, Some(prev), &next, d.now).await?;
+                pause(clients, config, prev, &reason, d.now).await?;
             }
-            notify::publish(
-                &clients.sns,
-                config,
-                "Canary paused: listener weights changed by someone else",
-                &history,
-            )
-            .await?;
+            let subject = "Canary paused: listener weights changed by someone else";
+            notify::publish(&clients.sns, config, subject, &history).await?;
             Outcome::Drift {
                 found: *found,
                 expected: *expected,
@@ -308,6 +290,21 @@ pub async fn record(clients: &Clients, config: &Config, d: &Decided) -> Result<O
     )
     .await?;
     Ok(outcome)
+}
+
+/// Records the canary as paused, with why; a person resumes it.
+async fn pause(
+    clients: &Clients,
+    config: &Config,
+    prev: &Recorded,
+    reason: &str,
+    now: i64,
+) -> Result<(), Error> {
+    let next = prev.next(|r| {
+        r.canary.status = Status::Paused;
+        r.canary.reason = Some(reason.to_owned());
+    });
+    state::replace(&clients.dynamodb, config, Some(prev), &next, now).await
 }
 
 /// After a promotion's own listener write: if a rollback was recorded meanwhile, V2 goes back to 0.

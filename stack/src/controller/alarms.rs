@@ -120,27 +120,14 @@ pub(super) fn canary_alarm(
     }
 }
 
+/// One canary target group load balancer count, summed per period (an input of the expression).
 fn alb_query(
     id: &'static str,
     metric_name: &'static str,
     lb: &LoadBalancing,
     period: &Expr,
 ) -> MetricDataQuery {
-    MetricDataQuery {
-        id,
-        expression: None,
-        label: None,
-        metric_stat: Some(MetricStat {
-            metric: Metric {
-                namespace: contract::alb_metric::NAMESPACE,
-                metric_name,
-                dimensions: canary_dimensions(lb),
-            },
-            period: period.clone(),
-            stat: "Sum",
-        }),
-        return_data: false,
-    }
+    canary_query(id, metric_name, "Sum", lb, period)
 }
 
 /// One canary target group metric with `stat`, not returned (an input of the alarm's expression).

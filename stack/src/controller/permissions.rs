@@ -43,7 +43,7 @@ pub(super) fn controller_statements(
     schedule_arn: &Expr,
     scheduler_role: &Handle<Role>,
 ) -> Vec<Statement> {
-    vec![
+    let mut statements = vec![
         allow(
             vec!["elasticloadbalancing:ModifyListener"],
             vec![lb.live_listener.clone()],
@@ -57,6 +57,22 @@ pub(super) fn controller_statements(
             ],
             vec![Expr::lit("*")],
         ),
+    ];
+    statements.extend(state_and_notifications(table, topic));
+    statements.extend([
+        allow(
+            vec!["logs:CreateLogStream", "logs:PutLogEvents"],
+            vec![log_group.get_att("Arn")],
+        ),
+        allow(vec!["sqs:SendMessage"], vec![dead_letters.get_att("Arn")]),
+    ]);
+    statements.extend(schedule_control(schedule_arn, scheduler_role));
+    statements
+}
+
+/// The state table (state and release records) and the notifications.
+fn state_and_notifications(table: &Handle<Table>, topic: &Handle<Topic>) -> [Statement; 2] {
+    [
         allow(
             vec![
                 "dynamodb:GetItem",
@@ -67,11 +83,12 @@ pub(super) fn controller_statements(
             vec![table.get_att("Arn")],
         ),
         allow(vec!["sns:Publish"], vec![topic.r#ref()]),
-        allow(
-            vec!["logs:CreateLogStream", "logs:PutLogEvents"],
-            vec![log_group.get_att("Arn")],
-        ),
-        allow(vec!["sqs:SendMessage"], vec![dead_letters.get_att("Arn")]),
+    ]
+}
+
+/// Stopping and starting the promotion schedule.
+fn schedule_control(schedule_arn: &Expr, scheduler_role: &Handle<Role>) -> [Statement; 2] {
+    [
         allow(
             vec!["scheduler:GetSchedule", "scheduler:UpdateSchedule"],
             vec![schedule_arn.clone()],
@@ -105,7 +122,7 @@ pub(super) fn operator_statements(
     schedule_arn: &Expr,
     scheduler_role: &Handle<Role>,
 ) -> Vec<Statement> {
-    vec![
+    let mut statements = vec![
         allow(
             vec!["lambda:GetFunctionConfiguration"],
             functions.iter().map(|f| f.get_att("Arn")).collect(),
@@ -130,25 +147,19 @@ pub(super) fn operator_statements(
             vec![Expr::lit("*")],
         ),
         allow(vec!["cloudwatch:DescribeAlarms"], alarm_arns),
-        allow(
-            vec![
-                "dynamodb:GetItem",
-                "dynamodb:PutItem",
-                "dynamodb:UpdateItem",
-                "dynamodb:Query",
-            ],
-            vec![table.get_att("Arn")],
-        ),
-        allow(vec!["sns:Publish"], vec![topic.r#ref()]),
-        allow(
-            vec!["scheduler:GetSchedule", "scheduler:UpdateSchedule"],
-            vec![schedule_arn.clone()],
-        ),
-        pass_scheduler_role(scheduler_role),
+    ];
+    statements.extend(state_and_notifications(table, topic));
+    statements.extend([]);
+    statements.extend(schedule_control(schedule_arn, scheduler_role));
+    statements.extend([
         // `cargo xtask publish` and `release`: reads and uploads the artifacts and the fleets'
         // pointers under the stack's prefix, then refreshes the canary fleet (the stable one on
         // a first release).
-        allow(vec!["s3:GetObject", "s3:PutObject"], vec![artifacts(fleets)]),
+        allow(
+            vec!["s3:GetObject", "s3:PutObject"],
+            vec![artifacts(fleets)],
+        ),
         refresh_statement(fleets),
-    ]
+    ]);
+    statements
 }
