@@ -1,4 +1,4 @@
-//! Start-up configuration from the command line and the environment.
+//! Start-up configuration from the flags ([`crate::cli`] parses them) and the environment.
 //!
 //! Everything is validated before the port is bound: a wrong value stops the process with a message
 //! that names the flag or variable, instead of serving a drill that silently does nothing.
@@ -22,22 +22,11 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// A recommendation request is `{"user_id": "..."}`; 16 KiB leaves room for any real id and stops abuse.
 pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024;
 
-pub const USAGE: &str = "usage: recommender --model v1|v2 [--port N] [--host IP]";
-
+/// A setting of the environment that cannot be used (the flags' own errors are clap's).
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ConfigError {
-    #[error("--model is required\n{USAGE}")]
-    MissingModel,
-    #[error("--model `{0}` is not a model: expected v1 or v2")]
-    UnknownModel(String),
-    #[error("{0} needs a value\n{USAGE}")]
-    MissingValue(String),
-    #[error("unknown argument `{0}`\n{USAGE}")]
-    UnknownArgument(String),
-    #[error("--host `{0}` is not an IP address")]
-    InvalidHost(String),
-    #[error("{source_name} `{value}` is not a port number (0-65535)")]
-    InvalidPort { source_name: String, value: String },
+    #[error("{PORT_VAR} `{0}` is not a port number (0-65535)")]
+    InvalidPort(String),
     #[error("{name}=`{value}` is invalid: {expected}")]
     InvalidVariable {
         name: &'static str,
@@ -83,54 +72,22 @@ impl Config {
         }
     }
 
-    /// Parses the arguments (without the program name) and reads variables through `env`,
-    /// so tests need not touch the process environment. An empty variable counts as unset.
-    pub fn parse<I, F>(args: I, env: F) -> Result<Config, ConfigError>
+    /// The configuration for the parsed flags, the rest read through `env` (which answers `None`
+    /// for an unset or empty variable).
+    pub fn from_flags<F>(
+        model: Model,
+        port: Option<u16>,
+        host: Option<IpAddr>,
+        env: F,
+    ) -> Result<Config, ConfigError>
     where
-        I: IntoIterator<Item = String>,
         F: Fn(&str) -> Option<String>,
     {
-        let env = |name: &str| env(name).filter(|value| !value.is_empty());
-        let mut model = None;
-        let mut port = None;
-        let mut host = None;
-        let mut args = args.into_iter();
-        while let Some(arg) = args.next() {
-            let (flag, inline) = match arg.split_once('=') {
-                Some((flag, value)) if flag.starts_with("--") => {
-                    (flag.to_string(), Some(value.to_string()))
-                }
-                _ => (arg.clone(), None),
-            };
-            let mut value = || {
-                inline
-                    .clone()
-                    .or_else(|| args.next())
-                    .ok_or_else(|| ConfigError::MissingValue(flag.clone()))
-            };
-            match flag.as_str() {
-                "--model" => model = Some(value()?),
-                "--port" => port = Some(("--port".to_string(), value()?)),
-                "--host" => host = Some(value()?),
-                _ => return Err(ConfigError::UnknownArgument(arg)),
-            }
-        }
-
-        let model = model.ok_or(ConfigError::MissingModel)?;
-        let model = model
-            .parse()
-            .map_err(|()| ConfigError::UnknownModel(model))?;
         let mut config = Config::new(model);
         if let Some(host) = host {
-            config.host = host.parse().map_err(|_| ConfigError::InvalidHost(host))?;
+            config.host = host;
         }
-        if let Some((source_name, value)) =
-            port.or_else(|| env(PORT_VAR).map(|v| (PORT_VAR.to_string(), v)))
-        {
-            config.port = value
-                .parse()
-                .map_err(|_| ConfigError::InvalidPort { source_name, value })?;
-        }
+        config.port = port_or_variable(port, &env)?;
         if let Some(value) = env(EXTRA_LATENCY_VAR) {
             let ms = parse_bounded_ms(EXTRA_LATENCY_VAR, &value, 0, MAX_EXTRA_LATENCY_MS)?;
             config.faults.extra_latency = Duration::from_millis(ms);
@@ -143,6 +100,18 @@ impl Config {
             config.request_timeout = Duration::from_millis(ms);
         }
         Ok(config)
+    }
+}
+
+/// `--port`, else `PORT`, else 8000: the server and its health check agree on it.
+pub fn port_or_variable<F>(flag: Option<u16>, env: &F) -> Result<u16, ConfigError>
+where
+    F: Fn(&str) -> Option<String>,
+{
+    match (flag, env(PORT_VAR)) {
+        (Some(port), _) => Ok(port),
+        (None, Some(value)) => value.parse().map_err(|_| ConfigError::InvalidPort(value)),
+        (None, None) => Ok(DEFAULT_PORT),
     }
 }
 
@@ -182,118 +151,52 @@ fn parse_rate(value: &str) -> Result<f64, ConfigError> {
 mod tests {
     use super::*;
 
-    fn parse(args: &[&str], vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    /// Flags as parsed, variables as the lookup gives them (empty ones already dropped).
+    fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let vars: Vec<(String, String)> = vars
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        Config::parse(args.iter().map(|a| a.to_string()), move |name| {
+        Config::from_flags(Model::V2, None, None, move |name| {
             vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
         })
     }
 
     #[test]
-    fn defaults_are_port_8000_on_every_interface_without_faults() {
-        let config = parse(&["--model", "v1"], &[]).unwrap();
-        assert_eq!(config, Config::new(Model::V1));
-        assert_eq!(config.port, 8000);
-        assert_eq!(config.host.to_string(), "0.0.0.0");
-    }
-
-    #[test]
-    fn port_flag_wins_over_the_port_variable() {
-        assert_eq!(
-            parse(&["--model=v2", "--port", "9001"], &[("PORT", "9002")])
-                .unwrap()
-                .port,
-            9001
-        );
-        assert_eq!(
-            parse(&["--model", "v2"], &[("PORT", "9002")]).unwrap().port,
-            9002
-        );
-    }
-
-    #[test]
     fn fault_knobs_are_read_from_the_environment() {
-        let config = parse(
-            &["--model", "v2"],
-            &[
-                (EXTRA_LATENCY_VAR, "250"),
-                (ERROR_RATE_VAR, "0.3"),
-                (REQUEST_TIMEOUT_VAR, "1500"),
-            ],
-        )
+        let config = load(&[
+            (EXTRA_LATENCY_VAR, "250"),
+            (ERROR_RATE_VAR, "0.3"),
+            (REQUEST_TIMEOUT_VAR, "1500"),
+        ])
         .unwrap();
         assert_eq!(config.faults.extra_latency, Duration::from_millis(250));
         assert_eq!(config.faults.error_rate, 0.3);
         assert_eq!(config.request_timeout, Duration::from_millis(1500));
+        assert_eq!(load(&[]).unwrap(), Config::new(Model::V2));
     }
 
     #[test]
-    fn an_empty_variable_counts_as_unset() {
-        let config = parse(&["--model", "v1"], &[(ERROR_RATE_VAR, ""), ("PORT", "")]).unwrap();
-        assert_eq!(config, Config::new(Model::V1));
-    }
-
-    /// Arguments, environment, and the text the error must contain.
-    type Case = (
-        &'static [&'static str],
-        &'static [(&'static str, &'static str)],
-        &'static str,
-    );
-
-    #[test]
-    fn invalid_values_name_the_flag_or_variable() {
-        let cases: &[Case] = &[
-            (&[], &[], "--model is required"),
-            (&["--model", "v3"], &[], "--model `v3`"),
-            (&["--model"], &[], "--model needs a value"),
+    fn invalid_values_name_the_variable() {
+        for (vars, expected) in [
+            (&[(PORT_VAR, "http")][..], "PORT `http`"),
+            (&[(ERROR_RATE_VAR, "1.5")], "RECOMMENDER_ERROR_RATE=`1.5`"),
+            (&[(ERROR_RATE_VAR, "-0.1")], "RECOMMENDER_ERROR_RATE=`-0.1`"),
+            (&[(ERROR_RATE_VAR, "NaN")], "RECOMMENDER_ERROR_RATE=`NaN`"),
             (
-                &["--model", "v1", "--verbose"],
-                &[],
-                "unknown argument `--verbose`",
-            ),
-            (&["--model", "v1", "--port", "80000"], &[], "--port `80000`"),
-            (&["--model", "v1"], &[("PORT", "http")], "PORT `http`"),
-            (
-                &["--model", "v1", "--host", "localhost"],
-                &[],
-                "--host `localhost`",
-            ),
-            (
-                &["--model", "v1"],
-                &[(ERROR_RATE_VAR, "1.5")],
-                "RECOMMENDER_ERROR_RATE=`1.5`",
-            ),
-            (
-                &["--model", "v1"],
-                &[(ERROR_RATE_VAR, "-0.1")],
-                "RECOMMENDER_ERROR_RATE=`-0.1`",
-            ),
-            (
-                &["--model", "v1"],
-                &[(ERROR_RATE_VAR, "NaN")],
-                "RECOMMENDER_ERROR_RATE=`NaN`",
-            ),
-            (
-                &["--model", "v1"],
                 &[(EXTRA_LATENCY_VAR, "50ms")],
                 "RECOMMENDER_EXTRA_LATENCY_MS=`50ms`",
             ),
             (
-                &["--model", "v1"],
                 &[(EXTRA_LATENCY_VAR, "60001")],
                 "RECOMMENDER_EXTRA_LATENCY_MS=`60001`",
             ),
             (
-                &["--model", "v1"],
                 &[(REQUEST_TIMEOUT_VAR, "0")],
                 "RECOMMENDER_REQUEST_TIMEOUT_MS=`0`",
             ),
-        ];
-        for (args, vars, expected) in cases {
-            let err = parse(args, vars).expect_err(expected).to_string();
+        ] {
+            let err = load(vars).expect_err(expected).to_string();
             assert!(
                 err.contains(expected),
                 "`{err}` should contain `{expected}`"

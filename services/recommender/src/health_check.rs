@@ -10,14 +10,10 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use crate::api::HEALTH_PATH;
-use crate::config::{DEFAULT_PORT, PORT_VAR};
+use crate::config::{ConfigError, port_or_variable};
 
-/// The first argument that selects this mode.
-pub const FLAG: &str = "--health-check";
 /// Whole exchange (connect, request, status line); below any engine's health timeout (seconds).
 pub const DEADLINE: Duration = Duration::from_secs(2);
-
-pub const USAGE: &str = "usage: recommender --health-check [--port N] [--host IP]";
 
 /// Where to check: the server's own port (same precedence: `--port`, then `PORT`, then 8000) on
 /// the loopback address, since the server binds every interface.
@@ -25,46 +21,17 @@ pub const USAGE: &str = "usage: recommender --health-check [--port N] [--host IP
 pub struct Target(pub SocketAddr);
 
 impl Target {
-    /// Parses the arguments after `--health-check`.
-    pub fn parse<I, F>(args: I, env: F) -> Result<Target, String>
+    /// The parsed flags' target, `PORT` read through `env` (`None` for unset or empty).
+    pub fn from_flags<F>(
+        port: Option<u16>,
+        host: Option<IpAddr>,
+        env: F,
+    ) -> Result<Target, ConfigError>
     where
-        I: IntoIterator<Item = String>,
         F: Fn(&str) -> Option<String>,
     {
-        let mut host = IpAddr::V4(Ipv4Addr::LOCALHOST);
-        let mut port = None;
-        let mut args = args.into_iter();
-        while let Some(arg) = args.next() {
-            let (flag, inline) = match arg.split_once('=') {
-                Some((flag, value)) if flag.starts_with("--") => {
-                    (flag.to_string(), Some(value.to_string()))
-                }
-                _ => (arg.clone(), None),
-            };
-            let value = inline
-                .or_else(|| args.next())
-                .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
-            match flag.as_str() {
-                "--port" => port = Some(("--port", value)),
-                "--host" => {
-                    host = value
-                        .parse()
-                        .map_err(|_| format!("--host `{value}` is not an IP address"))?
-                }
-                _ => return Err(format!("unknown argument `{arg}`\n{USAGE}")),
-            }
-        }
-        let port = match port.or_else(|| {
-            env(PORT_VAR)
-                .filter(|v| !v.is_empty())
-                .map(|v| (PORT_VAR, v))
-        }) {
-            Some((source, value)) => value
-                .parse()
-                .map_err(|_| format!("{source} `{value}` is not a port number (0-65535)"))?,
-            None => DEFAULT_PORT,
-        };
-        Ok(Target(SocketAddr::new(host, port)))
+        let host = host.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        Ok(Target(SocketAddr::new(host, port_or_variable(port, &env)?)))
     }
 }
 
@@ -117,48 +84,6 @@ mod tests {
     use super::*;
     use std::net::TcpListener;
     use std::thread;
-
-    fn parse(args: &[&str], port_var: Option<&str>) -> Result<Target, String> {
-        let port_var = port_var.map(String::from);
-        Target::parse(args.iter().map(|a| a.to_string()), move |name| {
-            (name == PORT_VAR).then(|| port_var.clone()).flatten()
-        })
-    }
-
-    #[test]
-    fn the_target_is_the_servers_own_port_on_loopback() {
-        assert_eq!(parse(&[], None).unwrap().0.to_string(), "127.0.0.1:8000");
-        assert_eq!(parse(&[], Some("9000")).unwrap().0.port(), 9000);
-        assert_eq!(
-            parse(&["--port", "9001"], Some("9000")).unwrap().0.port(),
-            9001
-        );
-        assert_eq!(
-            parse(&["--port=9002", "--host", "::1"], None)
-                .unwrap()
-                .0
-                .to_string(),
-            "[::1]:9002"
-        );
-        assert_eq!(parse(&[], Some("")).unwrap().0.port(), 8000);
-    }
-
-    #[test]
-    fn bad_arguments_name_what_is_wrong() {
-        for (args, var, expected) in [
-            (&["--port"][..], None, "--port needs a value"),
-            (&["--port", "http"], None, "--port `http`"),
-            (&[], Some("99999"), "PORT `99999`"),
-            (&["--host", "localhost"], None, "--host `localhost`"),
-            (&["--model", "v2"], None, "unknown argument `--model`"),
-        ] {
-            let err = parse(args, var).unwrap_err();
-            assert!(
-                err.contains(expected),
-                "`{err}` should contain `{expected}`"
-            );
-        }
-    }
 
     /// A one-shot server that reads the request and answers `response`, returning the request.
     fn serve_once(response: &'static [u8]) -> (Target, thread::JoinHandle<String>) {

@@ -24,8 +24,8 @@
 //! | `RECOMMENDER_REQUEST_TIMEOUT_MS` | whole-request bound (body read included) → 503, 1–300000 | 10000 |
 //! | `RUST_LOG` | log filter (JSON lines on stdout) | info |
 //!
-//! An empty variable counts as unset; any other invalid value stops start-up (exit 2) with a message
-//! naming the variable. A connection without read or write progress for 75 s is closed (longer than
+//! `recommender --help` lists the flags with examples. An empty variable counts as unset; any other
+//! invalid value stops start-up (exit 2) with a message naming the flag or variable. A connection without read or write progress for 75 s is closed (longer than
 //! the ALB's 60 s idle timeout, so the ALB closes idle keep-alives first). On SIGTERM or SIGINT the server stops accepting, finishes the requests in
 //! flight and exits 0.
 //!
@@ -35,6 +35,7 @@
 //! else 1 with the reason on stderr: the container's health command, in an image with no shell.
 
 pub mod api;
+pub mod cli;
 pub mod config;
 pub mod connection;
 pub mod health_check;

@@ -1,23 +1,31 @@
 //! `recommender --model v1|v2`, or `recommender --health-check`: see the library docs for the
-//! contract and the knobs.
+//! contract and the knobs, `recommender --help` for the flags.
 
 use std::process::ExitCode;
 
+use recommender::cli::{self, CliError, Command};
 use recommender::{Config, health_check};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
-    let mut args = std::env::args().skip(1).peekable();
-    if args.peek().map(String::as_str) == Some(health_check::FLAG) {
-        return health(args.skip(1));
-    }
-    let config = match Config::parse(args, |name| std::env::var(name).ok()) {
-        Ok(config) => config,
+    match cli::parse(std::env::args_os(), |name| std::env::var(name).ok()) {
+        Ok(Command::Serve(config)) => serve(config),
+        Ok(Command::HealthCheck(target)) => health(target),
         Err(err) => {
-            eprintln!("recommender: {err}");
-            return ExitCode::from(2);
+            match &err {
+                // clap picks the stream (help on stdout, errors on stderr); a closed pipe
+                // (`recommender --help | head`) is no reason to fail.
+                CliError::Usage { error, .. } => {
+                    let _ = error.print();
+                }
+                CliError::Config { .. } => eprintln!("recommender: {err}"),
+            }
+            ExitCode::from(err.exit_code())
         }
-    };
+    }
+}
+
+fn serve(config: Config) -> ExitCode {
     tracing_subscriber::fmt()
         .json()
         .with_current_span(false)
@@ -44,10 +52,8 @@ fn main() -> ExitCode {
 }
 
 /// `--health-check`: exit 0 when `/health` answers 200, 1 otherwise (engines reserve 2).
-fn health(args: impl Iterator<Item = String>) -> ExitCode {
-    let result = health_check::Target::parse(args, |name| std::env::var(name).ok())
-        .and_then(|target| health_check::check(target, health_check::DEADLINE));
-    match result {
+fn health(target: health_check::Target) -> ExitCode {
+    match health_check::check(target, health_check::DEADLINE) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("recommender: unhealthy: {err}");

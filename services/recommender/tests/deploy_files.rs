@@ -2,6 +2,7 @@
 //! two Dockerfiles, as text (`tests/tests/container.rs` builds and runs `Dockerfile.host`; the
 //! multi-stage one needs a Rust base image no CI machine can pull).
 
+use recommender::cli::{self, Command};
 use recommender::{Config, Model};
 
 const UNIT: &str = include_str!("../deploy/recommender@.service");
@@ -43,6 +44,15 @@ fn final_stage(dockerfile: &str) -> Vec<String> {
     all[last_from..].to_vec()
 }
 
+/// The configuration the binary would serve with these arguments (program name first), with an
+/// empty environment.
+fn serve<T: Into<std::ffi::OsString> + Clone>(args: impl IntoIterator<Item = T>) -> Config {
+    match cli::parse(args, |_| None) {
+        Ok(Command::Serve(config)) => config,
+        other => panic!("not a serving command line: {other:?}"),
+    }
+}
+
 fn json_array(instruction: &str, keyword: &str) -> Vec<String> {
     let rest = instruction.strip_prefix(keyword).unwrap().trim();
     serde_json::from_str(rest)
@@ -57,7 +67,7 @@ fn the_unit_starts_the_instance_model_on_port_8000_and_the_binary_accepts_it() {
     );
     for (instance, model) in [("v1", Model::V1), ("v2", Model::V2)] {
         let args = unit_values("ExecStart")[0].replace("%i", instance);
-        let config = Config::parse(args.split(' ').skip(1).map(String::from), |_| None).unwrap();
+        let config = serve(args.split(' '));
         assert_eq!((config.model, config.port), (model, 8000));
     }
 }
@@ -143,9 +153,23 @@ fn the_image_command_is_one_the_binary_accepts() {
     );
     assert_eq!(entrypoint, ["/recommender"]);
     let cmd = json_array(stage.iter().find(|i| i.starts_with("CMD ")).unwrap(), "CMD");
-    let config = Config::parse(cmd, |_| None).unwrap();
+    let config = serve(std::iter::once("/recommender".to_string()).chain(cmd));
     // The Docker host maps host port 80 to this container port.
     assert_eq!((config.model, config.port), (Model::V2, 8000));
+
+    // The health command checks that same port, on the container's loopback.
+    let health = stage
+        .iter()
+        .find(|i| i.starts_with("HEALTHCHECK "))
+        .expect("a HEALTHCHECK");
+    let (_, command) = health
+        .split_once(" CMD ")
+        .expect("HEALTHCHECK ... CMD [...]");
+    let command = json_array(&format!("CMD {command}"), "CMD");
+    match cli::parse(command, |_| None) {
+        Ok(Command::HealthCheck(target)) => assert_eq!(target.0.to_string(), "127.0.0.1:8000"),
+        other => panic!("not a health check: {other:?}"),
+    }
 }
 
 #[test]

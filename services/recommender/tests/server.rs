@@ -388,7 +388,12 @@ fn the_binary_refuses_to_start_with_an_invalid_knob() {
             &[("RECOMMENDER_EXTRA_LATENCY_MS", "fast")],
             "RECOMMENDER_EXTRA_LATENCY_MS=`fast`",
         ),
-        (&["--model", "v9"], &[], "--model `v9`"),
+        (&["--model", "v9"], &[], "'v9' for '--model <v1|v2>'"),
+        (
+            &["--model", "v1", "--prot", "80"],
+            &[],
+            "similar argument exists: '--port'",
+        ),
         (&["--model", "v1"], &[("PORT", "eighty")], "PORT `eighty`"),
     ];
     for (args, env, expected) in cases {
