@@ -40,7 +40,9 @@ impl Deployment {
         deployment
     }
 
-    fn evaluator(&self) -> Evaluator<'_> {
+    /// The policy checks' evaluator under this deployment's parameters (the stack tests read the
+    /// template through it with every resource unresolved).
+    pub fn evaluator(&self) -> Evaluator<'_> {
         let overrides: Vec<(&str, &str)> = self
             .overrides
             .iter()

@@ -5,11 +5,7 @@
 use serde_json::{Value, json};
 use stack::controller::{AlarmKind, Architecture, FunctionKind};
 
-use crate::eval::Eval;
-
-fn defaults() -> Eval {
-    Eval::new(&[])
-}
+use crate::eval::{Eval, get_att};
 
 fn resource<'a>(eval: &'a Eval, id: &str) -> &'a Value {
     let r = &eval.template()["Resources"][id];
@@ -33,13 +29,9 @@ fn function_id(kind: FunctionKind) -> &'static str {
     }
 }
 
-fn get_att(id: &str, attribute: &str) -> Value {
-    json!({ "Fn::GetAtt": [id, attribute] })
-}
-
 #[test]
 fn two_functions_on_provided_al2023_with_the_bundles_synth_builds() {
-    let eval = defaults();
+    let eval = Eval::defaults();
     assert_eq!(of_type(&eval, "AWS::Lambda::Function").len(), 2);
     for kind in FunctionKind::ALL {
         let props = &resource(&eval, function_id(kind))["Properties"];
@@ -67,7 +59,7 @@ fn two_functions_on_provided_al2023_with_the_bundles_synth_builds() {
 
 #[test]
 fn functions_get_every_setting_the_controller_reads() {
-    let eval = defaults();
+    let eval = Eval::defaults();
     let listener = eval.template()["Outputs"]["ListenerArn"]["Value"].clone();
     let canary_tg = eval.template()["Outputs"]["CanaryTargetGroupArn"]["Value"].clone();
     for kind in FunctionKind::ALL {
@@ -125,7 +117,7 @@ fn functions_get_every_setting_the_controller_reads() {
 
 #[test]
 fn every_v2_alarm_invokes_the_rollback_and_may_do_so() {
-    let eval = defaults();
+    let eval = Eval::defaults();
     let rollback_env = &resource(&eval, "RollbackFunction")["Properties"]["Environment"]["Variables"]
         [contract::env::ROLLBACK_ALARMS];
     let listed = &rollback_env["Fn::Join"][1];
@@ -178,7 +170,7 @@ fn every_v2_alarm_invokes_the_rollback_and_may_do_so() {
 
 #[test]
 fn alarms_watch_the_canary_group_error_rate_latency_and_health() {
-    let eval = defaults();
+    let eval = Eval::defaults();
     let canary_dims = |dims: &Value| {
         assert!(
             dims.as_array()
@@ -272,7 +264,7 @@ fn grants(role: &Value) -> Vec<(String, Vec<Value>)> {
 
 #[test]
 fn function_roles_grant_each_mutation_on_one_resource() {
-    let eval = defaults();
+    let eval = Eval::defaults();
     let listener = eval.template()["Outputs"]["ListenerArn"]["Value"].clone();
     for kind in FunctionKind::ALL {
         let role_id = format!("{}Role", function_id(kind));
@@ -348,7 +340,7 @@ fn function_roles_grant_each_mutation_on_one_resource() {
 
 #[test]
 fn the_schedule_invokes_the_promotion_and_failures_are_kept() {
-    let eval = defaults();
+    let eval = Eval::defaults();
     let schedule = &resource(&eval, "PromotionSchedule")["Properties"];
     assert_eq!(schedule["State"], "ENABLED");
     assert_eq!(
@@ -395,7 +387,7 @@ fn the_schedule_invokes_the_promotion_and_failures_are_kept() {
 
 #[test]
 fn the_state_table_has_the_controllers_keys_and_recovery() {
-    let eval = defaults();
+    let eval = Eval::defaults();
     let table = &resource(&eval, "CanaryStateTable")["Properties"];
     assert_eq!(table["BillingMode"], "PAY_PER_REQUEST");
     assert_eq!(
@@ -428,7 +420,7 @@ fn the_state_table_has_the_controllers_keys_and_recovery() {
 
 #[test]
 fn the_dashboard_shows_v1_against_v2_the_weight_and_the_alarms() {
-    let eval = defaults();
+    let eval = Eval::defaults();
     let body = &resource(&eval, "CanaryDashboard")["Properties"]["DashboardBody"]["Fn::Sub"];
     let text = body[0].as_str().unwrap();
     let bound = body[1].as_object().unwrap();

@@ -5,19 +5,20 @@
 //! tests to inspect. An unknown intrinsic or an undeclared condition fails the test, naming the
 //! resource and the path.
 
-use policy::intrinsics::{Evaluator, Physical};
+use alb_canary_tests::template::Deployment;
+use policy::intrinsics::Physical;
 use serde_json::{Value, json};
 
+/// A deployment of the template before anything is created: every resource stays unresolved.
 pub struct Eval {
-    template: Value,
-    overrides: Vec<(String, String)>,
+    deployment: Deployment,
 }
 
 impl Eval {
     /// The template of `stack::synthesize`, with parameter defaults overridden by `overrides`.
     pub fn new(overrides: &[(&str, &str)]) -> Eval {
-        let template = stack::synthesize(&stack::Options::default()).to_json();
-        for (name, spec) in template["Parameters"]
+        let deployment = Deployment::new(overrides);
+        for (name, spec) in deployment.template["Parameters"]
             .as_object()
             .expect("the template has parameters")
         {
@@ -26,46 +27,33 @@ impl Eval {
                 "parameter {name} has no default"
             );
         }
-        let eval = Eval {
-            template,
-            overrides: overrides
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-        };
-        eval.evaluator();
-        eval
+        Eval { deployment }
     }
 
-    fn evaluator(&self) -> Evaluator<'_> {
-        let overrides: Vec<(&str, &str)> = self
-            .overrides
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        Evaluator::new(&self.template, &overrides).unwrap_or_else(|err| panic!("{err}"))
+    /// The template with every parameter at its default.
+    pub fn defaults() -> Eval {
+        Eval::new(&[])
     }
 
     pub fn template(&self) -> &Value {
-        &self.template
+        &self.deployment.template
     }
 
     pub fn condition(&self, name: &str) -> bool {
-        self.evaluator()
-            .condition(name)
-            .unwrap_or_else(|err| panic!("{err}"))
+        self.deployment.condition(name)
     }
 
     /// Resolves parameter `Ref`s and `Fn::If`, drops `AWS::NoValue`.
     pub fn value(&self, value: &Value) -> Value {
-        self.evaluator()
+        self.deployment
+            .evaluator()
             .value_at("(test value)", "", value, &Physical::Unresolved)
             .unwrap_or_else(|err| panic!("{err}"))
     }
 
     /// Logical IDs and resolved properties of the resources of `kind` that exist.
     pub fn resources(&self, kind: &str) -> Vec<(String, Value)> {
-        let evaluator = self.evaluator();
+        let evaluator = self.deployment.evaluator();
         evaluator
             .resources()
             .unwrap_or_else(|err| panic!("{err}"))
@@ -86,14 +74,16 @@ impl Eval {
             self.exists(id),
             "{id} does not exist under these parameters"
         );
-        self.evaluator()
+        self.deployment
+            .evaluator()
             .properties(id, &Physical::Unresolved)
             .unwrap_or_else(|err| panic!("{err}"))
     }
 
     pub fn exists(&self, id: &str) -> bool {
-        !self.template["Resources"][id].is_null()
+        !self.template()["Resources"][id].is_null()
             && self
+                .deployment
                 .evaluator()
                 .exists(id)
                 .unwrap_or_else(|err| panic!("{err}"))
