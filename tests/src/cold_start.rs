@@ -2,7 +2,8 @@
 //! missing or malformed setting stops the cold start with a message that names it, before the
 //! function asks the Lambda runtime API for any event.
 
-use contract::{Plan, env};
+use crate::settings;
+use contract::env;
 use std::process::Command;
 
 fn cold_start(binary: &str, vars: &[(&str, String)]) -> (bool, String) {
@@ -18,36 +19,9 @@ fn cold_start(binary: &str, vars: &[(&str, String)]) -> (bool, String) {
     )
 }
 
-fn good() -> Vec<(&'static str, String)> {
-    vec![
-        (
-            env::LISTENER_ARN,
-            "arn:aws:elasticloadbalancing:us-east-1:1:listener/app/a/1/2".into(),
-        ),
-        (
-            env::STABLE_TARGET_GROUP_ARN,
-            "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/v1/1".into(),
-        ),
-        (
-            env::CANARY_TARGET_GROUP_ARN,
-            "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/v2/2".into(),
-        ),
-        (env::LOAD_BALANCER_DIMENSION, "app/a/1".into()),
-        (env::STATE_TABLE, "state".into()),
-        (env::SCHEDULE_NAME, "promote".into()),
-        (env::TOPIC_ARN, "arn:aws:sns:us-east-1:1:canary".into()),
-        (env::PLAN, Plan::default().to_json()),
-        (env::ROLLBACK_ALARMS, "v2-5xx".into()),
-        (env::ARTIFACT_BUCKET, "artifacts".into()),
-        (env::ARTIFACT_PREFIX, "artifacts".into()),
-        (env::STABLE_FLEET, "v1-fleet".into()),
-        (env::CANARY_FLEET, "v2-fleet".into()),
-    ]
-}
-
 /// Without the state table's name the binary stops, naming the setting.
 pub fn a_missing_setting_is_named(binary: &str) {
-    let vars: Vec<_> = good()
+    let vars: Vec<_> = settings::valid()
         .into_iter()
         .filter(|(k, _)| *k != env::STATE_TABLE)
         .collect();
@@ -58,7 +32,7 @@ pub fn a_missing_setting_is_named(binary: &str) {
 
 /// A plan that does not end at 100 % stops the binary, naming the setting and the problem.
 pub fn a_malformed_plan_is_named(binary: &str) {
-    let mut vars = good();
+    let mut vars = settings::valid();
     vars.retain(|(k, _)| *k != env::PLAN);
     vars.push((env::PLAN, r#"{"steps":[10,50]}"#.into()));
     let (ok, stderr) = cold_start(binary, &vars);
@@ -67,4 +41,21 @@ pub fn a_malformed_plan_is_named(binary: &str) {
         stderr.contains("CANARY_PLAN is not a valid plan") && stderr.contains("end at 100"),
         "{stderr}"
     );
+}
+
+/// The cold-start tests of the function whose binary is `$binary` (its `CARGO_BIN_EXE_<name>`):
+/// one test per case above, so that each function runs every case under the case's name.
+#[macro_export]
+macro_rules! cold_start_tests {
+    ($binary:expr) => {
+        #[test]
+        fn a_missing_setting_is_named() {
+            $crate::cold_start::a_missing_setting_is_named($binary);
+        }
+
+        #[test]
+        fn a_malformed_plan_is_named() {
+            $crate::cold_start::a_malformed_plan_is_named($binary);
+        }
+    };
 }

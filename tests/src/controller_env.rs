@@ -5,16 +5,13 @@
 
 use crate::Moto;
 use crate::refresh::InstanceRefreshes;
+use crate::requests::{self, Schedule};
 use crate::stack_in_moto::LoadBalancer;
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
 };
-use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, ForwardActionConfig, ProtocolEnum, TargetDescription, TargetGroupTuple,
-    TargetTypeEnum,
-};
-use aws_sdk_scheduler::types::{FlexibleTimeWindow, FlexibleTimeWindowMode, Target};
+use aws_sdk_elasticloadbalancingv2::types::{ProtocolEnum, TargetTypeEnum};
 use aws_smithy_types::DateTime;
 use contract::{Plan, env, table};
 use controller::decision::{CanaryState, Status, Weights};
@@ -92,28 +89,17 @@ impl Env {
             .unwrap()
             .to_string();
         let schedule = "canary-promotion".to_string();
-        clients
-            .scheduler
-            .create_schedule()
-            .name(&schedule)
-            .schedule_expression("rate(5 minutes)")
-            .flexible_time_window(
-                FlexibleTimeWindow::builder()
-                    .mode(FlexibleTimeWindowMode::Off)
-                    .build()
-                    .unwrap(),
-            )
-            .target(
-                Target::builder()
-                    .arn("arn:aws:lambda:us-east-1:123456789012:function:promote")
-                    .role_arn("arn:aws:iam::123456789012:role/scheduler")
-                    .input(include_str!("../fixtures/schedule-event.json"))
-                    .build()
-                    .unwrap(),
-            )
-            .send()
-            .await
-            .expect("CreateSchedule");
+        requests::create_schedule(
+            &clients.scheduler,
+            &Schedule {
+                name: schedule.clone(),
+                expression: "rate(5 minutes)".into(),
+                target_arn: "arn:aws:lambda:us-east-1:123456789012:function:promote".into(),
+                role_arn: "arn:aws:iam::123456789012:role/scheduler".into(),
+                input: include_str!("../fixtures/schedule-event.json").into(),
+            },
+        )
+        .await;
         Env {
             moto,
             refreshes,
@@ -150,32 +136,8 @@ impl Env {
         let port = PORTS.fetch_add(1, Ordering::Relaxed);
         let v1 = self.target_group(&format!("v1-{port}")).await;
         let v2 = self.target_group(&format!("v2-{port}")).await;
-        self.clients
-            .elbv2
-            .register_targets()
-            .target_group_arn(&v1)
-            .targets(
-                TargetDescription::builder()
-                    .id("10.0.20.4")
-                    .port(8000)
-                    .build(),
-            )
-            .send()
-            .await
-            .expect("RegisterTargets");
-        self.clients
-            .elbv2
-            .register_targets()
-            .target_group_arn(&v2)
-            .targets(
-                TargetDescription::builder()
-                    .id("10.0.20.5")
-                    .port(8000)
-                    .build(),
-            )
-            .send()
-            .await
-            .expect("RegisterTargets");
+        requests::register_ip_target(&self.clients.elbv2, &v1, "10.0.20.4").await;
+        requests::register_ip_target(&self.clients.elbv2, &v2, "10.0.20.5").await;
         let listener = self
             .clients
             .elbv2
@@ -183,7 +145,7 @@ impl Env {
             .load_balancer_arn(&self.lb_arn)
             .protocol(ProtocolEnum::Http)
             .port(port as i32)
-            .default_actions(forward(&[(&v1, 100), (&v2, 0)]))
+            .default_actions(requests::forward(&[(&v1, 100), (&v2, 0)]))
             .send()
             .await
             .expect("CreateListener");
@@ -236,22 +198,8 @@ impl Env {
         errors_5xx: f64,
         latency_secs: f64,
     ) {
-        let tg = controller::listener::target_group_dimension(tg_arn).unwrap();
-        let datum = |name: &str, value: f64, unit: StandardUnit| {
-            MetricDatum::builder()
-                .metric_name(name)
-                .dimensions(
-                    Dimension::builder()
-                        .name("LoadBalancer")
-                        .value(&self.lb_dimension)
-                        .build(),
-                )
-                .dimensions(Dimension::builder().name("TargetGroup").value(tg).build())
-                .timestamp(DateTime::from_secs(at))
-                .value(value)
-                .unit(unit)
-                .build()
-        };
+        let datum =
+            |name: &str, value: f64, unit: StandardUnit| self.datum(tg_arn, at, name, value, unit);
         let mut data = vec![datum("RequestCount", requests, StandardUnit::Count)];
         if errors_5xx > 0.0 {
             data.push(datum(
@@ -267,21 +215,33 @@ impl Env {
                 StandardUnit::Seconds,
             ));
         }
-        self.clients
-            .cloudwatch
-            .put_metric_data()
-            .namespace("AWS/ApplicationELB")
-            .set_metric_data(Some(data))
-            .send()
-            .await
-            .expect("PutMetricData");
+        self.put_metric_data(data).await;
     }
 
     /// Puts one minute of `TargetConnectionErrorCount` for a target group at `at`.
     pub async fn put_connection_errors(&self, tg_arn: &str, at: i64, count: f64) {
+        let datum = self.datum(
+            tg_arn,
+            at,
+            contract::alb_metric::TARGET_CONNECTION_ERRORS,
+            count,
+            StandardUnit::Count,
+        );
+        self.put_metric_data(vec![datum]).await;
+    }
+
+    /// One ALB metric value of a target group of this environment's load balancer.
+    fn datum(
+        &self,
+        tg_arn: &str,
+        at: i64,
+        name: &str,
+        value: f64,
+        unit: StandardUnit,
+    ) -> MetricDatum {
         let tg = controller::listener::target_group_dimension(tg_arn).unwrap();
-        let datum = MetricDatum::builder()
-            .metric_name(contract::alb_metric::TARGET_CONNECTION_ERRORS)
+        MetricDatum::builder()
+            .metric_name(name)
             .dimensions(
                 Dimension::builder()
                     .name("LoadBalancer")
@@ -290,14 +250,17 @@ impl Env {
             )
             .dimensions(Dimension::builder().name("TargetGroup").value(tg).build())
             .timestamp(DateTime::from_secs(at))
-            .value(count)
-            .unit(StandardUnit::Count)
-            .build();
+            .value(value)
+            .unit(unit)
+            .build()
+    }
+
+    async fn put_metric_data(&self, data: Vec<MetricDatum>) {
         self.clients
             .cloudwatch
             .put_metric_data()
             .namespace("AWS/ApplicationELB")
-            .metric_data(datum)
+            .set_metric_data(Some(data))
             .send()
             .await
             .expect("PutMetricData");
@@ -331,22 +294,6 @@ impl Env {
             .await
             .unwrap()
     }
-}
-
-pub fn forward(groups: &[(&str, i32)]) -> Action {
-    let mut fc = ForwardActionConfig::builder();
-    for (arn, w) in groups {
-        fc = fc.target_groups(
-            TargetGroupTuple::builder()
-                .target_group_arn(*arn)
-                .weight(*w)
-                .build(),
-        );
-    }
-    Action::builder()
-        .r#type(ActionTypeEnum::Forward)
-        .forward_config(fc.build())
-        .build()
 }
 
 fn attribute(name: &str) -> AttributeDefinition {

@@ -11,38 +11,13 @@ use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 
-use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, ForwardActionConfig, ProtocolEnum, TargetDescription, TargetGroupTuple,
-    TargetTypeEnum,
-};
-use aws_sdk_scheduler::types::{
-    FlexibleTimeWindow, FlexibleTimeWindowMode, Target as ScheduleTarget,
-};
+use aws_sdk_elasticloadbalancingv2::types::{ProtocolEnum, TargetTypeEnum};
+use controller::Clients;
 use serde_json::Value;
 
 use crate::Moto;
+use crate::requests::{self, Schedule};
 use crate::template::{ACCOUNT, Deployment, STACK, scalar};
-
-/// The SDK clients a deployment uses.
-struct Clients {
-    elbv2: aws_sdk_elasticloadbalancingv2::Client,
-    cloudwatch: aws_sdk_cloudwatch::Client,
-    dynamodb: aws_sdk_dynamodb::Client,
-    sns: aws_sdk_sns::Client,
-    scheduler: aws_sdk_scheduler::Client,
-}
-
-impl Clients {
-    fn new(sdk: &aws_config::SdkConfig) -> Clients {
-        Clients {
-            elbv2: aws_sdk_elasticloadbalancingv2::Client::new(sdk),
-            cloudwatch: aws_sdk_cloudwatch::Client::new(sdk),
-            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
-            sns: aws_sdk_sns::Client::new(sdk),
-            scheduler: aws_sdk_scheduler::Client::new(sdk),
-        }
-    }
-}
 
 /// An application load balancer in the emulator's default VPC.
 #[derive(Debug, Clone)]
@@ -153,8 +128,7 @@ pub async fn deploy(moto: &Moto, lb: &LoadBalancer, overrides: &[(&str, &str)]) 
 
     // The artifact bucket, and the fleets' Auto Scaling groups by name.
     let bucket = format!("{STACK}-artifacts");
-    aws_sdk_s3::Client::new(&sdk)
-        .create_bucket()
+    c.s3.create_bucket()
         .bucket(&bucket)
         .send()
         .await
@@ -198,43 +172,31 @@ pub async fn deploy(moto: &Moto, lb: &LoadBalancer, overrides: &[(&str, &str)]) 
         d.created(id, &arn);
         d.attribute(id, "TargetGroupFullName", &full_name);
         d.attribute(id, "TargetGroupArn", &arn);
-        c.elbv2
-            .register_targets()
-            .target_group_arn(&arn)
-            .targets(TargetDescription::builder().id(target).port(8000).build())
-            .send()
-            .await
-            .expect("RegisterTargets");
+        requests::register_ip_target(&c.elbv2, &arn, target).await;
     }
 
     // The listener with the template's default action: stable-only.
     let listener = d.property("HttpListener", &[]);
-    let mut forward = ForwardActionConfig::builder();
     let actions = listener["DefaultActions"].as_array().unwrap();
     assert_eq!(actions.len(), 1);
-    for group in actions[0]["ForwardConfig"]["TargetGroups"]
+    let groups: Vec<(&str, i32)> = actions[0]["ForwardConfig"]["TargetGroups"]
         .as_array()
         .unwrap()
-    {
-        forward = forward.target_groups(
-            TargetGroupTuple::builder()
-                .target_group_arn(group["TargetGroupArn"].as_str().unwrap())
-                .weight(group["Weight"].as_i64().unwrap() as i32)
-                .build(),
-        );
-    }
+        .iter()
+        .map(|group| {
+            (
+                group["TargetGroupArn"].as_str().unwrap(),
+                group["Weight"].as_i64().unwrap() as i32,
+            )
+        })
+        .collect();
     let out = c
         .elbv2
         .create_listener()
         .load_balancer_arn(&lb.arn)
         .protocol(ProtocolEnum::Http)
         .port(listener["Port"].as_i64().unwrap() as i32)
-        .default_actions(
-            Action::builder()
-                .r#type(ActionTypeEnum::Forward)
-                .forward_config(forward.build())
-                .build(),
-        )
+        .default_actions(requests::forward(&groups))
         .send()
         .await
         .expect("CreateListener");
@@ -385,27 +347,17 @@ pub async fn deploy(moto: &Moto, lb: &LoadBalancer, overrides: &[(&str, &str)]) 
             .expect("CreateFunction");
     }
     let schedule = |path: &[&str]| scalar(&d.property("PromotionSchedule", path));
-    c.scheduler
-        .create_schedule()
-        .name(schedule(&["Name"]))
-        .schedule_expression(schedule(&["ScheduleExpression"]))
-        .flexible_time_window(
-            FlexibleTimeWindow::builder()
-                .mode(FlexibleTimeWindowMode::Off)
-                .build()
-                .unwrap(),
-        )
-        .target(
-            ScheduleTarget::builder()
-                .arn(schedule(&["Target", "Arn"]))
-                .role_arn(schedule(&["Target", "RoleArn"]))
-                .input(schedule(&["Target", "Input"]))
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .expect("CreateSchedule");
+    requests::create_schedule(
+        &c.scheduler,
+        &Schedule {
+            name: schedule(&["Name"]),
+            expression: schedule(&["ScheduleExpression"]),
+            target_arn: schedule(&["Target", "Arn"]),
+            role_arn: schedule(&["Target", "RoleArn"]),
+            input: schedule(&["Target", "Input"]),
+        },
+    )
+    .await;
     let schedule_event: Value = serde_json::from_str(&schedule(&["Target", "Input"])).unwrap();
     Deployed {
         deployment: d,

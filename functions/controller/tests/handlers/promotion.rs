@@ -1,0 +1,316 @@
+//! The promotion handler run by the schedule: a healthy canary promoted step by step to release,
+//! and each way a step is held, paused, refused or rolled back instead.
+
+use alb_canary_tests::controller_env::{Env, test_plan};
+use alb_canary_tests::requests;
+use contract::LatencyBreach;
+use controller::decision::{Status, Weights};
+use controller::{Error, Outcome};
+
+use crate::setup::{
+    at_first_step, baseline, healthy_minute, promote, set_listener, t0, v1_minute, v2_minute,
+};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn healthy_v2_promotes_step_by_step_to_100() {
+    let env = Env::start().await;
+    let canary = env.canary(test_plan()).await;
+    let mut now = t0();
+    assert_eq!(
+        promote(&env, &canary, now).await,
+        Outcome::Promoted {
+            step: 0,
+            weights: Weights { v1: 90, v2: 10 }
+        }
+    );
+    for (step, expected_v2) in [(1, 25), (2, 50), (3, 100)] {
+        healthy_minute(&env, &canary, now + 30).await;
+        // Too early: the minute has not settled yet, and the bake is not over.
+        let held = promote(&env, &canary, now + 120).await;
+        assert!(
+            matches!(&held, Outcome::Held { reason } if reason.contains("insufficient data") || reason.contains("baking")),
+            "{held:?}"
+        );
+        // 300 s of bake judged once a minute (settle_seconds 60) has also passed.
+        now += 361;
+        let promoted = promote(&env, &canary, now).await;
+        assert_eq!(
+            promoted,
+            Outcome::Promoted {
+                step,
+                weights: Weights::for_percent(expected_v2)
+            }
+        );
+        assert_eq!(
+            env.weights(&canary).await.v2_percent(),
+            f64::from(expected_v2)
+        );
+        let state = env.state(&canary).await.unwrap();
+        assert_eq!(
+            (state.status, state.step, state.step_started_at),
+            (Status::Running, step, now)
+        );
+    }
+    // At 100 % V1 serves nothing; V2's own numbers decide.
+    env.put_minute(&canary.config.canary_tg_arn, now + 30, 1000.0, 2.0, 0.070)
+        .await;
+    assert_eq!(promote(&env, &canary, now + 361).await, Outcome::Completed);
+    // The stable fleet moves to the release; V2 keeps all the traffic until it is healthy.
+    let refreshes = env.refreshes.started();
+    assert_eq!(refreshes.len(), 1);
+    assert_eq!(refreshes[0].group, canary.config.stable_fleet);
+    assert!(matches!(
+        promote(&env, &canary, now + 900).await,
+        Outcome::Held { reason } if reason.contains("InProgress")
+    ));
+    assert_eq!(env.weights(&canary).await, Weights { v1: 0, v2: 100 });
+    env.refreshes
+        .finish(&canary.config.stable_fleet, "Successful");
+    assert_eq!(
+        promote(&env, &canary, now + 960).await,
+        Outcome::Released {
+            version: "2.0.0".into()
+        }
+    );
+    assert_eq!(env.weights(&canary).await, Weights::STABLE_ONLY);
+    assert_eq!(
+        promote(&env, &canary, now + 1020).await,
+        Outcome::Idle {
+            status: Status::Idle
+        }
+    );
+    let history = env.history(&canary).await;
+    assert_eq!(
+        history,
+        [
+            "promote", "hold", "promote", "hold", "promote", "hold", "promote", "complete",
+            "released"
+        ]
+    );
+    assert!(env.schedule_enabled(&canary).await);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn v2_5xx_spike_rolls_back() {
+    let (env, canary, now) = at_first_step(test_plan()).await;
+    v1_minute(&env, &canary, now + 30).await;
+    v2_minute(&env, &canary, now + 30, 20.0, 0.070).await;
+    // Not judged before its minute has closed and settled...
+    let early = promote(&env, &canary, now + 90).await;
+    assert!(matches!(&early, Outcome::Held { .. }), "{early:?}");
+    let outcome = promote(&env, &canary, now + 150).await;
+    assert!(
+        matches!(&outcome, Outcome::RolledBack { reason } if reason.contains("V2 errors 20 of 100")),
+        "{outcome:?}"
+    );
+    assert_eq!(env.weights(&canary).await, Weights::STABLE_ONLY);
+    assert_eq!(env.state(&canary).await.unwrap().status, Status::RolledBack);
+    assert!(!env.schedule_enabled(&canary).await);
+    assert_eq!(
+        promote(&env, &canary, now + 400).await,
+        Outcome::Idle {
+            status: Status::RolledBack
+        }
+    );
+    assert_eq!(env.weights(&canary).await, Weights::STABLE_ONLY);
+}
+
+/// A V2 400 ms slow against a 20 ms baseline, judged after the bake with `on_breach`.
+async fn slow_v2(on_breach: LatencyBreach) -> (Outcome, Weights, Status) {
+    let env = Env::start().await;
+    let mut plan = test_plan();
+    plan.health.latency.on_breach = on_breach;
+    let canary = env.canary(plan).await;
+    let now = t0();
+    baseline(&env, &canary, now).await;
+    promote(&env, &canary, now).await;
+    v1_minute(&env, &canary, now + 30).await;
+    v2_minute(&env, &canary, now + 30, 0.0, 0.400).await;
+    let outcome = promote(&env, &canary, now + 400).await;
+    (
+        outcome,
+        env.weights(&canary).await,
+        env.state(&canary).await.unwrap().status,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn v2_slow_rolls_back_when_so_configured() {
+    let (outcome, weights, status) = slow_v2(LatencyBreach::RollBack).await;
+    assert!(
+        matches!(&outcome, Outcome::RolledBack { reason } if reason.contains("100 of 100 requests (100.00 %) slower than T 120.0 ms")),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        (weights, status),
+        (Weights::STABLE_ONLY, Status::RolledBack)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn v2_slow_holds_when_so_configured() {
+    let (outcome, weights, status) = slow_v2(LatencyBreach::Hold).await;
+    assert!(
+        matches!(&outcome, Outcome::Held { reason } if reason.contains("slower than T 120.0 ms")),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        (weights, status),
+        (Weights::for_percent(10), Status::Running)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_v2_traffic_holds_even_after_the_bake() {
+    let (env, canary, now) = at_first_step(test_plan()).await;
+    v1_minute(&env, &canary, now + 30).await;
+    let outcome = promote(&env, &canary, now + 3000).await;
+    assert!(
+        matches!(&outcome, Outcome::Held { reason } if reason.contains("insufficient data: 0 V2 requests")),
+        "{outcome:?}"
+    );
+    assert_eq!(env.weights(&canary).await, Weights::for_percent(10));
+    assert_eq!(env.state(&canary).await.unwrap().step, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn drift_is_reported_and_pauses_without_overwriting() {
+    let (env, canary, now) = at_first_step(test_plan()).await;
+    let c = &canary.config;
+    let drifted = requests::forward(&[(&c.stable_tg_arn, 60), (&c.canary_tg_arn, 40)]);
+    set_listener(&env, &canary, drifted).await;
+    healthy_minute(&env, &canary, now + 30).await;
+    let outcome = promote(&env, &canary, now + 400).await;
+    assert_eq!(
+        outcome,
+        Outcome::Drift {
+            found: Weights { v1: 60, v2: 40 },
+            expected: Weights::for_percent(10)
+        }
+    );
+    assert_eq!(env.weights(&canary).await, Weights { v1: 60, v2: 40 });
+    assert_eq!(env.state(&canary).await.unwrap().status, Status::Paused);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connection_errors_to_v2_roll_back() {
+    let (env, canary, now) = at_first_step(test_plan()).await;
+    v1_minute(&env, &canary, now + 30).await;
+    v2_minute(&env, &canary, now + 30, 0.0, 0.070).await;
+    env.put_connection_errors(&canary.config.canary_tg_arn, now + 30, 30.0)
+        .await;
+    let outcome = promote(&env, &canary, now + 150).await;
+    assert!(
+        matches!(&outcome, Outcome::RolledBack { reason } if reason.contains("V2 errors 30 of 100")),
+        "{outcome:?}"
+    );
+    assert_eq!(env.weights(&canary).await, Weights::STABLE_ONLY);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_paused_canary_is_still_judged_and_rolls_back() {
+    let (env, canary, now) = at_first_step(test_plan()).await;
+    let running = controller::state::read(&env.clients.dynamodb, &canary.config)
+        .await
+        .unwrap()
+        .unwrap();
+    let paused = running.next(|r| {
+        r.canary.status = Status::Paused;
+        r.canary.reason = Some("paused by an operator".into());
+    });
+    controller::state::replace(
+        &env.clients.dynamodb,
+        &canary.config,
+        Some(&running),
+        &paused,
+        now + 10,
+    )
+    .await
+    .unwrap();
+    healthy_minute(&env, &canary, now + 30).await;
+    let held = promote(&env, &canary, now + 400).await;
+    assert!(
+        matches!(&held, Outcome::Held { reason } if reason.contains("paused")),
+        "{held:?}"
+    );
+    assert_eq!(env.weights(&canary).await, Weights::for_percent(10));
+    v2_minute(&env, &canary, now + 450, 40.0, 0.070).await;
+    v1_minute(&env, &canary, now + 450).await;
+    let outcome = promote(&env, &canary, now + 600).await;
+    assert!(
+        matches!(&outcome, Outcome::RolledBack { .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(env.weights(&canary).await, Weights::STABLE_ONLY);
+    assert_eq!(env.state(&canary).await.unwrap().status, Status::RolledBack);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_step_holding_past_max_step_seconds_pauses_and_notifies() {
+    let mut plan = test_plan();
+    plan.max_step_seconds = 600;
+    let (env, canary, now) = at_first_step(plan).await;
+    v1_minute(&env, &canary, now + 30).await;
+    let held = promote(&env, &canary, now + 600).await;
+    assert!(matches!(&held, Outcome::Held { .. }), "{held:?}");
+    let outcome = promote(&env, &canary, now + 601).await;
+    assert!(
+        matches!(&outcome, Outcome::Paused { reason } if reason.contains("max_step_seconds 600")),
+        "{outcome:?}"
+    );
+    let state = env.state(&canary).await.unwrap();
+    assert_eq!((state.status, state.step), (Status::Paused, 0));
+    assert_eq!(env.weights(&canary).await, Weights::for_percent(10));
+    assert_eq!(env.history(&canary).await, ["promote", "hold", "pause"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_canary_starts_only_with_healthy_v2_targets() {
+    let env = Env::start().await;
+    let canary = env.canary(test_plan()).await;
+    env.clients
+        .elbv2
+        .deregister_targets()
+        .target_group_arn(&canary.config.canary_tg_arn)
+        .targets(
+            aws_sdk_elasticloadbalancingv2::types::TargetDescription::builder()
+                .id("10.0.20.5")
+                .port(8000)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let outcome = promote(&env, &canary, t0()).await;
+    assert!(
+        matches!(&outcome, Outcome::Held { reason } if reason.contains("canary fleet: 0 healthy")),
+        "{outcome:?}"
+    );
+    assert_eq!(env.weights(&canary).await, Weights::STABLE_ONLY);
+    assert_eq!(
+        env.state(&canary).await.map(|s| (s.status, s.version)),
+        Some((Status::Deploying, 1))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_promotion_runs_cannot_both_advance_a_step() {
+    use controller::promotion::{Prepared, prepare, record, write};
+    let (env, canary, now) = at_first_step(test_plan()).await;
+    let c = &canary.config;
+    healthy_minute(&env, &canary, now + 30).await;
+    let (Prepared::Decided(a), Prepared::Decided(b)) = (
+        prepare(&env.clients, c, now + 361).await.unwrap(),
+        prepare(&env.clients, c, now + 362).await.unwrap(),
+    ) else {
+        panic!("both runs should decide")
+    };
+    write(&env.clients, c, &a).await.unwrap();
+    write(&env.clients, c, &b).await.unwrap();
+    let first = record(&env.clients, c, &a).await;
+    let second = record(&env.clients, c, &b).await;
+    assert!(first.is_ok(), "{first:?}");
+    assert!(matches!(second, Err(Error::Conflict { .. })), "{second:?}");
+    let state = env.state(&canary).await.unwrap();
+    assert_eq!((state.step, state.version), (1, 3));
+}
