@@ -91,32 +91,9 @@ async fn the_schedule_promotes_a_healthy_canary_through_every_step_and_operators
         }
     );
 
-    for (step, percent) in steps.iter().enumerate().skip(2) {
-        healthy_minute(&env, &deployed, now + 30).await;
-        now += step_length();
-        assert_eq!(
-            scheduled_run(&deployed, now).await,
-            Outcome::Promoted {
-                step,
-                weights: Weights::for_percent(*percent)
-            }
-        );
-        assert_eq!(weights(&deployed).await.v2_percent(), f64::from(*percent));
-    }
-    env.put_minute(
-        &deployed.target.config.canary_tg_arn,
-        now + 30,
-        1000.0,
-        1.0,
-        0.070,
-    )
-    .await;
-    assert_eq!(
-        scheduled_run(&deployed, now + step_length()).await,
-        Outcome::Completed
-    );
+    now = bake_steps_to_completion(&env, &deployed, 2, now).await;
 
-    let report = status(&deployed, now + 400).await;
+    let report = status(&deployed, now + 60).await;
     assert!(report.contains("weights    V1 0 / V2 100"), "{report}");
     assert!(
         report.contains("release    1.1.0 complete: the stable fleet moves to it"),
@@ -129,12 +106,7 @@ async fn the_schedule_promotes_a_healthy_canary_through_every_step_and_operators
             "{report}"
         );
     }
-    let decisions: Vec<&str> = report
-        .lines()
-        .skip_while(|l| !l.starts_with("decisions"))
-        .skip(1)
-        .map(|l| l.split_whitespace().next().unwrap())
-        .collect();
+    let decisions = decisions(&report);
     assert_eq!(decisions.first(), Some(&"complete"), "{report}");
     for kind in ["pause", "resume", "promote", "hold"] {
         assert!(decisions.contains(&kind), "no {kind} decision in {report}");
@@ -148,7 +120,7 @@ async fn the_schedule_promotes_a_healthy_canary_through_every_step_and_operators
         "{report}"
     );
     // Complete means done: operators can no longer pause or skip.
-    let err = apply(&deployed.target, Operator::Promote, now + 500)
+    let err = apply(&deployed.target, Operator::Promote, now + 120)
         .await
         .unwrap_err()
         .to_string();
@@ -159,28 +131,15 @@ async fn the_schedule_promotes_a_healthy_canary_through_every_step_and_operators
 #[tokio::test(flavor = "multi_thread")]
 async fn a_v2_error_spike_and_its_alarm_roll_the_canary_back_for_good() {
     let env = Env::start().await;
-    let deployed = deploy(&env).await;
-    first_release(&env, &deployed, "1.0.0", t0() - 600).await;
-    start_canary(&env, &deployed, "1.1.0", t0() - 300).await;
+    let deployed = canary_at_first_step(&env, t0() - 600).await;
     let now = t0();
     assert_eq!(weights(&deployed).await.v2, 10);
 
-    env.put_minute(
-        &deployed.target.config.stable_tg_arn,
-        now + 30,
-        900.0,
-        1.0,
-        0.020,
-    )
-    .await;
-    env.put_minute(
-        &deployed.target.config.canary_tg_arn,
-        now + 30,
-        100.0,
-        40.0,
-        0.070,
-    )
-    .await;
+    let config = &deployed.target.config;
+    env.put_minute(&config.stable_tg_arn, now + 30, 900.0, 1.0, 0.020)
+        .await;
+    env.put_minute(&config.canary_tg_arn, now + 30, 100.0, 40.0, 0.070)
+        .await;
     let alarm = deployed.deployment.lookup("CanaryErrorRateAlarm");
     // A real alarm event (the controller's fixture), renamed to the stack's alarm.
     let event = alarm_event(&deployed, "CanaryErrorRateAlarm");
@@ -226,17 +185,15 @@ async fn a_v2_error_spike_and_its_alarm_roll_the_canary_back_for_good() {
 #[tokio::test(flavor = "multi_thread")]
 async fn abort_through_the_cli_rolls_a_running_canary_back_at_once() {
     let env = Env::start().await;
-    let deployed = deploy(&env).await;
-    first_release(&env, &deployed, "1.0.0", t0() - 600).await;
-    start_canary(&env, &deployed, "1.1.0", t0() - 300).await;
+    let deployed = canary_at_first_step(&env, t0() - 600).await;
     assert_eq!(weights(&deployed).await.v2, 10);
 
-    let cli = |command: &str| {
+    let cli = |command: &str, function: &str| {
         let output = std::process::Command::new(env!("CARGO_BIN_EXE_canaryctl"))
             .args([
                 command,
                 "--function",
-                "alb-canary-PromoteFunction",
+                function,
                 "--endpoint-url",
                 &env.moto.endpoint(),
             ])
@@ -249,14 +206,15 @@ async fn abort_through_the_cli_rolls_a_running_canary_back_at_once() {
                 + &String::from_utf8_lossy(&output.stderr),
         )
     };
-    let (ok, text) = cli("abort");
+    let function = "alb-canary-PromoteFunction";
+    let (ok, text) = cli("abort", function);
     assert!(ok, "{text}");
     assert!(
         text.contains("aborted: V2 weight 0 (was V1 90 / V2 10)"),
         "{text}"
     );
     assert_eq!(weights(&deployed).await, Weights::STABLE_ONLY);
-    let (ok, text) = cli("status");
+    let (ok, text) = cli("status", function);
     assert!(ok, "{text}");
     assert!(text.contains("release    1.1.0 rolled_back"), "{text}");
     assert!(text.contains("reason     aborted by an operator"), "{text}");
@@ -266,28 +224,18 @@ async fn abort_through_the_cli_rolls_a_running_canary_back_at_once() {
         "{text}"
     );
     // Pausing what is rolled back is refused, with a message that says why; nothing changes.
-    let (ok, text) = cli("pause");
+    let (ok, text) = cli("pause", function);
     assert!(!ok);
     assert!(
         text.contains("cannot pause a canary that is rolled_back"),
         "{text}"
     );
     // A function that is not a canary controller is refused by name.
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_canaryctl"))
-        .args([
-            "status",
-            "--function",
-            "no-such-function",
-            "--endpoint-url",
-            &env.moto.endpoint(),
-        ])
-        .envs(env.moto.env())
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
+    let (ok, text) = cli("status", "no-such-function");
+    assert!(!ok);
     assert!(
-        String::from_utf8_lossy(&output.stderr)
-            .contains("could not read function no-such-function")
+        text.contains("could not read function no-such-function"),
+        "{text}"
     );
     check_recorded_calls(&deployed);
 }
@@ -300,10 +248,24 @@ fn alarm_event(deployed: &Deployed, logical_id: &str) -> Value {
     event
 }
 
-/// Healthy minutes and scheduled runs from a canary's first step to its completion.
-async fn bake_every_step(env: &Env, deployed: &Deployed, mut now: i64) -> i64 {
+/// The stack deployed, idle on 1.0.0 released at `now`, and 1.1.0's canary at its first step.
+async fn canary_at_first_step(env: &Env, now: i64) -> Deployed {
+    let deployed = deploy(env).await;
+    first_release(env, &deployed, "1.0.0", now).await;
+    start_canary(env, &deployed, "1.1.0", now + 120).await;
+    deployed
+}
+
+/// Healthy minutes and scheduled runs from the canary's step `first` (the one before it baking
+/// since `now`) to its completion; returns the time of the completing run.
+async fn bake_steps_to_completion(
+    env: &Env,
+    deployed: &Deployed,
+    first: usize,
+    mut now: i64,
+) -> i64 {
     let steps = emulator_plan().steps;
-    for (step, percent) in steps.iter().enumerate().skip(1) {
+    for (step, percent) in steps.iter().enumerate().skip(first) {
         healthy_minute(env, deployed, now + 30).await;
         now += step_length();
         assert_eq!(
@@ -313,7 +275,9 @@ async fn bake_every_step(env: &Env, deployed: &Deployed, mut now: i64) -> i64 {
                 weights: Weights::for_percent(*percent)
             }
         );
+        assert_eq!(weights(deployed).await.v2_percent(), f64::from(*percent));
     }
+    // At 100 % V1 serves nothing; V2's own numbers decide.
     env.put_minute(
         &deployed.target.config.canary_tg_arn,
         now + 30,
@@ -325,6 +289,16 @@ async fn bake_every_step(env: &Env, deployed: &Deployed, mut now: i64) -> i64 {
     now += step_length();
     assert_eq!(scheduled_run(deployed, now).await, Outcome::Completed);
     now
+}
+
+/// The decision kinds the status report lists, latest first.
+fn decisions(report: &str) -> Vec<&str> {
+    report
+        .lines()
+        .skip_while(|l| !l.starts_with("decisions"))
+        .skip(1)
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect()
 }
 
 /// The canary completed: the stable fleet moves to `version`, then the stack is idle on it.
@@ -413,7 +387,7 @@ async fn the_life_of_the_stack_first_deploy_releases_a_rollback_and_a_fresh_rele
         pointer(&deployed, Fleet::Stable).await.as_deref(),
         Some("1.0.0")
     );
-    now = bake_every_step(&env, &deployed, now + 60).await;
+    now = bake_steps_to_completion(&env, &deployed, 1, now + 60).await;
     finish(&env, &deployed, "1.1.0", now).await;
     now += 300;
 
@@ -448,7 +422,7 @@ async fn the_life_of_the_stack_first_deploy_releases_a_rollback_and_a_fresh_rele
     // 1.3.0 starts fresh from the first step and completes.
     start_canary(&env, &deployed, "1.3.0", now).await;
     assert_eq!(recorded(&deployed).await.unwrap().canary.step, 0);
-    now = bake_every_step(&env, &deployed, now + 60).await;
+    now = bake_steps_to_completion(&env, &deployed, 1, now + 60).await;
     finish(&env, &deployed, "1.3.0", now).await;
 
     // A record per release, with its steps and outcome.
@@ -500,10 +474,8 @@ async fn snapshot(env: &Env, deployed: &Deployed) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_release_refusal_says_why_and_changes_nothing() {
     let env = Env::start().await;
-    let deployed = deploy(&env).await;
     let now = t0() - 600;
-    first_release(&env, &deployed, "1.0.0", now).await;
-    start_canary(&env, &deployed, "1.1.0", now + 120).await;
+    let deployed = canary_at_first_step(&env, now).await;
     publish(&deployed, "1.2.0").await;
 
     let before = snapshot(&env, &deployed).await;
@@ -575,14 +547,8 @@ async fn status_shows_the_latest_decisions_with_more_history_than_one_page() {
     }
     first_release(&env, &deployed, "1.0.0", now).await;
     let report = status(&deployed, now + 120).await;
-    let decisions: Vec<&str> = report
-        .lines()
-        .skip_while(|l| !l.starts_with("decisions"))
-        .skip(1)
-        .map(|l| l.split_whitespace().next().unwrap())
-        .collect();
     assert_eq!(
-        &decisions[..3],
+        &decisions(&report)[..3],
         ["released", "release", "hold"].as_slice(),
         "{report}"
     );

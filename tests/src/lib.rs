@@ -9,8 +9,8 @@
 //!   template declares them ([`template`] resolves its expressions).
 //! - [`controller_env`]: the controller's handlers against the emulator (listener, target groups,
 //!   table, topic, schedule, bucket) and the shared event fixtures (`tests/fixtures/`).
-//! - [`requests`]: the requests both emulator set-ups send alike (forward action, IP target, schedule).
-//! - [`settings`]: one valid set of the controller's settings, for configuration and cold-start tests.
+//! - [`requests`]: what both emulator set-ups send alike (forward action, IP target, schedule).
+//! - [`settings`]: one valid set of the controller's settings (configuration, cold-start tests).
 //! - [`cold_start`]: both functions' cold-start cases ([`cold_start_tests!`] declares them).
 //! - [`podman`]: Podman with isolated state for the container test, and the static service binary.
 //! - [`journal`]: the container's journald log lines, read back.

@@ -17,20 +17,9 @@ enum Rule {
     TooLong,
 }
 
-/// Known violations, each with who removes it and why it is still here. An entry that no longer
-/// violates fails the test too, so the list only shrinks.
-const ALLOWED: &[(&str, Rule, &str)] = &[
-    (
-        "stack/tests/stack/structure.rs",
-        Rule::TooLong,
-        "lead: one file of stack intent tests; split by part of the stack",
-    ),
-    (
-        "functions/controller/tests/handlers.rs",
-        Rule::TooLong,
-        "lead: handler tests grew with the releases; split promotion from rollback",
-    ),
-];
+/// Known violations, each as (file, rule, who removes it and why it is still here). An entry that
+/// no longer violates fails the test too, so the list only shrinks; it is empty now: keep it so.
+const ALLOWED: &[(&str, Rule, &str)] = &[];
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -78,6 +67,24 @@ fn violations(text: &str) -> Vec<(Rule, String)> {
     found
 }
 
+/// What the scan `found` (file, rule, detail) leaves to fix given the `allowed` exceptions: every
+/// violation not allowed, and every allowed entry that no longer violates.
+fn problems(found: &[(String, Rule, String)], allowed: &[(&str, Rule, &str)]) -> Vec<String> {
+    let mut problems: Vec<String> = found
+        .iter()
+        .filter(|(file, rule, _)| !allowed.iter().any(|(f, r, _)| f == file && r == rule))
+        .map(|(file, rule, detail)| format!("{file}: {rule:?}: {detail}"))
+        .collect();
+    for (file, rule, _) in allowed {
+        if !found.iter().any(|(f, r, _)| f == file && r == rule) {
+            problems.push(format!(
+                "{file}: {rule:?} is allowed in tidy.rs but no longer found: remove the entry"
+            ));
+        }
+    }
+    problems
+}
+
 #[test]
 fn no_path_includes_no_dead_code_allowances_no_long_files() {
     let root = workspace_root();
@@ -90,27 +97,16 @@ fn no_path_includes_no_dead_code_allowances_no_long_files() {
         files.len(),
         root.display()
     );
-    let mut problems = Vec::new();
-    let mut allowed_seen = Vec::new();
+    let mut found = Vec::new();
     for file in &files {
         let relative = file.strip_prefix(&root).expect("under the root");
         let relative = relative.to_string_lossy().replace('\\', "/");
         let text = fs::read_to_string(file).unwrap_or_else(|err| panic!("{relative}: {err}"));
         for (rule, detail) in violations(&text) {
-            if ALLOWED.iter().any(|(f, r, _)| *f == relative && *r == rule) {
-                allowed_seen.push((relative.clone(), rule));
-            } else {
-                problems.push(format!("{relative}: {rule:?}: {detail}"));
-            }
+            found.push((relative.clone(), rule, detail));
         }
     }
-    for (file, rule, _) in ALLOWED {
-        if !allowed_seen.iter().any(|(f, r)| f == file && r == rule) {
-            problems.push(format!(
-                "{file}: {rule:?} is allowed in tidy.rs but no longer found: remove the entry"
-            ));
-        }
-    }
+    let problems = problems(&found, ALLOWED);
     assert!(
         problems.is_empty(),
         "tidy: {} problem(s)\n  {}\n(no #[path] includes: share test code through the `alb-canary-tests` \
@@ -133,4 +129,21 @@ fn each_rule_catches_what_it_names() {
     assert_eq!(rules(&"fn f() {}\n".repeat(MAX_LINES - 1)), []);
     // An item-level allowance is a reasoned exception next to its item, not a blanket one.
     assert_eq!(rules("#[allow(dead_code)]\nfn f() {}\n"), []);
+}
+
+#[test]
+fn the_allow_list_admits_only_what_it_names_and_only_while_it_applies() {
+    let found = [("a.rs".to_owned(), Rule::TooLong, "700 lines".to_owned())];
+    let allowed = [("a.rs", Rule::TooLong, "someone: why")];
+    assert_eq!(problems(&found, &allowed), Vec::<String>::new());
+    assert_eq!(problems(&found, &[]), ["a.rs: TooLong: 700 lines"]);
+    // Another rule of the same file is not covered.
+    let other_rule = [("a.rs", Rule::PathAttribute, "someone: why")];
+    assert_eq!(problems(&found, &other_rule).len(), 2);
+    let stale = problems(&[], &allowed);
+    assert_eq!(stale.len(), 1);
+    assert!(
+        stale[0].contains("no longer found: remove the entry"),
+        "{stale:?}"
+    );
 }
