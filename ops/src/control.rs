@@ -33,7 +33,7 @@ impl Action {
 }
 
 pub async fn run(action: Action, options: &Options) -> crate::Result {
-    let target = options.resolve().await?;
+    let target = crate::settings::resolve(options).await?;
     println!("{}", apply(&target, action, controller::now_secs()).await?);
     Ok(())
 }

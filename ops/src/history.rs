@@ -6,24 +6,17 @@ use aws_smithy_types::DateTime;
 use aws_smithy_types::date_time::Format;
 use controller::state::{self, ReleaseRecord};
 
-use crate::settings::{Options, Target};
+use crate::settings::Target;
 
 /// `history`'s options.
-#[derive(Clone, Debug, PartialEq, Eq, clap::Args)]
-pub struct Args {
-    /// Only this release: its records and the decisions taken while it ran
-    #[arg(long, value_name = "VERSION")]
-    pub release: Option<String>,
-    #[command(flatten)]
-    pub target: Options,
-}
+pub use canaryctl_args::HistoryArgs as Args;
 
 pub async fn run(args: &Args) -> crate::Result {
     let Args {
         release,
         target: options,
     } = args;
-    let target = options.resolve().await?;
+    let target = crate::settings::resolve(options).await?;
     print!(
         "{}",
         report(&target, release.as_deref(), controller::now_secs()).await?

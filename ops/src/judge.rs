@@ -5,19 +5,11 @@
 use contract::{Method, Plan};
 use controller::simulation::{CellSummary, Scenario, grid, plan_for, run_cell};
 use serde_json::json;
-use std::num::NonZeroUsize;
-use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-/// `judge`'s options.
-#[derive(Clone, Debug, PartialEq, Eq, clap::Args)]
-pub struct ReplayArgs {
-    /// A replay input (JSON: the plan, the state, the weights and the minutes a decision saw)
-    #[arg(long, value_name = "FILE")]
-    pub replay: PathBuf,
-}
+pub use canaryctl_args::{BenchArgs, ReplayArgs};
 
 /// `judge --replay FILE`: the decision, its reason and every statistic with its threshold.
 pub fn run(args: &ReplayArgs) -> crate::Result {
@@ -26,24 +18,6 @@ pub fn run(args: &ReplayArgs) -> crate::Result {
     let out = controller::replay::replay(&text).map_err(|err| format!("{file}: {err}"))?;
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(())
-}
-
-/// `bench-judge`'s options.
-#[derive(Clone, Debug, PartialEq, Eq, clap::Args)]
-pub struct BenchArgs {
-    /// Canaries simulated per cell and method
-    #[arg(long, value_name = "N", default_value_t = NonZeroUsize::new(1000).expect("1000 > 0"))]
-    pub canaries: NonZeroUsize,
-    /// Seed of the simulation (the same seed gives the same table)
-    #[arg(long, value_name = "S", default_value_t = 20_261_125)]
-    pub seed: u64,
-    /// Print the table as JSON
-    #[arg(long)]
-    pub json: bool,
-    /// The plan's health.period_seconds: one simulated datapoint and decision per period (10, 20,
-    /// 30 or a multiple of 60; below a minute the steps' limit shrinks to CloudWatch's 3 hours)
-    #[arg(long, value_name = "S", default_value_t = 60)]
-    pub period: u64,
 }
 
 /// A method's plan at `period`. Sub-minute data is kept 3 hours, so below a minute the steps'

@@ -13,39 +13,14 @@ use std::path::PathBuf;
 use aws_config::BehaviorVersion;
 use aws_sdk_s3::primitives::ByteStream;
 use contract::release::{
-    DEFAULT_ARTIFACT_PREFIX, binary_key, checksum_body, checksum_key, parse_checksum,
-    validate_version,
+    binary_key, checksum_body, checksum_key, parse_checksum, validate_version,
 };
 use sha2::{Digest, Sha256};
 
 use crate::aws_error::describe;
 
 /// `publish`'s options.
-#[derive(Clone, Debug, PartialEq, Eq, clap::Args)]
-pub struct Args {
-    /// The artifact bucket (the stack's `ArtifactBucketName` output)
-    #[arg(long, value_name = "B", value_parser = clap::builder::NonEmptyStringValueParser::new())]
-    pub bucket: String,
-    /// The key prefix; the stack's instances read `artifacts` unless its `ArtifactPrefix` says otherwise
-    #[arg(long, value_name = "P", default_value = DEFAULT_ARTIFACT_PREFIX)]
-    pub prefix: String,
-    /// The version to publish the binary as; a published version is immutable
-    #[arg(long, value_name = "V", value_parser = crate::release::version_arg)]
-    pub version: String,
-    /// The static recommender binary (`cargo xtask build-static` prints its path)
-    #[arg(long, value_name = "PATH")]
-    pub file: PathBuf,
-    /// Send the S3 calls to this endpoint (e.g. the local emulator); AWS_ENDPOINT_URL works too
-    #[arg(long, value_name = "URL")]
-    pub endpoint_url: Option<String>,
-}
-
-impl Args {
-    /// The prefix without the slashes around it, so `/releases/` and `releases` agree.
-    fn prefix(&self) -> &str {
-        self.prefix.trim_matches('/')
-    }
-}
+pub use canaryctl_args::PublishArgs as Args;
 
 #[derive(Debug)]
 enum PublishError {

@@ -10,31 +10,10 @@ use controller::state::{self, Recorded};
 use controller::{fleet, lifecycle, rollback, schedule};
 use serde_json::json;
 
-use std::path::PathBuf;
-
-use crate::settings::{Options, Target};
+use crate::settings::Target;
 
 /// `release`'s options.
-#[derive(Clone, Debug, PartialEq, Eq, clap::Args)]
-pub struct Args {
-    /// The published version to release (see `publish`)
-    #[arg(value_parser = version_arg)]
-    pub version: String,
-    /// Abort a release still in progress (its canary rolls back) and start this one
-    #[arg(long)]
-    pub force: bool,
-    /// Publish this binary as VERSION first (unchanged if it already is, refused if VERSION holds
-    /// another binary)
-    #[arg(long, value_name = "PATH")]
-    pub file: Option<PathBuf>,
-    #[command(flatten)]
-    pub target: Options,
-}
-
-/// A version as clap checks it: the rules of [`validate_version`].
-pub fn version_arg(version: &str) -> Result<String, String> {
-    validate_version(version).map(|()| version.to_owned())
-}
+pub use canaryctl_args::ReleaseArgs as Args;
 
 pub async fn run(args: &Args) -> crate::Result {
     let Args {
@@ -44,7 +23,7 @@ pub async fn run(args: &Args) -> crate::Result {
         target: options,
     } = args;
     let (version, force) = (version.clone(), *force);
-    let target = options.resolve().await?;
+    let target = crate::settings::resolve(options).await?;
     // `--file`: publish that binary as VERSION first (unchanged if it already is, refused if
     // VERSION holds another binary).
     if let Some(file) = file {

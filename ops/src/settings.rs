@@ -9,8 +9,8 @@ use controller::{Clients, Config};
 
 use crate::aws_error::describe;
 
-/// The stack `sam deploy` creates by default (samconfig.toml).
-pub const DEFAULT_STACK: &str = "alb-canary";
+pub use canaryctl_args::{DEFAULT_STACK, Options};
+
 /// The stack output that names the function whose environment holds the configuration.
 const FUNCTION_OUTPUT: &str = "RollbackFunctionName";
 
@@ -19,43 +19,27 @@ pub struct Target {
     pub config: Config,
 }
 
-/// Where the canary is: options shared by every operator command.
-#[derive(Clone, Debug, PartialEq, Eq, clap::Args)]
-pub struct Options {
-    /// The stack whose output names the controller function
-    #[arg(long, value_name = "NAME", default_value = DEFAULT_STACK)]
-    pub stack: String,
-    /// The controller function itself (instead of looking it up in --stack)
-    #[arg(long, value_name = "NAME")]
-    pub function: Option<String>,
-    /// Send every AWS call to this endpoint (e.g. the local emulator); AWS_ENDPOINT_URL works too
-    #[arg(long, value_name = "URL")]
-    pub endpoint_url: Option<String>,
+async fn sdk_config(options: &Options) -> aws_config::SdkConfig {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(url) = &options.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    loader.load().await
 }
 
-impl Options {
-    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-        if let Some(url) = &self.endpoint_url {
-            loader = loader.endpoint_url(url);
-        }
-        loader.load().await
-    }
-
-    /// Clients and the controller's configuration, read from the deployed function.
-    pub async fn resolve(&self) -> crate::Result<Target> {
-        let sdk = self.sdk_config().await;
-        let function = match &self.function {
-            Some(name) => name.clone(),
-            None => function_from_stack(&sdk, &self.stack).await?,
-        };
-        target_of(
-            &aws_sdk_lambda::Client::new(&sdk),
-            &function,
-            Clients::new(&sdk),
-        )
-        .await
-    }
+/// Clients and the controller's configuration, read from the function `options` name.
+pub async fn resolve(options: &Options) -> crate::Result<Target> {
+    let sdk = sdk_config(options).await;
+    let function = match &options.function {
+        Some(name) => name.clone(),
+        None => function_from_stack(&sdk, &options.stack).await?,
+    };
+    target_of(
+        &aws_sdk_lambda::Client::new(&sdk),
+        &function,
+        Clients::new(&sdk),
+    )
+    .await
 }
 
 /// The controller's configuration, read from `function`'s environment, with `clients`.

@@ -15,7 +15,7 @@ const LAST_DECISIONS: usize = 10;
 const STATISTICS_LOOKBACK: usize = 50;
 
 pub async fn run(options: &Options) -> crate::Result {
-    let target = options.resolve().await?;
+    let target = crate::settings::resolve(options).await?;
     print!("{}", report(&target, controller::now_secs()).await?);
     Ok(())
 }

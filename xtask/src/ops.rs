@@ -1,23 +1,28 @@
-//! `cargo xtask release | status | history | pause | resume | promote | abort`: the operator
-//! commands, run by the `canaryctl` binary (crate `ops/`), which holds the AWS SDK work this crate
-//! stays free of.
+//! `cargo xtask release | status | history | pause | resume | promote | abort | judge |
+//! bench-judge`: run by the `canaryctl` binary (crate `ops/`), which holds the AWS SDK work this
+//! crate stays free of. The arguments are parsed here first with canaryctl's own definition
+//! (crate `ops/args/`, no SDK): `--help` and usage mistakes are answered without building
+//! canaryctl, and `release` finds its VERSION as canaryctl will read it.
 
 use std::process::Command;
+
+use canaryctl_args::{BIN_NAME_VAR, Cli, Command as Canaryctl};
 
 use crate::project::{root, run_command};
 use crate::service::{build_static, service_version};
 use crate::target::Arch;
 
-/// Values of these options are not the release's VERSION.
-const OPTIONS_WITH_VALUES: [&str; 4] = ["--file", "--stack", "--function", "--endpoint-url"];
+/// Our name in canaryctl's usage lines and suggestions.
+const BIN_NAME: &str = "cargo xtask";
 
 pub fn run(command: &str, args: &[String]) -> crate::Result {
+    // --help and usage errors: clap prints them and exits, as canaryctl would.
+    let cli = parse(command, args).unwrap_or_else(|err| err.exit());
     let mut extra = Vec::new();
     // `release` publishes first when the version is this checkout's: the static binary is built
     // and handed over; any other version must already be published.
-    if command == "release"
-        && let Some(version) = release_version(args)
-        && *version == service_version()?
+    if let Some(version) = version_to_build(&cli)
+        && version == service_version()?
     {
         let binary = build_static(Arch::X86_64)?;
         extra = vec!["--file".to_string(), binary.display().to_string()];
@@ -26,40 +31,80 @@ pub fn run(command: &str, args: &[String]) -> crate::Result {
         Command::new(env!("CARGO"))
             .current_dir(root())
             .args(["run", "--quiet", "--package", "canaryctl", "--", command])
-            // canaryctl's usage lines and suggestions then name the command typed here.
-            .env("CANARYCTL_BIN_NAME", "cargo xtask")
+            .env(BIN_NAME_VAR, BIN_NAME)
             .args(args)
             .args(extra),
     )
 }
 
-/// The VERSION argument of `release` (canaryctl parses and checks it; this only finds it).
-fn release_version(args: &[String]) -> Option<&String> {
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        if OPTIONS_WITH_VALUES.contains(&arg.as_str()) {
-            args.next();
-        } else if !arg.starts_with('-') {
-            return Some(arg);
-        }
+fn parse(command: &str, args: &[String]) -> Result<Cli, clap::Error> {
+    let argv = [BIN_NAME, command].into_iter().map(str::to_owned);
+    Cli::parse_named(Some(BIN_NAME.to_owned()), argv.chain(args.iter().cloned()))
+}
+
+/// The VERSION of a `release` that names no `--file` of its own: the one to build if it is this
+/// checkout's.
+fn version_to_build(cli: &Cli) -> Option<&str> {
+    match &cli.command {
+        Canaryctl::Release(release) if release.file.is_none() => Some(&release.version),
+        _ => None,
     }
-    None
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn version(args: &[&str]) -> Result<Option<String>, String> {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        parse("release", &args)
+            .map(|cli| version_to_build(&cli).map(str::to_owned))
+            .map_err(|err| err.to_string())
+    }
+
     #[test]
-    fn the_release_version_is_the_argument_that_is_no_option_value() {
-        let args = |list: &[&str]| list.iter().map(|a| a.to_string()).collect::<Vec<_>>();
-        let found = |list: &[&str]| release_version(&args(list)).cloned();
-        assert_eq!(found(&["1.2.0", "--force"]), Some("1.2.0".into()));
+    fn the_release_version_is_read_as_canaryctl_reads_it() {
+        assert_eq!(version(&["1.2.0", "--force"]), Ok(Some("1.2.0".into())));
         assert_eq!(
-            found(&["--stack", "s", "--force", "1.2.0"]),
-            Some("1.2.0".into())
+            version(&["--stack", "s", "--force", "1.2.0"]),
+            Ok(Some("1.2.0".into()))
         );
-        assert_eq!(found(&["--file", "bin", "1.2.0"]), Some("1.2.0".into()));
-        assert_eq!(found(&["--help"]), None);
+        assert_eq!(
+            version(&["--endpoint-url", "http://127.0.0.1:5000", "1.2.0"]),
+            Ok(Some("1.2.0".into()))
+        );
+        // A binary of the caller's own: nothing to build.
+        assert_eq!(version(&["--file", "bin", "1.2.0"]), Ok(None));
+        let other = parse("status", &["--stack".into(), "s".into()]).unwrap();
+        assert_eq!(version_to_build(&other), None);
+    }
+
+    #[test]
+    fn help_and_mistakes_are_canaryctls_under_our_name() {
+        let help = parse("release", &["--help".into()]).unwrap_err();
+        assert_eq!(help.kind(), clap::error::ErrorKind::DisplayHelp);
+        let help = help.to_string();
+        assert!(
+            help.contains("Usage: cargo xtask release [OPTIONS] <VERSION>"),
+            "{help}"
+        );
+        assert!(help.contains("Example:"), "{help}");
+        for (args, expected) in [
+            (
+                &["1.2.0", "--stak", "s"][..],
+                "a similar argument exists: '--stack'",
+            ),
+            (&["--force"], "required arguments were not provided"),
+            (&["../1.2.0"], "contains `/`"),
+            (
+                &["1.2.0", "--stack"],
+                "a value is required for '--stack <NAME>'",
+            ),
+        ] {
+            let err = version(args).unwrap_err();
+            assert!(err.contains(expected), "{args:?}: {err}");
+        }
+        let err = version(&["1.2.0", "--stak", "s"]).unwrap_err();
+        assert!(err.contains("Usage: cargo xtask release"), "{err}");
     }
 }

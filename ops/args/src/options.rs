@@ -1,0 +1,108 @@
+//! Each command's options, as clap checks them.
+
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+
+use contract::release::{DEFAULT_ARTIFACT_PREFIX, validate_version};
+
+/// The stack `sam deploy` creates by default (samconfig.toml).
+pub const DEFAULT_STACK: &str = "alb-canary";
+
+/// Where the canary is: options shared by every operator command.
+#[derive(Clone, Debug, PartialEq, Eq, clap::Args)]
+pub struct Options {
+    /// The stack whose output names the controller function
+    #[arg(long, value_name = "NAME", default_value = DEFAULT_STACK)]
+    pub stack: String,
+    /// The controller function itself (instead of looking it up in --stack)
+    #[arg(long, value_name = "NAME")]
+    pub function: Option<String>,
+    /// Send every AWS call to this endpoint (e.g. the local emulator); AWS_ENDPOINT_URL works too
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+}
+
+/// `publish`'s options.
+#[derive(Clone, Debug, PartialEq, Eq, clap::Args)]
+pub struct PublishArgs {
+    /// The artifact bucket (the stack's `ArtifactBucketName` output)
+    #[arg(long, value_name = "B", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    pub bucket: String,
+    /// The key prefix; the stack's instances read `artifacts` unless its `ArtifactPrefix` says otherwise
+    #[arg(long, value_name = "P", default_value = DEFAULT_ARTIFACT_PREFIX)]
+    pub prefix: String,
+    /// The version to publish the binary as; a published version is immutable
+    #[arg(long, value_name = "V", value_parser = version_arg)]
+    pub version: String,
+    /// The static recommender binary (`cargo xtask build-static` prints its path)
+    #[arg(long, value_name = "PATH")]
+    pub file: PathBuf,
+    /// Send the S3 calls to this endpoint (e.g. the local emulator); AWS_ENDPOINT_URL works too
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+}
+
+impl PublishArgs {
+    /// The prefix without the slashes around it, so `/releases/` and `releases` agree.
+    pub fn prefix(&self) -> &str {
+        self.prefix.trim_matches('/')
+    }
+}
+
+/// `release`'s options.
+#[derive(Clone, Debug, PartialEq, Eq, clap::Args)]
+pub struct ReleaseArgs {
+    /// The published version to release (see `publish`)
+    #[arg(value_parser = version_arg)]
+    pub version: String,
+    /// Abort a release still in progress (its canary rolls back) and start this one
+    #[arg(long)]
+    pub force: bool,
+    /// Publish this binary as VERSION first (unchanged if it already is, refused if VERSION holds
+    /// another binary)
+    #[arg(long, value_name = "PATH")]
+    pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub target: Options,
+}
+
+/// `history`'s options.
+#[derive(Clone, Debug, PartialEq, Eq, clap::Args)]
+pub struct HistoryArgs {
+    /// Only this release: its records and the decisions taken while it ran
+    #[arg(long, value_name = "VERSION")]
+    pub release: Option<String>,
+    #[command(flatten)]
+    pub target: Options,
+}
+
+/// `judge`'s options.
+#[derive(Clone, Debug, PartialEq, Eq, clap::Args)]
+pub struct ReplayArgs {
+    /// A replay input (JSON: the plan, the state, the weights and the minutes a decision saw)
+    #[arg(long, value_name = "FILE")]
+    pub replay: PathBuf,
+}
+
+/// `bench-judge`'s options.
+#[derive(Clone, Debug, PartialEq, Eq, clap::Args)]
+pub struct BenchArgs {
+    /// Canaries simulated per cell and method
+    #[arg(long, value_name = "N", default_value_t = NonZeroUsize::new(1000).expect("1000 > 0"))]
+    pub canaries: NonZeroUsize,
+    /// Seed of the simulation (the same seed gives the same table)
+    #[arg(long, value_name = "S", default_value_t = 20_261_125)]
+    pub seed: u64,
+    /// Print the table as JSON
+    #[arg(long)]
+    pub json: bool,
+    /// The plan's health.period_seconds: one simulated datapoint and decision per period (10, 20,
+    /// 30 or a multiple of 60; below a minute the steps' limit shrinks to CloudWatch's 3 hours)
+    #[arg(long, value_name = "S", default_value_t = 60)]
+    pub period: u64,
+}
+
+/// A version as clap checks it: the rules of [`validate_version`].
+pub fn version_arg(version: &str) -> Result<String, String> {
+    validate_version(version).map(|()| version.to_owned())
+}
