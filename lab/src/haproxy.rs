@@ -9,8 +9,8 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 
-use crate::process::Guarded;
 use crate::weights::HaproxyWeights;
+use alb_canary_tests::child::Guarded;
 
 pub const BACKEND: &str = "tg";
 pub const V1_SERVER: &str = "tg-v1";
@@ -163,7 +163,7 @@ pub async fn start(binary: &Path, layout: &Layout, max_secs: u64) -> Result<Guar
         &["-db".into(), "-f".into(), config.display().to_string()],
         &[],
         max_secs,
-        &layout.dir.join("haproxy.log"),
+        Some(&layout.dir.join("haproxy.log")),
     )?;
     for _ in 0..100 {
         child.check_running()?;

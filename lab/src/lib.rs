@@ -18,7 +18,6 @@ pub mod metric_math;
 pub mod options;
 pub mod output;
 pub mod plot;
-pub mod process;
 pub mod promoter;
 pub mod release;
 pub mod sampler;

@@ -8,18 +8,8 @@ use std::sync::Mutex;
 use alb_canary_lab::{haproxy, options, output, scenario, timeline};
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "--help" || a == "-h") {
-        println!("{}", options::USAGE);
-        return ExitCode::SUCCESS;
-    }
-    let cli = match options::parse(&args) {
-        Ok(cli) => cli,
-        Err(e) => {
-            eprintln!("error: {e}\n\n{}", options::USAGE);
-            return ExitCode::from(2);
-        }
-    };
+    // --help and usage errors: clap prints them (stdout or stderr) and picks the exit code.
+    let cli = options::Cli::parse_from(std::env::args_os()).unwrap_or_else(|err| err.exit());
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

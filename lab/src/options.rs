@@ -1,27 +1,18 @@
-//! The lab's command line; every value is checked before anything starts.
+//! The lab's command line (clap): every value is checked before anything starts.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::error::ErrorKind;
+use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
 use contract::Plan;
 
 use crate::scenario::Scenario;
 use crate::service::Faults;
 
-pub const USAGE: &str = "\
-usage: lab [--scenario promote|rollback|both] [--rps N] [--duration S] [--plan FILE] [--out DIR]
-           [--recommender PATH] [--fault-error-rate F] [--fault-latency-ms MS] [--tick S]
-  --scenario          promote: a healthy V2 goes to 100 %; rollback: V2's errors switch on at its
-                      first step and the canary must be rolled back; both (default): one, then the other
-  --rps               requests per second through HAProxy (default 40, 1-500)
-  --duration          upper bound on each scenario in seconds (default 420, 30-1800)
-  --plan              the canary plan as JSON (default: steps 10/25/50/100, 20 s bakes, 10 s periods)
-  --out               where timelines, decisions, summaries and pictures go (default target/lab)
-  --recommender       the service binary (default: `recommender` beside this binary)
-  --fault-error-rate  share of V2's answers that are 500 once its faults are on (default 0.2)
-  --fault-latency-ms  latency V2 adds once its faults are on (default 0)
-  --tick              seconds between promotion runs: the schedule's minute, compressed (default 5)";
-
+/// What `lab` runs with, checked.
+#[derive(Debug)]
 pub struct Cli {
     pub scenarios: Vec<Scenario>,
     pub rps: u32,
@@ -31,6 +22,105 @@ pub struct Cli {
     pub recommender: PathBuf,
     pub faults: Faults,
     pub tick: Duration,
+}
+
+/// The options as typed.
+#[derive(Debug, Parser)]
+#[command(
+    name = "lab",
+    about = "Rehearse a canary on 127.0.0.1: HAProxy as the ALB, the real controller and service, the moto emulator as AWS",
+    // The last value of an option counts: `cargo xtask bench-lab` appends its own.
+    args_override_self = true,
+    after_help = "Examples:\n  cargo xtask lab                      # both scenarios at 40 requests/s\n  cargo xtask lab --scenario rollback --rps 60 --fault-error-rate 0.5"
+)]
+struct Args {
+    /// promote: a healthy V2 goes to 100 %; rollback: V2's errors switch on at its first step and
+    /// the canary must be rolled back; both: one, then the other
+    #[arg(long, value_enum, default_value_t = Scenarios::Both)]
+    scenario: Scenarios,
+    /// Requests per second through HAProxy
+    #[arg(long, value_name = "N", default_value_t = 40, value_parser = clap::value_parser!(u32).range(1..=500))]
+    rps: u32,
+    /// Upper bound on each scenario, in seconds (past it the lab fails)
+    #[arg(long, value_name = "S", default_value_t = 420, value_parser = clap::value_parser!(u64).range(30..=1800))]
+    duration: u64,
+    /// The canary plan as JSON (default: steps 10/25/50/100, 20 s bakes, judged on 10 s periods)
+    #[arg(long, value_name = "FILE", value_parser = plan_file)]
+    plan: Option<Plan>,
+    /// Where timelines, decisions, summaries and pictures go
+    #[arg(long, value_name = "DIR", default_value = "target/lab", value_parser = absolute)]
+    out: PathBuf,
+    /// The service binary (default: `recommender` beside this binary)
+    #[arg(long, value_name = "PATH")]
+    recommender: Option<PathBuf>,
+    /// Share of V2's answers that are 500 once its faults are on (0 to 1)
+    #[arg(long, value_name = "F", default_value_t = 0.2, value_parser = share)]
+    fault_error_rate: f64,
+    /// Latency V2 adds once its faults are on, in milliseconds
+    #[arg(long, value_name = "MS", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=60_000))]
+    fault_latency_ms: u64,
+    /// Seconds between promotion runs: the schedule's minute, compressed
+    #[arg(long, value_name = "S", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=60))]
+    tick: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Scenarios {
+    Promote,
+    Rollback,
+    Both,
+}
+
+impl Cli {
+    /// Parses `args` (program name first; it names the program in usage lines, so that
+    /// `cargo xtask lab` can run this binary under its own name). On `--help` or a mistake,
+    /// clap's error, which prints itself with the right exit code.
+    pub fn parse_from<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let mut command = Args::command();
+        let matches = command.try_get_matches_from_mut(args)?;
+        let args = Args::from_arg_matches(&matches).map_err(|err| err.format(&mut command))?;
+        args.check()
+            .map_err(|problem| command.error(ErrorKind::ValueValidation, problem))
+    }
+}
+
+impl Args {
+    fn check(self) -> Result<Cli, String> {
+        let recommender = match self.recommender {
+            Some(path) => path,
+            None => std::env::current_exe()
+                .ok()
+                .and_then(|p| p.parent().map(|d| d.join("recommender")))
+                .unwrap_or_else(|| "recommender".into()),
+        };
+        if !recommender.is_file() {
+            return Err(format!(
+                "{} is not a file: build it with `cargo build -p recommender` or pass --recommender",
+                recommender.display()
+            ));
+        }
+        Ok(Cli {
+            scenarios: match self.scenario {
+                Scenarios::Promote => vec![Scenario::Promote],
+                Scenarios::Rollback => vec![Scenario::Rollback],
+                Scenarios::Both => vec![Scenario::Promote, Scenario::Rollback],
+            },
+            rps: self.rps,
+            duration: Duration::from_secs(self.duration),
+            plan: self.plan.unwrap_or_else(lab_plan),
+            out: self.out,
+            recommender,
+            faults: Faults {
+                error_rate: self.fault_error_rate,
+                extra_latency_ms: self.fault_latency_ms,
+            },
+            tick: Duration::from_secs(self.tick),
+        })
+    }
 }
 
 /// The compressed plan: the stack's steps with 20 s bakes, judged on the bridge's 10 s periods
@@ -50,132 +140,193 @@ pub fn lab_plan() -> Plan {
     plan
 }
 
-fn number<T>(flag: &str, v: &str, range: std::ops::RangeInclusive<T>) -> Result<T, String>
-where
-    T: std::str::FromStr + PartialOrd + std::fmt::Display,
-{
-    let n: T = v
-        .parse()
-        .map_err(|_| format!("{flag} `{v}` is not a number"))?;
-    if range.contains(&n) {
-        Ok(n)
-    } else {
-        Err(format!(
-            "{flag} {v} is outside {}..={}",
-            range.start(),
-            range.end()
-        ))
-    }
-}
-
-pub fn parse(args: &[String]) -> Result<Cli, String> {
-    let beside_me = std::env::current_exe()
-        .ok()
-        .and_then(|p| p.parent().map(|d| d.join("recommender")))
-        .unwrap_or_else(|| "recommender".into());
-    let mut cli = Cli {
-        scenarios: vec![Scenario::Promote, Scenario::Rollback],
-        rps: 40,
-        duration: Duration::from_secs(420),
-        plan: lab_plan(),
-        out: std::path::absolute("target/lab").map_err(|e| e.to_string())?,
-        recommender: beside_me,
-        faults: Faults {
-            error_rate: 0.2,
-            extra_latency_ms: 0,
-        },
-        tick: Duration::from_secs(5),
-    };
-    let mut it = args.iter();
-    while let Some(flag) = it.next() {
-        let value = it
-            .next()
-            .ok_or_else(|| format!("{flag} needs a value"))?
-            .as_str();
-        match flag.as_str() {
-            "--scenario" => {
-                cli.scenarios = match value {
-                    "promote" => vec![Scenario::Promote],
-                    "rollback" => vec![Scenario::Rollback],
-                    "both" => vec![Scenario::Promote, Scenario::Rollback],
-                    other => {
-                        return Err(format!("--scenario `{other}`: promote, rollback or both"));
-                    }
-                }
-            }
-            "--rps" => cli.rps = number(flag, value, 1..=500)?,
-            "--duration" => cli.duration = Duration::from_secs(number(flag, value, 30..=1800)?),
-            "--plan" => {
-                let text =
-                    std::fs::read_to_string(value).map_err(|e| format!("--plan {value}: {e}"))?;
-                cli.plan = Plan::from_json(&text).map_err(|e| format!("--plan {value}: {e}"))?;
-            }
-            // Absolute: HAProxy reads a relative socket path as host:port.
-            "--out" => {
-                cli.out = std::path::absolute(value).map_err(|e| format!("--out {value}: {e}"))?
-            }
-            "--recommender" => cli.recommender = PathBuf::from(value),
-            "--fault-error-rate" => cli.faults.error_rate = number(flag, value, 0.0..=1.0)?,
-            "--fault-latency-ms" => cli.faults.extra_latency_ms = number(flag, value, 0..=60_000)?,
-            "--tick" => cli.tick = Duration::from_secs(number(flag, value, 1..=60)?),
-            other => return Err(format!("unknown option `{other}`")),
-        }
-    }
-    let statistic = &cli.plan.health.latency.statistic;
+/// A plan file, read and checked as the stack's parameter is, and judgeable on the emulator.
+fn plan_file(path: &str) -> Result<Plan, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    let plan = Plan::from_json(&text).map_err(|e| e.to_string())?;
+    let statistic = &plan.health.latency.statistic;
     if statistic.starts_with(['p', 'P']) {
         return Err(format!(
             "the plan's latency statistic is {statistic}: the emulator computes no percentiles, use Average"
         ));
     }
-    if !cli.recommender.is_file() {
-        return Err(format!(
-            "{} is not a file: build it with `cargo build -p recommender` or pass --recommender",
-            cli.recommender.display()
-        ));
+    Ok(plan)
+}
+
+/// Absolute: HAProxy reads a relative socket path as host:port.
+fn absolute(path: &str) -> Result<PathBuf, String> {
+    std::path::absolute(path).map_err(|e| e.to_string())
+}
+
+fn share(value: &str) -> Result<f64, String> {
+    let share: f64 = value.parse().map_err(|_| "not a number".to_owned())?;
+    if (0.0..=1.0).contains(&share) {
+        Ok(share)
+    } else {
+        Err(format!("{value} is not in 0..=1"))
     }
-    Ok(cli)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn args(list: &[&str]) -> Vec<String> {
-        // Any existing file stands in for the service binary.
-        let mut v: Vec<String> = vec!["--recommender".into(), "Cargo.toml".into()];
-        v.extend(list.iter().map(|s| s.to_string()));
-        v
+    /// Any existing file stands in for the service binary.
+    fn parse(list: &[&str]) -> Result<Cli, clap::Error> {
+        let head = ["lab", "--recommender", "Cargo.toml"];
+        Cli::parse_from(head.iter().chain(list))
+    }
+
+    fn refusal(list: &[&str]) -> String {
+        parse(list).expect_err("refused").to_string()
     }
 
     #[test]
-    fn defaults_and_overrides() {
-        let cli = parse(&args(&[])).unwrap();
-        assert_eq!(cli.scenarios.len(), 2);
+    fn the_definition_is_consistent() {
+        Args::command().debug_assert();
+    }
+
+    #[test]
+    fn help_lists_the_options_with_their_defaults_and_examples_under_the_callers_name() {
+        let err = Cli::parse_from(["cargo xtask lab", "--help"]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::DisplayHelp);
+        let help = err.to_string();
+        for expected in [
+            "Usage: cargo xtask lab [OPTIONS]",
+            "--scenario <SCENARIO>",
+            "[default: both]",
+            "[possible values: promote, rollback, both]",
+            "--rps <N>",
+            "[default: 40]",
+            "--duration <S>",
+            "[default: 420]",
+            "--plan <FILE>",
+            "--out <DIR>",
+            "[default: target/lab]",
+            "--recommender <PATH>",
+            "--fault-error-rate <F>",
+            "[default: 0.2]",
+            "--fault-latency-ms <MS>",
+            "--tick <S>",
+            "[default: 5]",
+            "Examples:\n  cargo xtask lab",
+        ] {
+            assert!(help.contains(expected), "{expected}: {help}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_option_fails_with_a_suggestion() {
+        let err = Cli::parse_from(["cargo xtask lab", "--fault-eror-rate", "0.5"]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::UnknownArgument);
+        let text = err.to_string();
+        assert!(
+            text.contains("a similar argument exists: '--fault-error-rate'"),
+            "{text}"
+        );
+        assert!(text.contains("Usage: cargo xtask lab"), "{text}");
+        let text = refusal(&["--scenario", "rolback"]);
+        assert!(
+            text.contains("[possible values: promote, rollback, both]"),
+            "{text}"
+        );
+        assert!(
+            text.contains("a similar value exists: 'rollback'"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_defaults_are_both_scenarios_on_the_compressed_plan() {
+        let cli = parse(&[]).unwrap();
+        assert_eq!(cli.scenarios, [Scenario::Promote, Scenario::Rollback]);
+        assert_eq!(cli.rps, 40);
+        assert_eq!(cli.duration, Duration::from_secs(420));
+        assert_eq!(cli.tick, Duration::from_secs(5));
+        assert_eq!(cli.faults.error_rate, 0.2);
+        assert_eq!(cli.faults.extra_latency_ms, 0);
+        assert!(cli.out.is_absolute(), "{}", cli.out.display());
+        assert!(cli.out.ends_with("target/lab"), "{}", cli.out.display());
+        assert_eq!(cli.plan, lab_plan());
         assert_eq!(cli.plan.bake_seconds, 20);
         assert_eq!(cli.plan.health.period_seconds, 10);
         cli.plan.validate().unwrap();
-        let cli = parse(&args(&["--scenario", "rollback", "--rps", "25"])).unwrap();
+    }
+
+    #[test]
+    fn every_option_reaches_the_run_and_the_last_value_counts() {
+        let plan = std::env::temp_dir().join(format!("lab-plan-{}.json", std::process::id()));
+        let mut custom = lab_plan();
+        custom.bake_seconds = 30;
+        std::fs::write(&plan, custom.to_json()).unwrap();
+        let cli = parse(&[
+            "--scenario",
+            "both",
+            "--rps",
+            "25",
+            "--duration",
+            "60",
+            "--plan",
+            plan.to_str().unwrap(),
+            "--out",
+            "elsewhere",
+            "--fault-error-rate",
+            "0.5",
+            "--fault-latency-ms",
+            "250",
+            "--tick",
+            "2",
+            "--scenario",
+            "rollback",
+        ])
+        .unwrap();
+        std::fs::remove_file(&plan).unwrap();
         assert_eq!(cli.scenarios, [Scenario::Rollback]);
         assert_eq!(cli.rps, 25);
+        assert_eq!(cli.duration, Duration::from_secs(60));
+        assert_eq!(cli.plan.bake_seconds, 30);
+        assert_eq!(cli.out, std::path::absolute("elsewhere").unwrap());
+        assert_eq!(cli.recommender, PathBuf::from("Cargo.toml"));
+        assert_eq!(
+            cli.faults,
+            Faults {
+                error_rate: 0.5,
+                extra_latency_ms: 250
+            }
+        );
+        assert_eq!(cli.tick, Duration::from_secs(2));
     }
 
     #[test]
     fn bad_values_are_refused_by_name() {
+        let percentile_plan =
+            std::env::temp_dir().join(format!("lab-p99-plan-{}.json", std::process::id()));
+        let mut p99 = lab_plan();
+        p99.health.latency.statistic = "p99".into();
+        std::fs::write(&percentile_plan, p99.to_json()).unwrap();
+        let percentile_plan = percentile_plan.to_str().unwrap();
         for (list, needle) in [
-            (&["--rps", "0"][..], "--rps 0"),
-            (&["--rps", "many"], "not a number"),
-            (&["--scenario", "canary"], "--scenario `canary`"),
-            (&["--duration"], "needs a value"),
-            (&["--plan", "/no/such/plan.json"], "--plan /no/such"),
-            (&["--fault-error-rate", "2"], "--fault-error-rate 2"),
-            (&["--bogus", "1"], "unknown option"),
+            (&["--rps", "0"][..], "invalid value '0' for '--rps <N>'"),
+            (&["--rps", "many"], "invalid digit"),
+            (&["--duration", "10"], "10 is not in 30..=1800"),
+            (&["--duration"], "a value is required for '--duration <S>'"),
+            (
+                &["--scenario", "canary"],
+                "invalid value 'canary' for '--scenario",
+            ),
+            (&["--plan", "/no/such/plan.json"], "for '--plan <FILE>'"),
+            (&["--plan", percentile_plan], "no percentiles, use Average"),
+            (&["--fault-error-rate", "2"], "2 is not in 0..=1"),
+            (&["--tick", "0"], "0 is not in 1..=60"),
+            (&["--bogus", "1"], "unexpected argument '--bogus'"),
         ] {
-            let err = parse(&args(list)).err().unwrap();
+            let err = refusal(list);
             assert!(err.contains(needle), "{list:?}: {err}");
         }
-        let err = parse(&["--recommender".into(), "/no/such".into()])
-            .err()
-            .unwrap();
+        std::fs::remove_file(percentile_plan).unwrap();
+        let err = Cli::parse_from(["lab", "--recommender", "/no/such"])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("cargo build -p recommender"), "{err}");
     }
 }

@@ -13,7 +13,7 @@ use alb_canary_tests::refresh::InstanceRefreshes;
 use alb_canary_tests::stack_in_moto::{self, LoadBalancer};
 use alb_canary_tests::{Moto, free_port};
 use contract::Plan;
-use controller::{Clients, Config};
+use controller::Config;
 use serde_json::json;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -90,13 +90,7 @@ pub async fn run(scenario: Scenario, opts: &Options) -> Result<output::Summary, 
     // moto has no instance refreshes: the harness's refresh server answers them, and the lab
     // finishes each once HAProxy points the fleet's server at the version's process.
     let refreshes = Arc::new(InstanceRefreshes::start());
-    let sdk = moto.sdk_config().await;
-    let mut clients = Clients::new(&sdk);
-    clients.autoscaling = aws_sdk_autoscaling::Client::from_conf(
-        aws_sdk_autoscaling::config::Builder::from(&sdk)
-            .endpoint_url(refreshes.endpoint())
-            .build(),
-    );
+    let clients = refreshes.clients(&moto.sdk_config().await);
     // The release lifecycle's start: the stack idle on the stable version, the release
     // published and released by the operators' `release`: a deploying release whose canary starts
     // once its fleet's refresh is done.

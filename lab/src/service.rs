@@ -6,7 +6,7 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::process::Guarded;
+use alb_canary_tests::child::Guarded;
 
 /// V2's fault knobs (the service's own environment variables).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -44,7 +44,7 @@ pub async fn start(
         &args,
         &env,
         max_secs,
-        &dir.join(format!("{name}.log")),
+        Some(&dir.join(format!("{name}.log"))),
     )?;
     for _ in 0..200 {
         child.check_running()?;

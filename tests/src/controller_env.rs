@@ -48,13 +48,7 @@ impl Env {
     pub async fn start() -> Env {
         let moto = Moto::start();
         let refreshes = InstanceRefreshes::start();
-        let sdk = moto.sdk_config().await;
-        let mut clients = Clients::new(&sdk);
-        clients.autoscaling = aws_sdk_autoscaling::Client::from_conf(
-            aws_sdk_autoscaling::config::Builder::from(&sdk)
-                .endpoint_url(refreshes.endpoint())
-                .build(),
-        );
+        let clients = refreshes.clients(&moto.sdk_config().await);
         let artifact_bucket = "canary-artifacts".to_string();
         clients
             .s3

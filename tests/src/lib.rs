@@ -1,5 +1,6 @@
 //! Test harness shared by the workspace's integration tests.
 //!
+//! - [`child::Guarded`]: a child process bounded in time and stopped when dropped.
 //! - [`Moto`]: a real moto server (the local AWS emulator, pinned in `requirements-dev.txt`) on
 //!   127.0.0.1, one per test for isolation, stopped when dropped and killed with the test process.
 //! - [`refresh::InstanceRefreshes`]: the two Auto Scaling instance-refresh actions moto lacks.
@@ -18,6 +19,7 @@
 //! A missing tool is a loud failure that says how to install it, never a skipped test.
 
 pub mod calls;
+pub mod child;
 pub mod cold_start;
 pub mod controller_env;
 pub mod journal;
@@ -30,10 +32,10 @@ pub mod template;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use child::Guarded;
 
 /// The workspace root.
 pub fn project_root() -> PathBuf {
@@ -61,12 +63,12 @@ pub fn tool(name: &str) -> PathBuf {
 
 /// A moto server on 127.0.0.1, started for one test.
 pub struct Moto {
-    child: Child,
+    child: Guarded,
     port: u16,
 }
 
 /// Upper bound on a server's life, in case neither `Drop` nor the parent-death signal reaches it.
-const MAX_LIFETIME_SECS: &str = "1800";
+const MAX_LIFETIME_SECS: u64 = 1800;
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl Moto {
@@ -76,25 +78,9 @@ impl Moto {
         let mut last_error = String::new();
         for _ in 0..5 {
             let port = free_port();
-            let mut command = Command::new("timeout");
-            command
-                .args(["--signal=TERM", MAX_LIFETIME_SECS])
-                .arg(&moto)
-                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null());
-            // SAFETY: prctl is async-signal-safe; it only asks the kernel to TERM the server
-            // when the thread that spawned it goes away, so a crashed test leaves no server.
-            unsafe {
-                command.pre_exec(|| {
-                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
-                    Ok(())
-                });
-            }
-            let child = command
-                .spawn()
-                .unwrap_or_else(|err| panic!("could not start {}: {err}", moto.display()));
+            let args = ["-H", "127.0.0.1", "-p", &port.to_string()].map(str::to_owned);
+            let child = Guarded::spawn("moto_server", &moto, &args, &[], MAX_LIFETIME_SECS, None)
+                .unwrap_or_else(|err| panic!("{err}"));
             let mut server = Moto { child, port };
             match server.wait_ready() {
                 Ok(()) => return server,
@@ -134,9 +120,7 @@ impl Moto {
     fn wait_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + STARTUP_TIMEOUT;
         while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().map_err(|e| e.to_string())? {
-                return Err(format!("moto_server exited with {status}"));
-            }
+            self.child.check_running()?;
             if self.get("/moto-api/").is_ok_and(|status| status == 200) {
                 return Ok(());
             }
@@ -156,24 +140,6 @@ impl Moto {
             .ok()
             .and_then(|code| code.parse().ok())
             .ok_or_else(|| std::io::Error::other("not an HTTP answer"))
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        // `timeout` forwards TERM to moto and exits with it.
-        unsafe {
-            libc::kill(self.child.id() as i32, libc::SIGTERM);
-        }
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

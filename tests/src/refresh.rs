@@ -57,6 +57,17 @@ impl InstanceRefreshes {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// The controller's clients on `sdk` (the emulator), with the Auto Scaling calls sent here.
+    pub fn clients(&self, sdk: &aws_config::SdkConfig) -> controller::Clients {
+        let mut clients = controller::Clients::new(sdk);
+        clients.autoscaling = aws_sdk_autoscaling::Client::from_conf(
+            aws_sdk_autoscaling::config::Builder::from(sdk)
+                .endpoint_url(self.endpoint())
+                .build(),
+        );
+        clients
+    }
+
     /// Every refresh started, oldest first.
     pub fn started(&self) -> Vec<Refresh> {
         self.refreshes.lock().unwrap().clone()

@@ -1,7 +1,8 @@
 //! The command line of `cargo xtask`: every command with its options, `--help` with an example, and
 //! clap's "did you mean" on a mistyped option. The operator commands and the judge's run in
 //! `canaryctl` (crate `ops/`) and the lab in its own binary: their arguments pass through
-//! untouched, and those programs answer their `--help`.
+//! untouched, and those programs' definitions answer their `--help` (canaryctl's, crate
+//! `ops/args/`, before canaryctl is even built; see `ops.rs`).
 
 use clap::{Args, Parser, Subcommand};
 

@@ -1,14 +1,24 @@
 //! `cargo xtask lab`: a canary rehearsed end to end on this machine (crate `lab/`, binary `lab`):
 //! HAProxy as the ALB, the real controller against the moto emulator, the real service.
 //! `cargo xtask bench-lab` runs both scenarios and reports the measured targets.
+//!
+//! The arguments go to the lab untouched: it parses them (clap) and answers `--help`. It runs with
+//! our command as its program name (`argv[0]`), so its usage lines and suggestions name what the
+//! user typed.
 
+use std::os::unix::process::CommandExt;
 use std::process::Command;
 
 use crate::project::{root, run_command};
 use crate::venv;
 
-/// Builds the lab and the service, then runs the lab with `args` (defaults: `--out target/lab`).
+/// Builds the lab and the service, then runs the lab with `args` (its defaults write under
+/// `target/lab`).
 pub fn run(args: &[String]) -> crate::Result {
+    run_as("cargo xtask lab", args)
+}
+
+fn run_as(name: &str, args: &[String]) -> crate::Result {
     venv::ensure()?;
     run_command(Command::new(env!("CARGO")).current_dir(root()).args([
         "build",
@@ -17,30 +27,34 @@ pub fn run(args: &[String]) -> crate::Result {
         "-p",
         "recommender",
     ]))?;
-    let mut args = args.to_vec();
-    if !args.iter().any(|a| a == "--out") {
-        args.extend([
-            "--out".into(),
-            root().join("target/lab").display().to_string(),
-        ]);
-    }
     run_command(
         Command::new(root().join("target/debug/lab"))
+            .arg0(name)
             .current_dir(root())
             .env("ALB_CANARY_VENV", venv::dir())
-            .args(&args),
+            .args(args),
     )
 }
 
 /// Both scenarios, then the measured numbers against the targets (both ≤ 180 s in all, fault
 /// onset → V2's weight 0 in HAProxy ≤ 30 s) from the summaries the lab wrote.
 pub fn bench(args: &[String]) -> crate::Result {
+    let name = "cargo xtask bench-lab";
+    // The lab's own help (under our name); there is nothing to measure.
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        return run_as(name, args);
+    }
     let out = root().join("target/lab-bench");
-    let mut lab_args = vec!["--scenario".to_owned(), "both".to_owned()];
-    lab_args.extend(args.iter().cloned());
+    // Only this run's summaries are reported.
+    if out.exists() {
+        std::fs::remove_dir_all(&out)?;
+    }
+    let mut lab_args = args.to_vec();
+    // Last: the lab takes the last value of an option, and the report needs both scenarios here.
+    lab_args.extend(["--scenario".into(), "both".into()]);
     lab_args.extend(["--out".into(), out.display().to_string()]);
     let started = std::time::Instant::now();
-    run(&lab_args)?;
+    run_as(name, &lab_args)?;
     let wall = started.elapsed().as_secs_f64();
     let mut scenarios = 0.0;
     for name in ["promote", "rollback"] {

@@ -1,6 +1,7 @@
-//! Child processes the lab starts (HAProxy, the recommenders): bounded in time and never left
-//! behind. Each runs under `timeout` (a hard bound even if the lab is killed with SIGKILL),
-//! receives SIGTERM when the lab's thread that started it dies, and is stopped when dropped.
+//! Child processes (the emulator here; HAProxy and the recommenders in the lab): bounded in time
+//! and never left behind. Each runs under `timeout` (a hard bound even if its parent is killed
+//! with SIGKILL), receives SIGTERM when the thread that started it dies, and is stopped when
+//! dropped.
 
 use std::fs::File;
 use std::os::unix::process::CommandExt;
@@ -14,17 +15,23 @@ pub struct Guarded {
 }
 
 impl Guarded {
-    /// Starts `program args` under `timeout max_secs`, stdout and stderr into `log`.
+    /// Starts `program args` under `timeout max_secs`, stdout and stderr into `log` (or nowhere).
     pub fn spawn(
         name: &str,
         program: &Path,
         args: &[String],
         envs: &[(&str, String)],
         max_secs: u64,
-        log: &Path,
+        log: Option<&Path>,
     ) -> Result<Guarded, String> {
-        let out = File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
-        let err = out.try_clone().map_err(|e| e.to_string())?;
+        let (out, err) = match log {
+            Some(log) => {
+                let out = File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
+                let err = out.try_clone().map_err(|e| e.to_string())?;
+                (Stdio::from(out), Stdio::from(err))
+            }
+            None => (Stdio::null(), Stdio::null()),
+        };
         let mut command = Command::new("timeout");
         command
             .args(["--signal=TERM", &max_secs.to_string()])
@@ -35,7 +42,7 @@ impl Guarded {
             .stdout(out)
             .stderr(err);
         // SAFETY: prctl is async-signal-safe; it asks the kernel to TERM the child when the
-        // thread that spawned it goes away, so a crashed lab leaves nothing running.
+        // thread that spawned it goes away, so a crashed lab or test leaves nothing running.
         unsafe {
             command.pre_exec(|| {
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
