@@ -100,25 +100,16 @@ pub fn credentials_help(profile: Option<&str>) -> String {
 
 #[cfg(test)]
 mod tests {
+    use alb_canary_tests::sdk_errors::get_object_refused;
     use aws_credential_types::provider::error::CredentialsError;
     use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider, future};
     use aws_sdk_s3::config::http::HttpResponse;
-    use aws_sdk_s3::error::ErrorMetadata;
     use aws_sdk_s3::operation::get_object::GetObjectError;
-    use aws_smithy_types::body::SdkBody;
 
     use super::*;
 
     fn access_denied() -> SdkError<GetObjectError, HttpResponse> {
-        SdkError::service_error(
-            GetObjectError::generic(
-                ErrorMetadata::builder()
-                    .code("AccessDenied")
-                    .message("Access Denied")
-                    .build(),
-            ),
-            HttpResponse::new(403.try_into().unwrap(), SdkBody::empty()),
-        )
+        get_object_refused(403, "AccessDenied", "Access Denied", "req-1")
     }
 
     #[test]

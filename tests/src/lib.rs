@@ -26,6 +26,7 @@ pub mod journal;
 pub mod podman;
 pub mod refresh;
 pub mod requests;
+pub mod sdk_errors;
 pub mod settings;
 pub mod stack_in_moto;
 pub mod template;

@@ -91,10 +91,8 @@ fn innermost(err: &(dyn Error + 'static)) -> String {
 
 #[cfg(test)]
 mod tests {
-    use aws_sdk_s3::config::http::HttpResponse;
-    use aws_sdk_s3::error::ErrorMetadata;
+    use alb_canary_tests::sdk_errors::get_object_refused;
     use aws_sdk_s3::operation::get_object::GetObjectError;
-    use aws_smithy_types::body::SdkBody;
 
     use super::*;
 
@@ -119,15 +117,7 @@ mod tests {
 
     #[test]
     fn a_service_error_is_one_line_with_service_operation_code_and_message() {
-        let err: SdkError<GetObjectError, HttpResponse> = SdkError::service_error(
-            GetObjectError::generic(
-                ErrorMetadata::builder()
-                    .code("AccessDenied")
-                    .message("Access Denied")
-                    .build(),
-            ),
-            HttpResponse::new(403.try_into().unwrap(), SdkBody::empty()),
-        );
+        let err = get_object_refused(403, "AccessDenied", "Access Denied", "req-1");
         assert_eq!(summary(&err), "S3 GetObject: AccessDenied: Access Denied");
     }
 }

@@ -111,42 +111,26 @@ impl From<Error> for lambda_runtime::Diagnostic {
 
 #[cfg(test)]
 mod tests {
-    use aws_sdk_sns::config::http::HttpResponse;
-    use aws_sdk_sns::error::ErrorMetadata;
-    use aws_sdk_sns::operation::publish::PublishError;
-    use aws_smithy_types::body::SdkBody;
+    use alb_canary_tests::sdk_errors::get_object_refused;
 
     use super::*;
 
     #[test]
     fn an_aws_error_is_one_line_and_its_diagnostic_keeps_the_causes() {
-        let err = Error::aws(SdkError::service_error(
-            PublishError::generic(
-                ErrorMetadata::builder()
-                    .code("AuthorizationError")
-                    .message("not authorized to publish")
-                    .custom("aws_request_id", "req-7")
-                    .build(),
-            ),
-            HttpResponse::new(403.try_into().unwrap(), SdkBody::empty()),
+        let err = Error::aws(get_object_refused(
+            403,
+            "AccessDenied",
+            "Access Denied",
+            "req-7",
         ));
-        assert_eq!(
-            err.to_string(),
-            "SNS Publish: AuthorizationError: not authorized to publish"
-        );
+        assert_eq!(err.to_string(), "S3 GetObject: AccessDenied: Access Denied");
         let diagnostic = lambda_runtime::Diagnostic::from(err);
         assert_eq!(diagnostic.error_type, "AwsError");
+        let message = diagnostic.error_message;
         assert!(
-            diagnostic
-                .error_message
-                .starts_with("SNS Publish: AuthorizationError: not authorized to publish ("),
-            "{}",
-            diagnostic.error_message
+            message.starts_with("S3 GetObject: AccessDenied: Access Denied ("),
+            "{message}"
         );
-        assert!(
-            diagnostic.error_message.contains("req-7"),
-            "{}",
-            diagnostic.error_message
-        );
+        assert!(message.contains("req-7"), "{message}");
     }
 }

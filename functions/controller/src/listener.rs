@@ -33,7 +33,8 @@ pub async fn read(elbv2: &Client, config: &Config) -> Result<LiveListener, Error
     parse(config, listener.default_actions())
 }
 
-/// Validates a listener's default actions; pure, so the refusal rules are unit-tested.
+/// Validates a listener's default actions; pure, so the refusal rules are tested without AWS
+/// (`tests/config_and_listener/`).
 pub fn parse(config: &Config, actions: &[Action]) -> Result<LiveListener, Error> {
     let refuse = |found: String| Error::ListenerShape {
         listener: config.listener_arn.clone(),
