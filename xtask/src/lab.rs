@@ -9,7 +9,7 @@
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
-use crate::project::{root, run_command};
+use crate::project::{delegate, root, run_command};
 use crate::venv;
 
 /// Builds the lab and the service, then runs the lab with `args` (its defaults write under
@@ -27,7 +27,7 @@ fn run_as(name: &str, args: &[String]) -> crate::Result {
         "-p",
         "recommender",
     ]))?;
-    run_command(
+    delegate(
         Command::new(root().join("target/debug/lab"))
             .arg0(name)
             .current_dir(root())

@@ -26,10 +26,13 @@ pub type Result<T = (), E = Box<dyn std::error::Error>> = std::result::Result<T,
 fn main() -> ExitCode {
     match run() {
         Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("error: {err}");
-            ExitCode::FAILURE
-        }
+        Err(err) => match err.downcast_ref::<project::Reported>() {
+            Some(project::Reported(code)) => ExitCode::from(*code),
+            None => {
+                eprintln!("error: {err}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }
 

@@ -8,7 +8,7 @@ use std::process::Command;
 
 use canaryctl_args::{BIN_NAME_VAR, Cli, Command as Canaryctl};
 
-use crate::project::{root, run_command};
+use crate::project::{delegate, root};
 use crate::service::{build_static, service_version};
 use crate::target::Arch;
 
@@ -27,7 +27,8 @@ pub fn run(command: &str, args: &[String]) -> crate::Result {
         let binary = build_static(Arch::X86_64)?;
         extra = vec!["--file".to_string(), binary.display().to_string()];
     }
-    run_command(
+    // canaryctl prints its own errors (one line, --debug for the rest).
+    delegate(
         Command::new(env!("CARGO"))
             .current_dir(root())
             .args(["run", "--quiet", "--package", "canaryctl", "--", command])
