@@ -74,7 +74,27 @@ impl Cli {
     pub fn command_named(bin_name: Option<String>) -> clap::Command {
         let command = Cli::command();
         match bin_name {
-            Some(name) => command.bin_name(name),
+            Some(name) => {
+                // The examples say what to type: `cargo xtask release 1.2.0` under cargo xtask.
+                let renamed = |help: Option<&clap::builder::StyledStr>| {
+                    help.map(|h| h.to_string().replace("canaryctl ", &format!("{name} ")))
+                };
+                let mut command = command.bin_name(&name);
+                if let Some(help) = renamed(command.get_after_help()) {
+                    command = command.after_help(help);
+                }
+                let subcommands: Vec<String> = command
+                    .get_subcommands()
+                    .map(|c| c.get_name().to_owned())
+                    .collect();
+                for sub in subcommands {
+                    command = command.mut_subcommand(sub, |c| match renamed(c.get_after_help()) {
+                        Some(help) => c.after_help(help),
+                        None => c,
+                    });
+                }
+                command
+            }
             None => command,
         }
     }
@@ -98,6 +118,31 @@ mod tests {
     #[test]
     fn the_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_examples_name_the_command_the_user_typed() {
+        let help = |bin: Option<&str>, args: &[&str]| {
+            let argv = std::iter::once(bin.unwrap_or("canaryctl"))
+                .chain(args.iter().copied())
+                .map(String::from);
+            Cli::parse_named(bin.map(String::from), argv)
+                .unwrap_err()
+                .to_string()
+        };
+        let release = help(Some("cargo xtask"), &["release", "--help"]);
+        assert!(
+            release.contains("  cargo xtask release 1.2.0 --stack alb-canary"),
+            "{release}"
+        );
+        assert!(!release.contains("canaryctl"), "{release}");
+        let root = help(Some("cargo xtask"), &["--help"]);
+        assert!(
+            root.contains("  cargo xtask status --stack alb-canary"),
+            "{root}"
+        );
+        let own = help(None, &["release", "--help"]);
+        assert!(own.contains("  canaryctl release 1.2.0"), "{own}");
     }
 
     #[test]
