@@ -3,12 +3,14 @@
 //! arrow a reference between resources; `cargo xtask synth` writes it too and `synth --check`
 //! (and its test) fails when the committed picture is stale.
 
+mod edges;
 mod svg;
 
 use std::collections::BTreeSet;
 
 use serde_json::{Map, Value};
 
+use edges::edges;
 use svg::{Rect, Style, Svg};
 
 /// The picture, relative to the workspace root.
@@ -239,9 +241,8 @@ fn draw(model: &Model) -> String {
     svg.text(vpc_x + 10.0, vpc_y + 20.0, 12, "start", true, &vpc_label);
     for igw in model.of_type("AWS::EC2::InternetGateway") {
         let r = Rect::new(vpc_x + vpc_w / 2.0 - 80.0, vpc_y - 22.0, 160.0, 40.0);
-        svg.node(r, model.style(igw, EDGE), igw, &model.subtitle(igw));
+        place(&mut svg, model, &mut places, igw, r, EDGE);
         svg.arrow(internet, r, "");
-        places.push((igw, r));
     }
 
     for subnet in &subnets {
@@ -269,8 +270,7 @@ fn draw(model: &Model) -> String {
     // Public subnets: the load balancer across them, its listeners, the NAT gateways in each.
     for alb in model.of_type("AWS::ElasticLoadBalancingV2::LoadBalancer") {
         let r = Rect::new(span_x, public_y + 50.0, span_w, 40.0);
-        svg.node(r, model.style(alb, COMPUTE), alb, &model.subtitle(alb));
-        places.push((alb, r));
+        place(&mut svg, model, &mut places, alb, r, COMPUTE);
     }
     let listeners = model.of_type("AWS::ElasticLoadBalancingV2::Listener");
     row(
@@ -291,8 +291,7 @@ fn draw(model: &Model) -> String {
         let subnet = model.refs_of_type(nat, "AWS::EC2::Subnet");
         let az = subnet.first().map_or(i, |s| model.az_index(s));
         let r = Rect::new(column_x(az) + column_w - 190.0, public_y + 5.0, 180.0, 40.0);
-        svg.node(r, model.style(nat, COMPUTE), nat, &model.subtitle(nat));
-        places.push((nat, r));
+        place(&mut svg, model, &mut places, nat, r, COMPUTE);
     }
 
     // Target groups between the subnets, then one band per fleet across the private subnets.
@@ -309,13 +308,7 @@ fn draw(model: &Model) -> String {
     );
     for (i, fleet) in fleets.iter().enumerate() {
         let r = Rect::new(span_x, private_y + 30.0 + 55.0 * i as f64, span_w, 42.0);
-        svg.node(
-            r,
-            model.style(fleet, COMPUTE),
-            fleet,
-            &model.subtitle(fleet),
-        );
-        places.push((fleet, r));
+        place(&mut svg, model, &mut places, fleet, r, COMPUTE);
     }
     let endpoints = model.of_type("AWS::EC2::VPCEndpoint");
     row(
@@ -413,6 +406,19 @@ fn draw(model: &Model) -> String {
     svg.finish()
 }
 
+/// One resource's node at `r`, remembered for the arrows.
+fn place<'a>(
+    svg: &mut Svg,
+    model: &Model,
+    places: &mut Vec<(&'a str, Rect)>,
+    id: &'a str,
+    r: Rect,
+    fill: &'static str,
+) {
+    svg.node(r, model.style(id, fill), id, &model.subtitle(id));
+    places.push((id, r));
+}
+
 /// Nodes side by side across `w`.
 #[allow(clippy::too_many_arguments)]
 fn row<'a>(
@@ -429,8 +435,7 @@ fn row<'a>(
     let cell = w / n;
     for (i, id) in ids.iter().enumerate() {
         let r = Rect::new(x + cell * i as f64 + 5.0, y, cell - 10.0, 40.0);
-        svg.node(r, model.style(id, fill), id, &model.subtitle(id));
-        places.push((id, r));
+        place(svg, model, places, id, r, fill);
     }
 }
 
@@ -446,92 +451,8 @@ fn column<'a>(
 ) {
     for (i, id) in ids.iter().enumerate() {
         let r = Rect::new(x, y + 48.0 * i as f64, 185.0, 40.0);
-        svg.node(r, model.style(id, fill), id, &model.subtitle(id));
-        places.push((id, r));
+        place(svg, model, places, id, r, fill);
     }
-}
-
-/// The arrows, each derived from a reference in the template.
-fn edges<'a>(model: &Model<'a>) -> Vec<(&'a str, &'a str, &'static str)> {
-    let mut edges = Vec::new();
-    for association in model.of_type("AWS::WAFv2::WebACLAssociation") {
-        for acl in model.refs_of_type(association, "AWS::WAFv2::WebACL") {
-            for alb in model.refs_of_type(association, "AWS::ElasticLoadBalancingV2::LoadBalancer")
-            {
-                edges.push((acl, alb, "filters"));
-            }
-        }
-    }
-    for igw in model.of_type("AWS::EC2::InternetGateway") {
-        for alb in model.of_type("AWS::ElasticLoadBalancingV2::LoadBalancer") {
-            edges.push((igw, alb, ""));
-        }
-    }
-    for listener in model.of_type("AWS::ElasticLoadBalancingV2::Listener") {
-        for alb in model.refs_of_type(listener, "AWS::ElasticLoadBalancingV2::LoadBalancer") {
-            edges.push((alb, listener, ""));
-        }
-        for group in model.refs_of_type(listener, "AWS::ElasticLoadBalancingV2::TargetGroup") {
-            edges.push((listener, group, ""));
-        }
-    }
-    for fleet in model.of_type("AWS::AutoScaling::AutoScalingGroup") {
-        for group in model.refs_of_type(fleet, "AWS::ElasticLoadBalancingV2::TargetGroup") {
-            edges.push((group, fleet, ""));
-        }
-    }
-    for endpoint in model.of_type("AWS::EC2::VPCEndpoint") {
-        for bucket in model.refs_of_type(endpoint, "AWS::S3::Bucket") {
-            edges.push((endpoint, bucket, "artifacts"));
-        }
-        // Fleets in a subnet whose route table the endpoint serves reach S3 through it.
-        let tables = model
-            .refs_of_type(endpoint, "AWS::EC2::RouteTable")
-            .into_iter()
-            .collect();
-        let served = model.subnets_routed_by(&tables);
-        for fleet in model.of_type("AWS::AutoScaling::AutoScalingGroup") {
-            if model
-                .refs_of_type(fleet, "AWS::EC2::Subnet")
-                .iter()
-                .any(|s| served.contains(s))
-            {
-                edges.push((fleet, endpoint, ""));
-            }
-        }
-    }
-    for alarm in model.of_type("AWS::CloudWatch::Alarm") {
-        for function in model.refs_of_type(alarm, "AWS::Lambda::Function") {
-            edges.push((alarm, function, ""));
-        }
-    }
-    for schedule in model.of_type("AWS::Scheduler::Schedule") {
-        for function in model.refs_of_type(schedule, "AWS::Lambda::Function") {
-            edges.push((schedule, function, ""));
-        }
-    }
-    // What a function may touch is what its role's policies name.
-    for function in model.of_type("AWS::Lambda::Function") {
-        for role in model.refs_of_type(function, "AWS::IAM::Role") {
-            for kind in [
-                "AWS::ElasticLoadBalancingV2::Listener",
-                "AWS::DynamoDB::Table",
-                "AWS::SNS::Topic",
-            ] {
-                for target in model.refs_of_type(role, kind) {
-                    edges.push((function, target, ""));
-                }
-            }
-        }
-    }
-    for config in model.of_type("AWS::Lambda::EventInvokeConfig") {
-        for function in model.refs_of_type(config, "AWS::Lambda::Function") {
-            for queue in model.refs_of_type(config, "AWS::SQS::Queue") {
-                edges.push((function, queue, ""));
-            }
-        }
-    }
-    edges
 }
 
 #[cfg(test)]
