@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit, StatisticSet};
+use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use aws_smithy_types::DateTime;
 use contract::alb_metric;
 
@@ -46,8 +46,41 @@ pub fn window_metrics(before: &ServerStat, after: &ServerStat) -> WindowMetrics 
     }
 }
 
+/// CloudWatch takes at most this many distinct values in one datum's `Values`/`Counts`.
+pub const MAX_VALUES_PER_DATUM: usize = 150;
+
+/// The window's per-request latencies (ms) as CloudWatch's `Values`/`Counts` in seconds: each
+/// distinct value once with how often it occurred, sorted, in chunks of at most
+/// [`MAX_VALUES_PER_DATUM`] (one datum each), so that percentiles and percentile ranks over any
+/// bucket of windows are computed from every request, as ALB's own data is.
+pub fn latency_values(latencies_ms: &[f64]) -> Vec<(Vec<f64>, Vec<f64>)> {
+    let mut sorted: Vec<f64> = latencies_ms
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite() && *v >= 0.0)
+        .collect();
+    sorted.sort_by(f64::total_cmp);
+    let mut distinct: Vec<(f64, f64)> = Vec::new();
+    for ms in sorted {
+        match distinct.last_mut() {
+            Some((v, n)) if *v == ms => *n += 1.0,
+            _ => distinct.push((ms, 1.0)),
+        }
+    }
+    distinct
+        .chunks(MAX_VALUES_PER_DATUM)
+        .map(|chunk| {
+            chunk
+                .iter()
+                .map(|(ms, n)| (ms / 1000.0, *n))
+                .unzip::<f64, f64, Vec<f64>, Vec<f64>>()
+        })
+        .collect()
+}
+
 /// The datapoints for one target group and window. Counts are always put (0 included) so that
-/// metric math sees a value; latency only when there were responses, as ALB does.
+/// metric math sees a value; latency only when there were responses, as ALB does, as every
+/// request's value (`Values`/`Counts`: percentiles and ranks work on them).
 pub fn datums(
     load_balancer: &str,
     target_group: &str,
@@ -81,18 +114,11 @@ pub fn datums(
         count("HealthyHostCount", u64::from(m.healthy)),
         count("UnHealthyHostCount", u64::from(!m.healthy)),
     ];
-    if !log.latencies_ms.is_empty() {
-        let secs: Vec<f64> = log.latencies_ms.iter().map(|ms| ms / 1000.0).collect();
-        // Sum and count, so that Average over any bucket of windows is the exact mean.
-        let set = StatisticSet::builder()
-            .sample_count(secs.len() as f64)
-            .sum(secs.iter().sum())
-            .minimum(secs.iter().copied().fold(f64::INFINITY, f64::min))
-            .maximum(secs.iter().copied().fold(0.0, f64::max))
-            .build();
+    for (values, counts) in latency_values(&log.latencies_ms) {
         out.push(
             datum(alb_metric::RESPONSE_TIME, StandardUnit::Seconds)
-                .statistic_values(set)
+                .set_values(Some(values))
+                .set_counts(Some(counts))
                 .build(),
         );
     }
@@ -227,10 +253,23 @@ mod tests {
             d.iter()
                 .all(|d| d.timestamp().unwrap().secs() == 1_000 && d.dimensions().len() == 2)
         );
-        let lat = d[5].statistic_values().unwrap();
-        assert_eq!(lat.sample_count(), Some(3.0));
-        assert!((lat.sum().unwrap() - 0.09).abs() < 1e-12);
-        assert_eq!(lat.maximum(), Some(0.06));
+        assert_eq!(d[5].values(), [0.01, 0.02, 0.06]);
+        assert_eq!(d[5].counts(), [1.0, 1.0, 1.0]);
         assert_eq!(datums("a", "b", 0, &m, &Tally::default()).len(), 5);
+    }
+
+    #[test]
+    fn latencies_become_distinct_values_with_counts_in_chunks_cloudwatch_accepts() {
+        let chunks = latency_values(&[20.0, 5.0, 20.0, 400.0, 5.0, 5.0, f64::NAN]);
+        assert_eq!(chunks, [(vec![0.005, 0.02, 0.4], vec![3.0, 2.0, 1.0])]);
+        let many: Vec<f64> = (0..400).map(|ms| f64::from(ms % 320)).collect();
+        let chunks = latency_values(&many);
+        assert_eq!(
+            chunks.iter().map(|(v, _)| v.len()).collect::<Vec<_>>(),
+            [150, 150, 20]
+        );
+        let total: f64 = chunks.iter().flat_map(|(_, c)| c).sum();
+        assert_eq!(total, 400.0);
+        assert!(latency_values(&[]).is_empty());
     }
 }

@@ -63,7 +63,18 @@ fn run(cli: options::Cli) -> Result<(), String> {
         for s in &summaries {
             timeline::live(&line(s, &cli.out));
         }
-        Ok(())
+        // A scenario that did not end as it set out to is a failed run, whatever the loops did.
+        let missed: Vec<String> = cli
+            .scenarios
+            .iter()
+            .zip(&summaries)
+            .filter_map(|(scenario, s)| scenario.missed(&s.end))
+            .collect();
+        if missed.is_empty() {
+            Ok(())
+        } else {
+            Err(missed.join("; "))
+        }
     })
 }
 

@@ -125,32 +125,26 @@ impl Args {
 
 /// The compressed plan: the stack's steps with 20 s bakes, judged on the bridge's 10 s periods
 /// (high-resolution metrics: the judge's period is a plan setting, 60 s in production), settled
-/// 2 s (the bridge puts a window's datapoints 0.2 s after it ends). The emulator computes no
-/// percentiles, so latency is judged on the Average; 20 V2 requests make a judgeable step.
+/// 2 s (the bridge puts a window's datapoints 0.2 s after it ends). Latency on the production
+/// statistic: the bridge puts every request's latency and the harness's emulator computes `p99`
+/// and `PR(:T)` over them; T comes from V1's first 30 s (three periods) of the canary, as on a
+/// stack whose V1 served nothing in the hour before. 20 V2 requests make a judgeable step.
 pub fn lab_plan() -> Plan {
     let mut plan = Plan {
         bake_seconds: 20,
         max_step_seconds: 600,
         ..Plan::default()
     };
-    plan.health.latency.statistic = "Average".into();
     plan.health.min_requests = 20;
     plan.health.settle_seconds = 2;
     plan.health.period_seconds = crate::context::PERIOD_SECS as u64;
     plan
 }
 
-/// A plan file, read and checked as the stack's parameter is, and judgeable on the emulator.
+/// A plan file, read and checked as the stack's parameter is.
 fn plan_file(path: &str) -> Result<Plan, String> {
     let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
-    let plan = Plan::from_json(&text).map_err(|e| e.to_string())?;
-    let statistic = &plan.health.latency.statistic;
-    if statistic.starts_with(['p', 'P']) {
-        return Err(format!(
-            "the plan's latency statistic is {statistic}: the emulator computes no percentiles, use Average"
-        ));
-    }
-    Ok(plan)
+    Plan::from_json(&text).map_err(|e| e.to_string())
 }
 
 /// Absolute: HAProxy reads a relative socket path as host:port.
@@ -299,12 +293,10 @@ mod tests {
 
     #[test]
     fn bad_values_are_refused_by_name() {
-        let percentile_plan =
-            std::env::temp_dir().join(format!("lab-p99-plan-{}.json", std::process::id()));
-        let mut p99 = lab_plan();
-        p99.health.latency.statistic = "p99".into();
-        std::fs::write(&percentile_plan, p99.to_json()).unwrap();
-        let percentile_plan = percentile_plan.to_str().unwrap();
+        let bad_plan =
+            std::env::temp_dir().join(format!("lab-bad-plan-{}.json", std::process::id()));
+        std::fs::write(&bad_plan, r#"{"steps": [10, 50]}"#).unwrap();
+        let bad_plan = bad_plan.to_str().unwrap();
         for (list, needle) in [
             (&["--rps", "0"][..], "invalid value '0' for '--rps <N>'"),
             (&["--rps", "many"], "invalid digit"),
@@ -315,7 +307,7 @@ mod tests {
                 "invalid value 'canary' for '--scenario",
             ),
             (&["--plan", "/no/such/plan.json"], "for '--plan <FILE>'"),
-            (&["--plan", percentile_plan], "no percentiles, use Average"),
+            (&["--plan", bad_plan], "do not end at 100"),
             (&["--fault-error-rate", "2"], "2 is not in 0..=1"),
             (&["--tick", "0"], "0 is not in 1..=60"),
             (&["--bogus", "1"], "unexpected argument '--bogus'"),
@@ -323,7 +315,7 @@ mod tests {
             let err = refusal(list);
             assert!(err.contains(needle), "{list:?}: {err}");
         }
-        std::fs::remove_file(percentile_plan).unwrap();
+        std::fs::remove_file(bad_plan).unwrap();
         let err = Cli::parse_from(["lab", "--recommender", "/no/such"])
             .unwrap_err()
             .to_string();

@@ -42,6 +42,27 @@ impl Scenario {
             Scenario::Rollback => "rollback",
         }
     }
+
+    /// How the scenario must end: a healthy V2 released, a faulty one rolled back.
+    pub fn expected_end(self) -> &'static str {
+        match self {
+            Scenario::Promote => "released",
+            Scenario::Rollback => "rolled_back",
+        }
+    }
+
+    /// One line saying what went wrong when the scenario ended otherwise (`end` as the summary
+    /// says it); `None` when it did what it set out to do.
+    pub fn missed(self, end: &str) -> Option<String> {
+        (end != self.expected_end()).then(|| match self {
+            Scenario::Promote => format!(
+                "promote scenario: the healthy V2 ended {end}, not released (a false rollback)"
+            ),
+            Scenario::Rollback => format!(
+                "rollback scenario: the faulty V2 ended {end}, not rolled back (the fault was not caught)"
+            ),
+        })
+    }
 }
 
 pub struct Options {
@@ -311,5 +332,20 @@ async fn switch_faults_on(
             );
             return Ok(());
         }
+    }
+}
+
+#[cfg(test)]
+mod scenario_tests {
+    use super::Scenario;
+
+    #[test]
+    fn a_scenario_that_ends_otherwise_says_so() {
+        assert_eq!(Scenario::Promote.missed("released"), None);
+        assert_eq!(Scenario::Rollback.missed("rolled_back"), None);
+        let missed = Scenario::Rollback.missed("released").unwrap();
+        assert!(missed.contains("not rolled back"), "{missed}");
+        let missed = Scenario::Promote.missed("rolled_back").unwrap();
+        assert!(missed.contains("false rollback"), "{missed}");
     }
 }

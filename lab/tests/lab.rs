@@ -9,7 +9,7 @@ use alb_canary_lab::output::Summary;
 use alb_canary_lab::timeline::{Record, Sample};
 
 /// Each scenario is bounded by the lab itself (`--duration`: past it the lab fails); this only
-/// stops a lab that hangs. The lab's plan judges 10 s periods with 20 s bakes: a release takes
+/// stops a lab that hangs (two labs run, one after the other). The lab's plan judges 10 s periods with 20 s bakes: a release takes
 /// about 120 s, a rollback 30 s (measured by `cargo xtask bench-lab`, not asserted here).
 const SCENARIO_LIMIT_SECS: u64 = 200;
 const WALL_LIMIT: Duration = Duration::from_secs(2 * SCENARIO_LIMIT_SECS + 60);
@@ -38,13 +38,21 @@ fn last(record: &Record) -> &Sample {
     record.samples.last().expect("the sampler recorded samples")
 }
 
-#[test]
-fn a_healthy_canary_reaches_all_traffic_and_a_failing_one_is_cut_off() {
-    let out = tempdir();
+/// Labs run one at a time: each drives real traffic and measures seconds.
+static ONE_LAB: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Runs the lab with `args` (plus the recommender and an output directory) to its end; fails the
+/// test when the lab does (a scenario that ends otherwise than it set out to is a lab failure).
+fn run_lab(name: &str, args: &[impl AsRef<std::ffi::OsStr> + std::fmt::Debug]) -> PathBuf {
+    let _one = ONE_LAB
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    // Short: HAProxy's runtime socket lives under it (unix socket paths stop at 108 bytes).
+    let out = tempdir(name);
     let started = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_lab"))
-        .args(["--scenario", "both", "--rps", "40", "--duration"])
-        .arg(SCENARIO_LIMIT_SECS.to_string())
+        .args(args)
+        .args(["--duration", &SCENARIO_LIMIT_SECS.to_string()])
         .arg("--recommender")
         .arg(recommender())
         .arg("--out")
@@ -61,7 +69,127 @@ fn a_healthy_canary_reaches_all_traffic_and_a_failing_one_is_cut_off() {
         }
         std::thread::sleep(Duration::from_millis(200));
     };
-    assert!(status.success(), "lab failed: {status}");
+    assert!(status.success(), "lab {args:?} failed: {status}");
+    out
+}
+
+#[test]
+fn a_v2_only_slower_than_v1_is_cut_off_and_the_stable_fleet_stays() {
+    // No errors at all, V2 400 ms slower; V1 served nothing before the canary, so the
+    // threshold comes from V1's first 30 s in it.
+    let out = run_lab("latency", &latency_fault(400));
+    let decisions = slow_v2_cut_off(&out.join("rollback"), 400.0);
+    let rollback = rolled_back_by(&decisions);
+    assert_eq!(
+        rollback["source"], "schedule",
+        "the judge rolled back: {rollback}"
+    );
+}
+
+#[test]
+fn the_latency_alarm_alone_cuts_off_a_v2_slower_than_its_threshold() {
+    // The backstop: a judge that only holds on a latency breach (as a broken or throttled
+    // promotion function would do nothing at all), and a V2 1.7 s slow, over the alarm's 1.5 s.
+    let out = tempdir("hold-plan");
+    let plan = out.join("plan.json");
+    let mut hold = alb_canary_lab::options::lab_plan();
+    hold.health.latency.on_breach = contract::LatencyBreach::Hold;
+    std::fs::write(&plan, hold.to_json()).unwrap();
+    let mut args = latency_fault(1700);
+    args.extend(["--plan".to_owned(), plan.display().to_string()]);
+    let out = run_lab("alarm", &args);
+    let decisions = slow_v2_cut_off(&out.join("rollback"), 1700.0);
+    let rollback = rolled_back_by(&decisions);
+    assert_eq!(rollback["source"], "alarm", "{rollback}");
+    assert!(
+        rollback["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("p99-latency"),
+        "{rollback}"
+    );
+}
+
+/// The rollback scenario at 40 rps with V2 `ms` slower and no errors.
+fn latency_fault(ms: u32) -> Vec<String> {
+    [
+        "--scenario",
+        "rollback",
+        "--rps",
+        "40",
+        "--fault-error-rate",
+        "0",
+        "--fault-latency-ms",
+    ]
+    .iter()
+    .map(|a| (*a).to_owned())
+    .chain([ms.to_string()])
+    .collect()
+}
+
+/// The lab's decisions' one rollback.
+fn rolled_back_by(decisions: &[serde_json::Value]) -> &serde_json::Value {
+    let rollbacks: Vec<_> = decisions
+        .iter()
+        .filter(|d| d["kind"] == "rolled_back")
+        .collect();
+    assert_eq!(rollbacks.len(), 1, "{rollbacks:?}");
+    rollbacks[0]
+}
+
+/// What HAProxy and the emulator show after a V2 `slow_ms` slower (no errors) was rolled back:
+/// V2 answered slowly, got no request once its weight went to 0, the listener is stable-only,
+/// and V1 still serves the stable version. Returns the lab's decisions.
+fn slow_v2_cut_off(dir: &Path, slow_ms: f64) -> Vec<serde_json::Value> {
+    let summary: Summary = read(dir, "summary.json");
+    let record: Record = read(dir, "timeline.json");
+    assert_eq!(summary.end, "rolled_back");
+    assert_eq!(
+        (summary.listener_final.v1, summary.listener_final.v2),
+        (100, 0)
+    );
+    let end = last(&record).haproxy;
+    assert_eq!(end.v2.weight, 0);
+    assert_eq!(end.v2.hrsp_5xx, 0, "the fault was latency alone");
+    let fault_on = summary.fault_on_at.expect("the fault switched on");
+    // HAProxy's own per-request log saw V2 slow once the fault was on.
+    assert!(
+        record
+            .samples
+            .iter()
+            .filter(|s| s.t > fault_on + 1.0)
+            .filter_map(|s| s.v2_latency_ms)
+            .any(|ms| ms >= slow_ms),
+        "V2 never answered slowly in HAProxy's log"
+    );
+    let zero = record
+        .samples
+        .iter()
+        .find(|s| s.t > fault_on && s.haproxy.v2.weight == 0)
+        .expect("HAProxy's V2 weight went back to 0");
+    let settled = at(&record, zero.t + 2.0);
+    quiet(
+        &record,
+        settled.t,
+        f64::MAX,
+        |s| s.haproxy.v2.stot,
+        "V2 after the rollback",
+    );
+    assert_eq!(
+        end.v1.port, summary.processes.stable,
+        "the stable fleet was not moved: V1 still serves 1.0.0"
+    );
+    let table = &summary.state_final;
+    assert_eq!(
+        (table.status.as_str(), table.stable_version.as_deref()),
+        ("rolled_back", Some("1.0.0"))
+    );
+    read(dir, "decisions.json")
+}
+
+#[test]
+fn a_healthy_canary_reaches_all_traffic_and_a_failing_one_is_cut_off() {
+    let out = run_lab("both", &["--scenario", "both", "--rps", "40"]);
 
     // Promote, as a release: HAProxy's V2 weight goes through every step to 100 % and, once the
     // stable fleet serves the release, back to 0 with the listener stable-only again; at 100 %
@@ -202,8 +330,8 @@ fn quiet(record: &Record, from: f64, until: f64, counter: fn(&Sample) -> u64, wh
     }
 }
 
-fn tempdir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("alb-canary-lab-{}", std::process::id()));
+fn tempdir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("alb-canary-lab-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir

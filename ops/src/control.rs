@@ -97,7 +97,6 @@ pub async fn apply(target: &Target, action: Action, now: i64) -> crate::Result<S
         Action::Promote => return refuse("running"),
         Action::Abort => unreachable!("handled above"),
     };
-    state::replace(&clients.dynamodb, config, Some(&current), &next, now).await?;
     let record = json!({
         "function": "canaryctl",
         "at": now,
@@ -106,14 +105,13 @@ pub async fn apply(target: &Target, action: Action, now: i64) -> crate::Result<S
         "state_before": { "status": status.as_str(), "step": current.canary.step },
         "state_after": { "status": next.canary.status.as_str(), "step": next.canary.step },
     });
-    state::append_history(
-        &clients.dynamodb,
-        config,
-        now * 1000,
-        action.name(),
-        &record,
-    )
-    .await?;
+    // The state and its history item: all or nothing, so a command that dies half-way and is
+    // run again neither loses nor doubles the decision.
+    state::Batch::new()
+        .replace(config, Some(&current), &next, now)?
+        .history(config, now * 1000, action.name(), &record)?
+        .commit(&clients.dynamodb, config)
+        .await?;
     Ok(match action {
         Action::Pause => format!("paused at step {}", current.canary.step + 1),
         Action::Resume => format!(

@@ -3,7 +3,7 @@
 //! Carlo canaries through the real decision code, both methods side by side.
 
 use contract::{Method, Plan};
-use controller::simulation::{CellSummary, Scenario, grid, plan_for, run_cell};
+use controller::simulation::{CellSummary, Scenario, grid, peers, plan_for, run_cell, seed_for};
 use serde_json::json;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -22,8 +22,7 @@ pub fn run(args: &ReplayArgs) -> crate::Result {
 
 /// A method's plan at `period`. Sub-minute data is kept 3 hours, so below a minute the steps'
 /// limit shrinks to fit the plan's check (2,700 s for the default four steps).
-fn plan(method: Method, period: u64) -> crate::Result<Plan> {
-    let mut plan = plan_for(method);
+fn plan(mut plan: Plan, period: u64) -> crate::Result<Plan> {
     plan.health.period_seconds = period;
     if period < 60 {
         plan.max_step_seconds = plan
@@ -35,15 +34,45 @@ fn plan(method: Method, period: u64) -> crate::Result<Plan> {
     Ok(plan)
 }
 
-/// `bench-judge [--canaries N] [--seed S] [--period S] [--json]`.
+/// `bench-judge [--canaries N] [--seed S] [--period S] [--only TEXT] [--plan FILE] [--json]`.
 pub fn bench(args: &BenchArgs) -> crate::Result {
     let (options, canaries) = (args, args.canaries.get());
-    let cells = grid();
+    // Each cell keeps its index in the whole grid: its canaries' seeds do not depend on --only.
+    let cells: Vec<(u64, (&str, String, Scenario))> = (0..)
+        .zip(grid())
+        .filter(|(_, (family, label, _))| {
+            options
+                .only
+                .as_ref()
+                .is_none_or(|o| format!("{family}: {label}").contains(o.as_str()))
+        })
+        .collect();
+    if cells.is_empty() {
+        return Err(format!(
+            "--only {:?} matches no cell",
+            options.only.as_deref().unwrap_or_default()
+        )
+        .into());
+    }
     let methods = [Method::Sequential, Method::Threshold];
+    let sequential = match &options.plan {
+        Some(path) => {
+            let file = path.display();
+            let text = std::fs::read_to_string(path).map_err(|e| format!("{file}: {e}"))?;
+            let mut plan = Plan::from_json(&text).map_err(|e| format!("{file}: {e}"))?;
+            plan.health.errors.method = Method::Sequential;
+            plan.health.latency.method = Method::Sequential;
+            plan
+        }
+        None => plan_for(methods[0]),
+    };
     let plans = [
-        plan(methods[0], options.period)?,
-        plan(methods[1], options.period)?,
+        plan(sequential, options.period)?,
+        plan(plan_for(methods[1]), options.period)?,
     ];
+    if let Some(path) = &options.export {
+        return export(path, &plans[0], &cells, canaries, options.seed);
+    }
     let work: Vec<(usize, usize)> = (0..cells.len())
         .flat_map(|c| (0..methods.len()).map(move |m| (c, m)))
         .collect();
@@ -58,7 +87,7 @@ pub fn bench(args: &BenchArgs) -> crate::Result {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(&(c, m)) = work.get(i) else { break };
                     let summary =
-                        run_cell(&plans[m], &cells[c].2, canaries, options.seed, c as u64);
+                        run_cell(&plans[m], &cells[c].1.2, canaries, options.seed, cells[c].0);
                     results.lock().expect("no panics while holding it")[i] = Some(summary);
                 }
             });
@@ -76,7 +105,7 @@ pub fn bench(args: &BenchArgs) -> crate::Result {
         let rows: Vec<_> = cells
             .iter()
             .enumerate()
-            .map(|(c, (family, label, scenario))| {
+            .map(|(c, (_, (family, label, scenario)))| {
                 json!({
                     "family": family,
                     "cell": label,
@@ -103,7 +132,7 @@ pub fn bench(args: &BenchArgs) -> crate::Result {
     println!();
     println!("| cell | rps | sequential (default) | threshold (old rule) |");
     println!("|---|---|---|---|");
-    for (c, (family, label, scenario)) in cells.iter().enumerate() {
+    for (c, (_, (family, label, scenario))) in cells.iter().enumerate() {
         println!(
             "| {family}: {label} | {} | {} | {} |",
             scenario_rps(scenario),
@@ -111,6 +140,48 @@ pub fn bench(args: &BenchArgs) -> crate::Result {
             row(by_cell(c, 1))
         );
     }
+    Ok(())
+}
+
+/// `--export FILE`: the error cells' canaries under the fixed schedule of
+/// [`controller::simulation::peers`], one JSON line each.
+fn export(
+    path: &std::path::Path,
+    plan: &Plan,
+    cells: &[(u64, (&str, String, Scenario))],
+    canaries: usize,
+    seed: u64,
+) -> crate::Result {
+    use std::io::Write as _;
+    let file = path.display();
+    let mut out =
+        std::io::BufWriter::new(std::fs::File::create(path).map_err(|e| format!("{file}: {e}"))?);
+    let mut written = 0;
+    for (index, (family, label, scenario)) in cells {
+        if !(family.starts_with("errors") || family.starts_with("A/A")) {
+            continue;
+        }
+        for canary in 0..canaries {
+            let stream = peers::stream(plan, scenario, seed_for(seed, *index, canary as u64));
+            let line = json!({
+                "cell": format!("{family}: {label}"),
+                "rps": scenario.rps,
+                "canary": canary,
+                "period_seconds": plan.health.period_seconds,
+                "alpha": plan.health.errors.alpha,
+                "periods": stream.periods,
+                "judged": stream.judged,
+                "ours": stream.ours,
+            });
+            writeln!(out, "{line}").map_err(|e| format!("{file}: {e}"))?;
+            written += 1;
+        }
+    }
+    out.flush().map_err(|e| format!("{file}: {e}"))?;
+    if written == 0 {
+        return Err("--export: no error cell selected (see --only)".into());
+    }
+    eprintln!("wrote {written} canaries to {file}");
     Ok(())
 }
 
@@ -130,4 +201,80 @@ fn row(s: &CellSummary) -> String {
         100.0 * s.reached_final_step,
         s.mean_v2_errors_served
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::num::NonZeroUsize;
+
+    fn args(only: &str, plan: Option<std::path::PathBuf>) -> BenchArgs {
+        BenchArgs {
+            canaries: NonZeroUsize::new(2).expect("2 > 0"),
+            seed: 7,
+            json: true,
+            period: 60,
+            only: Some(only.to_owned()),
+            plan,
+            export: None,
+        }
+    }
+
+    #[test]
+    fn only_a_cell_that_exists_runs() {
+        let err = bench(&args("no such cell", None)).unwrap_err().to_string();
+        assert!(
+            err.contains("--only \"no such cell\" matches no cell"),
+            "{err}"
+        );
+        bench(&args("every request fails", None)).unwrap();
+    }
+
+    #[test]
+    fn a_plan_file_is_checked_as_the_stacks_parameter_is() {
+        let dir = std::env::temp_dir().join(format!("bench-judge-plan-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let bad = dir.join("bad.json");
+        std::fs::write(&bad, r#"{"steps": [50, 10]}"#).unwrap();
+        let err = bench(&args("every request fails", Some(bad.clone())))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with(&bad.display().to_string()), "{err}");
+        let missing = dir.join("missing.json");
+        let err = bench(&args("every request fails", Some(missing)))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("missing.json"), "{err}");
+        let good = dir.join("good.json");
+        std::fs::write(
+            &good,
+            r#"{"health": {"latency": {"reference_requests": 300}}}"#,
+        )
+        .unwrap();
+        bench(&args("every request fails", Some(good))).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_export_holds_each_error_canary_and_our_verdict() {
+        let path =
+            std::env::temp_dir().join(format!("bench-judge-export-{}.jsonl", std::process::id()));
+        let mut a = args("every request fails", None);
+        a.export = Some(path.clone());
+        bench(&a).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 6, "3 rates × 2 canaries");
+        for line in &lines {
+            assert_eq!(line["ours"], 1, "{line}");
+            assert_eq!(line["periods"].as_array().unwrap().len(), 48);
+        }
+        a.only = Some("latency".to_owned());
+        let err = bench(&a).unwrap_err().to_string();
+        assert!(err.contains("no error cell"), "{err}");
+        std::fs::remove_file(&path).unwrap();
+    }
 }

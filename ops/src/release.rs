@@ -104,9 +104,27 @@ pub async fn release(
         )
         .into());
     }
+    // Rolled back with the schedule still on: the run or command that rolled back (this one's
+    // `--force`, say) died before it finished; that is finished first (notified, schedule off).
+    if current
+        .as_ref()
+        .is_some_and(|r| r.canary.status == Status::RolledBack)
+        && schedule::is_enabled(&clients.scheduler, config).await?
+    {
+        rollback::settle(clients, config, now, "canaryctl").await?;
+    }
     let mut superseded = None;
     if let Some(running) = current.as_ref().filter(|r| r.in_progress()) {
         let running_version = running.release.version.clone().unwrap_or_default();
+        // The same command run again after it died between its record and the schedule
+        // (a dead terminal): what it had left to do is done, nothing is started twice.
+        // (`--force` too: aborting the release it started itself would only start it again.)
+        if running_version == version && running.canary.status == Status::Deploying {
+            schedule::enable(&clients.scheduler, config).await?;
+            return Ok(format!(
+                "release {version} is already deploying (started before); its schedule is on"
+            ));
+        }
         if !force {
             return Err(format!(
                 "release refused: release {running_version} is {} (step {}); wait for it to \
@@ -131,9 +149,10 @@ pub async fn release(
     }
     let base = current.clone().unwrap_or_else(Recorded::idle);
     let first = base.release.stable_version.is_none();
-    // The fleet moves first: a deploying state always names the refresh it waits for.
+    // The fleet moves first: a deploying state always names the refresh it waits for. Run again
+    // after dying past this point, the release finds that move and takes it as its own.
     let refresh = fleet::move_to(clients, config, Fleet::Canary, version).await?;
-    let record = state::open_release(&clients.dynamodb, config, version, now).await?;
+    let (batch, record) = state::Batch::new().open(config, version, now)?;
     let next = base.next(|r| {
         r.canary.status = if first {
             Status::Complete
@@ -159,7 +178,6 @@ pub async fn release(
         r.release.moved_at = Some(now);
         r.release.record = Some(record.clone());
     });
-    state::replace(&clients.dynamodb, config, current.as_ref(), &next, now).await?;
     let history = json!({
         "function": "canaryctl",
         "at": now,
@@ -169,7 +187,12 @@ pub async fn release(
         "stable_version": base.release.stable_version,
         "canary_refresh": refresh,
     });
-    state::append_history(&clients.dynamodb, config, now * 1000, "release", &history).await?;
+    // The record, the state and the decision: all or nothing.
+    batch
+        .replace(config, current.as_ref(), &next, now)?
+        .history(config, now * 1000, "release", &history)?
+        .commit(&clients.dynamodb, config)
+        .await?;
     schedule::enable(&clients.scheduler, config).await?;
     if first {
         // Starts the stable fleet's move now rather than at the next scheduled run.

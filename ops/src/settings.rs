@@ -20,7 +20,11 @@ pub struct Target {
 }
 
 async fn sdk_config(options: &Options) -> aws_config::SdkConfig {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    // The functions' retry and timeout settings: an operator's command rides out the same
+    // throttling, and fails as fast, as the function would.
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .retry_config(controller::clients::retry_config())
+        .timeout_config(controller::clients::timeout_config());
     if let Some(url) = &options.endpoint_url {
         loader = loader.endpoint_url(url);
     }

@@ -116,7 +116,7 @@ async fn the_schedule_promotes_a_healthy_canary_through_every_step_and_operators
         report.contains("judge      latest statistics (decision complete")
             && report.contains("errors     sequential: V2 1 of 1400")
             && report.contains("(both ≥ 5.30 rolls back)")
-            && report.contains("latency    sequential: 0 of 1400 V2 requests slower than T"),
+            && report.contains("latency    sequential: V2 0 of 1400, V1 "),
         "{report}"
     );
     // Complete means done: operators can no longer pause or skip.

@@ -362,40 +362,14 @@ pub fn prove(template: &Value, cases: &[Case]) -> Result<IamReport, IamError> {
     Ok(IamReport { verdicts })
 }
 
-/// Installs the pinned simulator when it is missing (`npm ci`, once, under a lock).
-fn ensure_installed(dir: &Path) -> Result<(), IamError> {
-    let installed = dir.join("node_modules/@cloud-copilot/iam-simulate/package.json");
-    let lock = std::fs::File::create(std::env::temp_dir().join("alb-canary-npm-ci.lock"))
-        .map_err(|e| IamError::Simulator(format!("lock file: {e}")))?;
-    lock.lock()
-        .map_err(|e| IamError::Simulator(format!("lock: {e}")))?;
-    if installed.exists() {
-        return Ok(());
-    }
-    let output = Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-        .current_dir(dir)
-        .output()
-        .map_err(|e| {
-            IamError::Simulator(format!(
-                "`npm ci` in {} could not start ({e}): install Node.js 20+ and npm",
-                dir.display()
-            ))
-        })?;
-    if !output.status.success() {
-        return Err(IamError::Simulator(format!(
-            "`npm ci` in {} failed: {}",
-            dir.display(),
-            String::from_utf8_lossy(&output.stderr)
-        )));
-    }
-    Ok(())
-}
-
 /// Runs `iam/simulate.mjs` on the requests; one decision per request, in order.
 fn simulate(requests: &Value) -> Result<Vec<String>, IamError> {
     let dir = folder();
-    ensure_installed(&dir)?;
+    crate::npm::ensure_installed(
+        &dir,
+        "node_modules/@cloud-copilot/iam-simulate/package.json",
+    )
+    .map_err(IamError::Simulator)?;
     let mut child = Command::new("node")
         .arg("simulate.mjs")
         .current_dir(&dir)

@@ -157,9 +157,11 @@ fn with_a_public_address_the_security_group_still_denies_every_port_from_the_int
 fn any_port_probing_finds_an_odd_port_range_opened_to_the_world() {
     let mut t = committed();
     expose_private_subnet_1(&mut t);
+    // Inside the instances' client ports (32768-65535), the only ports the private NACL admits from
+    // anywhere: only the security group stands in the way.
     t["Resources"]["BackendOddPorts"] = json!({"Type": "AWS::EC2::SecurityGroupIngress", "Properties": {
         "GroupId": {"Fn::GetAtt": ["BackendSecurityGroup", "GroupId"]}, "IpProtocol": "tcp",
-        "FromPort": 30001, "ToPort": 30003, "CidrIp": "0.0.0.0/0", "Description": "debug ports"}});
+        "FromPort": 40001, "ToPort": 40003, "CidrIp": "0.0.0.0/0", "Description": "debug ports"}});
     // Without this the stateless private NACL would still drop the replies to the internet.
     t["Resources"]["PrivateNaclOutEphemeralWorld"] = json!({"Type": "AWS::EC2::NetworkAclEntry", "Properties": {
         "NetworkAclId": {"Ref": "PrivateNacl"}, "RuleNumber": 300, "Protocol": 6, "RuleAction": "allow",
@@ -188,8 +190,32 @@ fn any_port_probing_finds_an_odd_port_range_opened_to_the_world() {
     assert!(
         any.hops
             .iter()
-            .any(|h| h.rule.starts_with("BackendOddPorts: tcp 30001-30003")),
+            .any(|h| h.rule.starts_with("BackendOddPorts: tcp 40001-40003")),
         "{:#?}",
         any.hops
     );
+}
+
+/// The NAT gateway's replies are still required on every port it uses but RDP's 3389, which no
+/// NACL may admit from anywhere (CT.EC2.PR.5): one more closed port breaks the flow.
+#[test]
+fn the_nat_replies_are_required_on_every_port_but_3389() {
+    let flow = "AutoScalingGroupV1 → internet :443 through the NAT and replies";
+    let flows = analyze_all(&committed()).expect("the template evaluates");
+    assert!(find(&flows, "defaults", flow).holds());
+    for (entry, end, port) in [
+        ("PublicNaclInEphemeral", "To", 3387),
+        ("PublicNaclInEphemeralAboveRdp", "From", 3391),
+    ] {
+        let mut t = committed();
+        t["Resources"][entry]["Properties"]["PortRange"][end] = json!(port);
+        let flows = analyze_all(&t).expect("the template evaluates");
+        let broken = find(&flows, "defaults", flow);
+        assert!(!broken.allowed, "{entry} {end} {port}");
+        let hop = broken.deciding_hop().expect("hop");
+        assert!(
+            hop.leg == "reply" && hop.resource == "PublicNacl",
+            "{entry}: {hop}"
+        );
+    }
 }

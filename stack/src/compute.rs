@@ -4,7 +4,7 @@
 use crate::cfn::resources::{
     AsgTag, AutoScalingGroup, BlockDeviceMapping, Ebs, IamInstanceProfile, InlinePolicy,
     InstanceProfile, LaunchTemplate, LaunchTemplateData, LaunchTemplateSpecification,
-    MetadataOptions, NetworkInterface, PolicyDocument, Principal, Role, Statement, Tag,
+    MetadataOptions, Monitoring, NetworkInterface, PolicyDocument, Principal, Role, Statement, Tag,
     TagSpecification, TargetGroup,
 };
 use crate::cfn::{Attributes, Cond, Expr, Fsbp, Handle, Param, Sub, Template, Waiver, sub_literal};
@@ -39,7 +39,8 @@ pub struct Compute {
 /// reaches S3 through the gateway endpoint, so no internet path is needed. It fails (DEST left
 /// untouched) when the object is missing or any step fails; callers retry. It reads
 /// `ARTIFACT_BUCKET`, `ARTIFACT_REGION` and `S3_ENDPOINT` (set by the script's header) and
-/// `IMDS_ENDPOINT` (default: the instance metadata service).
+/// `IMDS_ENDPOINT` (default: the instance metadata service). Both endpoints can be given in the
+/// environment, which user data on EC2 never has: the boot rehearsal points them at its emulator.
 pub const FETCH_FUNCTION: &str = r#"fetch_artifact() {
   local key=$1 dest=$2 imds token role creds
   imds=$(printenv IMDS_ENDPOINT || echo http://169.254.169.254)
@@ -73,7 +74,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 ARTIFACT_BUCKET='${{ArtifactBucket}}'
 ARTIFACT_REGION='${{AWS::Region}}'
-S3_ENDPOINT='https://${{ArtifactBucket}}.s3.${{AWS::Region}}.${{AWS::URLSuffix}}'
+S3_ENDPOINT=$(printenv S3_ENDPOINT || echo 'https://${{ArtifactBucket}}.s3.${{AWS::Region}}.${{AWS::URLSuffix}}')
 {function}
 fetch_until() {{
   until fetch_artifact "$1" "$2"; do
@@ -85,8 +86,10 @@ fetch_until() {{
 install -d -m 0755 /opt/recommender /opt/recommender/staging
 # The version this fleet runs: a release names it before the fleet's instances are replaced.
 fetch_until "${{ArtifactPrefix}}/fleets/{fleet}" /opt/recommender/staging/version
-version="$(tr -d '[:space:]' < /opt/recommender/staging/version)"
-if ! [[ "$version" =~ ^[A-Za-z0-9][A-Za-z0-9._+-]*$ ]] || [[ "$version" == *..* ]]; then
+# The pointer is one release name and a newline, as `release` writes it; `$(<)` drops only the
+# newline, so anything else in it (spaces, a second line) is refused rather than squeezed out.
+version="$(< /opt/recommender/staging/version)"
+if ! [[ "$version" =~ ^[A-Za-z0-9][A-Za-z0-9._+-]{{0,{max_rest}}}$ ]] || [[ "$version" == *..* ]]; then
   echo "refusing version '$version': not a release name"
   exit 1
 fi
@@ -100,6 +103,7 @@ echo "$version" > /opt/recommender/version
 "#,
         function = sub_literal(FETCH_FUNCTION),
         fleet = fleet.as_str(),
+        max_rest = contract::release::MAX_VERSION_LEN - 1,
     )
 }
 
@@ -268,7 +272,7 @@ pub fn build(
     storage: &Storage,
     load_balancing: &LoadBalancing,
 ) -> Compute {
-    let instance_role = template.add(
+    let instance_role = template.add_with(
         "InstanceRole",
         Role {
             assume_role_policy_document: PolicyDocument::new(vec![Statement {
@@ -301,6 +305,7 @@ pub fn build(
                 }]),
             }],
         },
+        Attributes::new().waive(&[crate::security::INLINE_POLICY_WAIVER]),
     );
     let instance_profile = template.add(
         "InstanceProfile",
@@ -364,6 +369,10 @@ pub fn build(
                 launch_template_data: LaunchTemplateData {
                     image_id: params.image_id.r#ref(),
                     instance_type: params.instance_type.r#ref(),
+                    // Detailed (1-minute) monitoring, which CT.EC2.PR.10 requires of every launch
+                    // template: instance metrics on the canary's own timescale, for a few dollars
+                    // per instance and month.
+                    monitoring: Monitoring { enabled: true },
                     iam_instance_profile: IamInstanceProfile {
                         arn: instance_profile.get_att("Arn"),
                     },
@@ -424,18 +433,27 @@ pub fn build(
                 control: Fsbp::Waived("AutoScaling.1"),
                 checkov: &["CKV2_AWS_15"],
                 cfn_nag: &[],
+                guard: &[],
                 reason: "EC2 health checks on purpose: an instance waits for `cargo xtask publish` unhealthy in its target group and must not be replaced in a loop meanwhile",
             },
             Waiver {
                 control: Fsbp::Waived("AutoScaling.6"),
                 checkov: &[],
                 cfn_nag: &[],
+                guard: &[],
                 reason: "one InstanceType parameter keeps the lab's fleets identical; the groups already span two AZs",
             },
         ]);
         let handle = template.add_with(
             &format!("AutoScalingGroup{}", group.id),
             AutoScalingGroup {
+                // Redundant with the subnets, which CloudFormation accepts when they agree (they
+                // are the subnets' own AZs); CT.AUTOSCALING.PR.1 reads only this property.
+                availability_zones: network
+                    .private_subnets
+                    .iter()
+                    .map(|s| s.get_att("AvailabilityZone"))
+                    .collect(),
                 vpc_zone_identifier: network.private_subnets.iter().map(|s| s.r#ref()).collect(),
                 launch_template: LaunchTemplateSpecification {
                     launch_template_id: launch_template.r#ref(),

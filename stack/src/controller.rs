@@ -118,6 +118,16 @@ fn declare_parameters(template: &mut Template) -> (ControllerParameters, Cond) {
 }
 
 /// Adds the controller's resources and their outputs.
+/// The functions' roles and the operators' policy grant a few reads on `"*"`; the cfn_nag ID
+/// differs by resource type (W11 a role, W13 a managed policy).
+const DESCRIBE_WILDCARDS: Waiver = Waiver {
+    control: Fsbp::Holds("IAM.1"),
+    checkov: &[],
+    cfn_nag: &[],
+    guard: &["IAM_POLICYDOCUMENT_NO_WILDCARD_RESOURCE"],
+    reason: "only elasticloadbalancing:DescribeListeners and DescribeTargetHealth, cloudwatch:GetMetricData and autoscaling:DescribeInstanceRefreshes get \"*\", because IAM has no resource-level permissions for them, and every write names its resource",
+};
+
 pub fn build(
     template: &mut Template,
     lb: &LoadBalancing,
@@ -165,12 +175,14 @@ pub fn build(
                 control: Fsbp::NoControl,
                 checkov: &["CKV_AWS_119"],
                 cfn_nag: &["W74"],
+                guard: &["DYNAMODB_TABLE_ENCRYPTED_KMS"],
                 reason: "the table is encrypted with the AWS-managed DynamoDB key (SSEEnabled), and a customer key would add a key policy and a cost for state that holds no secrets",
             },
             Waiver {
                 control: Fsbp::Waived("DynamoDB.6"),
                 checkov: &[],
                 cfn_nag: &[],
+                guard: &[],
                 reason: "the table holds only the canary's state and history, which point-in-time recovery keeps, and the stack must delete in one step",
             },
         ]),
@@ -186,6 +198,7 @@ pub fn build(
             control: Fsbp::Waived("SNS.1"),
             checkov: &["CKV_AWS_26"],
             cfn_nag: &["W47"],
+            guard: &["SNS_ENCRYPTED_KMS"],
             reason: "CloudWatch alarms cannot publish to a topic under the AWS-managed SNS key, and the notifications carry no secrets that a customer key would protect",
         }]),
     );
@@ -208,6 +221,7 @@ pub fn build(
             control: Fsbp::Holds("SQS.1"),
             checkov: &["CKV_AWS_27"],
             cfn_nag: &["W48"],
+            guard: &["SQS_QUEUE_KMS_MASTER_KEY_ID_RULE"],
             reason: "SSE-SQS encrypts the queue at rest, and a KMS key would need grants for the functions' failure destinations and the scheduler to keep writing to it",
         }]),
     );
@@ -231,7 +245,7 @@ pub fn build(
     // The invoke permission is a separate policy (below), on the function's own ARN: the
     // promotion function's role passes this role, so naming the function here would close a
     // dependency cycle.
-    let scheduler_role = template.add(
+    let scheduler_role = template.add_with(
         "PromotionScheduleRole",
         Role {
             assume_role_policy_document: assume_role("scheduler.amazonaws.com"),
@@ -244,6 +258,7 @@ pub fn build(
                 )]),
             }],
         },
+        Attributes::new().waive(&[crate::security::INLINE_POLICY_WAIVER]),
     );
 
     let alarm_names: Vec<Expr> = AlarmKind::ALL
@@ -305,10 +320,17 @@ pub fn build(
                 control: Fsbp::NoControl,
                 checkov: &["CKV_AWS_158"],
                 cfn_nag: &["W84"],
+                guard: &["CLOUDWATCH_LOG_GROUP_ENCRYPTED"],
                 reason: "CloudWatch Logs encrypts every log group at rest, and a customer key would need a key policy for the logs service to protect decision lines that hold no secrets",
+            }, Waiver {
+                control: Fsbp::NoControl,
+                checkov: &[],
+                cfn_nag: &[],
+                guard: &["CW_LOGGROUP_RETENTION_PERIOD_CHECK"],
+                reason: "the retention is the LogRetentionDays parameter (30 days by default, 365 in the governed-account profile), which the rule cannot read through the Ref",
             }]),
         );
-        let role = template.add(
+        let role = template.add_with(
             &format!("{prefix}Role"),
             Role {
                 assume_role_policy_document: assume_role("lambda.amazonaws.com"),
@@ -333,6 +355,13 @@ pub fn build(
                     ),
                 }],
             },
+            Attributes::new().waive(&[
+                crate::security::INLINE_POLICY_WAIVER,
+                Waiver {
+                    cfn_nag: &["W11"],
+                    ..DESCRIBE_WILDCARDS
+                },
+            ]),
         );
         let function = template.add_with(
             prefix,
@@ -368,18 +397,21 @@ pub fn build(
                     control: Fsbp::Waived("Lambda.3"),
                     checkov: &["CKV_AWS_117"],
                     cfn_nag: &["W89"],
+                    guard: &["LAMBDA_INSIDE_VPC"],
                     reason: "the functions call only AWS APIs, which a VPC would reach only through NAT or interface endpoints added for nothing",
                 },
                 Waiver {
                     control: Fsbp::NoControl,
                     checkov: &["CKV_AWS_116"],
                     cfn_nag: &[],
+                    guard: &["LAMBDA_DLQ_CHECK"],
                     reason: "failed asynchronous invocations go to the dead-letter queue through the function's EventInvokeConfig OnFailure destination, whose invocation record carries the function's response along with the event, where a DeadLetterConfig would keep only the event",
                 },
                 Waiver {
                     control: Fsbp::NoControl,
                     checkov: &["CKV_AWS_173"],
                     cfn_nag: &[],
+                    guard: &[],
                     reason: "the environment holds only resource names and the plan, no secrets, and Lambda encrypts it at rest with its AWS-managed key",
                 },
             ]),
@@ -443,9 +475,16 @@ pub fn build(
 
     let mut alarm_arns = Vec::new();
     for kind in AlarmKind::ALL {
-        let alarm = template.add(
+        let alarm = template.add_with(
             kind.logical_id(),
             canary_alarm(kind, lb, &params, &rollback, &topic),
+            Attributes::new().waive(&[Waiver {
+                control: Fsbp::NoControl,
+                checkov: &[],
+                cfn_nag: &["W28"],
+                guard: &["CFN_NO_EXPLICIT_RESOURCE_NAMES"],
+                reason: "the rollback function's environment lists the alarms by name and the alarms' actions name the function, so generated names would be a circular dependency, and each name starts with the stack's name so stacks never collide",
+            }]),
         );
         alarm_arns.push(alarm.get_att("Arn"));
         template.add(
@@ -463,7 +502,7 @@ pub fn build(
     // What `canaryctl` (cargo xtask status, pause, resume, promote, abort, publish) calls, for the
     // operators' own roles to attach: the deployed function's settings, the same reads and writes
     // the functions make, the alarms' states and the artifact upload. The IAM proof evaluates it.
-    let operator_policy = template.add(
+    let operator_policy = template.add_with(
         "CanaryOperatorPolicy",
         ManagedPolicy {
             description: "alb-canary operators: canaryctl status, pause, resume, promote, abort and publish",
@@ -478,6 +517,10 @@ pub fn build(
                 &scheduler_role,
             )),
         },
+        Attributes::new().waive(&[Waiver {
+            cfn_nag: &["W13"],
+            ..DESCRIBE_WILDCARDS
+        }]),
     );
 
     let dashboard = template.add(

@@ -124,12 +124,14 @@ pub fn build(
                     control: Fsbp::Waived("ELB.6"),
                     checkov: &["CKV_AWS_150"],
                     cfn_nag: &[],
+                    guard: &["ELB_DELETION_PROTECTION_ENABLED"],
                     reason: "deletion protection is the AlbDeletionProtection parameter, off by default so that the stack deletes in one step",
                 },
                 Waiver {
                     control: Fsbp::Holds("ELB.5"),
                     checkov: &["CKV_AWS_91"],
                     cfn_nag: &[],
+                    guard: &[],
                     reason: "access logs go to the log bucket by default, and checkov cannot evaluate the Fn::If on the AlbAccessLogs parameter that lets an operator turn them off",
                 },
             ]),
@@ -199,6 +201,7 @@ pub fn build(
             control: Fsbp::Waived("ELB.1"),
             checkov: &["CKV_AWS_2", "CKV_AWS_103"],
             cfn_nag: &["W56"],
+            guard: &["ELBV2_LISTENER_PROTOCOL_RULE", "ELBV2_LISTENER_SSL_POLICY_RULE"],
             reason: "without a CertificateArn there is no HTTPS to redirect to; with one, this listener only redirects to HTTPS 443",
         }]),
     );
@@ -214,7 +217,15 @@ pub fn build(
             }],
             default_actions: Expr::list([weighted_forward.to_expr()]),
         },
-        Attributes::new().condition(&conds.has_certificate),
+        Attributes::new()
+            .condition(&conds.has_certificate)
+            .waive(&[Waiver {
+                control: Fsbp::NoControl,
+                checkov: &[],
+                cfn_nag: &[],
+                guard: &["ELBV2_ACM_CERTIFICATE_REQUIRED"],
+                reason: "the certificate is the CertificateArn parameter, whose AllowedPattern admits only an ACM certificate's ARN, and the rule follows a Ref only to a certificate resource of the template",
+            }]),
     );
     let live_listener = Expr::if_(
         &conds.has_certificate,

@@ -38,6 +38,7 @@ pub fn build(template: &mut Template, params: &Parameters, conds: &Conditions) -
             control: Fsbp::Waived("EC2.2"),
             checkov: &["CKV2_AWS_12"],
             cfn_nag: &[],
+            guard: &[],
             reason: "CloudFormation cannot remove the rules of a VPC's default security group, and nothing in this stack uses that group",
         }]),
     );
@@ -112,7 +113,13 @@ pub fn build(template: &mut Template, params: &Parameters, conds: &Conditions) -
             gateway_id: Some(igw.r#ref()),
             nat_gateway_id: None,
         },
-        Attributes::new().depends_on(&attachment),
+        Attributes::new().depends_on(&attachment).waive(&[Waiver {
+            control: Fsbp::NoControl,
+            checkov: &[],
+            cfn_nag: &[],
+            guard: &["NO_UNRESTRICTED_ROUTE_TO_IGW"],
+            reason: "this route is what makes the public subnets public, and they hold only the ALB's nodes and the NAT gateways while every instance sits in a private subnet without it",
+        }]),
     );
     for (index, subnet) in public_subnets.iter().enumerate() {
         template.add(

@@ -14,7 +14,18 @@ use crate::parameters::{Conditions, Parameters};
 
 pub const APP_PORT: u16 = 8000;
 pub const DOCKER_HOST_PORT: u16 = 80;
+/// The ports that ALB nodes and NAT gateways open connections from (and so receive replies on).
 const EPHEMERAL: (u16, u16) = (1024, 65535);
+/// `EPHEMERAL` without RDP's 3389 (22 is below it): what the public NACL admits from anywhere.
+/// CT.EC2.PR.5 and FSBP EC2.21 forbid any NACL to admit 22 or 3389 from 0.0.0.0/0, whatever the
+/// entry is for. The price: a NAT gateway connection mapped to source port 3389 (one of 64,512)
+/// gets no reply and times out, and the client's retry is mapped to another port.
+const EPHEMERAL_BELOW_RDP: (u16, u16) = (1024, 3388);
+const EPHEMERAL_ABOVE_RDP: (u16, u16) = (3390, 65535);
+/// Linux's client ports (`ip_local_port_range` 32768-60999, up to 65535): the only ports the
+/// instances' own connections (to S3 and through NAT) get replies on, so the private NACL admits
+/// no lower port from anywhere (CT.EC2.PR.5, FSBP EC2.21).
+const INSTANCE_EPHEMERAL: (u16, u16) = (32768, 65535);
 const ANYWHERE: &str = "0.0.0.0/0";
 const TCP: i32 = 6;
 
@@ -113,7 +124,20 @@ const PUBLIC_ENTRY_WAIVER: Waiver = Waiver {
     control: Fsbp::Holds("EC2.18"),
     checkov: &["CKV_AWS_260"],
     cfn_nag: &["W2", "W9"],
+    guard: &[
+        "EC2_SECURITY_GROUP_INGRESS_OPEN_TO_WORLD_RULE",
+        "SECURITY_GROUP_INGRESS_CIDR_NON_32_RULE",
+    ],
     reason: "the internet-facing ALB is the service's public entry on 80 and 443 (80 only redirects to HTTPS once a certificate is set), and it reaches nothing but SG-BACKEND",
+};
+
+/// Every role: its policies are inline on purpose.
+pub const INLINE_POLICY_WAIVER: Waiver = Waiver {
+    control: Fsbp::NoControl,
+    checkov: &[],
+    cfn_nag: &["F10"],
+    guard: &["IAM_NO_INLINE_POLICY_CHECK"],
+    reason: "each role's policy is written for that role alone and lives and dies with it, where a managed policy would be a second resource that anything in the account could attach",
 };
 
 pub fn build(
@@ -134,7 +158,30 @@ pub fn build(
         },
         entry("InHttpsFromPrivate1", 120, IN, private1.clone(), port(443)),
         entry("InHttpsFromPrivate2", 121, IN, private2.clone(), port(443)),
-        entry("InEphemeral", 130, IN, anywhere(), EPHEMERAL),
+        // The targets' replies to the ALB nodes, on any port the ALB picked.
+        entry(
+            "InEphemeralFromPrivate1",
+            125,
+            IN,
+            private1.clone(),
+            EPHEMERAL,
+        ),
+        entry(
+            "InEphemeralFromPrivate2",
+            126,
+            IN,
+            private2.clone(),
+            EPHEMERAL,
+        ),
+        // The internet's replies to the NAT gateway, every NAT port but 3389.
+        entry("InEphemeral", 130, IN, anywhere(), EPHEMERAL_BELOW_RDP),
+        entry(
+            "InEphemeralAboveRdp",
+            131,
+            IN,
+            anywhere(),
+            EPHEMERAL_ABOVE_RDP,
+        ),
         entry(
             "OutAppToPrivate1",
             100,
@@ -192,7 +239,7 @@ pub fn build(
             public2.clone(),
             port(DOCKER_HOST_PORT),
         ),
-        entry("InEphemeral", 120, IN, anywhere(), EPHEMERAL),
+        entry("InEphemeral", 120, IN, anywhere(), INSTANCE_EPHEMERAL),
         entry("OutEphemeralToPublic1", 100, OUT, public1, EPHEMERAL),
         entry("OutEphemeralToPublic2", 101, OUT, public2, EPHEMERAL),
         entry("OutHttps", 110, OUT, anywhere(), port(443)),
@@ -218,7 +265,7 @@ pub fn build(
 
     // SG-BACKEND is declared first with its egress inline; its ingress from SG-ALB lives in
     // separate resources, so the two groups can name each other without a circular dependency.
-    let backend_group = template.add(
+    let backend_group = template.add_with(
         "BackendSecurityGroup",
         SecurityGroup {
             group_description: "SG-BACKEND: V1, V2 and the Docker host; reachable only from the ALB".into(),
@@ -236,6 +283,13 @@ pub fn build(
             ],
             tags: name_tag(Sub::new("${AWS::StackName}-sg-backend").build()),
         },
+        Attributes::new().waive(&[Waiver {
+            control: Fsbp::NoControl,
+            checkov: &[],
+            cfn_nag: &["W5"],
+            guard: &["EC2_SECURITY_GROUP_EGRESS_OPEN_TO_WORLD_RULE"],
+            reason: "the instances' egress is 443 and 80 only, to S3 through the gateway endpoint and to package mirrors through NAT whose addresses are not fixed, and the private NACL and route tables bound where it goes",
+        }]),
     );
     let alb_group = template.add_with(
         "AlbSecurityGroup",

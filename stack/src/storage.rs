@@ -112,7 +112,13 @@ fn deny_insecure_transport(bucket: &Handle<Bucket>) -> Statement {
         effect: "Deny",
         principal: Some(Principal::Anyone("*")),
         action: vec!["s3:*"],
-        resource: vec![bucket.get_att("Arn"), objects(bucket, "")],
+        // Spelled as CT.S3.PR.8 recognises it (IAM reads every spelling alike): the objects'
+        // ARN as `Fn::Join` of the bucket's `Arn` and "/*" (it follows no `Fn::Sub`), and the
+        // string "false" (it compares the whole condition with the string; the boolean fails it).
+        resource: vec![
+            bucket.get_att("Arn"),
+            Expr::join("", [bucket.get_att("Arn"), Expr::lit("/*")]),
+        ],
         condition: Some(json!({ "Bool": { "aws:SecureTransport": "false" } })),
     }
 }
@@ -128,7 +134,44 @@ const SSE_WAIVER: Waiver = Waiver {
     control: Fsbp::Waived("S3.17"),
     checkov: &["CKV_AWS_145"],
     cfn_nag: &[],
+    guard: &[],
     reason: "SSE-S3 is the encryption ALB access logs and S3 server access logs support, and nothing here needs a customer key",
+};
+
+/// Both buckets: registry rules beyond FSBP that the buckets do not meet, or meet in a way the
+/// rule cannot see.
+const BUCKET_WAIVERS: [Waiver; 3] = [
+    Waiver {
+        control: Fsbp::NoControl,
+        checkov: &[],
+        cfn_nag: &[],
+        guard: &["S3_BUCKET_DEFAULT_LOCK_ENABLED"],
+        reason: "Object Lock would hold every object version for its retention period, against the lifecycle rules that expire logs after 90 days and overwritten artifacts after 30, and releases are already immutable (publish refuses a different binary under a published version)",
+    },
+    Waiver {
+        control: Fsbp::NoControl,
+        checkov: &[],
+        cfn_nag: &[],
+        guard: &["S3_BUCKET_REPLICATION_ENABLED"],
+        reason: "the artifacts are rebuilt from the repository by cargo xtask publish and the logs are diagnostics, so a replica bucket in a second Region would double the storage for nothing that cannot be recreated",
+    },
+    Waiver {
+        control: Fsbp::Holds("S3.8"),
+        checkov: &[],
+        cfn_nag: &[],
+        guard: &["S3_BUCKET_NO_PUBLIC_RW_ACL"],
+        reason: "ACLs are disabled (BucketOwnerEnforced) and every public access block is on, and the rule fails any bucket that does not set the legacy AccessControl property",
+    },
+];
+
+/// The bucket policies: CT.S3.PR.8 (which a governed account cannot suppress) and this registry
+/// rule accept opposite spellings of the same condition; the policy keeps CT.S3.PR.8's.
+const TLS_POLICY_WAIVER: Waiver = Waiver {
+    control: Fsbp::Holds("S3.5"),
+    checkov: &[],
+    cfn_nag: &[],
+    guard: &["S3_BUCKET_SSL_REQUESTS_ONLY"],
+    reason: "the policy denies every request without TLS with aws:SecureTransport written as the string \"false\", the only spelling Control Tower's CT.S3.PR.8 accepts, where this rule accepts only the boolean",
 };
 
 pub fn build(template: &mut Template, network: &Network) -> Storage {
@@ -154,16 +197,19 @@ pub fn build(template: &mut Template, network: &Network) -> Storage {
                 control: Fsbp::Waived("S3.9"),
                 checkov: &["CKV_AWS_18"],
                 cfn_nag: &["W35"],
+                guard: &["S3_BUCKET_LOGGING_ENABLED"],
                 reason: "this is the log bucket: logging its own accesses into itself would log every log delivery",
             },
             Waiver {
                 control: Fsbp::Waived("S3.14"),
                 checkov: &["CKV_AWS_21"],
                 cfn_nag: &[],
+                guard: &["S3_BUCKET_VERSIONING_ENABLED"],
                 reason: "log objects are written once and expire after the retention period, so versions would only keep deleted logs",
             },
             SSE_WAIVER,
-        ]),
+        ])
+        .waive(&BUCKET_WAIVERS),
     );
     // Retained on stack deletion: it holds the published binaries.
     let artifact_bucket = template.add_with(
@@ -187,15 +233,19 @@ pub fn build(template: &mut Template, network: &Network) -> Storage {
                 },
             },
         ),
-        Attributes::new().retain().waive(&[SSE_WAIVER]),
+        Attributes::new()
+            .retain()
+            .waive(&[SSE_WAIVER])
+            .waive(&BUCKET_WAIVERS),
     );
 
-    template.add(
+    template.add_with(
         "ArtifactBucketPolicy",
         BucketPolicy {
             bucket: artifact_bucket.r#ref(),
             policy_document: PolicyDocument::new(vec![deny_insecure_transport(&artifact_bucket)]),
         },
+        Attributes::new().waive(&[TLS_POLICY_WAIVER]),
     );
 
     // Where the region's ELB log delivery comes from: an AWS account in the older regions, the
@@ -281,12 +331,13 @@ pub fn build(template: &mut Template, network: &Network) -> Storage {
             },
         })),
     });
-    let log_bucket_policy = template.add(
+    let log_bucket_policy = template.add_with(
         "LogBucketPolicy",
         BucketPolicy {
             bucket: log_bucket.r#ref(),
             policy_document: PolicyDocument::new(log_statements),
         },
+        Attributes::new().waive(&[TLS_POLICY_WAIVER]),
     );
 
     template.add_with(

@@ -122,7 +122,7 @@ fn grants(input: &Input) -> Option<Grants> {
     };
     use aws_sdk_dynamodb::operation::{
         get_item::GetItemInput, put_item::PutItemInput, query::QueryInput,
-        update_item::UpdateItemInput,
+        transact_write_items::TransactWriteItemsInput, update_item::UpdateItemInput,
     };
     use aws_sdk_elasticloadbalancingv2::operation::{
         describe_listeners::DescribeListenersInput,
@@ -224,6 +224,30 @@ fn grants(input: &Input) -> Option<Grants> {
     }
     if let Some(i) = input.downcast_ref::<UpdateItemInput>() {
         return one("dynamodb:UpdateItem", table(i.table_name()));
+    }
+    // A transaction is authorized item by item, as the action each item is.
+    if let Some(i) = input.downcast_ref::<TransactWriteItemsInput>() {
+        return Some(
+            i.transact_items()
+                .iter()
+                .map(|item| {
+                    let (action, name) = if let Some(put) = item.put() {
+                        ("dynamodb:PutItem", put.table_name())
+                    } else if let Some(update) = item.update() {
+                        ("dynamodb:UpdateItem", update.table_name())
+                    } else if let Some(delete) = item.delete() {
+                        ("dynamodb:DeleteItem", delete.table_name())
+                    } else {
+                        let check = item.condition_check();
+                        (
+                            "dynamodb:ConditionCheckItem",
+                            check.map_or("", |c| c.table_name()),
+                        )
+                    };
+                    (action, table(Some(name)), Vec::new())
+                })
+                .collect(),
+        );
     }
     if let Some(i) = input.downcast_ref::<QueryInput>() {
         return one("dynamodb:Query", table(i.table_name()));

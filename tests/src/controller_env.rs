@@ -203,13 +203,25 @@ impl Env {
             ));
         }
         if requests > 0.0 {
-            data.push(datum(
-                "TargetResponseTime",
-                latency_secs,
-                StandardUnit::Seconds,
-            ));
+            // Every request's latency, as ALB's raw data: percentiles, ranks and SampleCount
+            // (the requests a baseline is taken from) see `requests` values.
+            data.push(
+                self.datum_of(tg_arn, at, "TargetResponseTime", StandardUnit::Seconds)
+                    .values(latency_secs)
+                    .counts(requests)
+                    .build(),
+            );
         }
         self.put_metric_data(data).await;
+    }
+
+    /// V1 (`stable_tg_arn`) alone in the hour before a canary starting at `canary_start`: 1,000 requests at 20 ms,
+    /// so its p99 (the latency baseline) is 20 ms and T = max(1.5 × 20, 20 + 100) = 120 ms.
+    /// Without it T would come from a calibration span, whose end depends on where the wall
+    /// clock falls in CloudWatch's period grid: tests that need a fixed bake start put this.
+    pub async fn put_baseline(&self, stable_tg_arn: &str, canary_start: i64) {
+        self.put_minute(stable_tg_arn, canary_start - 1800, 1000.0, 0.0, 0.020)
+            .await;
     }
 
     /// Puts one minute of `TargetConnectionErrorCount` for a target group at `at`.
@@ -233,6 +245,17 @@ impl Env {
         value: f64,
         unit: StandardUnit,
     ) -> MetricDatum {
+        self.datum_of(tg_arn, at, name, unit).value(value).build()
+    }
+
+    /// An ALB metric datum of a target group at `at`, its value(s) still to be set.
+    fn datum_of(
+        &self,
+        tg_arn: &str,
+        at: i64,
+        name: &str,
+        unit: StandardUnit,
+    ) -> aws_sdk_cloudwatch::types::builders::MetricDatumBuilder {
         let tg = controller::listener::target_group_dimension(tg_arn).unwrap();
         MetricDatum::builder()
             .metric_name(name)
@@ -244,9 +267,7 @@ impl Env {
             )
             .dimensions(Dimension::builder().name("TargetGroup").value(tg).build())
             .timestamp(DateTime::from_secs(at))
-            .value(value)
             .unit(unit)
-            .build()
     }
 
     async fn put_metric_data(&self, data: Vec<MetricDatum>) {
@@ -306,14 +327,14 @@ fn key(name: &str, kind: KeyType) -> KeySchemaElement {
         .unwrap()
 }
 
-/// A plan for the emulator: moto computes no percentiles, so latency is judged on the Average
-/// (the documented fallback); metrics put a minute ago count once a minute has settled.
+/// The production plan's statistics (`p99`, ranks `PR(:T)`: the harness's emulator computes them
+/// over the raw values), with 300 s bakes; metrics put a minute ago count once a minute has
+/// settled.
 pub fn test_plan() -> Plan {
     let mut plan = Plan {
         bake_seconds: 300,
         ..Plan::default()
     };
-    plan.health.latency.statistic = "Average".into();
     plan.health.settle_seconds = 60;
     plan
 }

@@ -2,7 +2,9 @@
 //!
 //! - [`child::Guarded`]: a child process bounded in time and stopped when dropped.
 //! - [`Moto`]: a real moto server (the local AWS emulator, pinned in `requirements-dev.txt`) on
-//!   127.0.0.1, one per test for isolation, stopped when dropped and killed with the test process.
+//!   127.0.0.1, one per test for isolation, stopped when dropped and killed with the test process;
+//!   run through `alb-canary-moto` (`emulator/`), which adds CloudWatch's percentiles, percentile
+//!   rank and trimmed statistics to moto.
 //! - [`refresh::InstanceRefreshes`]: the two Auto Scaling instance-refresh actions moto lacks.
 //! - [`tool`]: the path of a pinned Python tool in the project's `.venv` (cfn-lint, sam, ...).
 //! - [`calls`]: an SDK interceptor recording every AWS call as IAM sees it, for the IAM proof.
@@ -15,13 +17,16 @@
 //! - [`cold_start`]: both functions' cold-start cases ([`cold_start_tests!`] declares them).
 //! - [`podman`]: Podman with isolated state for the container test, and the static service binary.
 //! - [`journal`]: the container's journald log lines, read back.
+//! - [`boot`]: the stack's user data run at boot under systemd, against the emulator.
 //!
 //! A missing tool is a loud failure that says how to install it, never a skipped test.
 
+pub mod boot;
 pub mod calls;
 pub mod child;
 pub mod cold_start;
 pub mod controller_env;
+pub mod faults;
 pub mod journal;
 pub mod podman;
 pub mod refresh;
@@ -62,7 +67,9 @@ pub fn tool(name: &str) -> PathBuf {
     path
 }
 
-/// A moto server on 127.0.0.1, started for one test.
+/// A moto server on 127.0.0.1, started for one test: moto's own server with the project's
+/// CloudWatch extension (`emulator/`, the `alb-canary-moto` launcher, same arguments as
+/// `moto_server`), so that `p99`, `PR(:T)` and the other extended statistics have values.
 pub struct Moto {
     child: Guarded,
     port: u16,
@@ -75,13 +82,20 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 impl Moto {
     /// Starts a fresh server and waits until it answers.
     pub fn start() -> Moto {
-        let moto = tool("moto_server");
+        let moto = tool("alb-canary-moto");
         let mut last_error = String::new();
         for _ in 0..5 {
             let port = free_port();
             let args = ["-H", "127.0.0.1", "-p", &port.to_string()].map(str::to_owned);
-            let child = Guarded::spawn("moto_server", &moto, &args, &[], MAX_LIFETIME_SECS, None)
-                .unwrap_or_else(|err| panic!("{err}"));
+            let child = Guarded::spawn(
+                "alb-canary-moto",
+                &moto,
+                &args,
+                &[],
+                MAX_LIFETIME_SECS,
+                None,
+            )
+            .unwrap_or_else(|err| panic!("{err}"));
             let mut server = Moto { child, port };
             match server.wait_ready() {
                 Ok(()) => return server,

@@ -1,6 +1,7 @@
 //! `cargo xtask check`: the guard rules and the reachability flows on every template of `templates/`,
 //! the IAM proof of the stack's roles on the stack's template, and checkov (the IaC scanner the
-//! resources' waivers are written for) on the stack's template.
+//! resources' waivers are written for) and AWS's published rule sets (the Control Tower proactive
+//! controls and the Guard Rules Registry, `policy::published`) on the stack's template.
 //! `cargo xtask bench-check`: the same check, timed in-process.
 
 use std::io::Write;
@@ -32,10 +33,81 @@ pub fn run(verbose: bool) -> crate::Result {
     writeln!(out, "== {} (checkov)", path.display())?;
     write!(out, "{scan}")?;
     failed += scan.failed.len();
+    failed += published(&mut out, &path, &template)?;
     if failed > 0 {
         return Err(format!("{failed} failure(s): the template is not safe to deploy (see above: resource, rule, fix)").into());
     }
     Ok(())
+}
+
+/// AWS's published rule sets: a registry finding must be suppressed in the resource's metadata
+/// (with its reason), a Control Tower failure must have its row in docs/governed-account.md
+/// (Control Tower has no suppression). Returns the unexplained findings.
+fn published(
+    out: &mut impl Write,
+    path: &std::path::Path,
+    template: &serde_json::Value,
+) -> crate::Result<usize> {
+    use policy::published::{Standing, Suite};
+    let rows = policy::published::explanations()?;
+    let mut unexplained = 0;
+    for suite in Suite::ALL {
+        let report = policy::published::run(suite, template)?;
+        writeln!(out, "== {} ({})", path.display(), suite.name())?;
+        let (pass, fail, skip) = report.counts();
+        let (explained, open) = report.explained(template, &rows);
+        writeln!(
+            out,
+            "{}: {pass} pass, {fail} fail ({} explained), {skip} skip",
+            suite.name(),
+            explained.len()
+        )?;
+        for o in &explained {
+            let why = match suite {
+                Suite::ControlTower => {
+                    rows.iter()
+                        .find(|r| r.control == o.control)
+                        .map_or(String::new(), |r| match &r.standing {
+                            Standing::Parameter(names) => {
+                                format!("met by the profile's {}", names.join(", "))
+                            }
+                            Standing::Intrinsics => {
+                                "met; the rule cannot evaluate the Ref/Fn::If (resolved, it passes)"
+                                    .into()
+                            }
+                            Standing::ByDesign => "incompatible by design: exempt it".into(),
+                            Standing::Fixed => "fixed".into(),
+                        })
+                }
+                Suite::Registry => {
+                    "suppressed with its reason on each resource, which this rule ignores".into()
+                }
+            };
+            writeln!(
+                out,
+                "  • {} on {} — {why}",
+                o.control,
+                o.resources.join(", ")
+            )?;
+        }
+        for o in &open {
+            let how = match suite {
+                Suite::ControlTower => "add its row to docs/governed-account.md, or fix it",
+                Suite::Registry => {
+                    "fix it, or waive it in the resource's Metadata (stack: Waiver::guard)"
+                }
+            };
+            writeln!(
+                out,
+                "  ✗ {} ({}) on {}: unexplained — {how}",
+                o.control,
+                o.rule,
+                o.resources.join(", ")
+            )?;
+        }
+        unexplained += open.len();
+    }
+    Ok(unexplained)
 }
 
 pub fn bench(iterations: u32) -> crate::Result {

@@ -52,7 +52,8 @@ pub enum Command {
     /// Draw docs/architecture.svg from the stack (synth writes it too)
     #[command(after_help = "Example:\n  cargo xtask diagram")]
     Diagram,
-    /// Prove templates/ safe: cfn-guard rules, the reachability check and the IAM proof
+    /// Prove templates/ safe: cfn-guard rules, the reachability check, the IAM proof, checkov, and
+    /// AWS's Control Tower controls and Guard Rules Registry, each failure fixed or explained
     #[command(after_help = "Example:\n  cargo xtask check --verbose")]
     Check {
         /// Also print every flow with every hop it crossed
@@ -145,9 +146,26 @@ pub enum Command {
     /// Release-build the Lambdas and report bundle sizes and handler times
     #[command(after_help = "Example:\n  cargo xtask bench-lambda")]
     BenchLambda,
+    /// Every crash point and AWS API fault of the controller's runs and the operator commands, against the emulator; prints "faults survived: N of M explored"
+    #[command(after_help = "Example:\n  cargo xtask bench-faults --only release")]
+    BenchFaults {
+        /// Only the scenarios whose name holds TEXT (`release`, `rollback alarm`, `promotion: a step`)
+        #[arg(long, value_name = "TEXT")]
+        only: Option<String>,
+    },
     /// Seeded Monte Carlo canaries through the judge, both methods side by side [canaryctl]
     #[command(disable_help_flag = true)]
     BenchJudge(Passthrough),
+    /// Our judge next to published sequential tests (savvi, expectation) on the same canaries
+    #[command(after_help = "Example:\n  cargo xtask bench-peers --canaries 100 --only \"× V1\"")]
+    BenchPeers {
+        /// Canaries per error cell
+        #[arg(long, value_name = "N", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        canaries: u32,
+        /// Only the cells whose label contains this text
+        #[arg(long, value_name = "TEXT")]
+        only: Option<String>,
+    },
 }
 
 impl Command {
@@ -192,7 +210,7 @@ mod tests {
             .map(|c| c.get_name().to_owned())
             .filter(|name| name != "help")
             .collect();
-        assert_eq!(names.len(), 21, "{names:?}");
+        assert_eq!(names.len(), 23, "{names:?}");
         for name in &names {
             match parse(&[name, "--help"]) {
                 // Ours: clap's help, with the options and an example.

@@ -8,9 +8,11 @@ mod bundle;
 mod check;
 mod cli;
 mod diagram;
+mod faults;
 mod lab;
 mod lambda;
 mod ops;
+mod peers;
 mod project;
 mod scan;
 mod service;
@@ -79,6 +81,8 @@ fn run() -> Result {
             connections,
         } => bench_service::bench(duration, connections),
         Command::BenchLambda => lambda::bench(),
+        Command::BenchPeers { canaries, only } => peers::bench(canaries, only.as_deref()),
+        Command::BenchFaults { only } => faults::bench(only),
         // The judge's and the operator commands run in canaryctl: they need the SDK and the
         // controller crate.
         other => match other.canaryctl_command() {

@@ -45,6 +45,7 @@ async fn main() {
     for _ in 0..RUNS {
         let canary = env.canary(test_plan()).await;
         let c = &canary.config;
+        env.put_baseline(&c.stable_tg_arn, t0).await;
         let timed = Instant::now();
         let outcome = handle_promotion_at(&env.clients, c, schedule.clone(), t0)
             .await

@@ -4,7 +4,7 @@
 
 use contract::Plan;
 use judge::{Assessment, Verdict, Window, assess, closed_periods, period_of};
-pub use judge::{Counts, Minute};
+pub use judge::{Calibration, Counts, Minute};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -126,6 +126,9 @@ pub struct Observation {
     pub minutes: Vec<Minute>,
     /// V1's latency statistic over the baseline before the canary, in milliseconds.
     pub baseline_ms: Option<f64>,
+    /// Without a baseline: V1's latency statistic over the canary's first calibration span.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<Calibration>,
     /// Healthy targets in V2's target group (`DescribeTargetHealth`).
     pub v2_healthy_targets: u32,
 }
@@ -272,9 +275,26 @@ pub fn decide_with_statistics(
             step_started_at: state.step_started_at,
             final_step: percent == 100,
             baseline_ms: observed.baseline_ms,
+            calibration: observed.calibration,
         },
     );
-    let decision = next_step(plan, state, percent, live, &statistics.verdict, now);
+    // A calibration that arrives during the step restarts its bake: the time judged against the
+    // ceiling alone does not count.
+    let bake_from = statistics
+        .latency
+        .threshold_from
+        .map_or(state.step_started_at, |from| {
+            from.max(state.step_started_at)
+        });
+    let decision = next_step(
+        plan,
+        state,
+        percent,
+        live,
+        &statistics.verdict,
+        bake_from,
+        now,
+    );
     Judged {
         decision,
         statistics: Some(statistics),
@@ -287,6 +307,7 @@ fn next_step(
     percent: u8,
     live: Weights,
     verdict: &Verdict,
+    bake_from: i64,
     now: i64,
 ) -> Decision {
     if let Verdict::RollBack(reason) = verdict {
@@ -301,17 +322,24 @@ fn next_step(
         };
     }
     let expected = Weights::for_percent(percent);
-    if !live.same_split(&expected) {
-        return Decision::Drift {
-            found: live,
-            expected,
-        };
+    let drift = Decision::Drift {
+        found: live,
+        expected,
+    };
+    // The listener at the next step while the state is at this one: a run wrote that promotion
+    // and died before recording it (a timeout, a crash). Taken again, the same promotion records
+    // it; anything else, and any other split, is drift.
+    let unrecorded = !live.same_split(&expected)
+        && plan
+            .steps
+            .get(state.step + 1)
+            .is_some_and(|p| live.same_split(&Weights::for_percent(*p)));
+    if !live.same_split(&expected) && !unrecorded {
+        return drift;
     }
     // The bake counts settled time; the judged data ends at the last closed period before it.
     let settle = i64::try_from(plan.health.settle_seconds).unwrap_or(i64::MAX);
-    let judged = now
-        .saturating_sub(settle)
-        .saturating_sub(state.step_started_at);
+    let judged = now.saturating_sub(settle).saturating_sub(bake_from);
     let bake = i64::try_from(plan.bake_seconds).unwrap_or(i64::MAX);
     let held = match verdict {
         Verdict::Hold(reason) | Verdict::TooLittleData(reason) => Some(reason.clone()),
@@ -322,6 +350,9 @@ fn next_step(
         Verdict::Healthy | Verdict::RollBack(_) => None,
     };
     if let Some(reason) = held {
+        if unrecorded {
+            return drift;
+        }
         let age = now.saturating_sub(state.step_started_at);
         let limit = i64::try_from(plan.max_step_seconds).unwrap_or(i64::MAX);
         if age > limit {
@@ -342,9 +373,13 @@ fn next_step(
     }
 }
 
-/// The first promotion: V2 from 0 to the first step, only onto healthy targets.
+/// The first promotion: V2 from 0 to the first step, only onto healthy targets. The listener
+/// already at the first step is that promotion written by a run that died before recording it:
+/// taken again while the fleet is healthy, it records it.
 fn start(plan: &Plan, live: Weights, observed: &Observation) -> Decision {
-    if !live.same_split(&Weights::STABLE_ONLY) {
+    let first = Weights::for_percent(plan.steps[0]);
+    let unrecorded = live.same_split(&first) && observed.v2_healthy_targets > 0;
+    if !live.same_split(&Weights::STABLE_ONLY) && !unrecorded {
         return Decision::Drift {
             found: live,
             expected: Weights::STABLE_ONLY,

@@ -40,6 +40,10 @@ fn target_group(config: &Config, fleet: Fleet) -> &str {
 }
 
 /// Points `fleet` at `version`, then replaces its instances; returns the instance refresh's id.
+/// A refresh already running on the group is taken as this move's (Auto Scaling refuses a second
+/// one): the controller and its commands are the only ones who start them, and one running is
+/// the move of a run that died (or whose answer was lost) after starting it — found by the fault
+/// exploration. Instances it replaces from now on boot the version the pointer now names.
 pub async fn move_to(
     clients: &Clients,
     config: &Config,
@@ -72,14 +76,60 @@ pub async fn move_to(
                 .build(),
         )
         .send()
-        .await
-        .map_err(Error::aws)?;
+        .await;
+    let out = match out {
+        Ok(out) => out,
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_instance_refresh_in_progress_fault()) =>
+        {
+            return running_refresh(clients, config, fleet).await;
+        }
+        Err(err) => return Err(Error::aws(err)),
+    };
     out.instance_refresh_id()
         .map(str::to_string)
         .ok_or_else(|| {
             Error::aws_reply(
                 "AutoScaling StartInstanceRefresh",
                 format_args!("no refresh id for {}", group(config, fleet)),
+            )
+        })
+}
+
+/// The id of the refresh running on `fleet`'s group.
+async fn running_refresh(
+    clients: &Clients,
+    config: &Config,
+    fleet: Fleet,
+) -> Result<String, Error> {
+    let out = clients
+        .autoscaling
+        .describe_instance_refreshes()
+        .auto_scaling_group_name(group(config, fleet))
+        .send()
+        .await
+        .map_err(Error::aws)?;
+    out.instance_refreshes()
+        .iter()
+        .find(|r| {
+            r.status().is_some_and(|s| {
+                matches!(
+                    s.as_str(),
+                    "Pending" | "InProgress" | "Baking" | "Cancelling" | "RollbackInProgress"
+                )
+            })
+        })
+        .and_then(|r| r.instance_refresh_id())
+        .map(str::to_string)
+        .ok_or_else(|| {
+            Error::aws_reply(
+                "AutoScaling StartInstanceRefresh",
+                format_args!(
+                    "{} has a refresh in progress, and none is listed",
+                    group(config, fleet)
+                ),
             )
         })
 }

@@ -39,16 +39,36 @@ pub async fn complete(
         r.release.refresh_id = None;
         r.release.moved_at = Some(now);
     });
-    state::replace(&clients.dynamodb, config, Some(prev), &next, now).await?;
+    state::Batch::new()
+        .replace(config, Some(prev), &next, now)?
+        .history(config, now * 1000, "complete", history)?
+        .commit(&clients.dynamodb, config)
+        .await?;
+    begin_stable_move(clients, config, &next, &version, now, Some(history)).await?;
+    Ok(())
+}
+
+/// Notifies the completion, then starts the stable fleet's move. The next run does the same when
+/// the move was recorded but not started (a run that died or failed in between): notified at
+/// least once, never lost.
+async fn begin_stable_move(
+    clients: &Clients,
+    config: &Config,
+    rec: &Recorded,
+    version: &str,
+    now: i64,
+    history: Option<&Value>,
+) -> Result<String, Error> {
+    let note = json!({"function": FUNCTION, "at": now, "release": version,
+        "decision": {"decision": "complete", "reason": rec.canary.reason}});
     notify::publish(
         &clients.sns,
         config,
         &format!("Canary complete: {version} serves all traffic; the stable fleet moves to it"),
-        history,
+        history.unwrap_or(&note),
     )
     .await?;
-    start_stable_move(clients, config, &next, &version, now).await?;
-    Ok(())
+    start_stable_move(clients, config, rec, version, now).await
 }
 
 /// Points the stable fleet at the release and records the refresh (conditionally).
@@ -84,7 +104,7 @@ pub async fn finish(clients: &Clients, config: &Config, now: i64) -> Result<Outc
     let version = release_version(config, &rec)?;
     let Some(refresh) = rec.release.refresh_id.clone() else {
         // The move was recorded but not started (a failed call): start it now.
-        let refresh = start_stable_move(clients, config, &rec, &version, now).await?;
+        let refresh = begin_stable_move(clients, config, &rec, &version, now, None).await?;
         return Ok(Outcome::Held {
             reason: format!("stable fleet moving to {version} (instance refresh {refresh})"),
         });
@@ -96,17 +116,13 @@ pub async fn finish(clients: &Clients, config: &Config, now: i64) -> Result<Outc
             // The canary keeps serving the release; a person decides (`release --force`, `abort`).
             if rec.canary.reason.as_deref() != Some(reason.as_str()) {
                 let next = rec.next(|r| r.canary.reason = Some(reason.clone()));
-                state::replace(&clients.dynamodb, config, Some(&rec), &next, now).await?;
                 let history = json!({"function": FUNCTION, "at": now, "release": version,
                     "decision": {"decision": "stable_move_failed", "reason": reason}});
-                state::append_history(
-                    &clients.dynamodb,
-                    config,
-                    now * 1000,
-                    "stable_move_failed",
-                    &history,
-                )
-                .await?;
+                state::Batch::new()
+                    .replace(config, Some(&rec), &next, now)?
+                    .history(config, now * 1000, "stable_move_failed", &history)?
+                    .commit(&clients.dynamodb, config)
+                    .await?;
                 notify::publish(
                     &clients.sns,
                     config,
@@ -146,10 +162,6 @@ async fn released(
         r.release.refresh_id = None;
         r.release.moved_at = None;
     });
-    state::replace(&clients.dynamodb, config, Some(rec), &next, now).await?;
-    if let Some(record) = &rec.release.record {
-        state::close_release(&clients.dynamodb, config, record, "released", &reason, now).await?;
-    }
     let history = json!({
         "function": FUNCTION,
         "at": now,
@@ -165,7 +177,8 @@ async fn released(
         &history,
         Some(Weights::STABLE_ONLY),
     );
-    state::append_history(&clients.dynamodb, config, now * 1000, "released", &history).await?;
+    // Notified first: a run that fails or dies before its record is followed by one that
+    // releases (and notifies) again; after the record nothing would (at least once, never lost).
     notify::publish(
         &clients.sns,
         config,
@@ -173,6 +186,15 @@ async fn released(
         &history,
     )
     .await?;
+    // The state, the record's end and the decision: all or nothing.
+    let mut batch = state::Batch::new().replace(config, Some(rec), &next, now)?;
+    if let Some(record) = &rec.release.record {
+        batch = batch.close(config, record, "released", &reason, now)?;
+    }
+    batch
+        .history(config, now * 1000, "released", &history)?
+        .commit(&clients.dynamodb, config)
+        .await?;
     Ok(Outcome::Released {
         version: version.to_string(),
     })

@@ -3,11 +3,14 @@
 //! baseline from before it. Sums come raw (the emulator does no metric math)
 //! and the judge does the arithmetic.
 //!
-//! Latency: with a percentile statistic (production, `p99`), V2's slow requests per period come
-//! from CloudWatch's percentile rank `PR(:T)` on `TargetResponseTime` (the percentage of requests
-//! at most T seconds): `slow = round(requests × (1 − PR / 100))`. The emulator computes no
-//! percentiles (a `p99` or `PR` query fails with HTTP 500), so plans there use `Average`, and the
-//! judge counts a period as slow when its Average exceeds T (README, "The canary plan").
+//! Latency: with a percentile statistic (production, `p99`), both groups' slow requests per period
+//! come from CloudWatch's percentile rank `PR(:T)` on `TargetResponseTime` (the percentage of
+//! requests at most T seconds): `slow = round(requests × (1 − PR / 100))`. T is fixed before the
+//! periods it judges ([`judge::latency_threshold`]): from V1's baseline, else from V1's first
+//! calibration span ([`read_calibration`]; the periods before that span ended are counted against
+//! the ceiling, with a second rank query). The test harness's emulator computes percentiles and
+//! ranks over the raw values (`tests/emulator`); with `Average`, the judge counts a period as slow
+//! when its Average exceeds T.
 
 use crate::config::Config;
 use crate::decision::{Counts, Minute};
@@ -17,7 +20,7 @@ use aws_sdk_cloudwatch::Client;
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
 use aws_smithy_types::DateTime;
 use contract::{Method, alb_metric};
-use judge::{period_of, period_start};
+use judge::{Calibration, LatencyThreshold, period_of, period_start};
 use std::collections::{BTreeMap, HashMap};
 
 /// The baseline ends on a whole minute (ALB's own period) whatever the plan's period.
@@ -41,8 +44,12 @@ pub fn slow_from_rank(requests: u64, rank_percent: f64) -> u64 {
 
 /// The queries for the per-period series: requests, 5XX and connection errors of both groups;
 /// the latency statistic of both (the threshold method and the Average fallback read it); and,
-/// with a percentile statistic and the sequential method, V2's percentile rank at `threshold_ms`.
-pub fn series_queries(config: &Config, threshold_ms: f64) -> Result<Vec<MetricDataQuery>, Error> {
+/// with a percentile statistic and the sequential method, both groups' percentile ranks at T
+/// (`rank`) and, while calibrated periods follow earlier ones, at the ceiling (`rankc`).
+pub fn series_queries(
+    config: &Config,
+    threshold: &LatencyThreshold,
+) -> Result<Vec<MetricDataQuery>, Error> {
     let latency = &config.plan.health.latency;
     // The plan is validated: its period is at most a day.
     let period = i32::try_from(config.plan.health.period_seconds).unwrap_or(60);
@@ -58,56 +65,72 @@ pub fn series_queries(config: &Config, threshold_ms: f64) -> Result<Vec<MetricDa
             let id = format!("{group}{suffix}");
             queries.push(query(&id, name, stat, period, &config.load_balancer, tg));
         }
-        if group == "v2" && latency.method == Method::Sequential && latency.uses_percentile_rank() {
-            let stat = percentile_rank_stat(threshold_ms);
-            queries.push(query(
-                "v2rank",
-                alb_metric::RESPONSE_TIME,
-                &stat,
-                period,
-                &config.load_balancer,
-                tg,
-            ));
+        if latency.method == Method::Sequential && latency.uses_percentile_rank() {
+            let mut ranks = vec![("rank", threshold.ms)];
+            if threshold.from.is_some() {
+                ranks.push(("rankc", latency.ceiling_ms));
+            }
+            for (suffix, at_ms) in ranks {
+                queries.push(query(
+                    &format!("{group}{suffix}"),
+                    alb_metric::RESPONSE_TIME,
+                    &percentile_rank_stat(at_ms),
+                    period,
+                    &config.load_balancer,
+                    tg,
+                ));
+            }
         }
     }
     Ok(queries)
 }
 
 /// Folds the fetched series into periods, oldest first. A period without a datapoint had no
-/// requests; latency arrives in seconds and leaves in milliseconds.
-pub fn assemble(series: &Series) -> Vec<Minute> {
+/// requests (ALB publishes no zero counts); latency arrives in seconds and leaves in
+/// milliseconds. Slow counts come from the rank at the period's threshold: at the ceiling before
+/// `ceiling_until`, at T from it on.
+pub fn assemble(series: &Series, ceiling_until: Option<i64>) -> Vec<Minute> {
     let mut minutes: BTreeMap<i64, Minute> = BTreeMap::new();
     let mut ranks = Vec::new();
     for (id, points) in series {
         let (group, field) = id.split_at(id.len().min(2));
         for &(t, value) in points {
-            if field == "rank" {
-                // Needs the period's requests: resolved once every series is in.
-                ranks.push((t, value));
-                continue;
-            }
-            let minute = minutes.entry(t).or_insert_with(|| Minute {
-                t,
-                ..Minute::default()
-            });
-            let counts: &mut Counts = match group {
-                "v1" => &mut minute.v1,
-                "v2" => &mut minute.v2,
-                _ => continue,
-            };
-            let count = value.max(0.0).round() as u64;
+            let at_ceiling = ceiling_until.is_some_and(|until| t < until);
             match field {
-                "req" => counts.requests = count,
-                "err" => counts.errors = count,
-                "conn" => counts.connection_errors = count,
-                "lat" => counts.latency_ms = Some(value * 1000.0),
-                _ => {}
+                "rank" if !at_ceiling => ranks.push((group.to_string(), t, value)),
+                "rankc" if at_ceiling => ranks.push((group.to_string(), t, value)),
+                "rank" | "rankc" => {}
+                _ => {
+                    let minute = minutes.entry(t).or_insert_with(|| Minute {
+                        t,
+                        ..Minute::default()
+                    });
+                    let counts: &mut Counts = match group {
+                        "v1" => &mut minute.v1,
+                        "v2" => &mut minute.v2,
+                        _ => continue,
+                    };
+                    let count = value.max(0.0).round() as u64;
+                    match field {
+                        "req" => counts.requests = count,
+                        "err" => counts.errors = count,
+                        "conn" => counts.connection_errors = count,
+                        "lat" => counts.latency_ms = Some(value * 1000.0),
+                        _ => {}
+                    }
+                }
             }
         }
     }
-    for (t, rank) in ranks {
+    // A rank needs the period's requests: resolved once every series is in.
+    for (group, t, rank) in ranks {
         if let Some(minute) = minutes.get_mut(&t) {
-            minute.v2.slow = Some(slow_from_rank(minute.v2.requests, rank));
+            let counts = if group == "v1" {
+                &mut minute.v1
+            } else {
+                &mut minute.v2
+            };
+            counts.slow = Some(slow_from_rank(counts.requests, rank));
         }
     }
     minutes.into_values().collect()
@@ -120,25 +143,20 @@ pub async fn read_series(
     config: &Config,
     start: i64,
     end: i64,
-    threshold_ms: f64,
+    threshold: &LatencyThreshold,
 ) -> Result<Vec<Minute>, Error> {
     let period = period_of(config.plan.health.period_seconds);
     let (start, end) = (period_start(start, period), period_start(end, period));
     if end <= start {
         return Ok(Vec::new());
     }
-    let series = fetch(
-        cloudwatch,
-        series_queries(config, threshold_ms)?,
-        start,
-        end,
-    )
-    .await?;
-    Ok(assemble(&series))
+    let series = fetch(cloudwatch, series_queries(config, threshold)?, start, end).await?;
+    Ok(assemble(&series, threshold.from))
 }
 
 /// V1's latency statistic over the `baseline_seconds` before the canary's first minute, in
-/// milliseconds: one datapoint with a period of the whole baseline. `None` without traffic.
+/// milliseconds: one datapoint with a period of the whole baseline. `None` when V1 served fewer
+/// than `reference_requests` in it.
 pub async fn read_baseline(
     cloudwatch: &Client,
     config: &Config,
@@ -146,22 +164,101 @@ pub async fn read_baseline(
 ) -> Result<Option<f64>, Error> {
     let latency = &config.plan.health.latency;
     let end = period_start(canary_started_at, MINUTE);
-    let period = i32::try_from(latency.baseline_seconds).unwrap_or(3600);
+    let period = i64::try_from(latency.baseline_seconds).unwrap_or(3600);
     let tg = dimension_of(&config.stable_tg_arn)?;
-    let q = query(
-        "v1base",
-        alb_metric::RESPONSE_TIME,
-        &latency.statistic,
-        period,
-        &config.load_balancer,
-        tg,
-    );
-    let series = fetch(cloudwatch, vec![q], end - i64::from(period), end).await?;
-    Ok(series
-        .get("v1base")
-        .and_then(|points| points.first())
-        .map(|(_, seconds)| seconds * 1000.0)
-        .filter(|ms| ms.is_finite() && *ms >= 0.0))
+    let queries = reference_queries(config, tg, "base", period);
+    let series = fetch(cloudwatch, queries.to_vec(), end - period, end).await?;
+    Ok(reference_of(
+        &series,
+        "base",
+        end - period,
+        latency.reference_requests,
+    ))
+}
+
+/// V1's statistic and request count (`SampleCount` of the latency) over one bucket of `period`.
+fn reference_queries(config: &Config, tg: &str, id: &str, period: i64) -> [MetricDataQuery; 2] {
+    let latency = &config.plan.health.latency;
+    let period = i32::try_from(period).unwrap_or(i32::MAX);
+    [
+        query(
+            &format!("v1{id}"),
+            alb_metric::RESPONSE_TIME,
+            &latency.statistic,
+            period,
+            &config.load_balancer,
+            tg,
+        ),
+        query(
+            &format!("n{id}"),
+            alb_metric::RESPONSE_TIME,
+            "SampleCount",
+            period,
+            &config.load_balancer,
+            tg,
+        ),
+    ]
+}
+
+/// The statistic (ms) of the bucket starting at `start`, if it holds `min_requests` requests.
+fn reference_of(series: &Series, id: &str, start: i64, min_requests: u64) -> Option<f64> {
+    let at = |name: String| {
+        series
+            .get(&name)
+            .and_then(|points| points.iter().find(|(t, _)| *t == start))
+            .map(|(_, v)| *v)
+    };
+    let requests = at(format!("n{id}")).unwrap_or(0.0);
+    at(format!("v1{id}"))
+        .map(|seconds| seconds * 1000.0)
+        .filter(|ms| ms.is_finite() && *ms >= 0.0 && requests >= min_requests as f64)
+}
+
+/// The lengths of the calibration's candidate spans: 1, 2, 4 ... calibration spans from
+/// `start`, those closed by `closed_until` (each a period CloudWatch accepts: a power of two
+/// times a valid period is one too, up to a day).
+pub fn calibration_lengths(span: i64, start: i64, closed_until: i64) -> Vec<i64> {
+    std::iter::successors(Some(span), |len| len.checked_mul(2))
+        .take_while(|len| *len <= 86_400 && start + len <= closed_until)
+        .collect()
+}
+
+/// Without a baseline: V1's latency statistic over the shortest candidate span from the
+/// calibration grid's start before the canary ([`calibration_lengths`]) that closed by
+/// `closed_until` with `reference_requests` V1 requests in it. One `GetMetricData`; `None`
+/// until such a span exists.
+pub async fn read_calibration(
+    cloudwatch: &Client,
+    config: &Config,
+    canary_started_at: i64,
+    closed_until: i64,
+) -> Result<Option<Calibration>, Error> {
+    let health = &config.plan.health;
+    let span = period_of(health.calibration_span_seconds());
+    let start = period_start(canary_started_at, span);
+    let lengths = calibration_lengths(span, start, closed_until);
+    let Some(longest) = lengths.last().copied() else {
+        return Ok(None);
+    };
+    let tg = dimension_of(&config.stable_tg_arn)?;
+    let queries: Vec<MetricDataQuery> = lengths
+        .iter()
+        .enumerate()
+        .flat_map(|(i, len)| reference_queries(config, tg, &format!("cal{i}"), *len))
+        .collect();
+    let series = fetch(cloudwatch, queries, start, start + longest).await?;
+    Ok(lengths.iter().enumerate().find_map(|(i, len)| {
+        reference_of(
+            &series,
+            &format!("cal{i}"),
+            start,
+            health.latency.reference_requests,
+        )
+        .map(|v1_ms| Calibration {
+            v1_ms,
+            until: start + len,
+        })
+    }))
 }
 
 fn groups(config: &Config) -> [(&'static str, &String); 2] {

@@ -14,7 +14,7 @@ use crate::fleet::{self, Progress};
 use crate::listener::{self, LiveListener};
 use crate::outcome::Outcome;
 use crate::state::{self, Recorded};
-use crate::{events, lifecycle, metrics, notify, report, rollback};
+use crate::{events, lifecycle, metrics, notify, report, rollback, schedule};
 use contract::release::Fleet;
 use serde_json::{Value, json};
 
@@ -60,6 +60,13 @@ pub async fn handle_promotion_at(
     events::schedule(event)?;
     let decided = match prepare(clients, config, now).await? {
         Prepared::Idle(Status::Complete) => return lifecycle::finish(clients, config, now).await,
+        // Scheduled while rolled back: the run that rolled back died before it disabled the
+        // schedule (and notified). What it left is done now.
+        Prepared::Idle(Status::RolledBack)
+            if schedule::is_enabled(&clients.scheduler, config).await? =>
+        {
+            return rollback::settle(clients, config, now, FUNCTION).await;
+        }
         Prepared::Idle(status) => {
             tracing::info!(
                 function = FUNCTION,
@@ -142,7 +149,8 @@ pub async fn prepare(clients: &Clients, config: &Config, now: i64) -> Result<Pre
 }
 
 /// The per-period series since the canary started, up to `now − settle_seconds`, and (for the
-/// sequential latency test) V1's baseline before the canary, which fixes the threshold T.
+/// sequential latency test) what fixes the threshold T before the data it judges: V1's baseline
+/// before the canary, else V1's first calibration span in the canary.
 async fn observe(
     clients: &Clients,
     config: &Config,
@@ -150,25 +158,43 @@ async fn observe(
     now: i64,
 ) -> Result<Observation, Error> {
     let health = &config.plan.health;
-    let baseline_ms = match health.latency.method {
+    let period = judge::period_of(health.period_seconds);
+    let closed = judge::closed_until(now, health.settle_seconds, period);
+    let (baseline_ms, calibration) = match health.latency.method {
         contract::Method::Sequential => {
-            metrics::read_baseline(&clients.cloudwatch, config, state.canary_started_at).await?
+            let baseline =
+                metrics::read_baseline(&clients.cloudwatch, config, state.canary_started_at)
+                    .await?;
+            let calibration = match baseline {
+                Some(_) => None,
+                None => {
+                    metrics::read_calibration(
+                        &clients.cloudwatch,
+                        config,
+                        state.canary_started_at,
+                        closed,
+                    )
+                    .await?
+                }
+            };
+            (baseline, calibration)
         }
-        contract::Method::Threshold => None,
+        contract::Method::Threshold => (None, None),
     };
-    let threshold_ms = judge::latency_threshold_ms(&health.latency, baseline_ms);
+    let threshold = judge::latency_threshold(&health.latency, baseline_ms, calibration);
     let settle = i64::try_from(health.settle_seconds).unwrap_or(i64::MAX);
     let minutes = metrics::read_series(
         &clients.cloudwatch,
         config,
         state.canary_started_at,
         now.saturating_sub(settle),
-        threshold_ms,
+        &threshold,
     )
     .await?;
     Ok(Observation {
         minutes,
         baseline_ms,
+        calibration,
         v2_healthy_targets: 0,
     })
 }
@@ -210,6 +236,7 @@ pub async fn record(clients: &Clients, config: &Config, d: &Decided) -> Result<O
         "inputs": {
             "minutes_read": d.observation.minutes.len(),
             "baseline_ms": d.observation.baseline_ms,
+            "calibration": d.observation.calibration,
             "v2_healthy_targets": d.observation.v2_healthy_targets,
         },
     });
@@ -236,16 +263,20 @@ pub async fn record(clients: &Clients, config: &Config, d: &Decided) -> Result<O
                 r.release.refresh_id = None;
                 r.release.moved_at = None;
             });
-            state::replace(&clients.dynamodb, config, Some(prev), &next, d.now).await?;
+            // The state, the record's step and the decision: all or nothing.
+            let mut batch = state::Batch::new().replace(config, Some(prev), &next, d.now)?;
             if let Some(record) = &prev.release.record {
                 let percent = config.plan.steps.get(*step).copied().unwrap_or(100);
-                state::record_step(&clients.dynamodb, config, record, *step, percent, d.now)
-                    .await?;
+                batch = batch.step(config, record, *step, percent, d.now)?;
             }
-            Outcome::Promoted {
+            batch
+                .history(config, d.now * 1000, d.decision.kind(), &history)?
+                .commit(&clients.dynamodb, config)
+                .await?;
+            return Ok(Outcome::Promoted {
                 step: *step,
                 weights: *weights,
-            }
+            });
         }
         Decision::RollBack { reason } => {
             // Rollback always wins: its state write is unconditional, like the rollback function's.
@@ -255,30 +286,35 @@ pub async fn record(clients: &Clients, config: &Config, d: &Decided) -> Result<O
             reason: reason.clone(),
         },
         Decision::Complete => {
+            // Records the decision with the state.
             lifecycle::complete(clients, config, prev, d.now, &history).await?;
-            Outcome::Completed
+            return Ok(Outcome::Completed);
         }
         Decision::Pause { reason } => {
-            pause(clients, config, prev, reason, d.now).await?;
+            pause(clients, config, prev, reason, d.now, &d.decision, &history).await?;
             let subject = "Canary paused: a step held longer than max_step_seconds";
             notify::publish(&clients.sns, config, subject, &history).await?;
-            Outcome::Paused {
+            return Ok(Outcome::Paused {
                 reason: reason.clone(),
-            }
+            });
         }
         Decision::Drift { found, expected } => {
             let reason =
                 format!("drift: listener holds {found}, the controller expected {expected}");
+            let outcome = Outcome::Drift {
+                found: *found,
+                expected: *expected,
+            };
             // Paused, so the next run does not report it again; a person resolves it.
             if prev.canary.status == Status::Running {
-                pause(clients, config, prev, &reason, d.now).await?;
+                pause(clients, config, prev, &reason, d.now, &d.decision, &history).await?;
+                let subject = "Canary paused: listener weights changed by someone else";
+                notify::publish(&clients.sns, config, subject, &history).await?;
+                return Ok(outcome);
             }
             let subject = "Canary paused: listener weights changed by someone else";
             notify::publish(&clients.sns, config, subject, &history).await?;
-            Outcome::Drift {
-                found: *found,
-                expected: *expected,
-            }
+            outcome
         }
     };
     state::append_history(
@@ -292,19 +328,25 @@ pub async fn record(clients: &Clients, config: &Config, d: &Decided) -> Result<O
     Ok(outcome)
 }
 
-/// Records the canary as paused, with why; a person resumes it.
+/// Records the canary as paused, with why, and the decision, together; a person resumes it.
 async fn pause(
     clients: &Clients,
     config: &Config,
     prev: &Recorded,
     reason: &str,
     now: i64,
+    decision: &Decision,
+    history: &Value,
 ) -> Result<(), Error> {
     let next = prev.next(|r| {
         r.canary.status = Status::Paused;
         r.canary.reason = Some(reason.to_owned());
     });
-    state::replace(&clients.dynamodb, config, Some(prev), &next, now).await
+    state::Batch::new()
+        .replace(config, Some(prev), &next, now)?
+        .history(config, now * 1000, decision.kind(), history)?
+        .commit(&clients.dynamodb, config)
+        .await
 }
 
 /// After a promotion's own listener write: if a rollback was recorded meanwhile, V2 goes back to 0.

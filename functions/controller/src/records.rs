@@ -232,3 +232,87 @@ pub async fn releases(ddb: &Client, config: &Config) -> Result<Vec<ReleaseRecord
         })
         .collect())
 }
+
+/// The release records' writes, in a state change's transaction ([`crate::state::Batch`]).
+impl crate::state::Batch {
+    /// [`open_release`]; the record's sort key is returned with the batch.
+    pub fn open(
+        self,
+        config: &Config,
+        version: &str,
+        now: i64,
+    ) -> Result<(crate::state::Batch, String), Error> {
+        use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+        let sort = format!("{}{:013}#{version}", table::RELEASE_PREFIX, now * 1000);
+        let mut item = key(config, &sort);
+        item.insert("version".into(), s(version));
+        item.insert("started_at".into(), n(now));
+        item.insert("steps".into(), AttributeValue::L(Vec::new()));
+        item.insert("outcome".into(), s("in_progress"));
+        let put = Put::builder()
+            .table_name(&config.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#sk)")
+            .expression_attribute_names("#sk", table::SORT_KEY);
+        let put = crate::state::built("the release record", put.build())?;
+        Ok((
+            self.push(TransactWriteItem::builder().put(put).build()),
+            sort,
+        ))
+    }
+
+    /// [`record_step`].
+    pub fn step(
+        self,
+        config: &Config,
+        record: &str,
+        step: usize,
+        percent: u8,
+        now: i64,
+    ) -> Result<crate::state::Batch, Error> {
+        use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
+        let entry = AttributeValue::M(
+            [
+                ("step".to_string(), n(step)),
+                ("percent".to_string(), n(percent)),
+                ("at".to_string(), n(now)),
+            ]
+            .into(),
+        );
+        let update = Update::builder()
+            .table_name(&config.table)
+            .set_key(Some(key(config, record)))
+            .update_expression("SET steps = list_append(if_not_exists(steps, :empty), :entry)")
+            .condition_expression("attribute_exists(#sk)")
+            .expression_attribute_names("#sk", table::SORT_KEY)
+            .expression_attribute_values(":empty", AttributeValue::L(Vec::new()))
+            .expression_attribute_values(":entry", AttributeValue::L(vec![entry]));
+        let update = crate::state::built("the release record's step", update.build())?;
+        Ok(self.push(TransactWriteItem::builder().update(update).build()))
+    }
+
+    /// [`close_release`].
+    pub fn close(
+        self,
+        config: &Config,
+        record: &str,
+        outcome: &str,
+        reason: &str,
+        now: i64,
+    ) -> Result<crate::state::Batch, Error> {
+        use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
+        let update = Update::builder()
+            .table_name(&config.table)
+            .set_key(Some(key(config, record)))
+            .update_expression("SET outcome = :o, reason = :r, ended_at = :now, #ttl = :ttl")
+            .condition_expression("attribute_exists(#sk)")
+            .expression_attribute_names("#sk", table::SORT_KEY)
+            .expression_attribute_names("#ttl", table::TTL_ATTRIBUTE)
+            .expression_attribute_values(":o", s(outcome))
+            .expression_attribute_values(":r", s(reason))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":ttl", n(expires_at(config, now)));
+        let update = crate::state::built("the release record's end", update.build())?;
+        Ok(self.push(TransactWriteItem::builder().update(update).build()))
+    }
+}

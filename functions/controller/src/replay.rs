@@ -10,11 +10,13 @@
 //!  "minutes": [{"t": 1700000000, "v1": {"requests": 540, "errors": 1},
 //!               "v2": {"requests": 60, "errors": 0, "connection_errors": 0, "slow": 0}}]}
 //! ```
-//! Plan fields left out take the defaults; `status` (`running` or `paused`), `baseline_ms` and,
+//! Plan fields left out take the defaults; `status` (`running` or `paused`), `baseline_ms`,
+//! `calibration` (`{"v1_ms": 3.1, "until": 1700000180}`, used without a baseline) and,
 //! per version, `connection_errors`, `slow` and `latency_ms` are optional.
 
 use crate::decision::{
-    CanaryState, Decision, Judged, Minute, Observation, Status, Weights, decide_with_statistics,
+    Calibration, CanaryState, Decision, Judged, Minute, Observation, Status, Weights,
+    decide_with_statistics,
 };
 use contract::Plan;
 use serde::{Deserialize, Serialize};
@@ -36,6 +38,9 @@ pub struct ReplayInput {
     pub weights: Weights,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline_ms: Option<f64>,
+    /// Without a baseline: V1's statistic over the canary's first calibration span, and its end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<Calibration>,
     #[serde(default)]
     pub minutes: Vec<Minute>,
 }
@@ -62,6 +67,7 @@ impl ReplayInput {
             now,
             weights,
             baseline_ms: observed.baseline_ms,
+            calibration: observed.calibration,
             minutes: observed.minutes.clone(),
         }
     }
@@ -114,6 +120,14 @@ impl ReplayInput {
         {
             return Err(format!("baseline_ms {b} is not a non-negative number"));
         }
+        if let Some(c) = self.calibration
+            && !(c.v1_ms.is_finite() && c.v1_ms >= 0.0)
+        {
+            return Err(format!(
+                "calibration.v1_ms {} is not a non-negative number",
+                c.v1_ms
+            ));
+        }
         let period = self.plan.health.period_seconds;
         let mut seen = HashMap::new();
         for (i, m) in self.minutes.iter().enumerate() {
@@ -165,6 +179,7 @@ impl ReplayInput {
         let observed = Observation {
             minutes: self.minutes.clone(),
             baseline_ms: self.baseline_ms,
+            calibration: self.calibration,
             v2_healthy_targets: 0,
         };
         decide_with_statistics(&self.plan, Some(&state), self.weights, &observed, self.now)

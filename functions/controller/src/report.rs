@@ -65,7 +65,11 @@ pub fn decision(
         errors_final_step_ln_threshold = %field(&["statistics", "errors", "final_step", "ln_threshold"]),
         errors_step_rate = %field(&["statistics", "errors", "step_rate"]),
         latency_threshold_ms = %field(&["statistics", "latency", "threshold_ms"]),
+        latency_threshold_source = %field(&["statistics", "latency", "threshold_source"]),
+        latency_v1_slow = %field(&["statistics", "latency", "v1_slow"]),
         latency_v2_slow = %field(&["statistics", "latency", "v2_slow"]),
+        latency_ln_e_relative = %field(&["statistics", "latency", "ln_e_relative"]),
+        latency_ln_e_absolute = %field(&["statistics", "latency", "ln_e_absolute"]),
         latency_ln_e = %field(&["statistics", "latency", "ln_e"]),
         latency_ln_threshold = %field(&["statistics", "latency", "ln_threshold"]),
         latency_v2_ms = %field(&["statistics", "latency", "v2_ms"]),
@@ -73,6 +77,16 @@ pub fn decision(
         record = %record,
         "decision"
     );
+    if field(&["statistics", "latency", "threshold_source"]) == "ceiling" {
+        // Without V1's latency, only a V2 slower than the ceiling is caught: someone should know.
+        tracing::warn!(
+            function,
+            listener = %config.listener_arn,
+            latency_threshold_ms = %field(&["statistics", "latency", "threshold_ms"]),
+            "latency judged against the ceiling only: V1 served no latency to fix T from yet \
+             (no baseline before the canary, no calibration span with V1 traffic)"
+        );
+    }
     if let Some(w) = weights_after {
         // Lambda sends stdout to CloudWatch Logs, which extracts the metric from this line.
         println!("{}", emf_line(config, now_ms, w));
@@ -119,17 +133,24 @@ pub fn statistics_lines(statistics: &Value) -> Option<Vec<String>> {
             num(&errors["ratio_estimate"])
         )
     });
-    if let Some(f) = errors.get("final_step").filter(|f| !f.is_null()) {
-        lines.push(format!(
-            "at 100 %   V2 {} of {} against {} (V1 upper rate {}): ln e {} (≥ {} rolls back)",
-            int(&f["v2_errors"]),
-            int(&f["v2_requests"]),
-            num(&f["bound_rate"]),
-            num(&f["v1_upper_rate"]),
-            num(&f["ln_e"]),
-            num(&f["ln_threshold"])
-        ));
-    }
+    // The 100 % test, errors' or latency's: V2 since that step against V1's upper bound.
+    let final_step = |dimension: &Value, counted: &str, bound: &str| {
+        dimension
+            .get("final_step")
+            .filter(|f| !f.is_null())
+            .map(|f| {
+                format!(
+                    "at 100 %   V2 {} of {}{counted} against {} (V1 upper {bound} {}): ln e {} (≥ {} rolls back)",
+                    int(&f["v2_errors"]),
+                    int(&f["v2_requests"]),
+                    num(&f["bound_rate"]),
+                    num(&f["v1_upper_rate"]),
+                    num(&f["ln_e"]),
+                    num(&f["ln_threshold"])
+                )
+            })
+    };
+    lines.extend(final_step(errors, "", "rate"));
     lines.push(if latency["method"] == "threshold" {
         format!(
             "latency    threshold: V2 {} ms, V1 {} ms, allowance {} ms, ceiling {} ms",
@@ -139,16 +160,27 @@ pub fn statistics_lines(statistics: &Value) -> Option<Vec<String>> {
             num(&latency["threshold_ms"])
         )
     } else {
+        // History written before V1's slow share was judged has neither source nor V1 counts.
+        let source = latency["threshold_source"].as_str().unwrap_or("baseline or ceiling");
+        let warning = if source == "ceiling" {
+            " — CEILING ONLY: no V1 latency fixed T, only a V2 slower than it is caught"
+        } else {
+            ""
+        };
         format!(
-            "latency    sequential: {} of {} V2 requests slower than T {} ms (baseline {} ms); ln e {} (≥ {} breaches)",
+            "latency    sequential: V2 {} of {}, V1 {} of {} slower than T {} ms (from {source}, V1 {} ms){warning}; ln e_rel {} and ln e_abs {} (both ≥ {} breaches)",
             int(&latency["v2_slow"]),
             int(&latency["v2_requests"]),
+            int(&latency["v1_slow"]),
+            int(&latency["v1_requests"]),
             num(&latency["threshold_ms"]),
-            num(&latency["baseline_ms"]),
-            num(&latency["ln_e"]),
+            num(&latency["reference_ms"]),
+            num(&latency["ln_e_relative"]),
+            num(&latency["ln_e_absolute"]),
             num(&latency["ln_threshold"])
         )
     });
+    lines.extend(final_step(latency, " slow", "share"));
     Some(lines)
 }
 

@@ -55,6 +55,15 @@ pub async fn handle_alarm_at(
         change.alarm_name, change.reason
     );
     let current = state::read(&clients.dynamodb, config).await?;
+    // Rolled back with the schedule still on: this is the alarm retried after the invocation that
+    // rolled back failed or died before finishing; it finishes now.
+    if current
+        .as_ref()
+        .is_some_and(|r| r.canary.status == Status::RolledBack)
+        && schedule::is_enabled(&clients.scheduler, config).await?
+    {
+        return settle(clients, config, now, FUNCTION).await;
+    }
     if current.as_ref().is_none_or(|r| !r.in_progress()) {
         let live = listener::read(&clients.elbv2, config).await?;
         // V2 with traffic is a canary in all but name: that one is rolled back like any other.
@@ -150,8 +159,10 @@ pub async fn after_write(
     recorded
 }
 
-/// Stage 2: records the rollback (unconditionally: rollback always wins), its history item,
-/// disables the promotion schedule and notifies. A repeated rollback only adds history.
+/// Stage 2: records the rollback (unconditionally: rollback always wins) with the release record's
+/// end and its history item in one transaction, disables the promotion schedule and notifies.
+/// A repeated rollback adds history and notifies again: it is an alarm retried because its first
+/// invocation failed or died, maybe before it notified (at least once, never lost).
 pub async fn record(
     clients: &Clients,
     config: &Config,
@@ -171,64 +182,110 @@ pub async fn record(
     let repeated = before
         .as_ref()
         .is_some_and(|r| r.canary.status == Status::RolledBack);
-    if !repeated {
-        state::record_rollback(&clients.dynamodb, config, reason, now).await?;
-        if let Some(before) = &before {
-            undo_release(clients, config, before, reason, now).await?;
+    if repeated {
+        state::append_history(
+            &clients.dynamodb,
+            config,
+            now * 1000,
+            "roll_back_repeat",
+            history,
+        )
+        .await?;
+    } else {
+        let in_progress = before.as_ref().filter(|b| b.in_progress());
+        let back = in_progress.and_then(stable_to_move_back);
+        let mut batch = state::Batch::new().rollback(config, reason, now, back.as_deref())?;
+        if let Some(record) = in_progress.and_then(|b| b.release.record.as_ref()) {
+            batch = batch.close(config, record, "rolled_back", reason, now)?;
+        }
+        batch
+            .history(config, now * 1000, "roll_back", history)?
+            .commit(&clients.dynamodb, config)
+            .await?;
+        if let Some(previous) = &back {
+            move_stable_back(clients, config, previous).await?;
         }
     }
-    let kind = if repeated {
-        "roll_back_repeat"
+    // Notified before the schedule stops: while it runs, a promotion run that finds the canary
+    // rolled back finishes what a failed or dead run left ([`settle`]), so the notification is
+    // never lost.
+    let subject = if repeated {
+        "Canary rollback confirmed: V2 weight 0 (repeated)"
     } else {
-        "roll_back"
+        "Canary rolled back: V2 weight set to 0"
     };
-    state::append_history(&clients.dynamodb, config, now * 1000, kind, history).await?;
+    notify::publish(&clients.sns, config, subject, history).await?;
     schedule::disable(&clients.scheduler, config).await?;
     if repeated {
         return Ok(Outcome::AlreadyRolledBack);
     }
-    notify::publish(
-        &clients.sns,
-        config,
-        "Canary rolled back: V2 weight set to 0",
-        history,
-    )
-    .await?;
     Ok(Outcome::RolledBack {
         reason: reason.to_string(),
     })
 }
 
-/// Closes the release's record as rolled back; if the stable fleet had begun moving to the
-/// release, points it back at the version it served. The canary fleet keeps the bad version.
-async fn undo_release(
-    clients: &Clients,
-    config: &Config,
-    before: &Recorded,
-    reason: &str,
-    now: i64,
-) -> Result<(), Error> {
-    if !before.in_progress() {
-        return Ok(());
-    }
-    if let Some(record) = &before.release.record {
-        state::close_release(
-            &clients.dynamodb,
-            config,
-            record,
-            "rolled_back",
-            reason,
-            now,
-        )
-        .await?;
-    }
+/// The version the stable fleet must move back to: it had begun moving to the release rolled back.
+/// The canary fleet keeps the bad version.
+fn stable_to_move_back(before: &Recorded) -> Option<String> {
     let stable_was_moving = before.canary.status == Status::Complete
         && before.release.refresh_id.is_some()
         && before.release.stable_version != before.release.version;
-    if let (true, Some(previous)) = (stable_was_moving, &before.release.stable_version) {
-        fleet::move_to(clients, config, Fleet::Stable, previous).await?;
+    stable_was_moving
+        .then(|| before.release.stable_version.clone())
+        .flatten()
+}
+
+/// Points the stable fleet back at `previous`, then forgets that it had to (recorded with the
+/// rollback, so that a run dying in between leaves it to the next: [`settle`]).
+async fn move_stable_back(clients: &Clients, config: &Config, previous: &str) -> Result<(), Error> {
+    fleet::move_to(clients, config, Fleet::Stable, previous).await?;
+    state::clear_stable_back(&clients.dynamodb, config).await
+}
+
+/// A promotion run that finds the canary rolled back while the schedule still runs: the run that
+/// rolled back died after recording it. V2 = 0 is confirmed, the schedule disabled, and the
+/// rollback notified (again, maybe: at least once).
+pub async fn settle(
+    clients: &Clients,
+    config: &Config,
+    now: i64,
+    function: &str,
+) -> Result<Outcome, Error> {
+    confirm(clients, config).await?;
+    let current = state::read(&clients.dynamodb, config).await?;
+    if let Some(previous) = current.and_then(|r| r.release.stable_back) {
+        move_stable_back(clients, config, &previous).await?;
     }
-    Ok(())
+    let history = json!({
+        "function": function,
+        "at": now,
+        "decision": {"decision": "roll_back_repeat",
+                     "reason": "the schedule still ran after the rollback: disabled now"},
+    });
+    report::decision(
+        config,
+        function,
+        now * 1000,
+        &history,
+        Some(Weights::STABLE_ONLY),
+    );
+    state::append_history(
+        &clients.dynamodb,
+        config,
+        now * 1000,
+        "roll_back_repeat",
+        &history,
+    )
+    .await?;
+    notify::publish(
+        &clients.sns,
+        config,
+        "Canary rollback confirmed: V2 weight 0 (repeated)",
+        &history,
+    )
+    .await?;
+    schedule::disable(&clients.scheduler, config).await?;
+    Ok(Outcome::AlreadyRolledBack)
 }
 
 /// Stage 3: reads the listener back; if a promotion wrote V2 > 0 since stage 1, writes V2 = 0 again.

@@ -5,7 +5,8 @@
 //! a small seeded run is a test. Pure and seeded: the same seed gives the same numbers.
 
 use crate::decision::{
-    CanaryState, Counts, Decision, Minute, Observation, Status, Weights, decide_with_statistics,
+    Calibration, CanaryState, Counts, Decision, Minute, Observation, Status, Weights,
+    decide_with_statistics,
 };
 use contract::{Method, Plan};
 use judge::sample::{LatencyModel, Sampler};
@@ -28,6 +29,12 @@ pub struct Scenario {
     pub v2_error_rate: f64,
     /// Added to every V2 request's latency.
     pub v2_extra_ms: f64,
+    /// Added to every V1 request's latency during the canary (a slowdown both versions share,
+    /// such as a slow dependency, when V2's extra equals it); the baseline before is unaffected.
+    pub v1_extra_ms: f64,
+    /// V1 served in the hour before the canary: T from its baseline; otherwise from V1's first
+    /// calibration span in the canary.
+    pub baseline: bool,
 }
 
 /// How one simulated canary ended.
@@ -59,19 +66,32 @@ pub fn run_canary(plan: &Plan, scenario: &Scenario, seed: u64) -> CanaryRun {
         .trim_start_matches(['p', 'P'])
         .parse::<f64>()
         .map_or(0.99, |p| p / 100.0);
+    let v1_latency = LatencyModel {
+        shift_ms: scenario.v1_extra_ms,
+        ..V1_LATENCY
+    };
     let v2_latency = LatencyModel {
         shift_ms: scenario.v2_extra_ms,
         ..V1_LATENCY
     };
     let hour = sampler.poisson(3600.0 * scenario.rps);
     let baseline_ms = V1_LATENCY.sample_percentile(&mut sampler, quantile, hour);
-    let threshold_ms = judge::latency_threshold_ms(latency, baseline_ms);
-    let v2_slow_share = v2_latency.tail(threshold_ms);
+    let baseline_ms =
+        baseline_ms.filter(|_| scenario.baseline && hour >= latency.reference_requests);
     let per_period_percentiles = latency.method == Method::Threshold;
+    // Without a baseline, V1's statistic over the shortest of 1, 2, 4 ... calibration spans with
+    // `reference_requests` V1 requests (as `metrics::read_calibration` reads it): known once the
+    // span's data exists, seen by the controller once it has closed.
+    let span = i64::try_from(plan.health.calibration_span_seconds()).unwrap_or(i64::MAX);
+    let span_start = judge::period_start(START, span);
+    let mut calibration: Option<Calibration> = None;
+    let mut candidate = span;
+    let mut calibration_v1_requests = 0;
 
     let mut observed = Observation {
         minutes: Vec::new(),
         baseline_ms,
+        calibration: None,
         v2_healthy_targets: 1,
     };
     let mut run = CanaryRun::default();
@@ -82,6 +102,8 @@ pub fn run_canary(plan: &Plan, scenario: &Scenario, seed: u64) -> CanaryRun {
         .max(1);
     for k in 0..=MAX_SECONDS / period {
         let now = START + i64::from(period * k);
+        let closed = judge::closed_until(now, plan.health.settle_seconds, i64::from(period));
+        observed.calibration = calibration.filter(|c| c.until <= closed);
         let judged = decide_with_statistics(plan, state.as_ref(), live, &observed, now);
         run.seconds = period * k;
         match judged.decision {
@@ -123,31 +145,54 @@ pub fn run_canary(plan: &Plan, scenario: &Scenario, seed: u64) -> CanaryRun {
         let share = live.v2_percent() / 100.0;
         let lambda = f64::from(period) * scenario.rps;
         let (l1, l2) = (lambda * (1.0 - share), lambda * share);
-        let mut v1 = Counts {
-            errors: sampler.poisson(l1 * scenario.v1_error_rate),
-            ..Counts::default()
-        };
-        v1.requests = v1.errors + sampler.poisson(l1 * (1.0 - scenario.v1_error_rate));
-        let (p, q) = (scenario.v2_error_rate, v2_slow_share);
-        let failed_slow = sampler.poisson(l2 * p * q);
-        let failed_fast = sampler.poisson(l2 * p * (1.0 - q));
-        let ok_slow = sampler.poisson(l2 * (1.0 - p) * q);
-        let ok_fast = sampler.poisson(l2 * (1.0 - p) * (1.0 - q));
-        let mut v2 = Counts {
-            requests: failed_slow + failed_fast + ok_slow + ok_fast,
-            errors: failed_slow + failed_fast,
-            slow: Some(failed_slow + ok_slow),
-            ..Counts::default()
-        };
+        let threshold =
+            judge::latency_threshold(latency, baseline_ms, calibration).at(now, latency.ceiling_ms);
+        let mut v1 = split(
+            &mut sampler,
+            l1,
+            scenario.v1_error_rate,
+            v1_latency.tail(threshold),
+        );
+        let mut v2 = split(
+            &mut sampler,
+            l2,
+            scenario.v2_error_rate,
+            v2_latency.tail(threshold),
+        );
         if per_period_percentiles {
-            v1.latency_ms = V1_LATENCY.sample_percentile(&mut sampler, quantile, v1.requests);
+            v1.latency_ms = v1_latency.sample_percentile(&mut sampler, quantile, v1.requests);
             v2.latency_ms = v2_latency.sample_percentile(&mut sampler, quantile, v2.requests);
+        }
+        calibration_v1_requests += v1.requests;
+        let end = now + i64::from(period);
+        if calibration.is_none() && baseline_ms.is_none() && end == span_start + candidate {
+            if calibration_v1_requests >= latency.reference_requests {
+                calibration = v1_latency
+                    .sample_percentile(&mut sampler, quantile, calibration_v1_requests)
+                    .map(|v1_ms| Calibration { v1_ms, until: end });
+            }
+            candidate = candidate.saturating_mul(2);
         }
         run.v2_errors_served += v2.errors;
         observed.minutes.push(Minute { t: now, v1, v2 });
     }
     run.paused = true;
     run
+}
+
+/// One version's period: Poisson requests at mean `lambda`, each failing with probability `p`
+/// and slower than T with probability `q`, independently.
+fn split(sampler: &mut Sampler, lambda: f64, p: f64, q: f64) -> Counts {
+    let failed_slow = sampler.poisson(lambda * p * q);
+    let failed_fast = sampler.poisson(lambda * p * (1.0 - q));
+    let ok_slow = sampler.poisson(lambda * (1.0 - p) * q);
+    let ok_fast = sampler.poisson(lambda * (1.0 - p) * (1.0 - q));
+    Counts {
+        requests: failed_slow + failed_fast + ok_slow + ok_fast,
+        errors: failed_slow + failed_fast,
+        slow: Some(failed_slow + ok_slow),
+        ..Counts::default()
+    }
 }
 
 /// A cell's summary over many canaries.
@@ -230,11 +275,13 @@ pub fn grid() -> Vec<(&'static str, String, Scenario)> {
         v1_error_rate: 0.001,
         v2_error_rate: 0.001,
         v2_extra_ms: 0.0,
+        v1_extra_ms: 0.0,
+        baseline: true,
     };
     for (label, p2) in [
         ("0.1 %", 0.001),
-        ("0.5 %", 0.005),
-        ("1 %", 0.01),
+        ("0.5 % (5 × V1)", 0.005),
+        ("1 % (10 × V1)", 0.01),
         ("2 %", 0.02),
         ("5 %", 0.05),
         ("10 %", 0.1),
@@ -262,22 +309,58 @@ pub fn grid() -> Vec<(&'static str, String, Scenario)> {
             },
         ));
     }
-    for (label, extra) in [
-        ("identical", 0.0),
-        ("+50 ms", 50.0),
-        ("+100 ms", 100.0),
-        ("+300 ms", 300.0),
-    ] {
+    for baseline in [true, false] {
+        let family = if baseline {
+            "latency (V1's baseline)"
+        } else {
+            "latency (no baseline: calibrated in the canary)"
+        };
+        for (label, v2_extra, v1_extra) in [
+            ("identical", 0.0, 0.0),
+            ("+50 ms", 50.0, 0.0),
+            ("+100 ms", 100.0, 0.0),
+            ("+150 ms", 150.0, 0.0),
+            ("+300 ms", 300.0, 0.0),
+            ("both +300 ms (shared slowdown)", 300.0, 300.0),
+        ] {
+            for rps in rates {
+                cells.push((
+                    family,
+                    format!("V2 {label}"),
+                    Scenario {
+                        v2_extra_ms: v2_extra,
+                        v1_extra_ms: v1_extra,
+                        baseline,
+                        ..base(rps)
+                    },
+                ));
+            }
+        }
+    }
+    // Appended, so the cells above keep their seeds: V2 around the tolerance (`max_ratio` 1.5 ×
+    // V1), where what it accepts and how long a worse V2 serves are traded.
+    for (label, ratio) in [("1.2", 1.2), ("1.5", 1.5), ("2", 2.0), ("3", 3.0)] {
         for rps in rates {
             cells.push((
-                "latency",
-                format!("V2 {label}"),
+                "errors near the tolerance (V1 0.1 %)",
+                format!("V2 {label} × V1"),
                 Scenario {
-                    v2_extra_ms: extra,
+                    v2_error_rate: 0.001 * ratio,
                     ..base(rps)
                 },
             ));
         }
+    }
+    for rps in rates {
+        cells.push((
+            "A/A",
+            "both 6 % (an outage both versions share)".to_string(),
+            Scenario {
+                v1_error_rate: 0.06,
+                v2_error_rate: 0.06,
+                ..base(rps)
+            },
+        ));
     }
     cells
 }
@@ -289,6 +372,8 @@ pub fn plan_for(method: Method) -> Plan {
     plan.health.latency.method = method;
     plan
 }
+
+pub mod peers;
 
 #[cfg(test)]
 mod tests;

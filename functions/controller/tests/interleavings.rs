@@ -113,6 +113,8 @@ async fn check_all(mid_canary: bool) {
         let mut now = t0;
         if mid_canary {
             // Running at step 1 (25 %), baked and healthy: the promotion wants 50 %.
+            // V1's baseline fixes T before the canary, so the first bake ends on time.
+            env.put_baseline(&c.stable_tg_arn, t0).await;
             for _ in 0..2 {
                 promotion::handle_promotion_at(
                     &env.clients,

@@ -2,9 +2,9 @@
 //! statistic with its threshold ([`Assessment`]) and what it means for the canary ([`Verdict`]).
 
 use crate::evidence::{self, Paired};
-use crate::series::{Minute, period_of};
+use crate::series::{Counts, Minute, period_of};
 use contract::{ErrorRules, HealthRules, LatencyBreach, LatencyRules, Method};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What the judge sees for one decision.
 #[derive(Debug, Clone, Copy)]
@@ -18,6 +18,91 @@ pub struct Window<'a> {
     pub final_step: bool,
     /// V1's latency statistic over the baseline before the canary, in milliseconds.
     pub baseline_ms: Option<f64>,
+    /// Without a baseline: V1's latency statistic over the canary's first calibration span.
+    pub calibration: Option<Calibration>,
+}
+
+/// V1's latency statistic over the canary's first `calibration_seconds` span in which V1 served,
+/// and the end of that span: T is fixed from it for the periods from `until` on.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    pub v1_ms: f64,
+    pub until: i64,
+}
+
+/// Where the latency threshold T came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ThresholdSource {
+    /// V1's statistic over `baseline_seconds` before the canary.
+    Baseline,
+    /// V1's statistic over the canary's first calibration span (no baseline: V1 served nothing
+    /// in whole minutes before the canary).
+    Calibration,
+    /// No V1 latency yet: the absolute ceiling, which catches only a V2 slower than it.
+    Ceiling,
+}
+
+impl ThresholdSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ThresholdSource::Baseline => "baseline",
+            ThresholdSource::Calibration => "calibration",
+            ThresholdSource::Ceiling => "ceiling",
+        }
+    }
+}
+
+/// The latency threshold in force: T, where it came from, and from when it applies (periods
+/// starting before `from` are judged against the ceiling, fixed before any data).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct LatencyThreshold {
+    pub source: ThresholdSource,
+    /// V1's statistic T was computed from (ms); `None` for the ceiling.
+    pub reference_ms: Option<f64>,
+    pub ms: f64,
+    /// The first period judged against `ms` (epoch seconds); `None`: every period.
+    pub from: Option<i64>,
+}
+
+impl LatencyThreshold {
+    /// The threshold a period starting at `t` is judged against.
+    pub fn at(&self, t: i64, ceiling_ms: f64) -> f64 {
+        match self.from {
+            Some(from) if t < from => ceiling_ms,
+            _ => self.ms,
+        }
+    }
+}
+
+/// T for a decision: from the baseline, else from the calibration span, else the ceiling. Each
+/// is fixed before the periods it judges, which keeps the tests anytime-valid.
+pub fn latency_threshold(
+    rules: &LatencyRules,
+    baseline_ms: Option<f64>,
+    calibration: Option<Calibration>,
+) -> LatencyThreshold {
+    let usable = |v: f64| v.is_finite() && v >= 0.0;
+    match (baseline_ms.filter(|b| usable(*b)), calibration) {
+        (Some(base), _) => LatencyThreshold {
+            source: ThresholdSource::Baseline,
+            reference_ms: Some(base),
+            ms: latency_threshold_ms(rules, Some(base)),
+            from: None,
+        },
+        (None, Some(c)) if usable(c.v1_ms) => LatencyThreshold {
+            source: ThresholdSource::Calibration,
+            reference_ms: Some(c.v1_ms),
+            ms: latency_threshold_ms(rules, Some(c.v1_ms)),
+            from: Some(c.until),
+        },
+        _ => LatencyThreshold {
+            source: ThresholdSource::Ceiling,
+            reference_ms: None,
+            ms: rules.ceiling_ms,
+            from: None,
+        },
+    }
 }
 
 impl Window<'_> {
@@ -40,8 +125,9 @@ pub enum Verdict {
     Healthy,
 }
 
-/// The 100 % step's test: V2 since the step began against `max(max_ratio × U1, floor_rate)`, with
-/// `U1` an anytime-valid upper bound (level α/4) on V1's rate during the canary.
+/// The 100 % step's test: V2 since the step began against `max(max_ratio × U1, floor)`, with
+/// `U1` an anytime-valid upper bound (level α/4) on V1's rate during the canary. For latency the
+/// "errors" are the requests slower than T and the floor is `max_slow_share`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FinalStepEvidence {
     pub v1_upper_rate: f64,
@@ -80,7 +166,8 @@ pub struct ErrorEvidence {
     pub reject: bool,
 }
 
-/// Latency: V2's requests slower than T since the canary started, and the test's statistics.
+/// Latency: requests slower than T since the canary started, both versions, and the tests'
+/// statistics.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LatencyEvidence {
     pub method: Method,
@@ -88,13 +175,35 @@ pub struct LatencyEvidence {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub baseline_ms: Option<f64>,
     pub threshold_ms: f64,
+    /// Where T came from: `baseline`, `calibration` or `ceiling` (latency protection reduced to
+    /// the ceiling).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threshold_source: Option<ThresholdSource>,
+    /// V1's statistic T was computed from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference_ms: Option<f64>,
+    /// Periods starting before this were judged against the ceiling (calibration).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threshold_from: Option<i64>,
+    pub v1_requests: u64,
+    pub v1_slow: u64,
     pub v2_requests: u64,
     pub v2_slow: u64,
+    /// `min(ln e_rel, ln e_abs)`: the test rolls back when it reaches `ln_threshold`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ln_e: Option<f64>,
-    /// `ln(1/α)` of the latency test.
+    /// V2's slow share against `max_ratio` × V1's, in the same periods.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ln_e_relative: Option<f64>,
+    /// V2's slow share against `max_slow_share`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ln_e_absolute: Option<f64>,
+    /// `ln(2/α)` of the latency test.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ln_threshold: Option<f64>,
+    /// At 100 %: V2's slow share since the step against V1's upper bound.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub final_step: Option<FinalStepEvidence>,
     /// Threshold method: the step's V1 and V2 latency and V2's allowance.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub v1_ms: Option<f64>,
@@ -141,7 +250,7 @@ pub fn assess(health: &HealthRules, window: &Window) -> Assessment {
         Method::Threshold => threshold_errors(&health.errors, health.min_requests, window, period),
     };
     let (latency, latency_reason, latency_gap) = match health.latency.method {
-        Method::Sequential => sequential_latency(&health.latency, window),
+        Method::Sequential => sequential_latency(health, window, period),
         Method::Threshold => threshold_latency(&health.latency, window, period),
     };
     let verdict = if let Some(reason) = error_reason {
@@ -216,19 +325,18 @@ fn sequential_errors(
         )
     });
     let final_step = window.final_step.then(|| {
-        let upper = evidence::rate_upper_bound(e1 as f64, n1 as f64, rules.alpha / 4.0);
-        let bound = (rules.max_ratio * upper).max(rules.floor_rate);
         let (sn, se) = window
             .step_minutes(period)
             .fold((0, 0), |(n, e), m| (n + m.v2.trials(), e + m.v2.failures()));
-        FinalStepEvidence {
-            v1_upper_rate: upper,
-            bound_rate: bound,
-            v2_requests: sn,
-            v2_errors: se,
-            ln_e: evidence::one_sample(se as f64, sn as f64, bound),
-            ln_threshold: (4.0 / rules.alpha).ln(),
-        }
+        final_step_test(
+            e1,
+            n1,
+            se,
+            sn,
+            rules.max_ratio,
+            rules.floor_rate,
+            rules.alpha,
+        )
     });
     if let Some(f) = &final_step
         && reason.is_none()
@@ -302,13 +410,14 @@ fn threshold_errors(
     (evidence, reason)
 }
 
-/// V2's slow requests in a period: from the percentile rank, or (Average fallback) the whole
-/// period when its Average exceeds T (see the crate's docs on what that count depends on).
-fn slow_requests(rules: &LatencyRules, m: &Minute, threshold_ms: f64) -> u64 {
+/// A version's slow requests in a period judged against `threshold_ms`: from the percentile rank
+/// (the adapter counted them at the period's T), or (Average fallback) the whole period when its
+/// Average exceeds T (see the crate's docs on what that count depends on).
+fn slow_requests(rules: &LatencyRules, counts: &Counts, threshold_ms: f64) -> u64 {
     if rules.uses_percentile_rank() {
-        m.v2.slow.unwrap_or(0).min(m.v2.requests)
-    } else if m.v2.latency_ms.is_some_and(|l| l > threshold_ms) {
-        m.v2.requests
+        counts.slow.unwrap_or(0).min(counts.requests)
+    } else if counts.latency_ms.is_some_and(|l| l > threshold_ms) {
+        counts.requests
     } else {
         0
     }
@@ -316,38 +425,142 @@ fn slow_requests(rules: &LatencyRules, m: &Minute, threshold_ms: f64) -> u64 {
 
 type LatencyJudgement = (LatencyEvidence, Option<String>, Option<String>);
 
-fn sequential_latency(rules: &LatencyRules, window: &Window) -> LatencyJudgement {
-    let threshold_ms = latency_threshold_ms(rules, window.baseline_ms);
-    let (n, slow) = window.minutes.iter().fold((0, 0), |(n, s), m| {
-        (n + m.v2.requests, s + slow_requests(rules, m, threshold_ms))
-    });
-    let ln_e = evidence::one_sample(slow as f64, n as f64, rules.max_slow_share);
-    let ln_threshold = (1.0 / rules.alpha).ln();
-    let reject = ln_e.is_some_and(|e| e >= ln_threshold);
-    let reason = reject.then(|| {
+/// The 100 % step's test, for errors and slow requests alike: V2's `events` of `trials` since the
+/// step began against `max(max_ratio × U1, floor)`, `U1` V1's anytime-valid upper bound (level
+/// α/4) from its `v1_events` of `v1_trials` during the canary; threshold `ln(4/α)`.
+fn final_step_test(
+    v1_events: u64,
+    v1_trials: u64,
+    events: u64,
+    trials: u64,
+    max_ratio: f64,
+    floor: f64,
+    alpha: f64,
+) -> FinalStepEvidence {
+    let upper = evidence::rate_upper_bound(v1_events as f64, v1_trials as f64, alpha / 4.0);
+    let bound = (max_ratio * upper).max(floor);
+    FinalStepEvidence {
+        v1_upper_rate: upper,
+        bound_rate: bound,
+        v2_requests: trials,
+        v2_errors: events,
+        ln_e: evidence::one_sample(events as f64, trials as f64, bound),
+        ln_threshold: (4.0 / alpha).ln(),
+    }
+}
+
+/// Slow shares, V2's against V1's (conditional binomial, V1's share cancels) and against
+/// `max_slow_share`, both at `ln(2/α)`; at 100 %, V2's against V1's upper bound at `ln(4/α)`.
+/// The same construction as the errors' (crate docs), on "slower than T" instead of "failed".
+fn sequential_latency(health: &HealthRules, window: &Window, period: i64) -> LatencyJudgement {
+    let rules = &health.latency;
+    let threshold = latency_threshold(rules, window.baseline_ms, window.calibration);
+    let mut paired = Vec::with_capacity(window.minutes.len());
+    let (mut n1, mut s1, mut n2, mut s2) = (0, 0, 0, 0);
+    let (mut step_n2, mut step_s2) = (0, 0);
+    for m in window.minutes {
+        let t = threshold.at(m.t, rules.ceiling_ms);
+        let (slow1, slow2) = (
+            slow_requests(rules, &m.v1, t),
+            slow_requests(rules, &m.v2, t),
+        );
+        paired.push(Paired {
+            n1: m.v1.requests as f64,
+            e1: slow1 as f64,
+            n2: m.v2.requests as f64,
+            e2: slow2 as f64,
+        });
+        (n1, s1, n2, s2) = (
+            n1 + m.v1.requests,
+            s1 + slow1,
+            n2 + m.v2.requests,
+            s2 + slow2,
+        );
+        if m.t + period > window.step_started_at {
+            (step_n2, step_s2) = (step_n2 + m.v2.requests, step_s2 + slow2);
+        }
+    }
+    let relative = evidence::relative(&paired, rules.max_ratio).ln_e;
+    let absolute = evidence::one_sample(s2 as f64, n2 as f64, rules.max_slow_share)
+        .unwrap_or(f64::NEG_INFINITY);
+    let ln_threshold = (2.0 / rules.alpha).ln();
+    let ln_e = relative.min(absolute);
+    let mut reason = (ln_e >= ln_threshold).then(|| {
         format!(
-            "V2 latency: {slow} of {n} requests ({:.2} %) slower than T {threshold_ms:.1} ms \
-             since the canary started (acceptable {} %): ln e {:.2} reaches ln(1/α) {ln_threshold:.2}",
-            percent(slow, n),
-            100.0 * rules.max_slow_share,
-            ln_e.unwrap_or_default()
+            "V2 latency: {s2} of {n2} requests ({:.2} %) slower than T {:.1} ms ({}) against V1 \
+             {s1} of {n1} ({:.2} %) since the canary started: ln e_rel {relative:.2} and ln e_abs \
+             {absolute:.2} both reach ln(2/α) {ln_threshold:.2}",
+            percent(s2, n2),
+            threshold.ms,
+            threshold.source.as_str(),
+            percent(s1, n1),
         )
     });
+    let final_step = window.final_step.then(|| {
+        final_step_test(
+            s1,
+            n1,
+            step_s2,
+            step_n2,
+            rules.max_ratio,
+            rules.max_slow_share,
+            rules.alpha,
+        )
+    });
+    if let Some(f) = &final_step
+        && reason.is_none()
+        && f.ln_e.is_some_and(|e| e >= f.ln_threshold)
+    {
+        reason = Some(format!(
+            "V2 latency at 100 %: {} of {} requests ({:.2} %) slower than T {:.1} ms ({}) against \
+             max({} × V1's upper share {:.4} %, {} %) = {:.4} %: ln e {:.2} reaches ln(4/α) {:.2}",
+            f.v2_errors,
+            f.v2_requests,
+            percent(f.v2_errors, f.v2_requests),
+            threshold.ms,
+            threshold.source.as_str(),
+            rules.max_ratio,
+            100.0 * f.v1_upper_rate,
+            100.0 * rules.max_slow_share,
+            100.0 * f.bound_rate,
+            f.ln_e.unwrap_or_default(),
+            f.ln_threshold
+        ));
+    }
     let evidence = LatencyEvidence {
         method: Method::Sequential,
         statistic: rules.statistic.clone(),
         baseline_ms: window.baseline_ms,
-        threshold_ms,
-        v2_requests: n,
-        v2_slow: slow,
-        ln_e,
+        threshold_ms: threshold.ms,
+        threshold_source: Some(threshold.source),
+        reference_ms: threshold.reference_ms,
+        threshold_from: threshold.from,
+        v1_requests: n1,
+        v1_slow: s1,
+        v2_requests: n2,
+        v2_slow: s2,
+        ln_e: Some(ln_e).filter(|v| v.is_finite()),
+        ln_e_relative: Some(relative),
+        ln_e_absolute: Some(absolute).filter(|v| v.is_finite()),
         ln_threshold: Some(ln_threshold),
+        final_step,
         v1_ms: None,
         v2_ms: None,
         allowance_ms: None,
-        reject,
+        reject: reason.is_some(),
     };
-    (evidence, reason, None)
+    // A step judged against the ceiling alone is not promoted: only a V2 slower than the ceiling
+    // would have been caught. Rollback evidence is still acted on.
+    let gap = (threshold.source == ThresholdSource::Ceiling).then(|| {
+        format!(
+            "insufficient data: the latency threshold is not fixed yet (no V1 latency in the \
+             baseline before the canary nor in a closed calibration span of {} s), so latency is \
+             judged against the ceiling {} ms only",
+            health.calibration_span_seconds(),
+            rules.ceiling_ms
+        )
+    });
+    (evidence, reason, gap)
 }
 
 /// The step's latency of one version: a percentile's worst period (percentiles of periods cannot
@@ -418,10 +631,18 @@ fn threshold_latency(rules: &LatencyRules, window: &Window, period: i64) -> Late
         statistic: rules.statistic.clone(),
         baseline_ms: window.baseline_ms,
         threshold_ms: rules.ceiling_ms,
+        threshold_source: None,
+        reference_ms: None,
+        threshold_from: None,
+        v1_requests: window.step_minutes(period).map(|m| m.v1.requests).sum(),
+        v1_slow: 0,
         v2_requests: n,
         v2_slow: 0,
         ln_e: None,
+        ln_e_relative: None,
+        ln_e_absolute: None,
         ln_threshold: None,
+        final_step: None,
         v1_ms,
         v2_ms,
         allowance_ms,

@@ -26,14 +26,18 @@
 //!   Carlo in the controller checks A/A at 10 s periods too).
 //! - **Errors, absolute and 100 % tests; latency with a percentile statistic.** They pool counts
 //!   (errors, requests, slow requests from `PR(:T)`) over the periods: the period does not enter.
-//! - **The baseline** behind T is V1's statistic over `baseline_seconds` before the minute the
-//!   canary started in — before any judged V2 request at any period — read with one datapoint.
+//! - **Latency, relative test**: V2's share of a period's slow requests, as the errors' relative
+//!   test (same argument at every period).
+//! - **T** is fixed before the periods it judges: V1's statistic over `baseline_seconds` before
+//!   the minute the canary started in, else over the first calibration span with enough V1
+//!   requests (applied from its end; earlier periods are counted at the ceiling), else the
+//!   ceiling (`docs/judge.md`, "Why it stays valid").
 //! - **`min_requests`** counts V2's requests in the step, not per period. The bake counts settled
 //!   time since the step began; the judged data ends at the last closed period ([`closed_until`]),
 //!   so up to one period of a bake may still be unjudged when it ends — one reason to keep the
 //!   period short next to the bake (the plan's check keeps `max_step_seconds` above
 //!   `bake + settle + period`). Rollback evidence is never waited for: it is judged every run.
-//! - **Latency with `Average`** (the emulator's fallback, no guarantee at any period): a period
+//! - **Latency with `Average`** (no guarantee at any period): a period
 //!   whose V2 Average exceeds T counts all its requests as slow, so the count depends on how many
 //!   requests a period holds; with one request per period it is the exact slow count. Shorter
 //!   periods average fewer requests and so flag a heavy tail more often: use a percentile.
@@ -48,7 +52,7 @@ pub mod series;
 mod special;
 
 pub use assess::{
-    Assessment, ErrorEvidence, FinalStepEvidence, LatencyEvidence, Verdict, Window, assess,
-    latency_threshold_ms,
+    Assessment, Calibration, ErrorEvidence, FinalStepEvidence, LatencyEvidence, LatencyThreshold,
+    ThresholdSource, Verdict, Window, assess, latency_threshold, latency_threshold_ms,
 };
 pub use series::{Counts, Minute, closed_periods, closed_until, period_of, period_start};

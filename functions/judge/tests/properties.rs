@@ -70,6 +70,7 @@ fn no_data_is_no_evidence() {
             step_started_at: 0,
             final_step: true,
             baseline_ms: None,
+            calibration: None,
         },
     );
     assert!(!a.errors.reject && !a.latency.reject, "{a:?}");
@@ -88,7 +89,7 @@ proptest! {
         prop_assert!(ln_abs(&quiet) <= 0.0);
         let health = HealthRules::default();
         let series = window_minutes(&quiet);
-        let a = assess(&health, &Window { minutes: &series, step_started_at: 0, final_step: true, baseline_ms: None });
+        let a = assess(&health, &Window { minutes: &series, step_started_at: 0, final_step: true, baseline_ms: None, calibration: None });
         prop_assert!(!a.errors.reject && !a.latency.reject, "{:?}", a);
     }
 
@@ -139,7 +140,7 @@ proptest! {
         prop_assert!(rel.ln_e <= 1e-9, "{:?}", rel);
         let health = HealthRules::default();
         let series = window_minutes(&within);
-        let a = assess(&health, &Window { minutes: &series, step_started_at: 0, final_step: false, baseline_ms: None });
+        let a = assess(&health, &Window { minutes: &series, step_started_at: 0, final_step: false, baseline_ms: None, calibration: None });
         prop_assert!(!a.errors.reject, "{:?}", a.errors);
     }
 
@@ -189,7 +190,7 @@ proptest! {
         }];
         let judge = |minutes: &[Minute], period: u64| {
             let health = HealthRules { period_seconds: period, ..HealthRules::default() };
-            assess(&health, &Window { minutes, step_started_at: 600, final_step, baseline_ms: None })
+            assess(&health, &Window { minutes, step_started_at: 600, final_step, baseline_ms: None, calibration: None })
         };
         let (fine, coarse) = (judge(&sub, 10), judge(&whole, 60));
         let close = |x: Option<f64>, y: Option<f64>| match (x, y) {

@@ -15,6 +15,18 @@ def grid(lo, hi):
     return [exp(a + (b - a) * k / (GRID - 1)) for k in range(GRID)]
 
 
+NEAR_WEIGHT = mpf("0.5")
+NEAR_SPAN = 10
+
+
+def ln_mixture(lo, hi, ll):
+    """ln of the prior-weighted mean of exp(ll): half on GRID points over [lo, hi], half on GRID
+    points over [lo, min(NEAR_SPAN lo, hi)]."""
+    near = grid(lo, min(NEAR_SPAN * lo, hi))
+    return lse([log(1 - NEAR_WEIGHT) - log(GRID) + ll(x) for x in grid(lo, hi)]
+               + [log(NEAR_WEIGHT) - log(GRID) + ll(x) for x in near])
+
+
 def lse(values):
     top = max(values)
     return top + log(sum(exp(v - top) for v in values))
@@ -57,12 +69,12 @@ def r_hat(minutes):
     return exp((lo + hi) / 2)
 
 
-def ln_e_rel(minutes, r0=mpf("1.5")):
+def ln_e_rel(minutes, r0=mpf("1.0")):
     used = [m for m in minutes if m[0] and m[2] and m[1] + m[3]]
     if not used:
         return mpf(0)
     null = ell(used, min(r_hat(used), r0))
-    return lse([ell(used, r) for r in grid(mpf("1.1") * r0, mpf(200))]) - log(GRID) - null
+    return ln_mixture(mpf("1.1") * r0, mpf(200), lambda r: ell(used, r)) - null
 
 
 def m(events, trials, p):
@@ -72,7 +84,7 @@ def m(events, trials, p):
 def ln_one_sample(events, trials, p0):
     p_hat = mpf(events) / trials if trials else mpf(0)
     null = m(events, trials, min(p_hat, p0))
-    return lse([m(events, trials, p) for p in grid(mpf("1.1") * p0, mpf("0.5"))]) - log(GRID) - null
+    return ln_mixture(mpf("1.1") * p0, mpf("0.5"), lambda p: m(events, trials, p)) - null
 
 
 def upper_bound(events, trials, level, a=1, b=100):

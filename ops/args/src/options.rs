@@ -100,6 +100,17 @@ pub struct BenchArgs {
     /// 30 or a multiple of 60; below a minute the steps' limit shrinks to CloudWatch's 3 hours)
     #[arg(long, value_name = "S", default_value_t = 60)]
     pub period: u64,
+    /// Only the cells whose label contains this text (e.g. "latency", "no baseline", "V2 2 %")
+    #[arg(long, value_name = "TEXT")]
+    pub only: Option<String>,
+    /// The sequential method's plan as JSON, checked as the stack's parameter is (default: the
+    /// stack's default plan); `--period` still applies to it
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
+    /// Instead of the table: write the error cells' canaries under a fixed schedule, one JSON line
+    /// each, with the period our judge would roll back at (`cargo xtask bench-peers` reads them)
+    #[arg(long, value_name = "FILE")]
+    pub export: Option<PathBuf>,
 }
 
 /// A version as clap checks it: the rules of [`validate_version`].

@@ -23,15 +23,14 @@ pub const OPERATOR: &str = "CanaryOperatorPolicy";
 /// The V1, V2 and Docker host instances' role.
 pub const INSTANCE: &str = "InstanceRole";
 
-/// A plan the emulator can judge: moto computes no percentiles, so latency is the Average; the
-/// rest are the stack's defaults (passed as the `CanaryPlan` parameter, as a deployer would).
+/// The stack's default plan (passed as the `CanaryPlan` parameter, as a deployer would) with
+/// 300 s bakes: latency on `p99` and ranks `PR(:T)`, which the harness's emulator computes over
+/// the raw values put.
 pub fn emulator_plan() -> Plan {
-    let mut plan = Plan {
+    Plan {
         bake_seconds: 300,
         ..Plan::default()
-    };
-    plan.health.latency.statistic = "Average".into();
-    plan
+    }
 }
 
 /// A step's bake is judged on settled minutes: bake plus `settle_seconds` plus one.
@@ -328,6 +327,9 @@ pub async fn first_release(env: &Env, deployed: &Deployed, version: &str, now: i
 
 /// `release VERSION` on an idle stack, up to its canary's first step.
 pub async fn start_canary(env: &Env, deployed: &Deployed, version: &str, now: i64) {
+    // V1 served in the hour before: its p99 (20 ms) is the latency baseline, T = 120 ms.
+    env.put_baseline(&deployed.target.config.stable_tg_arn, now)
+        .await;
     publish(deployed, version).await;
     release(deployed, version, false, now).await.unwrap();
     assert!(matches!(

@@ -11,6 +11,18 @@ pub const LINUX_EPHEMERAL: Ports = Ports {
     from: 32768,
     to: 60999,
 };
+/// A NAT gateway's source ports (1024-65535) but 3389: CT.EC2.PR.5 and FSBP EC2.21 forbid a NACL
+/// to admit 3389 from anywhere, so the reply to a connection the NAT maps to that one port of
+/// 64,512 is dropped, and the client's retry gets another port. The connection is required on
+/// every other port, as two ranges because a reply is checked on one range.
+pub const NAT_PORTS_BELOW_RDP: Ports = Ports {
+    from: 1024,
+    to: 3388,
+};
+pub const NAT_PORTS_ABOVE_RDP: Ports = Ports {
+    from: 3390,
+    to: 65535,
+};
 /// ALB nodes, NAT gateways and arbitrary internet clients may use any unprivileged port.
 pub const ANY_EPHEMERAL: Ports = Ports {
     from: 1024,
@@ -299,7 +311,16 @@ impl Walk<'_> {
                     }
                 }
                 // Past the NAT the originator is the NAT gateway itself, with its own source ports.
-                self.nacl(&nat_subnet, true, dst.ip, port, ANY_EPHEMERAL)
+                if !self.nacl(&nat_subnet, true, dst.ip, port, NAT_PORTS_BELOW_RDP) {
+                    return false;
+                }
+                self.crossings.push(Crossing {
+                    subnet: nat_subnet.clone(),
+                    egress: true,
+                    peer: dst.ip,
+                    originator_ephemeral: NAT_PORTS_ABOVE_RDP,
+                });
+                true
             }
             (target, _) => {
                 let rule = format!(

@@ -6,7 +6,8 @@ use serde_json::{Map, Value, json};
 use super::names::{Cond, Named};
 
 /// A scanner finding a resource deliberately does not meet, in the form the common IaC scanners
-/// read from `Metadata` (checkov's `skip`, cfn_nag's `rules_to_suppress`).
+/// read from `Metadata` (checkov's `skip`, cfn_nag's `rules_to_suppress`, and the AWS Guard Rules
+/// Registry's `guard.SuppressedRules`).
 #[derive(Clone, Copy, Debug)]
 pub struct Waiver {
     /// Where the finding stands against the AWS Foundational Security Best Practices.
@@ -15,6 +16,10 @@ pub struct Waiver {
     pub checkov: &'static [&'static str],
     /// cfn_nag rule IDs for the same finding (may be empty).
     pub cfn_nag: &'static [&'static str],
+    /// AWS Guard Rules Registry rule names for the same finding (may be empty). The registry's
+    /// rules read `Metadata.guard.SuppressedRules`, a list of names only, so the reasons go beside
+    /// it in `Metadata.guard.Reasons`.
+    pub guard: &'static [&'static str],
     /// Why, in one sentence: what the stack does instead.
     pub reason: &'static str,
 }
@@ -133,6 +138,23 @@ impl Attributes {
             .collect();
         if !cfn_nag.is_empty() {
             metadata.insert("cfn_nag".into(), json!({ "rules_to_suppress": cfn_nag }));
+        }
+        let guard: Vec<(&str, String)> = self
+            .waivers
+            .iter()
+            .flat_map(|w| w.guard.iter().map(|rule| (*rule, w.comment())))
+            .collect();
+        if !guard.is_empty() {
+            metadata.insert(
+                "guard".into(),
+                json!({
+                    "SuppressedRules": guard.iter().map(|(rule, _)| *rule).collect::<Vec<_>>(),
+                    "Reasons": guard
+                        .iter()
+                        .map(|(rule, reason)| json!({ "rule": rule, "reason": reason }))
+                        .collect::<Vec<_>>(),
+                }),
+            );
         }
         let controls: Vec<Value> = self
             .waivers

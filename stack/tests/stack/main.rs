@@ -7,6 +7,7 @@ mod compute;
 mod controller;
 mod eval;
 mod fsbp;
+mod governed;
 mod hardening;
 mod lint;
 mod load_balancer;

@@ -40,6 +40,10 @@ fn rule(egress: bool, cidr: &str, ports: (u64, u64)) -> (bool, String, u64, u64)
 const IN: bool = false;
 const OUT: bool = true;
 const EPHEMERAL: (u64, u64) = (1024, 65535);
+/// CT.EC2.PR.5 / FSBP EC2.21: no NACL admits 22 or 3389 from anywhere.
+const EPHEMERAL_BELOW_RDP: (u64, u64) = (1024, 3388);
+const EPHEMERAL_ABOVE_RDP: (u64, u64) = (3390, 65535);
+const INSTANCE_EPHEMERAL: (u64, u64) = (32768, 65535);
 
 fn expected_public_nacl(tls: bool) -> BTreeSet<(bool, String, u64, u64)> {
     let mut expected = BTreeSet::from([
@@ -47,7 +51,10 @@ fn expected_public_nacl(tls: bool) -> BTreeSet<(bool, String, u64, u64)> {
         // NAT: the private instances' HTTPS requests pass the public subnet.
         rule(IN, PRIVATE[0], (443, 443)),
         rule(IN, PRIVATE[1], (443, 443)),
-        rule(IN, ANYWHERE, EPHEMERAL),
+        rule(IN, PRIVATE[0], EPHEMERAL),
+        rule(IN, PRIVATE[1], EPHEMERAL),
+        rule(IN, ANYWHERE, EPHEMERAL_BELOW_RDP),
+        rule(IN, ANYWHERE, EPHEMERAL_ABOVE_RDP),
         rule(OUT, PRIVATE[0], (8000, 8000)),
         rule(OUT, PRIVATE[1], (8000, 8000)),
         rule(OUT, PRIVATE[0], (80, 80)),
@@ -68,7 +75,7 @@ fn expected_private_nacl() -> BTreeSet<(bool, String, u64, u64)> {
         rule(IN, PUBLIC[1], (8000, 8000)),
         rule(IN, PUBLIC[0], (80, 80)),
         rule(IN, PUBLIC[1], (80, 80)),
-        rule(IN, ANYWHERE, EPHEMERAL),
+        rule(IN, ANYWHERE, INSTANCE_EPHEMERAL),
         rule(OUT, PUBLIC[0], EPHEMERAL),
         rule(OUT, PUBLIC[1], EPHEMERAL),
         rule(OUT, ANYWHERE, (443, 443)),
@@ -143,6 +150,12 @@ fn nacls_admit_every_needed_flow_both_ways() {
             assert!(allows(&public, IN, ANYWHERE, client_port));
             assert!(allows(&public, OUT, private_cidr, client_port));
             assert!(allows(&private, IN, ANYWHERE, client_port));
+        }
+    }
+    // No entry admits SSH or RDP from anywhere, on any of the ALB's or NAT's client ports.
+    for rules in [&public, &private] {
+        for port in [22, 3389] {
+            assert!(!allows(rules, IN, ANYWHERE, port), "port {port}");
         }
     }
     // A client on the internet reaches the ALB on 80 and gets its answer.

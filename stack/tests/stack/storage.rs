@@ -31,7 +31,9 @@ fn artifact_bucket_is_encrypted_private_and_tls_only() {
         .iter()
         .any(|s| {
             s["Effect"] == "Deny"
+                // The string and the joined objects' ARN: CT.S3.PR.8 recognises no other spelling.
                 && s["Condition"]["Bool"]["aws:SecureTransport"] == "false"
+                && s["Resource"][1]["Fn::Join"][1][1] == "/*"
                 && s["Resource"].as_array().unwrap().len() == 2
         });
     assert!(deny_plain_http);

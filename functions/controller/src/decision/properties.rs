@@ -66,6 +66,7 @@ fn arb_observation() -> impl Strategy<Value = Observation> {
                 })
                 .collect(),
             baseline_ms,
+            calibration: None,
             v2_healthy_targets: h,
         })
 }

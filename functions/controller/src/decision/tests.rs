@@ -52,6 +52,7 @@ fn healthy() -> Observation {
     Observation {
         minutes: minutes(START, 10, counts(900, 1, 20.0), counts(100, 0, 70.0)),
         baseline_ms: Some(20.0),
+        calibration: None,
         v2_healthy_targets: 1,
     }
 }
@@ -142,6 +143,7 @@ fn the_plans_period_decides_which_periods_are_closed() {
             })
             .collect(),
         baseline_ms: Some(20.0),
+        calibration: None,
         v2_healthy_targets: 1,
     };
     let state = running(1, START + 5);
@@ -458,4 +460,103 @@ fn expected_weights_per_status_and_status_text() {
         assert_eq!(Status::parse(s.as_str()), Some(s));
     }
     assert_eq!(Status::parse("bogus"), None);
+}
+
+#[test]
+fn without_v1_latency_a_step_holds_and_a_calibration_restarts_its_bake() {
+    let uncalibrated = Observation {
+        baseline_ms: None,
+        ..healthy()
+    };
+    // Ten healthy minutes, bake over: still held, latency would be judged at the ceiling only.
+    let d = decide_at(&uncalibrated, 0, START + 600 + SETTLE);
+    assert!(
+        matches!(&d, Decision::Hold { reason } if reason.contains("latency threshold is not fixed yet")),
+        "{d:?}"
+    );
+    // V1's span up to START + 360 fixes T: the bake counts from there.
+    let calibrated = Observation {
+        calibration: Some(Calibration {
+            v1_ms: 20.0,
+            until: START + 360,
+        }),
+        ..uncalibrated
+    };
+    let d = decide_at(&calibrated, 0, START + 360 + 299 + SETTLE);
+    assert!(
+        matches!(&d, Decision::Hold { reason } if reason.contains("baking: 299 s of 300 s")),
+        "{d:?}"
+    );
+    assert!(matches!(
+        decide_at(&calibrated, 0, START + 360 + 300 + SETTLE),
+        Decision::Promote { step: 1, .. }
+    ));
+    // The same V2 400 ms slow after the calibration is rolled back against V1's 20 ms.
+    let mut slow = calibrated.clone();
+    for m in slow.minutes.iter_mut().filter(|m| m.t >= START + 360) {
+        m.v2.latency_ms = Some(420.0);
+    }
+    let d = decide_at(&slow, 0, START + 600 + SETTLE);
+    assert!(
+        matches!(&d, Decision::RollBack { reason } if reason.contains("slower than T 120.0 ms (calibration)")),
+        "{d:?}"
+    );
+}
+
+/// Found by the fault exploration (`ops/tests/faults.rs`, "promotion: deploying → first step /
+/// crash after call 5"): a run wrote the first step and died before recording it. The next run
+/// takes the same decision again (and so records it) instead of reporting drift forever.
+#[test]
+fn crash_after_the_first_steps_listener_write_is_taken_again() {
+    assert_eq!(
+        decide(&plan(), None, at(0), &healthy(), START),
+        Decision::Promote {
+            step: 0,
+            weights: at(0)
+        }
+    );
+    // Not onto a fleet with no healthy target, and no other split.
+    let none = Observation {
+        v2_healthy_targets: 0,
+        ..healthy()
+    };
+    assert!(matches!(
+        decide(&plan(), None, at(0), &none, START),
+        Decision::Drift { .. }
+    ));
+}
+
+/// Found by the fault exploration ("promotion: a step (10 → 25 %) / crash after call 9"): the
+/// listener at the next step, the state at this one. Baked and healthy, the promotion is taken
+/// again; otherwise (the bake not over, V2 failing, two steps ahead) it is not the controller's.
+#[test]
+fn crash_after_a_steps_listener_write_is_taken_again_once_baked() {
+    let baked = START + 300 + SETTLE;
+    let state = running(1, START);
+    assert_eq!(
+        decide(&plan(), Some(&state), at(2), &healthy(), baked),
+        Decision::Promote {
+            step: 2,
+            weights: at(2)
+        }
+    );
+    assert_eq!(
+        decide(&plan(), Some(&state), at(2), &healthy(), baked - 1),
+        Decision::Drift {
+            found: at(2),
+            expected: at(1)
+        }
+    );
+    assert!(matches!(
+        decide(&plan(), Some(&state), at(3), &healthy(), baked),
+        Decision::Drift { .. }
+    ));
+    let failing = Observation {
+        minutes: minutes(START, 10, counts(900, 1, 20.0), counts(100, 50, 70.0)),
+        ..healthy()
+    };
+    assert!(matches!(
+        decide(&plan(), Some(&state), at(2), &failing, baked),
+        Decision::RollBack { .. }
+    ));
 }

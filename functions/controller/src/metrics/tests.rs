@@ -2,6 +2,17 @@
 
 use super::*;
 use contract::{Plan, env};
+use judge::ThresholdSource;
+
+/// T from a baseline: one rank per group, every period.
+fn from_baseline(ms: f64) -> LatencyThreshold {
+    LatencyThreshold {
+        source: ThresholdSource::Baseline,
+        reference_ms: Some(ms / 2.0),
+        ms,
+        from: None,
+    }
+}
 
 fn config(plan: Plan) -> Config {
     Config::from_lookup(|name| {
@@ -51,9 +62,17 @@ fn percentile_rank_statistic_is_in_seconds() {
 }
 
 #[test]
-fn production_queries_count_errors_connections_and_v2s_rank() {
-    let queries = series_queries(&config(Plan::default()), 164.55).unwrap();
-    assert_eq!(queries.len(), 9);
+fn production_queries_count_errors_connections_and_both_ranks() {
+    let queries = series_queries(&config(Plan::default()), &from_baseline(164.55)).unwrap();
+    assert_eq!(queries.len(), 10);
+    assert_eq!(
+        stat_of(&queries, "v1rank"),
+        Some((
+            "TargetResponseTime".into(),
+            "PR(:0.16455)".into(),
+            "targetgroup/v1/11".into()
+        ))
+    );
     assert_eq!(
         stat_of(&queries, "v2rank"),
         Some((
@@ -91,8 +110,8 @@ fn the_plans_period_is_every_querys_period() {
     plan.health.period_seconds = 10;
     plan.max_step_seconds = 2700;
     plan.validate().unwrap();
-    let queries = series_queries(&config(plan), 164.55).unwrap();
-    assert_eq!(queries.len(), 9);
+    let queries = series_queries(&config(plan), &from_baseline(164.55)).unwrap();
+    assert_eq!(queries.len(), 10);
     assert!(
         queries
             .iter()
@@ -104,9 +123,10 @@ fn the_plans_period_is_every_querys_period() {
 fn average_fallback_asks_no_percentile_rank() {
     let mut plan = Plan::default();
     plan.health.latency.statistic = "Average".into();
-    let queries = series_queries(&config(plan), 156.0).unwrap();
+    let queries = series_queries(&config(plan), &from_baseline(156.0)).unwrap();
     assert_eq!(queries.len(), 8);
     assert!(stat_of(&queries, "v2rank").is_none());
+    assert!(stat_of(&queries, "v1rank").is_none());
     assert_eq!(
         stat_of(&queries, "v2lat").map(|s| s.1),
         Some("Average".to_string())
@@ -124,7 +144,7 @@ fn minutes_are_assembled_from_the_series() {
         // 98.5 % of 100 requests at most T: 1.5 → 2 slow; 100 % of 60: none.
         ("v2rank".to_string(), vec![(60, 98.5), (0, 100.0)]),
     ]);
-    let minutes = assemble(&series);
+    let minutes = assemble(&series, None);
     assert_eq!(minutes.len(), 2);
     assert_eq!(minutes[0].t, 0);
     assert_eq!(
@@ -143,7 +163,67 @@ fn minutes_are_assembled_from_the_series() {
     );
     assert!((v2.latency_ms.unwrap() - 70.0).abs() < 1e-9);
     assert_eq!(minutes[1].v1.requests, 900);
-    assert!(assemble(&HashMap::new()).is_empty());
+    assert!(assemble(&HashMap::new(), None).is_empty());
+}
+
+#[test]
+fn calibrated_periods_rank_at_t_and_earlier_ones_at_the_ceiling() {
+    let threshold = LatencyThreshold {
+        source: ThresholdSource::Calibration,
+        reference_ms: Some(4.0),
+        ms: 104.0,
+        from: Some(60),
+    };
+    let queries = series_queries(&config(Plan::default()), &threshold).unwrap();
+    assert_eq!(queries.len(), 12);
+    assert_eq!(
+        stat_of(&queries, "v1rankc").map(|s| s.1),
+        Some("PR(:2)".to_string())
+    );
+    assert_eq!(
+        stat_of(&queries, "v2rank").map(|s| s.1),
+        Some("PR(:0.104)".to_string())
+    );
+    let series: Series = HashMap::from([
+        ("v1req".to_string(), vec![(0, 100.0), (60, 100.0)]),
+        ("v2req".to_string(), vec![(0, 10.0), (60, 10.0)]),
+        // Period 0 is before the calibration ended: its counts come from the ceiling's rank.
+        ("v1rank".to_string(), vec![(0, 50.0), (60, 99.0)]),
+        ("v1rankc".to_string(), vec![(0, 100.0), (60, 100.0)]),
+        ("v2rank".to_string(), vec![(0, 0.0), (60, 10.0)]),
+        ("v2rankc".to_string(), vec![(0, 90.0), (60, 100.0)]),
+    ]);
+    let minutes = assemble(&series, threshold.from);
+    assert_eq!((minutes[0].v1.slow, minutes[0].v2.slow), (Some(0), Some(1)));
+    assert_eq!((minutes[1].v1.slow, minutes[1].v2.slow), (Some(1), Some(9)));
+}
+
+#[test]
+fn calibration_spans_double_while_closed_and_within_a_day() {
+    assert_eq!(calibration_lengths(180, 0, 179), Vec::<i64>::new());
+    assert_eq!(calibration_lengths(180, 0, 180), [180]);
+    assert_eq!(calibration_lengths(180, 0, 1000), [180, 360, 720]);
+    assert_eq!(calibration_lengths(30, 100, 400), [30, 60, 120, 240]);
+    assert_eq!(calibration_lengths(86_400, 0, 10 * 86_400), [86_400]);
+}
+
+#[test]
+fn a_reference_needs_its_requests() {
+    let series: Series = HashMap::from([
+        ("v1cal0".to_string(), vec![(0, 0.2)]),
+        ("ncal0".to_string(), vec![(0, 54.0)]),
+        ("v1cal1".to_string(), vec![(0, 0.065)]),
+        ("ncal1".to_string(), vec![(0, 250.0)]),
+        ("v1cal2".to_string(), vec![(0, f64::NAN)]),
+        ("ncal2".to_string(), vec![(0, 900.0)]),
+    ]);
+    // 54 requests are too few for a p99 (their slowest): the 250 of the doubled span are not.
+    assert_eq!(reference_of(&series, "cal0", 0, 200), None);
+    assert_eq!(reference_of(&series, "cal0", 0, 50), Some(200.0));
+    assert_eq!(reference_of(&series, "cal1", 0, 200), Some(65.0));
+    assert_eq!(reference_of(&series, "cal1", 60, 200), None);
+    assert_eq!(reference_of(&series, "cal2", 0, 200), None);
+    assert_eq!(reference_of(&series, "cal3", 0, 0), None);
 }
 
 #[test]

@@ -8,7 +8,31 @@ const ISSUE_EXAMPLE: &str = r#"{"plan": {}, "canary_started_at": 1700000000, "st
 
 #[test]
 fn the_issues_example_promotes_with_its_statistics() {
+    // Without V1's latency, the step is not promoted: latency would be judged at the ceiling only.
     let out = replay(ISSUE_EXAMPLE).unwrap();
+    assert_eq!(out["decision"], "hold", "{out}");
+    assert!(
+        out["reason"]
+            .as_str()
+            .unwrap()
+            .contains("latency threshold is not fixed yet"),
+        "{out}"
+    );
+    assert_eq!(out["statistics"]["latency"]["threshold_ms"], 2000.0);
+    assert_eq!(out["statistics"]["latency"]["threshold_source"], "ceiling");
+    // V1's first three minutes calibrate T (4 ms → 104 ms) for the periods after them.
+    let calibrated = ISSUE_EXAMPLE.replace(
+        r#""weights""#,
+        r#""calibration": {"v1_ms": 4.0, "until": 1700000180}, "weights""#,
+    );
+    let out = replay(&calibrated).unwrap();
+    assert_eq!(out["decision"], "promote", "{out}");
+    let latency = &out["statistics"]["latency"];
+    assert_eq!(latency["threshold_source"], "calibration");
+    assert_eq!(latency["threshold_ms"], 104.0);
+    assert_eq!(latency["threshold_from"], 1_700_000_180);
+    let out = replay(&ISSUE_EXAMPLE.replace(r#""weights""#, r#""baseline_ms": 60.0, "weights""#))
+        .unwrap();
     assert_eq!(out["decision"], "promote", "{out}");
     assert_eq!(out["writes"], json!({"v1": 75, "v2": 25}));
     let errors = &out["statistics"]["errors"];
@@ -16,13 +40,17 @@ fn the_issues_example_promotes_with_its_statistics() {
     assert_eq!(errors["v1_errors"], 1);
     assert!((errors["ln_threshold"].as_f64().unwrap() - (200f64).ln()).abs() < 1e-12);
     assert!(errors["ln_e_relative"].as_f64().unwrap() < 0.0);
-    assert_eq!(out["statistics"]["latency"]["threshold_ms"], 2000.0);
+    // V1's baseline (60 ms): T = max(1.5 × 60, 60 + 100) ms, for every period.
+    assert_eq!(out["statistics"]["latency"]["threshold_ms"], 160.0);
+    assert_eq!(out["statistics"]["latency"]["threshold_source"], "baseline");
     assert_eq!(out["statistics"]["step_v2_requests"], 60);
     // The same minutes 100 V2 requests short of the minimum: a hold that says so.
-    let thin = ISSUE_EXAMPLE.replace(
-        r#""plan": {}"#,
-        r#""plan": {"health": {"min_requests": 100}}"#,
-    );
+    let thin = ISSUE_EXAMPLE
+        .replace(r#""weights""#, r#""baseline_ms": 60.0, "weights""#)
+        .replace(
+            r#""plan": {}"#,
+            r#""plan": {"health": {"min_requests": 100}}"#,
+        );
     let out = replay(&thin).unwrap();
     assert_eq!(out["decision"], "hold");
     assert!(
@@ -159,6 +187,7 @@ prop_compose! {
             now: start + 60 * step as i64 + age,
             weights: Weights::for_percent(Plan::default().steps[step]),
             baseline_ms: baseline.map(f64::from),
+            calibration: None,
             minutes: minutes
                 .into_iter()
                 .map(|(k, (v1, v2))| Minute { t: start + 60 * k, v1, v2 })
@@ -181,6 +210,7 @@ proptest! {
         let observed = Observation {
             minutes: input.minutes.clone(),
             baseline_ms: input.baseline_ms,
+            calibration: input.calibration,
             v2_healthy_targets: 1,
         };
         let live = decide_with_statistics(&input.plan, Some(&state), input.weights, &observed, input.now);

@@ -12,6 +12,16 @@ fn cell(rps: f64, v1: f64, v2: f64, extra: f64) -> Scenario {
         v1_error_rate: v1,
         v2_error_rate: v2,
         v2_extra_ms: extra,
+        v1_extra_ms: 0.0,
+        baseline: true,
+    }
+}
+
+/// V1 served nothing in the hour before: T is calibrated on V1's first span in the canary.
+fn without_baseline(scenario: Scenario) -> Scenario {
+    Scenario {
+        baseline: false,
+        ..scenario
     }
 }
 
@@ -103,5 +113,39 @@ fn the_same_seed_gives_the_same_canary() {
     let plan = plan_for(Method::Sequential);
     let s = cell(10.0, 0.001, 0.02, 0.0);
     assert_eq!(run_canary(&plan, &s, 5), run_canary(&plan, &s, 5));
-    assert_eq!(grid().len(), 36);
+    assert_eq!(grid().len(), 75);
+}
+
+#[test]
+fn without_a_baseline_a_slower_v2_is_still_caught_against_v1() {
+    // The lab's finding: V2 400 ms slower was released with T at the 2 s ceiling.
+    let plan = plan_for(Method::Sequential);
+    for (i, rps) in [1.0, 10.0].into_iter().enumerate() {
+        let slow = without_baseline(cell(rps, 0.001, 0.001, 400.0));
+        let summary = run_cell(&plan, &slow, 40, SEED, 30 + i as u64);
+        assert_eq!(summary.rolled_back, 1.0, "{rps} rps: {summary:?}");
+    }
+    let fine = without_baseline(cell(10.0, 0.001, 0.001, 50.0));
+    let summary = run_cell(&plan, &fine, 60, SEED, 32);
+    assert_eq!(summary.rolled_back, 0.0, "{summary:?}");
+    assert!(summary.completed >= 0.95, "{summary:?}");
+}
+
+#[test]
+fn a_slowdown_both_versions_share_is_not_v2s_fault() {
+    // No errors on either side: any rollback here would be the latency test's.
+    let plan = plan_for(Method::Sequential);
+    for (i, baseline) in [true, false].into_iter().enumerate() {
+        let shared = Scenario {
+            v1_extra_ms: 300.0,
+            baseline,
+            ..cell(10.0, 0.0, 0.0, 300.0)
+        };
+        let summary = run_cell(&plan, &shared, 60, SEED, 40 + i as u64);
+        assert_eq!(summary.rolled_back, 0.0, "baseline {baseline}: {summary:?}");
+        assert!(
+            summary.completed >= 0.95,
+            "baseline {baseline}: {summary:?}"
+        );
+    }
 }

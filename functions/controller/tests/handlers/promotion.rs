@@ -16,6 +16,7 @@ async fn healthy_v2_promotes_step_by_step_to_100() {
     let env = Env::start().await;
     let canary = env.canary(test_plan()).await;
     let mut now = t0();
+    baseline(&env, &canary, now).await;
     assert_eq!(
         promote(&env, &canary, now).await,
         Outcome::Promoted {
@@ -144,6 +145,57 @@ async fn v2_slow_rolls_back_when_so_configured() {
     assert_eq!(
         (weights, status),
         (Weights::STABLE_ONLY, Status::RolledBack)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_baseline_v1s_first_span_fixes_t_and_a_slower_v2_is_rolled_back() {
+    // The lab's finding: with no V1 traffic before the canary, T was the 2 s ceiling and a V2
+    // 400 ms slower was released. Here V1's first 180 s of the canary fix T; V2's later periods
+    // are counted with the emulator's percentile rank at T.
+    let env = Env::start().await;
+    let canary = env.canary(test_plan()).await;
+    let start = t0().div_euclid(180) * 180;
+    promote(&env, &canary, start).await;
+    v1_minute(&env, &canary, start).await;
+    v2_minute(&env, &canary, start, 0.0, 0.400).await;
+    // The calibration span [start, start + 180) has not closed: judged at the ceiling, held.
+    let held = promote(&env, &canary, start + 200).await;
+    assert!(
+        matches!(&held, Outcome::Held { reason } if reason.contains("latency threshold is not fixed yet")),
+        "{held:?}"
+    );
+    for at in [start + 180, start + 240] {
+        v1_minute(&env, &canary, at).await;
+        v2_minute(&env, &canary, at, 0.0, 0.400).await;
+    }
+    // The first minute counts against the ceiling (none slow), the next two against T.
+    let outcome = promote(&env, &canary, start + 400).await;
+    assert!(
+        matches!(&outcome, Outcome::RolledBack { reason }
+            if reason.contains("200 of 300 requests (66.67 %) slower than T 120.0 ms (calibration) against V1 0 of 2700")),
+        "{outcome:?}"
+    );
+    assert_eq!(env.weights(&canary).await, Weights::STABLE_ONLY);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slowdown_both_versions_share_promotes() {
+    let env = Env::start().await;
+    let canary = env.canary(test_plan()).await;
+    let now = t0();
+    baseline(&env, &canary, now).await;
+    promote(&env, &canary, now).await;
+    // A slow dependency: both versions at 400 ms, against a 20 ms baseline (T 120 ms).
+    env.put_minute(&canary.config.stable_tg_arn, now + 30, 900.0, 0.0, 0.400)
+        .await;
+    v2_minute(&env, &canary, now + 30, 0.0, 0.400).await;
+    assert_eq!(
+        promote(&env, &canary, now + 361).await,
+        Outcome::Promoted {
+            step: 1,
+            weights: Weights::for_percent(25)
+        }
     );
 }
 

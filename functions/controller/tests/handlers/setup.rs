@@ -24,26 +24,21 @@ pub async fn promote(env: &Env, canary: &Canary, now: i64) -> Outcome {
     .unwrap_or_else(|e| panic!("promotion at {now}: {e}"))
 }
 
-/// A new emulator with a canary of `plan` promoted to its first step at [`t0`], which it returns.
+/// A new emulator with a canary of `plan` promoted to its first step at [`t0`], which it returns;
+/// V1's [`baseline`] before it fixes T (a calibration would depend on the clock's alignment).
 pub async fn at_first_step(plan: Plan) -> (Env, Canary, i64) {
     let env = Env::start().await;
     let canary = env.canary(plan).await;
     let now = t0();
+    baseline(&env, &canary, now).await;
     promote(&env, &canary, now).await;
     (env, canary, now)
 }
 
-/// V1 alone in the hour before the canary: its Average (20 ms) is the latency baseline, so
-/// T = max(1.5 × 20, 20 + 100) = 120 ms.
+/// V1's baseline before a canary starting at `canary_start` ([`Env::put_baseline`]).
 pub async fn baseline(env: &Env, canary: &Canary, canary_start: i64) {
-    env.put_minute(
-        &canary.config.stable_tg_arn,
-        canary_start - 1800,
-        1000.0,
-        0.0,
-        0.020,
-    )
-    .await;
+    env.put_baseline(&canary.config.stable_tg_arn, canary_start)
+        .await;
 }
 
 /// V1's share of a 10 % split: 900 requests at 20 ms, no errors.

@@ -1,9 +1,10 @@
-//! The note's checked values (`../shared/notes/judge.md`), pinned to 1e-9 against an independent
-//! 50-digit computation (`tests/reference_values.py`), and to the note's four decimals.
+//! The checked values of `docs/judge.md`, pinned to 1e-9 against an independent
+//! 50-digit computation (`tests/reference_values.py`), and to the page's four decimals; `R0` is
+//! the default plan's `max_ratio`.
 
 use super::*;
 
-const R0: f64 = 1.5;
+const R0: f64 = 1.0;
 const FLOOR: f64 = 0.001;
 
 fn minute(n1: u32, e1: u32, n2: u32, e2: u32) -> Paired {
@@ -29,46 +30,46 @@ fn cases() -> Vec<(&'static str, Vec<Paired>, f64, f64, f64, f64, bool)> {
         (
             "4.9 % against 0.1 %",
             vec![minute(9000, 9, 1000, 49)],
-            70.025_763_422_243_32,
-            140.98412103174124,
-            70.0258,
-            140.9841,
+            86.289_464_387_299_39,
+            140.290_973_851_181_3,
+            86.2895,
+            140.2910,
             true,
         ),
         (
             "shared outage at 6 %",
             vec![minute(9000, 540, 1000, 60)],
-            -11.417848007191454,
-            185.44373132021928,
-            -11.4178,
-            185.4437,
+            -3.370_339_868_688_606,
+            184.750_584_139_659_3,
+            -3.3703,
+            184.7506,
             false,
         ),
         (
             "every V2 request fails",
             vec![minute(441, 0, 49, 49)],
-            90.720_711_169_793_05,
-            300.827_375_607_628_3,
-            90.7207,
-            300.8274,
+            107.437_055_463_244,
+            300.134_228_427_068_4,
+            107.4371,
+            300.1342,
             true,
         ),
         (
             "no errors anywhere",
             vec![minute(5400, 0, 600, 0)],
             0.0,
-            -2.648457943476461,
+            -2.088_307_420_599_667,
             0.0,
-            -2.6485,
+            -2.0883,
             false,
         ),
         (
             "ten minutes of A/A at 0.1 %",
             vec![minute(5400, 5, 600, 1); 10],
-            -2.047751569637268,
-            -1.0455141201841263,
-            -2.0478,
-            -1.0455,
+            -0.148_336_622_720_794_05,
+            -0.462_189_854_040_050_8,
+            -0.1483,
+            -0.4622,
             false,
         ),
     ]
@@ -133,7 +134,7 @@ fn upper_bound_of_v1s_rate() {
 fn one_sample_edges() {
     close(
         one_sample(600.0, 600.0, 0.01).unwrap(),
-        2343.5249238027737,
+        2_342.831_776_622_214,
         1e-9,
         "every request slow",
     );

@@ -25,12 +25,19 @@ resource!(
 pub struct LaunchTemplateData {
     pub image_id: Expr,
     pub instance_type: Expr,
+    pub monitoring: Monitoring,
     pub iam_instance_profile: IamInstanceProfile,
     pub metadata_options: MetadataOptions,
     pub block_device_mappings: Vec<BlockDeviceMapping>,
     pub network_interfaces: Vec<NetworkInterface>,
     pub user_data: Expr,
     pub tag_specifications: Vec<TagSpecification>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Monitoring {
+    pub enabled: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -82,6 +89,7 @@ pub struct TagSpecification {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct AutoScalingGroup {
+    pub availability_zones: Vec<Expr>,
     #[serde(rename = "VPCZoneIdentifier")]
     pub vpc_zone_identifier: Vec<Expr>,
     pub launch_template: LaunchTemplateSpecification,

@@ -1,0 +1,22 @@
+"""``alb-canary-moto``: moto's own server, with the CloudWatch extension applied first.
+
+Takes exactly moto_server's arguments (``alb-canary-moto -H 127.0.0.1 -p PORT``).
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def main(argv: list[str] | None = None) -> None:
+    from . import patch
+
+    patch.apply()
+
+    from moto import server
+
+    server.main(argv if argv is not None else sys.argv[1:])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,248 @@
+//! The AWS side an instance boots against, in the emulator: the controller's resources as the
+//! stack declares them, the artifact bucket, the instance role with the template's own trust and
+//! inline policies and temporary credentials of that role (AssumeRole: key, secret, session
+//! token), and an operator whose `publish` and `release` are the operators' own code. Once
+//! [`Account::enforce_auth`] is called the emulator checks every request's SigV4 signature and
+//! the caller's IAM policies (moto's `INITIAL_NO_AUTH_ACTION_COUNT`, set to 0 at run time).
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+
+use alb_canary_tests::Moto;
+use alb_canary_tests::boot::imds::Credentials;
+use alb_canary_tests::refresh::InstanceRefreshes;
+use alb_canary_tests::stack_in_moto::{self, LoadBalancer};
+use alb_canary_tests::template::{Deployment, scalar};
+use aws_sdk_s3::primitives::ByteStream;
+use canaryctl::settings::Target;
+use controller::Config;
+
+pub const ROLE: &str = "alb-canary-InstanceRole";
+const OPERATOR: &str = "alb-canary-operator";
+
+pub struct Account {
+    pub moto: Moto,
+    /// Answers the Auto Scaling refreshes `release` starts (moto has none).
+    _refreshes: InstanceRefreshes,
+    /// The operator's clients (an IAM user allowed everything) and the controller's settings.
+    pub target: Target,
+    pub deployment: Deployment,
+    /// The instance role's temporary credentials, as IMDS hands them out.
+    pub credentials: Credentials,
+}
+
+impl Account {
+    pub async fn new() -> Account {
+        let moto = tokio::task::block_in_place(Moto::start);
+        let lb = LoadBalancer::create(&moto, "boot-alb").await;
+        let deployed = stack_in_moto::deploy(&moto, &lb, &[]).await;
+        let deployment = deployed.deployment;
+        let vars = &deployed.function_env["PromoteFunction"];
+        let config = Config::from_lookup(|n| vars.get(n).cloned()).expect("the template's config");
+        let sdk = moto.sdk_config().await;
+        let iam = aws_sdk_iam::Client::new(&sdk);
+
+        // The instance role exactly as the template writes it: its trust and inline policies.
+        // (Its managed policy, Session Manager's, grants nothing on the bucket.)
+        let trust = deployment.property("InstanceRole", &["AssumeRolePolicyDocument"]);
+        let role_arn = iam
+            .create_role()
+            .role_name(ROLE)
+            .assume_role_policy_document(trust.to_string())
+            .send()
+            .await
+            .expect("CreateRole")
+            .role()
+            .unwrap()
+            .arn()
+            .to_owned();
+        for policy in deployment
+            .property("InstanceRole", &["Policies"])
+            .as_array()
+            .unwrap()
+        {
+            iam.put_role_policy()
+                .role_name(ROLE)
+                .policy_name(scalar(&policy["PolicyName"]))
+                .policy_document(policy["PolicyDocument"].to_string())
+                .send()
+                .await
+                .expect("PutRolePolicy");
+        }
+        let credentials = assume_role(&moto, &role_arn);
+
+        // The operator: allowed everything, with keys of its own (the emulator's default
+        // "testing" keys belong to no user once signatures are checked).
+        iam.create_user()
+            .user_name(OPERATOR)
+            .send()
+            .await
+            .expect("CreateUser");
+        iam.put_user_policy()
+            .user_name(OPERATOR)
+            .policy_name("everything")
+            .policy_document(
+                r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
+            )
+            .send()
+            .await
+            .expect("PutUserPolicy");
+        let key = iam
+            .create_access_key()
+            .user_name(OPERATOR)
+            .send()
+            .await
+            .expect("CreateAccessKey");
+        let key = key.access_key().unwrap();
+        let operator_sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(moto.endpoint())
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_credential_types::Credentials::new(
+                key.access_key_id(),
+                key.secret_access_key(),
+                None,
+                None,
+                "operator",
+            ))
+            .load()
+            .await;
+        let refreshes = InstanceRefreshes::start();
+        let clients = refreshes.clients(&operator_sdk);
+        Account {
+            moto,
+            _refreshes: refreshes,
+            target: Target { clients, config },
+            deployment,
+            credentials,
+        }
+    }
+
+    pub fn bucket(&self) -> &str {
+        &self.target.config.artifact_bucket
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.target.config.artifact_prefix
+    }
+
+    /// From now on the emulator checks signatures and IAM policies on every request.
+    pub fn enforce_auth(&self) {
+        let status = moto_api(&self.moto, "/moto-api/reset-auth", "0");
+        assert_eq!(status, 200, "moto's reset-auth");
+    }
+
+    /// From now on the emulator checks nothing (its default).
+    pub fn suspend_auth(&self) {
+        let status = moto_api(&self.moto, "/moto-api/reset-auth", "inf");
+        assert_eq!(status, 200, "moto's reset-auth");
+    }
+
+    /// `cargo xtask publish --version VERSION`'s upload of `binary`.
+    pub async fn publish(&self, version: &str, binary: &[u8]) {
+        let outcome = canaryctl::publish::upload(
+            &self.target.clients.s3,
+            self.bucket(),
+            self.prefix(),
+            version,
+            binary,
+        )
+        .await
+        .unwrap_or_else(|err| panic!("publish {version}: {err}"));
+        tracing::info!(%outcome, "published");
+    }
+
+    /// `cargo xtask release VERSION`.
+    pub async fn release(&self, version: &str) -> String {
+        canaryctl::release::release(&self.target, version, false, controller::now_secs())
+            .await
+            .unwrap_or_else(|err| panic!("release {version}: {err}"))
+    }
+
+    /// Writes an object of the artifact bucket directly (what no operator command would write).
+    pub async fn put(&self, key: &str, body: &[u8]) {
+        self.target
+            .clients
+            .s3
+            .put_object()
+            .bucket(self.bucket())
+            .key(key)
+            .body(ByteStream::from(body.to_vec()))
+            .send()
+            .await
+            .unwrap_or_else(|err| panic!("PutObject {key}: {err:?}"));
+    }
+
+    /// The user data of one launch template (`V1`, `V2`, `DockerHost`), rendered from the
+    /// synthesized template by the shared intrinsic evaluator.
+    pub fn user_data(&self, group: &str) -> String {
+        scalar(&self.deployment.property(
+            &format!("LaunchTemplate{group}"),
+            &["LaunchTemplateData", "UserData"],
+        ))
+    }
+
+    /// The artifact bucket as an instance reaches it: path-style on the emulator's port, which
+    /// the container sees on the host's loopback.
+    pub fn s3_endpoint_from_machine(&self) -> String {
+        let port = self.moto.endpoint().rsplit(':').next().unwrap().to_owned();
+        format!(
+            "http://{}:{port}/{}",
+            alb_canary_tests::boot::machine::HOST_LOOPBACK,
+            self.bucket()
+        )
+    }
+}
+
+/// A POST to the emulator's own API; the status.
+fn moto_api(moto: &Moto, path: &str, body: &str) -> u16 {
+    let host = moto.endpoint().trim_start_matches("http://").to_string();
+    let mut stream = TcpStream::connect(&host).expect("moto accepts connections");
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: text/plain\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+        .get(9..12)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not HTTP: {response}"))
+}
+
+/// STS AssumeRole on the emulator, before signatures are checked (the SDK's STS crate is not a
+/// dependency; one Query call is enough): the role's temporary credentials.
+fn assume_role(moto: &Moto, role_arn: &str) -> Credentials {
+    let host = moto.endpoint().trim_start_matches("http://").to_string();
+    let body = format!(
+        "Action=AssumeRole&Version=2011-06-15&RoleSessionName=i-boot-rehearsal&RoleArn={}",
+        role_arn.replace(':', "%3A").replace('/', "%2F")
+    );
+    let mut stream = TcpStream::connect(&host).expect("moto accepts connections");
+    write!(
+        stream,
+        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/sts/aws4_request, SignedHeaders=host, Signature=00\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let value = |tag: &str| {
+        response
+            .split(&format!("<{tag}>"))
+            .nth(1)
+            .and_then(|rest| rest.split(&format!("</{tag}>")).next())
+            .unwrap_or_else(|| panic!("AssumeRole answered without {tag}: {response}"))
+            .to_owned()
+    };
+    Credentials {
+        access_key_id: value("AccessKeyId"),
+        secret_access_key: value("SecretAccessKey"),
+        session_token: value("SessionToken"),
+        expiration: value("Expiration"),
+    }
+}
