@@ -1,4 +1,4 @@
-"""``alb-canary-moto``: moto's own server, with the CloudWatch extension applied first.
+"""``alb-canary-moto``: moto's own server, with the CloudWatch and DynamoDB extensions applied first.
 
 Takes exactly moto_server's arguments (``alb-canary-moto -H 127.0.0.1 -p PORT``).
 """
@@ -9,9 +9,10 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> None:
-    from . import patch
+    from . import idempotency, patch
 
     patch.apply()
+    idempotency.apply()
 
     from moto import server
 

@@ -27,7 +27,7 @@ mod dashboard;
 mod fleets;
 mod names;
 
-use alarms::canary_alarm;
+use alarms::{canary_alarm, dead_letter_alarm};
 use dashboard::dashboard_body;
 pub use fleets::Fleets;
 use fleets::{canary_fleet, fleet_statements};
@@ -224,6 +224,10 @@ pub fn build(
             guard: &["SQS_QUEUE_KMS_MASTER_KEY_ID_RULE"],
             reason: "SSE-SQS encrypts the queue at rest, and a KMS key would need grants for the functions' failure destinations and the scheduler to keep writing to it",
         }]),
+    );
+    template.add(
+        "ControllerDeadLetterAlarm",
+        dead_letter_alarm(&dead_letters, &topic),
     );
 
     let schedule_name_expr = schedule_name_expr();

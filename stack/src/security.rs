@@ -1,8 +1,8 @@
 //! Network ACLs (stateless: every flow is allowed both ways) and security groups.
 //!
-//! The rule sets follow SPEC §1, with one addition it misses: the public NACL lets in 443 from
-//! the private subnets, because an instance's HTTPS request to the internet (snap store, Docker
-//! packages) enters the public subnet at the NAT gateway before it leaves.
+//! The rule sets are those of `docs/network.md`, which also says why. Among them: the public NACL
+//! lets in 443 from the private subnets, because an instance's HTTPS request to the internet (snap
+//! store, Docker packages) enters the public subnet at the NAT gateway before it leaves.
 
 use crate::cfn::resources::{
     NetworkAcl, NetworkAclEntry, PortRange, SecurityGroup, SecurityGroupIngress, SgRule,

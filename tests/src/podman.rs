@@ -6,7 +6,7 @@
 //!   temporary directory, so a test never touches the machine's containers or images; dropping it
 //!   removes its containers, images and the directory. Each command is bounded by `timeout`.
 //!
-//! Engine flags this machine needs (`../shared/notes/lab.md`): `--runtime runc` (crun refuses the
+//! Engine flags our CI machines need (rootful podman in a container without systemd): `--runtime runc` (crun refuses the
 //! hybrid cgroups), `--cgroup-manager cgroupfs` and `--events-backend file` (no systemd). They
 //! are global flags of the test's engine, not run flags of the container.
 

@@ -79,7 +79,13 @@ pub async fn handle_alarm_at(
             .await;
         }
     }
-    let before = write_stable(clients, config).await?;
+    let before = match write_stable(clients, config).await {
+        Ok(before) => before,
+        Err(err @ (Error::Aws { .. } | Error::NotLanded { .. })) => {
+            return Err(pending(clients, config, &change.alarm_name, &reason, now, err).await);
+        }
+        Err(err) => return Err(err),
+    };
     let history = json!({
         "function": FUNCTION,
         "at": now,
@@ -178,34 +184,7 @@ pub async fn record(
         history,
         Some(Weights::STABLE_ONLY),
     );
-    let before = state::read(&clients.dynamodb, config).await?;
-    let repeated = before
-        .as_ref()
-        .is_some_and(|r| r.canary.status == Status::RolledBack);
-    if repeated {
-        state::append_history(
-            &clients.dynamodb,
-            config,
-            now * 1000,
-            "roll_back_repeat",
-            history,
-        )
-        .await?;
-    } else {
-        let in_progress = before.as_ref().filter(|b| b.in_progress());
-        let back = in_progress.and_then(stable_to_move_back);
-        let mut batch = state::Batch::new().rollback(config, reason, now, back.as_deref())?;
-        if let Some(record) = in_progress.and_then(|b| b.release.record.as_ref()) {
-            batch = batch.close(config, record, "rolled_back", reason, now)?;
-        }
-        batch
-            .history(config, now * 1000, "roll_back", history)?
-            .commit(&clients.dynamodb, config)
-            .await?;
-        if let Some(previous) = &back {
-            move_stable_back(clients, config, previous).await?;
-        }
-    }
+    let repeated = commit(clients, config, reason, now, history).await?;
     // Notified before the schedule stops: while it runs, a promotion run that finds the canary
     // rolled back finishes what a failed or dead run left ([`settle`]), so the notification is
     // never lost.
@@ -222,6 +201,89 @@ pub async fn record(
     Ok(Outcome::RolledBack {
         reason: reason.to_string(),
     })
+}
+
+/// The rollback's state, release record and history item in one transaction, then the stable
+/// fleet moved back if it had begun moving to the release; only a history item if the canary is
+/// rolled back already. Returns whether it was.
+async fn commit(
+    clients: &Clients,
+    config: &Config,
+    reason: &str,
+    now: i64,
+    history: &Value,
+) -> Result<bool, Error> {
+    let before = state::read(&clients.dynamodb, config).await?;
+    let repeated = before
+        .as_ref()
+        .is_some_and(|r| r.canary.status == Status::RolledBack);
+    if repeated {
+        state::append_history(
+            &clients.dynamodb,
+            config,
+            now * 1000,
+            "roll_back_repeat",
+            history,
+        )
+        .await?;
+        return Ok(true);
+    }
+    let in_progress = before.as_ref().filter(|b| b.in_progress());
+    let back = in_progress.and_then(stable_to_move_back);
+    let mut batch = state::Batch::new().rollback(config, reason, now, back.as_deref())?;
+    if let Some(record) = in_progress.and_then(|b| b.release.record.as_ref()) {
+        batch = batch.close(config, record, "rolled_back", reason, now)?;
+    }
+    batch
+        .history(config, now * 1000, "roll_back", history)?
+        .commit(&clients.dynamodb, config)
+        .await?;
+    if let Some(previous) = &back {
+        move_stable_back(clients, config, previous).await?;
+    }
+    Ok(false)
+}
+
+/// The alarm's rollback when the listener could not be written (ELBv2 failing): the rollback is
+/// recorded now and the schedule left on, so that what runs next (the alarm's retries, then every
+/// promotion run) finds the canary rolled back and finishes it once ELBv2 answers ([`settle`]).
+/// Without it, an outage longer than Lambda's two retries left the event in the dead-letter queue
+/// and V2 its traffic. Notified as pending; returns the listener's error, so the invocation fails
+/// and Lambda retries it.
+async fn pending(
+    clients: &Clients,
+    config: &Config,
+    alarm: &str,
+    reason: &str,
+    now: i64,
+    listener_error: Error,
+) -> Error {
+    let history = json!({
+        "function": FUNCTION,
+        "at": now,
+        "decision": {"decision": "roll_back", "reason": reason},
+        "alarm": alarm,
+        "listener_pending": listener_error.to_string(),
+    });
+    report::decision(config, FUNCTION, now * 1000, &history, None);
+    tracing::error!(function = FUNCTION, alarm = %alarm, error = %listener_error, "the listener could not be written: rollback recorded as pending, finished by the next run once ELBv2 answers");
+    let recorded = async {
+        if !commit(clients, config, reason, now, &history).await? {
+            notify::publish(
+                &clients.sns,
+                config,
+                "Canary rollback pending: V2 keeps its traffic until ELBv2 answers",
+                &history,
+            )
+            .await?;
+        }
+        Ok::<(), Error>(())
+    }
+    .await;
+    if let Err(err) = recorded {
+        tracing::error!(function = FUNCTION, error = %err, "the pending rollback could not be recorded either");
+    }
+    listener_error
 }
 
 /// The version the stable fleet must move back to: it had begun moving to the release rolled back.

@@ -268,7 +268,7 @@ pub async fn record_rollback(
 /// opening or closing), written in one DynamoDB transaction: all or nothing. A run that dies
 /// between two writes, or whose answer is lost and retried (the SDK sends the same client request
 /// token, so DynamoDB applies the transaction once), can then neither record a state without its
-/// decision nor a decision twice. Found by the fault exploration (`ops/tests/faults.rs`).
+/// decision nor a decision twice. Found by the fault exploration (`ops/tests/faults/`).
 #[derive(Debug, Default)]
 pub struct Batch {
     items: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,

@@ -1,4 +1,4 @@
-//! The HTTP contract (SPEC §2): routes, JSON answers and errors, fault injection, request bounds.
+//! The HTTP contract (the crate's documentation): routes, JSON answers and errors, fault injection, request bounds.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

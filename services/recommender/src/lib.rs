@@ -1,4 +1,4 @@
-//! The recommendation API behind the canary (SPEC §2), one binary for both models:
+//! The recommendation API behind the canary, one binary for both models:
 //! `recommender --model v1|v2 [--port N] [--host IP]`.
 //!
 //! # Contract

@@ -1,4 +1,4 @@
-//! SPEC §2 through the real router, in-process (no socket): answers, errors and fault knobs.
+//! The crate's HTTP contract through the real router, in-process (no socket): answers, errors and fault knobs.
 
 use std::time::Duration;
 

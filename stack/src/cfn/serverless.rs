@@ -223,7 +223,8 @@ pub struct DeadLetterConfig {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Alarm {
-    pub alarm_name: Expr,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alarm_name: Option<Expr>,
     pub alarm_description: String,
     pub comparison_operator: &'static str,
     pub threshold: Expr,

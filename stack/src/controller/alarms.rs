@@ -1,8 +1,9 @@
-//! The alarms on V2 that invoke the rollback function, and the metric queries they are built from.
+//! The alarms on V2 that invoke the rollback function, and the metric queries they are built from;
+//! the alarm on the controller's dead-letter queue.
 
 use crate::cfn::serverless::{
-    Alarm, AlarmMetric, Dimension, Function, Metric, MetricDataQuery, MetricStat, SingleMetric,
-    Topic,
+    Alarm, AlarmMetric, Dimension, Function, Metric, MetricDataQuery, MetricStat, Queue,
+    SingleMetric, Topic,
 };
 use crate::cfn::{Expr, Handle, Sub};
 use crate::load_balancer::LoadBalancing;
@@ -106,7 +107,7 @@ pub(super) fn canary_alarm(
         ),
     };
     Alarm {
-        alarm_name: stack_scoped(kind.suffix()),
+        alarm_name: Some(stack_scoped(kind.suffix())),
         alarm_description: description.to_owned(),
         comparison_operator: operator,
         threshold,
@@ -152,5 +153,35 @@ fn canary_query(
             stat,
         }),
         return_data: false,
+    }
+}
+
+/// A message in the dead-letter queue is an invocation that failed after Lambda's retries: an
+/// alarm's rollback that could not finish (it is recorded as pending and the schedule's next run
+/// finishes it once AWS answers, but a person should know), or a promotion run that kept failing.
+/// Notified, never acted on: the message says which function and why.
+pub(super) fn dead_letter_alarm(dead_letters: &Handle<Queue>, topic: &Handle<Topic>) -> Alarm {
+    Alarm {
+        alarm_name: None,
+        alarm_description: "A controller function's invocation failed after Lambda's retries (its event and response are in the dead-letter queue): read the message and the function's log; a rollback it held is finished by the next promotion run".to_owned(),
+        comparison_operator: "GreaterThanOrEqualToThreshold",
+        threshold: Expr::lit(1),
+        evaluation_periods: Expr::lit(1),
+        datapoints_to_alarm: Expr::lit(1),
+        treat_missing_data: "notBreaching",
+        actions_enabled: true,
+        alarm_actions: vec![topic.r#ref()],
+        ok_actions: vec![topic.r#ref()],
+        metric: AlarmMetric::Single(SingleMetric {
+            namespace: "AWS/SQS",
+            metric_name: "ApproximateNumberOfMessagesVisible",
+            dimensions: vec![Dimension {
+                name: "QueueName",
+                value: dead_letters.get_att("QueueName"),
+            }],
+            period: Expr::lit(60),
+            statistic: Some("Maximum"),
+            extended_statistic: None,
+        }),
     }
 }

@@ -1,4 +1,4 @@
-//! The addresses of SPEC §1 that the network, NACL and security-group tests assert against, and
+//! The addresses of `docs/network.md` that the network, NACL and security-group tests assert against, and
 //! the certificate that switches the stack to HTTPS.
 
 pub const ANYWHERE: &str = "0.0.0.0/0";

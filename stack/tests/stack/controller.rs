@@ -121,7 +121,11 @@ fn every_v2_alarm_invokes_the_rollback_and_may_do_so() {
     let rollback_env = &resource(&eval, "RollbackFunction")["Properties"]["Environment"]["Variables"]
         [contract::env::ROLLBACK_ALARMS];
     let listed = &rollback_env["Fn::Join"][1];
-    let alarms = of_type(&eval, "AWS::CloudWatch::Alarm");
+    // The V2 alarms; the dead-letter queue's only notifies (below).
+    let alarms: Vec<_> = of_type(&eval, "AWS::CloudWatch::Alarm")
+        .into_iter()
+        .filter(|(id, _)| *id != "ControllerDeadLetterAlarm")
+        .collect();
     assert_eq!(alarms.len(), AlarmKind::ALL.len());
     for (id, alarm) in &alarms {
         let props = &alarm["Properties"];
@@ -164,6 +168,34 @@ fn every_v2_alarm_invokes_the_rollback_and_may_do_so() {
         assert_eq!(
             permission["FunctionName"],
             get_att("RollbackFunction", "Arn")
+        );
+    }
+}
+
+#[test]
+fn a_message_in_the_dead_letter_queue_notifies_the_topic_and_invokes_nothing() {
+    let eval = Eval::defaults();
+    let alarm = &resource(&eval, "ControllerDeadLetterAlarm")["Properties"];
+    assert_eq!(alarm["Namespace"], "AWS/SQS");
+    assert_eq!(alarm["MetricName"], "ApproximateNumberOfMessagesVisible");
+    assert_eq!(
+        alarm["Dimensions"],
+        json!([{"Name": "QueueName", "Value": get_att("ControllerDeadLetterQueue", "QueueName")}])
+    );
+    assert_eq!(alarm["Statistic"], "Maximum");
+    assert_eq!(alarm["ComparisonOperator"], "GreaterThanOrEqualToThreshold");
+    assert_eq!(alarm["Threshold"], 1);
+    assert_eq!(alarm["EvaluationPeriods"], 1);
+    assert_eq!(alarm["AlarmActions"], json!([{ "Ref": "CanaryTopic" }]));
+    assert_eq!(alarm["TreatMissingData"], "notBreaching");
+    // Both functions' failed invocations land in that queue.
+    let configs = of_type(&eval, "AWS::Lambda::EventInvokeConfig");
+    assert!(!configs.is_empty());
+    for (id, config) in configs {
+        assert_eq!(
+            config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"],
+            get_att("ControllerDeadLetterQueue", "Arn"),
+            "{id}"
         );
     }
 }

@@ -189,6 +189,10 @@ fn names_fit(t: &Value) -> Vec<String> {
     let mut findings = Vec::new();
     for (kind, property, limit) in NAME_LIMITS {
         for (id, r) in of_type(t, kind) {
+            // No name: CloudFormation generates one within the limit.
+            if r["Properties"][property].is_null() {
+                continue;
+            }
             let name = evaluator.value_at(
                 &format!("Resources.{id}"),
                 &format!("Properties.{property}"),

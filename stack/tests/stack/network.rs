@@ -1,4 +1,4 @@
-//! The network of SPEC §1: the VPC, two public and two private subnets in two AZs, their routes to
+//! The network of `docs/network.md`: the VPC, two public and two private subnets in two AZs, their routes to
 //! the internet gateway and the NAT gateways, and the S3 gateway endpoint.
 
 use std::collections::BTreeSet;

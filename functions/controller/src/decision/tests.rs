@@ -503,7 +503,7 @@ fn without_v1_latency_a_step_holds_and_a_calibration_restarts_its_bake() {
     );
 }
 
-/// Found by the fault exploration (`ops/tests/faults.rs`, "promotion: deploying → first step /
+/// Found by the fault exploration (`ops/tests/faults/`, "promotion: deploying → first step /
 /// crash after call 5"): a run wrote the first step and died before recording it. The next run
 /// takes the same decision again (and so records it) instead of reporting drift forever.
 #[test]

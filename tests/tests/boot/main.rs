@@ -8,7 +8,6 @@
 //! requests the metadata service saw. `docs/boot-rehearsal.md` says how close this is to
 //! Ubuntu 24.04 on EC2, and what it cannot show.
 
-#[path = "boot/account.rs"]
 mod account;
 
 use std::sync::OnceLock;

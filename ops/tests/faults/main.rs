@@ -1,14 +1,18 @@
 //! Faults survived, counted: every crash point and AWS API fault of the controller's runs and the
 //! operator's commands, explored against the emulator through the real SDK clients
 //! (`alb_canary_tests::faults`), with the invariants checked after AWS's or the operator's
-//! recovery. The exploration itself lives in `faults/explore.rs`; this file runs a representative
+//! recovery. The exploration itself lives in `explore.rs`; this file runs a representative
 //! part of it (`cargo xtask bench-faults` runs all of it) and holds the regression tests of what
-//! it found, each named after its crash point.
+//! it found, each named after its crash point. `world.rs`: the canary set up in each phase and the
+//! recovery; `snapshot.rs`: what is compared and the invariants; `races.rs`: operator races.
 
-#[path = "faults/explore.rs"]
 mod explore;
+mod races;
+mod snapshot;
+mod world;
 
 use alb_canary_tests::faults::{Faults, Kind, Target};
+use canaryctl::control::Action;
 use explore::{Campaign, Op, Phase};
 
 /// The shortened exploration: every crash point after a call that changes something, in every
@@ -21,6 +25,7 @@ async fn faults_survived_crash_points_and_api_faults() {
         let mut campaigns = vec![Campaign::CrashAfterWrites];
         if (scenario.phase, scenario.op) == (Phase::FirstStep, Op::Alarm) {
             campaigns.push(Campaign::Outage);
+            campaigns.push(Campaign::LongOutage);
         }
         total += explore::explore(scenario, &campaigns).await;
     }
@@ -68,7 +73,7 @@ fn first_dynamodb_write() -> Vec<Target> {
 }
 
 async fn survives(scenario: &str, inject: impl Fn(&Faults)) {
-    let problems = explore::check_one(explore::scenario_named(scenario), inject).await;
+    let problems = explore::check_one(explore::scenario_named(scenario), inject, false).await;
     assert!(
         problems.is_empty(),
         "{scenario}:\n  {}",
@@ -185,4 +190,55 @@ async fn release_force_crash_after_its_record() {
         f.crash_after_nth(&first_dynamodb_write(), 2)
     })
     .await;
+}
+
+/// Was: the bake skip's transaction applied, its answer lost, the SDK's retry refused as a
+/// conflict (the emulator ignored the client request token that AWS honours), the command run
+/// again, the skip recorded twice.
+#[tokio::test(flavor = "multi_thread")]
+async fn promote_answer_lost_on_the_state_transaction() {
+    survives("promote", |f| {
+        f.fail(
+            Target::operation("dynamodb", "TransactWriteItems"),
+            Kind::AnswerLost,
+            1,
+        )
+    })
+    .await;
+}
+
+/// Was: ELBv2 failing through the alarm's invocation and Lambda's two retries: the event went to
+/// the dead-letter queue, nothing was recorded, and V2 kept its traffic while the schedule's runs
+/// judged on. The rollback is now recorded as pending and the next promotion run finishes it.
+#[tokio::test(flavor = "multi_thread")]
+async fn alarm_elbv2_outage_through_the_retries() {
+    let scenario = explore::scenario_named("rollback alarm: at a step");
+    let problems = explore::check_one(
+        scenario,
+        |f| f.fail(Target::service("elbv2"), Kind::Http503, u32::MAX),
+        true,
+    )
+    .await;
+    assert!(problems.is_empty(), "{}", problems.join("\n  "));
+}
+
+/// DynamoDB's conditional write lost to an operator: `pause`, `abort` and `promote` taken before,
+/// between and after each stage of a promotion run (10 → 25 %), then the command run again if it
+/// failed and the schedule's next run. The command takes effect (an abort always), and state and
+/// listener agree or the drift is reported.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_operator_command_racing_each_stage_of_a_promotion() {
+    let mut violations = Vec::new();
+    let mut explored = 0;
+    for action in [Action::Pause, Action::Abort, Action::Promote] {
+        for at in 0..=races::STAGES {
+            explored += 1;
+            let problems = races::race(action, at).await;
+            if !problems.is_empty() {
+                violations.push(format!("{action:?} before stage {at}: {}", problems.join("; ")));
+            }
+        }
+    }
+    println!("operator races: {} of {explored} survived", explored - violations.len());
+    assert!(violations.is_empty(), "{}", violations.join("\n"));
 }
