@@ -87,10 +87,16 @@ async fn count(ddb: &Client, pk: &str) -> Option<String> {
 async fn a_repeated_token_applies_its_transaction_once() {
     let moto = Moto::start();
     let ddb = table(&moto).await;
-    assert_eq!(transact(&ddb, "token-1", increment("c", "m1")).await, Ok(()));
+    assert_eq!(
+        transact(&ddb, "token-1", increment("c", "m1")).await,
+        Ok(())
+    );
     // The same request again (a retry after a lost answer): success, nothing written, where
     // applying it again would fail the marker's condition.
-    assert_eq!(transact(&ddb, "token-1", increment("c", "m1")).await, Ok(()));
+    assert_eq!(
+        transact(&ddb, "token-1", increment("c", "m1")).await,
+        Ok(())
+    );
     assert_eq!(count(&ddb, "c").await.as_deref(), Some("1"));
     // The same token with other items.
     assert_eq!(
@@ -99,7 +105,10 @@ async fn a_repeated_token_applies_its_transaction_once() {
     );
     assert_eq!(count(&ddb, "c").await.as_deref(), Some("1"));
     // A new token is a new request: applied, and its condition checked.
-    assert_eq!(transact(&ddb, "token-2", increment("c", "m2")).await, Ok(()));
+    assert_eq!(
+        transact(&ddb, "token-2", increment("c", "m2")).await,
+        Ok(())
+    );
     assert_eq!(count(&ddb, "c").await.as_deref(), Some("2"));
     assert_eq!(
         transact(&ddb, "token-3", increment("c", "m2")).await,
@@ -113,7 +122,10 @@ async fn a_failed_transaction_is_applied_by_its_retry() {
     let moto = Moto::start();
     let ddb = table(&moto).await;
     // The marker exists: the first attempt is cancelled and writes nothing.
-    assert_eq!(transact(&ddb, "seed", increment("other", "m")).await, Ok(()));
+    assert_eq!(
+        transact(&ddb, "seed", increment("other", "m")).await,
+        Ok(())
+    );
     assert_eq!(
         transact(&ddb, "token", increment("c", "m")).await,
         Err("TransactionCanceledException".into())

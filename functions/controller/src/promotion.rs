@@ -349,6 +349,65 @@ async fn pause(
         .await
 }
 
+/// The run lost the state's race (an operator's pause or bake skip, another run): its listener
+/// write is not recorded, so it is undone. The listener goes back to the step the state records,
+/// unless it no longer holds what this run wrote (then the state's next reader judges the drift).
+/// Without it, a `pause` between a run's read and its record left the listener a step ahead of
+/// the paused state, with no drift reported.
+async fn undo_unrecorded(
+    clients: &Clients,
+    config: &Config,
+    d: &Decided,
+    written: Weights,
+    current: &Recorded,
+) -> Result<(), Error> {
+    if !matches!(current.canary.status, Status::Running | Status::Paused) {
+        return Ok(());
+    }
+    let Some(recorded) = config
+        .plan
+        .steps
+        .get(current.canary.step)
+        .map(|p| Weights::for_percent(*p))
+    else {
+        return Ok(());
+    };
+    if recorded == written {
+        return Ok(());
+    }
+    let live = listener::read(&clients.elbv2, config).await?;
+    if live.weights != written {
+        return Ok(());
+    }
+    listener::write(
+        &clients.elbv2,
+        config,
+        recorded,
+        live.stickiness.as_ref(),
+        false,
+    )
+    .await?;
+    listener::verify(&clients.elbv2, config, recorded).await?;
+    let history = json!({
+        "function": FUNCTION,
+        "at": d.now,
+        "decision": {"decision": "promotion_undone",
+                     "reason": "another writer changed the state before this run recorded its promotion"},
+        "promotion_discarded": d.decision,
+        "status": current.canary.status,
+        "step": current.canary.step,
+    });
+    report::decision(config, FUNCTION, d.now * 1000, &history, Some(recorded));
+    state::append_history(
+        &clients.dynamodb,
+        config,
+        d.now * 1000,
+        "promotion_undone",
+        &history,
+    )
+    .await
+}
+
 /// After a promotion's own listener write: if a rollback was recorded meanwhile, V2 goes back to 0.
 /// Runs whatever [`record`] returned, so a failed or conflicting record cannot leave V2 with traffic.
 pub async fn enforce(
@@ -357,14 +416,20 @@ pub async fn enforce(
     d: &Decided,
     recorded: Result<Outcome, Error>,
 ) -> Result<Outcome, Error> {
-    if !matches!(d.decision, Decision::Promote { .. }) {
+    let Decision::Promote { weights, .. } = &d.decision else {
         return recorded;
-    }
+    };
     let current = state::read(&clients.dynamodb, config).await?;
     let Some(rolled_back) = current
-        .map(|r| r.canary)
+        .as_ref()
+        .map(|r| r.canary.clone())
         .filter(|s| s.status == Status::RolledBack)
     else {
+        if matches!(recorded, Err(Error::Conflict { .. }))
+            && let Some(current) = &current
+        {
+            undo_unrecorded(clients, config, d, *weights, current).await?;
+        }
         return recorded;
     };
     listener::write(&clients.elbv2, config, Weights::STABLE_ONLY, None, true).await?;

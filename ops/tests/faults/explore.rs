@@ -27,19 +27,13 @@
 //!   pointers, records (their steps too) and decisions (no history item lost or doubled; a
 //!   repeated rollback's `roll_back_repeat` aside), and no notification fewer.
 
-use alb_canary_tests::controller_env::{Canary, Env, fixture, test_plan};
+use alb_canary_tests::controller_env::Env;
 use alb_canary_tests::faults::{Faults, Kind, Target};
-use canaryctl::control::{self, Action};
-use canaryctl::settings::Target as Operator;
-use contract::release::{Fleet, fleet_key};
-use controller::decision::{Status, Weights};
-use controller::state::{self, Recorded};
-use controller::{Clients, fleet, listener, promotion, rollback, schedule};
 use std::collections::BTreeSet;
 
-pub use crate::snapshot::{Record, Snapshot, snapshot};
-use crate::snapshot::invariants;
-pub use crate::world::{Op, Phase, World, operator, recover, run, setup, t0};
+use crate::snapshot::{Snapshot, invariants, snapshot};
+pub use crate::world::{Op, Phase, World, operator, setup, t0};
+use crate::world::{recover, run};
 
 pub struct Scenario {
     pub name: &'static str,
@@ -362,14 +356,20 @@ pub async fn explore(scenario: &Scenario, campaigns: &[Campaign]) -> Tally {
                 for kind in OUTAGE_KINDS {
                     long_faults.push((
                         format!("elbv2 outage ({}) through the alarm's retries", kind.name()),
-                        Box::new(move |f: &Faults| f.fail(Target::service("elbv2"), kind, u32::MAX)),
+                        Box::new(move |f: &Faults| {
+                            f.fail(Target::service("elbv2"), kind, u32::MAX)
+                        }),
                     ));
                 }
             }
         }
     }
-    let faults = faults.into_iter().map(|(name, inject)| (name, inject, false));
-    let long_faults = long_faults.into_iter().map(|(name, inject)| (name, inject, true));
+    let faults = faults
+        .into_iter()
+        .map(|(name, inject)| (name, inject, false));
+    let long_faults = long_faults
+        .into_iter()
+        .map(|(name, inject)| (name, inject, true));
     for (name, inject, long) in faults.chain(long_faults) {
         let (result, problems) = faulty_run(env, scenario, t0, &clean, &*inject, long).await;
         tally.explored += 1;

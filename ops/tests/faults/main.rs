@@ -235,10 +235,16 @@ async fn an_operator_command_racing_each_stage_of_a_promotion() {
             explored += 1;
             let problems = races::race(action, at).await;
             if !problems.is_empty() {
-                violations.push(format!("{action:?} before stage {at}: {}", problems.join("; ")));
+                violations.push(format!(
+                    "{action:?} before stage {at}: {}",
+                    problems.join("; ")
+                ));
             }
         }
     }
-    println!("operator races: {} of {explored} survived", explored - violations.len());
+    println!(
+        "operator races: {} of {explored} survived",
+        explored - violations.len()
+    );
     assert!(violations.is_empty(), "{}", violations.join("\n"));
 }

@@ -58,10 +58,13 @@ pub async fn race(action: Action, at: usize) -> Vec<String> {
         }
     }
     let mut problems = Vec::new();
-    if !matches!(
-        decided.as_ref().map(|d| &d.decision),
-        Some(Decision::Promote { .. }) | None
-    ) {
+    // Taken after the run's read, the command races a promotion; before it, the run sees it.
+    if at > 0
+        && !matches!(
+            decided.as_ref().map(|d| &d.decision),
+            Some(Decision::Promote { .. })
+        )
+    {
         problems.push(format!(
             "the run did not decide the promotion it was set up for: {:?}",
             decided.map(|d| d.decision)
@@ -105,24 +108,15 @@ pub async fn race(action: Action, at: usize) -> Vec<String> {
         .as_deref()
         .is_some_and(|r| r.starts_with("drift"));
     let took = matches!(command, Some(Ok(_)));
-    match action {
-        Action::Abort => {
-            if weights.v2 != 0 || rec.canary.status != Status::RolledBack {
-                problems.push(format!(
-                    "aborted ({command:?}): the state is {} with the listener at {weights}",
-                    rec.canary.status.as_str()
-                ));
-            }
-        }
-        Action::Pause if took => {
-            if rec.canary.status != Status::Paused {
-                problems.push(format!(
-                    "paused: the state is {}",
-                    rec.canary.status.as_str()
-                ));
-            }
-        }
-        _ => {}
+    let status = rec.canary.status;
+    if action == Action::Abort && (weights.v2 != 0 || status != Status::RolledBack) {
+        problems.push(format!(
+            "aborted ({command:?}): the state is {} with the listener at {weights}",
+            status.as_str()
+        ));
+    }
+    if action == Action::Pause && took && status != Status::Paused {
+        problems.push(format!("paused: the state is {}", status.as_str()));
     }
     if !took && action != Action::Abort {
         problems.push(format!("the command was not taken: {command:?}"));

@@ -1,18 +1,13 @@
 //! What the exploration compares after recovery: the world's snapshot, and the invariants that
 //! hold whatever the clean run did.
 
-use alb_canary_tests::controller_env::{Canary, Env, fixture, test_plan};
-use alb_canary_tests::faults::{Faults, Kind, Target};
-use canaryctl::control::{self, Action};
-use canaryctl::settings::Target as Operator;
-use contract::release::{Fleet, fleet_key};
+use alb_canary_tests::controller_env::Env;
+use contract::release::Fleet;
 use controller::decision::{Status, Weights};
-use controller::state::{self, Recorded};
-use controller::{Clients, fleet, listener, promotion, rollback, schedule};
-use std::collections::BTreeSet;
+use controller::{fleet, listener, schedule, state};
 
 use crate::explore::Scenario;
-use crate::world::{PUBLISHED, World};
+use crate::world::{Op, PUBLISHED, World};
 
 /// A release record as compared: version, outcome, and its steps (step, percent).
 pub type Record = (String, String, Vec<(u64, u64)>);

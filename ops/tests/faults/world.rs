@@ -2,19 +2,16 @@
 //! it, and what AWS or the operator does next.
 
 use alb_canary_tests::controller_env::{Canary, Env, fixture, test_plan};
-use alb_canary_tests::faults::{Faults, Kind, Target};
+use alb_canary_tests::faults::Faults;
 use canaryctl::control::{self, Action};
 use canaryctl::settings::Target as Operator;
 use contract::release::{Fleet, fleet_key};
-use controller::decision::{Status, Weights};
+use controller::decision::Weights;
 use controller::state::{self, Recorded};
-use controller::{Clients, fleet, listener, promotion, rollback, schedule};
-use std::collections::BTreeSet;
-
-use crate::snapshot;
+use controller::{Clients, listener, promotion, rollback, schedule};
 
 /// The versions published in every canary's artifact prefix.
-const PUBLISHED: [&str; 3] = ["1.0.0", "2.0.0", "3.0.0"];
+pub const PUBLISHED: [&str; 3] = ["1.0.0", "2.0.0", "3.0.0"];
 
 /// Where the release stands when the run or command is taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -305,13 +302,7 @@ async fn run_at(world: &World, op: Op, now: i64) -> Result<String, String> {
 /// two, apart); a failed command is run again by the operator; then, while the schedule is
 /// enabled, its next promotion run. Fault-free, unless `long`: then the faults last through the
 /// alarm's retries (the event goes to the dead-letter queue) and end before the promotion run.
-pub async fn recover(
-    env: &Env,
-    world: &World,
-    op: Op,
-    first: &Result<String, String>,
-    long: bool,
-) {
+pub async fn recover(env: &Env, world: &World, op: Op, first: &Result<String, String>, long: bool) {
     let mut now = world.now;
     match op {
         Op::Promotion => {}

@@ -21,7 +21,11 @@ type LatencyJudgement = (LatencyEvidence, Option<String>, Option<String>);
 /// Slow shares, V2's against V1's (conditional binomial, V1's share cancels) and against
 /// `max_slow_share`, both at `ln(2/α)`; at 100 %, V2's against V1's upper bound at `ln(4/α)`.
 /// The same construction as the errors' (crate docs), on "slower than T" instead of "failed".
-pub(super) fn sequential_latency(health: &HealthRules, window: &Window, period: i64) -> LatencyJudgement {
+pub(super) fn sequential_latency(
+    health: &HealthRules,
+    window: &Window,
+    period: i64,
+) -> LatencyJudgement {
     let rules = &health.latency;
     let threshold = latency_threshold(rules, window.baseline_ms, window.calibration);
     let mut paired = Vec::with_capacity(window.minutes.len());
@@ -166,7 +170,11 @@ fn step_latency(
 
 /// The old rule on the step's window: V2 above the ceiling rolls back; V2 above every allowance
 /// over V1 breaches. Missing latency is a gap in the data.
-pub(super) fn threshold_latency(rules: &LatencyRules, window: &Window, period: i64) -> LatencyJudgement {
+pub(super) fn threshold_latency(
+    rules: &LatencyRules,
+    window: &Window,
+    period: i64,
+) -> LatencyJudgement {
     let v2_ms = step_latency(rules, window, period, |m| (m.v2.requests, m.v2.latency_ms));
     let v1_ms = step_latency(rules, window, period, |m| (m.v1.requests, m.v1.latency_ms));
     let n = window.step_minutes(period).map(|m| m.v2.requests).sum();
