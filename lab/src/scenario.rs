@@ -295,6 +295,16 @@ fn alarm_specs(
         if resource["Type"] != "AWS::CloudWatch::Alarm" {
             continue;
         }
+        // The lab evaluates the alarms that roll back; the dead-letter queue's only notifies,
+        // and the lab has no queue.
+        let invokes_rollback = resource["Properties"]["AlarmActions"]
+            .as_array()
+            .is_some_and(|actions| {
+                actions.contains(&serde_json::json!({"Fn::GetAtt": ["RollbackFunction", "Arn"]}))
+            });
+        if !invokes_rollback {
+            continue;
+        }
         let spec = AlarmSpec::from_properties(&d.property(id, &[]), &rollback_arn)?;
         spec.check()?;
         arns.insert(spec.name.clone(), d.get_att(id, "Arn"));

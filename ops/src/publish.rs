@@ -80,7 +80,7 @@ pub async fn run(options: &Args) -> crate::Result {
             reason: "not a readable file".into(),
         })?;
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
-    if let Some(url) = &options.endpoint_url {
+    if let Some(url) = &options.store.endpoint_url {
         loader = loader.endpoint_url(url);
     }
     let sdk_config = loader.load().await;
@@ -94,8 +94,8 @@ pub async fn run(options: &Args) -> crate::Result {
 
     let outcome = upload(
         &client,
-        &options.bucket,
-        options.prefix(),
+        &options.store.bucket,
+        options.store.prefix(),
         &options.version,
         &bytes,
     )
@@ -220,7 +220,7 @@ mod tests {
             }
             let options = parse(&args).unwrap();
             assert_eq!(
-                binary_key(options.prefix(), &options.version),
+                binary_key(options.store.prefix(), &options.version),
                 key,
                 "{prefix:?}"
             );
@@ -231,7 +231,7 @@ mod tests {
     fn without_a_prefix_it_publishes_where_the_instances_read() {
         let options = parse(&["--bucket", "b", "--version", "1.1.0", "--file", "f"]).unwrap();
         let read_by_instances = stack::parameters::DEFAULT_ARTIFACT_PREFIX;
-        assert_eq!(options.prefix(), read_by_instances);
+        assert_eq!(options.store.prefix(), read_by_instances);
     }
 
     #[test]

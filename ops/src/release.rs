@@ -87,10 +87,13 @@ pub async fn release(
     validate_version(version).map_err(|err| format!("release refused: {err}; nothing changed"))?;
     if !published(target, version).await? {
         return Err(format!(
-            "release refused: version {version} is not published (s3://{}/{} is missing): \
-             run `cargo xtask publish --version {version}` first; nothing changed",
-            config.artifact_bucket,
-            checksum_key(&config.artifact_prefix, version)
+            "release refused: version {version} is not published (s3://{bucket}/{key} is missing): \
+             publish it from the checkout that builds it (`cargo xtask publish --bucket {bucket} \
+             --prefix {prefix} --version {version}`), or give its binary with `--file PATH`; \
+             nothing changed",
+            bucket = config.artifact_bucket,
+            key = checksum_key(&config.artifact_prefix, version),
+            prefix = config.artifact_prefix,
         )
         .into());
     }

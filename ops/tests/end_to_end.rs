@@ -481,6 +481,12 @@ async fn every_release_refusal_says_why_and_changes_nothing() {
     let before = snapshot(&env, &deployed).await;
     for (version, needle) in [
         ("9.9.9", "version 9.9.9 is not published"),
+        // The command it names is whole: the bucket and prefix the stack reads.
+        ("9.9.9", "`cargo xtask publish --bucket "),
+        (
+            "9.9.9",
+            " --version 9.9.9`), or give its binary with `--file PATH`",
+        ),
         ("../1.2.0", "contains `/`"),
         ("1.2.0/x", "contains `/`"),
         (

@@ -270,12 +270,17 @@ pub async fn deploy(moto: &Moto, lb: &LoadBalancer, overrides: &[(&str, &str)]) 
     }
     let role_arn = role_arns["RollbackFunctionRole"].clone();
 
-    // The alarms, under the names the stack gives them (the rollback function lists them).
+    // The alarms, under the names the stack gives them (the rollback function lists them), or
+    // one generated as CloudFormation does for an alarm the stack leaves unnamed.
     for (id, alarm) in d.template["Resources"].as_object().unwrap().clone() {
         if alarm["Type"] != "AWS::CloudWatch::Alarm" {
             continue;
         }
-        let name = scalar(&d.property(&id, &["AlarmName"]));
+        let name = if alarm["Properties"]["AlarmName"].is_null() {
+            format!("{STACK}-{id}")
+        } else {
+            scalar(&d.property(&id, &["AlarmName"]))
+        };
         c.cloudwatch
             .put_metric_alarm()
             .alarm_name(&name)

@@ -29,7 +29,7 @@ pub fn build(arch: Architecture) -> crate::Result<PathBuf> {
     // cargo-lambda and the zig it links with are pinned in requirements-dev.txt; this installs them
     // into .venv on first use.
     let bin = venv::ensure()?;
-    let mut cmd = Command::new(bin.join("cargo-lambda"));
+    let mut cmd = crate::project::as_from_a_shell(Command::new(bin.join("cargo-lambda")));
     cmd.current_dir(root())
         .env("PATH", venv::path_with_bin(&bin))
         .args([

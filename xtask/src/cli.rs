@@ -32,6 +32,29 @@ pub struct Passthrough {
     pub args: Vec<String>,
 }
 
+/// `cargo xtask test`'s arguments: `cargo test`'s own, then after `--` the test binaries'.
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// `cargo test`'s options (`-p judge`, a test name filter, `--help`)
+    #[arg(allow_hyphen_values = true, value_name = "CARGO_TEST_ARGS")]
+    pub cargo: Vec<String>,
+    /// The test binaries' options (`--nocapture`, `--ignored`)
+    #[arg(last = true, value_name = "TEST_BINARY_ARGS")]
+    pub harness: Vec<String>,
+}
+
+impl TestArgs {
+    /// The arguments after `cargo test --workspace --locked`.
+    pub fn cargo_test_args(&self) -> Vec<String> {
+        let mut args = self.cargo.clone();
+        if !self.harness.is_empty() {
+            args.push("--".to_owned());
+            args.extend(self.harness.iter().cloned());
+        }
+        args
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Write templates/ and docs/architecture.svg, and build the Lambda bundles
@@ -60,27 +83,24 @@ pub enum Command {
         #[arg(long)]
         verbose: bool,
     },
-    /// The lint gate (fmt, clippy), then every test; ARGS go to `cargo test`
-    #[command(after_help = "Example:\n  cargo xtask test -- --nocapture")]
-    Test(Passthrough),
+    /// The lint gate (fmt, clippy), then every test; the arguments go to `cargo test`
+    #[command(
+        disable_help_flag = true,
+        after_help = "Examples:\n  cargo xtask test -- --nocapture\n  cargo xtask test -p judge -- --nocapture"
+    )]
+    Test(TestArgs),
     /// Build the static recommender binary and upload it as an immutable version, with its checksum
     #[command(after_help = "Example:\n  cargo xtask publish --bucket my-artifacts --version 1.2.0")]
     Publish {
-        /// The artifact bucket (the stack's `ArtifactBucketName` output)
-        #[arg(long, value_name = "B")]
-        bucket: String,
-        /// The key prefix; the stack's instances read this one unless its `ArtifactPrefix` says otherwise
-        #[arg(long, value_name = "P", default_value = stack::parameters::DEFAULT_ARTIFACT_PREFIX)]
-        prefix: String,
+        /// Where: the same options as `canaryctl publish`
+        #[command(flatten)]
+        store: canaryctl_args::ArtifactStore,
         /// The version to publish as (default: the recommender crate's version)
-        #[arg(long, value_name = "V")]
+        #[arg(long, value_name = "V", value_parser = canaryctl_args::version_arg)]
         version: Option<String>,
         /// The binary's instruction set
         #[arg(long, value_name = "ARCH", default_value = "x86_64", value_parser = Arch::parse)]
         arch: Arch,
-        /// Send the S3 calls to this endpoint (e.g. the local emulator)
-        #[arg(long, value_name = "URL")]
-        endpoint_url: Option<String>,
     },
     /// Build (and check) the static recommender binary only; prints its path
     #[command(after_help = "Example:\n  cargo xtask build-static --arch x86_64")]
@@ -223,12 +243,39 @@ mod tests {
                 // Another program's: `--help` is handed to it.
                 Ok(cli) => {
                     let args = match &cli.command {
-                        Command::Test(p) | Command::Lab(p) | Command::BenchLab(p) => &p.args,
-                        other => other.canaryctl_command().expect("passed through").1,
+                        Command::Test(t) => t.cargo_test_args(),
+                        Command::Lab(p) | Command::BenchLab(p) => p.args.clone(),
+                        other => other
+                            .canaryctl_command()
+                            .expect("passed through")
+                            .1
+                            .to_vec(),
                     };
                     assert_eq!(args, &["--help"], "{name}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn test_arguments_reach_cargo_test_and_the_test_binaries() {
+        for (args, expected) in [
+            (&["--", "--nocapture"][..], &["--", "--nocapture"][..]),
+            (
+                &["-p", "judge", "--", "--nocapture"],
+                &["-p", "judge", "--", "--nocapture"],
+            ),
+            (&["-p", "judge", "assess"], &["-p", "judge", "assess"]),
+            (&["--help"], &["--help"]),
+            (&[], &[]),
+        ] {
+            let argv: Vec<&str> = std::iter::once("test")
+                .chain(args.iter().copied())
+                .collect();
+            let Command::Test(test) = parse(&argv).unwrap().command else {
+                panic!("{args:?}: not the test command")
+            };
+            assert_eq!(test.cargo_test_args(), expected, "{args:?}");
         }
     }
 
@@ -298,13 +345,12 @@ mod tests {
             let err = parse(args).unwrap_err().to_string();
             assert!(err.contains(expected), "{args:?}: {err}");
         }
-        let Command::Publish {
-            prefix, version, ..
-        } = parse(&["publish", "--bucket", "b"]).unwrap().command
+        let Command::Publish { store, version, .. } =
+            parse(&["publish", "--bucket", "b"]).unwrap().command
         else {
             panic!("publish")
         };
-        assert_eq!(prefix, "artifacts");
+        assert_eq!(store.prefix, "artifacts");
         assert_eq!(version, None);
     }
 }

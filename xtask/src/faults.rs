@@ -1,18 +1,18 @@
-//! `cargo xtask bench-faults`: the full fault exploration (`ops/tests/faults.rs`, the ignored
+//! `cargo xtask bench-faults`: the full fault exploration (`ops/tests/faults/`, the ignored
 //! `bench_faults_full_exploration`): every scenario, every crash point, every lost answer, an outage
 //! of each kind and a throttling burst on each service a run uses; it prints one line per scenario
 //! and the figure, "faults survived: N of M explored". The functions' metric lines (EMF JSON on
 //! stdout) are left out of the report.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use crate::project::root;
 use crate::venv;
 
 pub fn bench(only: Option<String>) -> crate::Result {
     let bin = venv::ensure()?;
-    let mut cmd = Command::new(env!("CARGO"));
+    let mut cmd = crate::project::cargo();
     cmd.current_dir(root())
         .env("PATH", venv::path_with_bin(&bin))
         .env("ALB_CANARY_FAULTS_ONLY", only.unwrap_or_default())

@@ -9,7 +9,7 @@
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
-use crate::project::{delegate, root, run_command};
+use crate::project::{delegate, root, run_command, target_dir};
 use crate::venv;
 
 /// Builds the lab and the service, then runs the lab with `args` (its defaults write under
@@ -20,7 +20,7 @@ pub fn run(args: &[String]) -> crate::Result {
 
 fn run_as(name: &str, args: &[String]) -> crate::Result {
     venv::ensure()?;
-    run_command(Command::new(env!("CARGO")).current_dir(root()).args([
+    run_command(crate::project::cargo().current_dir(root()).args([
         "build",
         "-p",
         "alb-canary-lab",
@@ -28,7 +28,7 @@ fn run_as(name: &str, args: &[String]) -> crate::Result {
         "recommender",
     ]))?;
     delegate(
-        Command::new(root().join("target/debug/lab"))
+        Command::new(target_dir().join("debug/lab"))
             .arg0(name)
             .current_dir(root())
             .env("ALB_CANARY_VENV", venv::dir())
@@ -44,7 +44,7 @@ pub fn bench(args: &[String]) -> crate::Result {
     if args.iter().any(|a| a == "--help" || a == "-h") {
         return run_as(name, args);
     }
-    let out = root().join("target/lab-bench");
+    let out = target_dir().join("lab-bench");
     // Only this run's summaries are reported.
     if out.exists() {
         std::fs::remove_dir_all(&out)?;

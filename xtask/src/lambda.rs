@@ -3,8 +3,6 @@
 //! then measures the handler time per decision against a moto server on 127.0.0.1 (the
 //! `bench_handlers` example of the controller crate, built like the bundles).
 
-use std::process::Command;
-
 use crate::bundle::{self, FUNCTIONS};
 use crate::project::root;
 use crate::target::Arch;
@@ -60,7 +58,7 @@ pub fn bench() -> crate::Result {
 fn handler_times() -> crate::Result<Vec<String>> {
     // The bundles' profile and target triple: the code measured is the code shipped, and the
     // dependencies cargo-lambda built are reused.
-    let output = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+    let output = crate::project::cargo()
         .current_dir(root())
         .args([
             "run",

@@ -57,19 +57,15 @@ fn run() -> Result {
         }
         Command::Diagram => diagram::run(),
         Command::Check { verbose } => check::run(verbose),
-        Command::Test(passthrough) => test::run(&passthrough.args),
+        Command::Test(args) => test::run(&args.cargo_test_args()),
         Command::Publish {
-            bucket,
-            prefix,
+            store,
             version,
             arch,
-            endpoint_url,
         } => service::publish(service::Publish {
-            bucket,
-            prefix,
+            store,
             version,
             arch,
-            endpoint_url,
         }),
         Command::BuildStatic { arch } => service::build_static_command(arch),
         Command::Lab(passthrough) => lab::run(&passthrough.args),

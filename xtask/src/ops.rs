@@ -8,7 +8,7 @@ use std::process::Command;
 
 use canaryctl_args::{BIN_NAME_VAR, Cli, Command as Canaryctl};
 
-use crate::project::{delegate, root};
+use crate::project::{delegate, root, target_dir};
 use crate::service::{build_static, service_version};
 use crate::target::Arch;
 
@@ -29,12 +29,39 @@ pub fn run(command: &str, args: &[String]) -> crate::Result {
     }
     // canaryctl prints its own errors (one line, --debug for the rest).
     delegate(
-        Command::new(env!("CARGO"))
-            .current_dir(root())
-            .args(["run", "--quiet", "--package", "canaryctl", "--", command])
+        canaryctl()
+            .args(["--", command])
             .env(BIN_NAME_VAR, BIN_NAME)
             .args(args)
             .args(extra),
+    )
+}
+
+/// Where canaryctl is built: a target directory of its own, so that no other build (the tests'
+/// unified features, the static and Lambda builds' flags) makes it stale. `synth` builds it, so
+/// in an incident `cargo xtask abort` finds it built and acts at once.
+pub fn canaryctl_target_dir() -> std::path::PathBuf {
+    target_dir().join("canaryctl")
+}
+
+/// `cargo run` of canaryctl in [`canaryctl_target_dir`]; the caller adds `--` and its arguments.
+pub fn canaryctl() -> Command {
+    let mut cmd = crate::project::cargo();
+    cmd.current_dir(root())
+        .args(["run", "--quiet", "--locked", "--package", "canaryctl"])
+        .arg("--target-dir")
+        .arg(canaryctl_target_dir());
+    cmd
+}
+
+/// Builds canaryctl where the operator commands run it (`synth`'s last step).
+pub fn build_canaryctl() -> crate::Result {
+    crate::project::run_command(
+        crate::project::cargo()
+            .current_dir(root())
+            .args(["build", "--quiet", "--locked", "--package", "canaryctl"])
+            .arg("--target-dir")
+            .arg(canaryctl_target_dir()),
     )
 }
 

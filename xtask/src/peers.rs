@@ -4,12 +4,12 @@
 
 use std::process::Command;
 
-use crate::project::{root, run_command};
+use crate::project::{root, run_command, target_dir};
 use crate::venv::PEERS;
 
 pub fn bench(canaries: u32, only: Option<&str>) -> crate::Result {
     let bin = PEERS.ensure()?;
-    let export = root().join("target/bench-peers.jsonl");
+    let export = target_dir().join("bench-peers.jsonl");
     let mut args = vec![
         "bench-judge".to_owned(),
         "--canaries".to_owned(),
@@ -21,7 +21,7 @@ pub fn bench(canaries: u32, only: Option<&str>) -> crate::Result {
         args.extend(["--only".to_owned(), only.to_owned()]);
     }
     run_command(
-        Command::new(env!("CARGO"))
+        crate::project::cargo()
             .current_dir(root())
             .args(["run", "--quiet", "--package", "canaryctl", "--"])
             .args(&args),

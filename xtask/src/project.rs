@@ -12,6 +12,49 @@ pub fn root() -> PathBuf {
         .to_path_buf()
 }
 
+/// Where cargo builds: `CARGO_TARGET_DIR` if set (relative to the workspace root, as cargo reads
+/// it when run there), else the workspace's `target/`.
+pub fn target_dir() -> PathBuf {
+    target_dir_from(std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from))
+}
+
+fn target_dir_from(var: Option<PathBuf>) -> PathBuf {
+    match var {
+        Some(dir) if dir.as_os_str().is_empty() => root().join("target"),
+        Some(dir) => root().join(dir),
+        None => root().join("target"),
+    }
+}
+
+/// Variables cargo sets for the program it runs (`cargo xtask` is `cargo run`), which a build
+/// script may track: ring's reruns when `CARGO_MANIFEST_DIR` changes, so a cargo run by xtask
+/// with xtask's values rebuilt ring and all above it (a minute) after any build from a shell, and
+/// the reverse. Cargo runs from xtask without them, as from a shell.
+const RUN_VARS: &[&str] = &[
+    "CARGO_MANIFEST_DIR",
+    "CARGO_MANIFEST_PATH",
+    "CARGO_MANIFEST_LINKS",
+    "CARGO_CRATE_NAME",
+    "CARGO_BIN_NAME",
+    "CARGO_PRIMARY_PACKAGE",
+];
+
+/// `cargo`, as a shell would run it (see [`RUN_VARS`]; the `CARGO_PKG_*` variables too).
+pub fn cargo() -> Command {
+    as_from_a_shell(Command::new(env!("CARGO")))
+}
+
+/// `cmd` without the variables cargo set for xtask (for programs that run cargo themselves).
+pub fn as_from_a_shell(mut cmd: Command) -> Command {
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if RUN_VARS.contains(&name.as_ref()) || name.starts_with("CARGO_PKG_") {
+            cmd.env_remove(name.as_ref());
+        }
+    }
+    cmd
+}
+
 /// Runs `cmd` to completion; a non-zero exit is an error that names the command.
 pub fn run_command(cmd: &mut Command) -> crate::Result {
     let shown = format!("{cmd:?}");
@@ -57,6 +100,14 @@ pub fn delegate(cmd: &mut Command) -> crate::Result {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_target_dir_is_cargos() {
+        assert_eq!(target_dir_from(None), root().join("target"));
+        assert_eq!(target_dir_from(Some("".into())), root().join("target"));
+        assert_eq!(target_dir_from(Some("/tmp/t".into())), Path::new("/tmp/t"));
+        assert_eq!(target_dir_from(Some("out".into())), root().join("out"));
+    }
 
     #[test]
     fn a_delegated_failure_keeps_its_code_and_a_run_command_failure_names_the_command() {

@@ -2,9 +2,8 @@
 //! `cargo xtask publish` (that binary uploaded as a version). Its benchmark is `bench_service`.
 
 use std::path::PathBuf;
-use std::process::Command;
 
-use crate::project::{root, run_command};
+use crate::project::{root, run_command, target_dir};
 use crate::target::{Arch, require_std, rust_target};
 
 /// `cargo xtask build-static`: the binary `publish` uploads, built and checked the same way;
@@ -16,12 +15,10 @@ pub fn build_static_command(arch: Arch) -> crate::Result {
 
 /// What `cargo xtask publish` was asked for.
 pub struct Publish {
-    pub bucket: String,
-    pub prefix: String,
+    pub store: canaryctl_args::ArtifactStore,
     /// `None`: the recommender crate's version.
     pub version: Option<String>,
     pub arch: Arch,
-    pub endpoint_url: Option<String>,
 }
 
 pub fn publish(request: Publish) -> crate::Result {
@@ -31,21 +28,16 @@ pub fn publish(request: Publish) -> crate::Result {
     };
     let binary = build_static(request.arch)?;
 
-    let mut cmd = cargo();
-    cmd.current_dir(root())
-        .args(["run", "-q", "-p", "canaryctl", "--", "publish"])
-        .args(["--bucket", &request.bucket, "--version", &version])
-        .args(["--prefix", &request.prefix])
+    let mut cmd = crate::ops::canaryctl();
+    cmd.args(["--", "publish"])
+        .args(["--bucket", &request.store.bucket, "--version", &version])
+        .args(["--prefix", &request.store.prefix])
         .arg("--file")
         .arg(&binary);
-    if let Some(url) = &request.endpoint_url {
+    if let Some(url) = &request.store.endpoint_url {
         cmd.args(["--endpoint-url", url]);
     }
     run_command(&mut cmd)
-}
-
-fn cargo() -> Command {
-    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
 }
 
 /// The recommender crate's version (`services/recommender/Cargo.toml`): what `publish` and
@@ -71,7 +63,7 @@ pub fn build_static(arch: Arch) -> crate::Result<PathBuf> {
     let target = rust_target(arch);
     require_std(target)?;
     eprintln!("building the static recommender for {target}");
-    let mut cmd = cargo();
+    let mut cmd = crate::project::cargo();
     // --target keeps build scripts and proc-macros out of crt-static (they must stay dynamic
     // to be loaded by the host compiler); RUSTFLAGS then applies to the target binary only.
     cmd.current_dir(root())
@@ -86,8 +78,7 @@ pub fn build_static(arch: Arch) -> crate::Result<PathBuf> {
         .env("RUSTFLAGS", "-C target-feature=+crt-static")
         .env_remove("CARGO_ENCODED_RUSTFLAGS");
     run_command(&mut cmd)?;
-    let binary = root()
-        .join("target")
+    let binary = target_dir()
         .join(target)
         .join("release")
         .join("recommender");

@@ -25,6 +25,12 @@ pub fn run(mode: Mode, build_bundles: bool, architecture: Architecture) -> crate
     if mode == Mode::Write && build_bundles {
         let dir = bundle::build(options.architecture)?;
         println!("built the Lambda bundles in {}", dir.display());
+        // The operator's commands, ready before they are needed (an abort should not compile).
+        crate::ops::build_canaryctl()?;
+        println!(
+            "built canaryctl in {}",
+            crate::ops::canaryctl_target_dir().display()
+        );
     }
     Ok(())
 }

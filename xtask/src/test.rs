@@ -3,8 +3,6 @@
 //! The lint gate runs first (formatting, then clippy with warnings as errors), so that a change that
 //! passes here passes CI; then every test of the workspace.
 
-use std::process::Command;
-
 use crate::project::{root, run_command};
 use crate::venv;
 
@@ -14,7 +12,7 @@ pub fn run(args: &[String]) -> crate::Result {
     // checkov in its own virtualenv: the xtask tests scan the committed template with it.
     venv::SCAN.ensure()?;
     run_command(
-        Command::new(env!("CARGO"))
+        crate::project::cargo()
             .current_dir(root())
             .env("PATH", venv::path_with_bin(&bin))
             .env("SAM_CLI_TELEMETRY", "0")
@@ -28,14 +26,14 @@ pub fn run(args: &[String]) -> crate::Result {
 fn lint() -> crate::Result {
     eprintln!("lint gate: cargo fmt --check");
     run_command(
-        Command::new(env!("CARGO"))
+        crate::project::cargo()
             .current_dir(root())
             .args(["fmt", "--all", "--check"]),
     )
     .map_err(|err| format!("{err}\n  fix: cargo fmt --all"))?;
     eprintln!("lint gate: cargo clippy --workspace --all-targets -- -D warnings");
     run_command(
-        Command::new(env!("CARGO"))
+        crate::project::cargo()
             .current_dir(root())
             .args([
                 "clippy",

@@ -10,8 +10,8 @@ mod options;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 pub use options::{
-    BenchArgs, DEFAULT_STACK, HistoryArgs, Options, PublishArgs, ReleaseArgs, ReplayArgs,
-    version_arg,
+    ArtifactStore, BenchArgs, DEFAULT_STACK, HistoryArgs, Options, PublishArgs, ReleaseArgs,
+    ReplayArgs, version_arg,
 };
 
 /// Set by `cargo xtask` when it runs canaryctl, so that usage lines and suggestions name the

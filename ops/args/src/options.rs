@@ -22,31 +22,39 @@ pub struct Options {
     pub endpoint_url: Option<String>,
 }
 
-/// `publish`'s options.
+/// Where versions are published: `canaryctl publish`'s and `cargo xtask publish`'s options, defined
+/// once.
 #[derive(Clone, Debug, PartialEq, Eq, clap::Args)]
-pub struct PublishArgs {
+pub struct ArtifactStore {
     /// The artifact bucket (the stack's `ArtifactBucketName` output)
     #[arg(long, value_name = "B", value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub bucket: String,
     /// The key prefix; the stack's instances read `artifacts` unless its `ArtifactPrefix` says otherwise
     #[arg(long, value_name = "P", default_value = DEFAULT_ARTIFACT_PREFIX)]
     pub prefix: String,
+    /// Send the S3 calls to this endpoint (e.g. the local emulator); AWS_ENDPOINT_URL works too
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+}
+
+impl ArtifactStore {
+    /// The prefix without the slashes around it, so `/releases/` and `releases` agree.
+    pub fn prefix(&self) -> &str {
+        self.prefix.trim_matches('/')
+    }
+}
+
+/// `publish`'s options.
+#[derive(Clone, Debug, PartialEq, Eq, clap::Args)]
+pub struct PublishArgs {
+    #[command(flatten)]
+    pub store: ArtifactStore,
     /// The version to publish the binary as; a published version is immutable
     #[arg(long, value_name = "V", value_parser = version_arg)]
     pub version: String,
     /// The static recommender binary (`cargo xtask build-static` prints its path)
     #[arg(long, value_name = "PATH")]
     pub file: PathBuf,
-    /// Send the S3 calls to this endpoint (e.g. the local emulator); AWS_ENDPOINT_URL works too
-    #[arg(long, value_name = "URL")]
-    pub endpoint_url: Option<String>,
-}
-
-impl PublishArgs {
-    /// The prefix without the slashes around it, so `/releases/` and `releases` agree.
-    pub fn prefix(&self) -> &str {
-        self.prefix.trim_matches('/')
-    }
 }
 
 /// `release`'s options.
