@@ -21,6 +21,7 @@
 //!
 //! A missing tool is a loud failure that says how to install it, never a skipped test.
 
+pub mod apt;
 pub mod boot;
 pub mod calls;
 pub mod child;

@@ -34,28 +34,8 @@ pub fn ensure_installed() {
         root,
         "podman and runc are needed by the container test: run `sudo apt-get install -y podman runc`"
     );
-    eprintln!("podman or runc missing: installing the Debian packages `podman runc` with apt-get");
-    let install = || {
-        Command::new("apt-get")
-            .args(["install", "-y", "podman", "runc"])
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if !install() {
-        let updated = Command::new("apt-get")
-            .arg("update")
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(
-            updated && install(),
-            "apt-get could not install podman and runc"
-        );
-    }
-    assert!(
-        on_path("podman") && on_path("runc"),
-        "apt-get installed podman and runc, but they are not on PATH"
-    );
+    crate::apt::ensure(&["podman", "runc"], || on_path("podman") && on_path("runc"))
+        .unwrap_or_else(|err| panic!("podman and runc: {err}"));
 }
 
 pub struct Podman {

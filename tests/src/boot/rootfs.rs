@@ -150,22 +150,8 @@ fn ensure_debootstrap() {
         "the boot rehearsal needs debootstrap and root: run it as root, or \
          `sudo apt-get install -y debootstrap`"
     );
-    eprintln!("debootstrap missing: installing the Debian package `debootstrap` with apt-get");
-    let install = || {
-        Command::new("apt-get")
-            .args(["install", "-y", "debootstrap"])
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if !install() {
-        let updated = Command::new("apt-get")
-            .arg("update")
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(
-            updated && install(),
-            "apt-get could not install debootstrap"
-        );
-    }
+    crate::apt::ensure(&["debootstrap"], || {
+        Path::new("/usr/sbin/debootstrap").is_file()
+    })
+    .unwrap_or_else(|err| panic!("debootstrap: {err}"));
 }
