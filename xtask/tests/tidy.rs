@@ -7,8 +7,18 @@ use std::path::{Path, PathBuf};
 
 const MAX_LINES: usize = 600;
 
-/// Directories never scanned: build output, tool installs, VCS data.
-const SKIPPED_DIRS: &[&str] = &["target", "node_modules", ".git", ".venv"];
+/// Directories never scanned: build output (`build/` holds the boot rehearsal's Debian root file
+/// system), tool installs, VCS data. Symbolic links are never followed either: a root file system's
+/// absolute links lead into the host's `/proc`, where the walk never ends.
+const SKIPPED_DIRS: &[&str] = &[
+    "target",
+    "build",
+    "node_modules",
+    ".git",
+    ".venv",
+    ".venv-scan",
+    ".venv-peers",
+];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Rule {
@@ -31,12 +41,17 @@ fn workspace_root() -> PathBuf {
 fn rust_sources(dir: &Path, found: &mut Vec<PathBuf>) {
     let entries = fs::read_dir(dir).unwrap_or_else(|err| panic!("{}: {err}", dir.display()));
     for entry in entries {
-        let path = entry.expect("a directory entry").path();
+        let entry = entry.expect("a directory entry");
+        let kind = entry.file_type().expect("a directory entry's type");
+        let path = entry.path();
         let name = path
             .file_name()
             .and_then(|n| n.to_str())
             .unwrap_or_default();
-        if path.is_dir() {
+        if kind.is_symlink() {
+            continue;
+        }
+        if kind.is_dir() {
             if !SKIPPED_DIRS.contains(&name) {
                 rust_sources(&path, found);
             }
