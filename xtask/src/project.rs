@@ -27,9 +27,10 @@ fn target_dir_from(var: Option<PathBuf>) -> PathBuf {
 }
 
 /// Variables cargo sets for the program it runs (`cargo xtask` is `cargo run`), which a build
-/// script may track: ring's reruns when `CARGO_MANIFEST_DIR` changes, so a cargo run by xtask
-/// with xtask's values rebuilt ring and all above it (a minute) after any build from a shell, and
-/// the reverse. Cargo runs from xtask without them, as from a shell.
+/// script may track: ring's (brought in by the SDK's legacy HTTP stack, since dropped) reran when
+/// `CARGO_MANIFEST_DIR` changed, so a cargo run by xtask with xtask's values rebuilt ring and all
+/// above it (88 s) after any build from a shell, and the reverse. Cargo runs from xtask without
+/// them, as from a shell.
 const RUN_VARS: &[&str] = &[
     "CARGO_MANIFEST_DIR",
     "CARGO_MANIFEST_PATH",

@@ -68,7 +68,8 @@ async fn main() {
         assert!(matches!(outcome, Outcome::Held { .. }), "{outcome:?}");
 
         let timed = Instant::now();
-        let outcome = handle_promotion_at(&env.clients, c, schedule.clone(), t0 + 301)
+        // The bake judges settled periods only: 300 s of them end a minute later.
+        let outcome = handle_promotion_at(&env.clients, c, schedule.clone(), t0 + 361)
             .await
             .unwrap();
         promote.push(timed.elapsed());
@@ -78,7 +79,7 @@ async fn main() {
         );
 
         let timed = Instant::now();
-        let outcome = handle_alarm_at(&env.clients, c, alarm.clone(), t0 + 330)
+        let outcome = handle_alarm_at(&env.clients, c, alarm.clone(), t0 + 390)
             .await
             .unwrap();
         rollback.push(timed.elapsed());
