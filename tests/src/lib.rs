@@ -106,6 +106,27 @@ impl Moto {
         panic!("moto server did not start: {last_error}");
     }
 
+    /// One AWS Query-protocol call (`Action=…&Version=…`) to `service` (its signing name, e.g.
+    /// `ec2`, `sts`), for the services whose SDK crate is not a dependency: moto routes by the
+    /// credential scope and does not check this signature. Returns the whole HTTP response.
+    pub fn query(&self, service: &str, body: &str) -> String {
+        let host = self.endpoint().trim_start_matches("http://").to_string();
+        let mut stream = TcpStream::connect(&host).expect("moto accepts connections");
+        write!(
+            stream,
+            "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+             Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=00\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("the query is sent");
+        let mut response = String::new();
+        stream
+            .read_to_string(&mut response)
+            .expect("moto answers the query");
+        response
+    }
+
     /// `http://127.0.0.1:<port>`, for `endpoint_url`.
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)

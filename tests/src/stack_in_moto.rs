@@ -8,8 +8,6 @@
 //! both deploy through here.
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 
 use aws_sdk_elasticloadbalancingv2::types::{ProtocolEnum, TargetTypeEnum};
 use controller::Clients;
@@ -57,19 +55,7 @@ impl LoadBalancer {
 /// the EC2 SDK crate is not a dependency, so this is one plain Query call to the emulator
 /// (moto routes by the credential scope and does not check the signature).
 fn default_subnets(moto: &Moto) -> (String, Vec<String>) {
-    let host = moto.endpoint().trim_start_matches("http://").to_string();
-    let body = "Action=DescribeSubnets&Version=2016-11-15";
-    let mut stream = TcpStream::connect(&host).expect("moto accepts connections");
-    write!(
-        stream,
-        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
-         Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=00\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
+    let response = moto.query("ec2", "Action=DescribeSubnets&Version=2016-11-15");
     let values = |tag: &str| -> Vec<String> {
         let open = format!("<{tag}>");
         let close = format!("</{tag}>");

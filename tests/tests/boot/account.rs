@@ -215,22 +215,11 @@ fn moto_api(moto: &Moto, path: &str, body: &str) -> u16 {
 /// STS AssumeRole on the emulator, before signatures are checked (the SDK's STS crate is not a
 /// dependency; one Query call is enough): the role's temporary credentials.
 fn assume_role(moto: &Moto, role_arn: &str) -> Credentials {
-    let host = moto.endpoint().trim_start_matches("http://").to_string();
     let body = format!(
         "Action=AssumeRole&Version=2011-06-15&RoleSessionName=i-boot-rehearsal&RoleArn={}",
         role_arn.replace(':', "%3A").replace('/', "%2F")
     );
-    let mut stream = TcpStream::connect(&host).expect("moto accepts connections");
-    write!(
-        stream,
-        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
-         Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/sts/aws4_request, SignedHeaders=host, Signature=00\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
+    let response = moto.query("sts", &body);
     let value = |tag: &str| {
         response
             .split(&format!("<{tag}>"))
