@@ -122,87 +122,6 @@ pub async fn latest_history(
     Ok(items.iter().map(decision).collect())
 }
 
-/// Opens the record of a release started at `now`; returns its sort key.
-pub async fn open_release(
-    ddb: &Client,
-    config: &Config,
-    version: &str,
-    now: i64,
-) -> Result<String, Error> {
-    let sort = format!("{}{:013}#{version}", table::RELEASE_PREFIX, now * 1000);
-    let mut item = key(config, &sort);
-    item.insert("version".into(), s(version));
-    item.insert("started_at".into(), n(now));
-    item.insert("steps".into(), AttributeValue::L(Vec::new()));
-    item.insert("outcome".into(), s("in_progress"));
-    ddb.put_item()
-        .table_name(&config.table)
-        .set_item(Some(item))
-        .condition_expression("attribute_not_exists(#sk)")
-        .expression_attribute_names("#sk", table::SORT_KEY)
-        .send()
-        .await
-        .map_err(Error::aws)?;
-    Ok(sort)
-}
-
-/// Adds a step to a release's record.
-pub async fn record_step(
-    ddb: &Client,
-    config: &Config,
-    record: &str,
-    step: usize,
-    percent: u8,
-    now: i64,
-) -> Result<(), Error> {
-    let entry = AttributeValue::M(
-        [
-            ("step".to_string(), n(step)),
-            ("percent".to_string(), n(percent)),
-            ("at".to_string(), n(now)),
-        ]
-        .into(),
-    );
-    ddb.update_item()
-        .table_name(&config.table)
-        .set_key(Some(key(config, record)))
-        .update_expression("SET steps = list_append(if_not_exists(steps, :empty), :entry)")
-        .condition_expression("attribute_exists(#sk)")
-        .expression_attribute_names("#sk", table::SORT_KEY)
-        .expression_attribute_values(":empty", AttributeValue::L(Vec::new()))
-        .expression_attribute_values(":entry", AttributeValue::L(vec![entry]))
-        .send()
-        .await
-        .map_err(Error::aws)?;
-    Ok(())
-}
-
-/// Closes a release's record with its outcome; from then on it expires like history.
-pub async fn close_release(
-    ddb: &Client,
-    config: &Config,
-    record: &str,
-    outcome: &str,
-    reason: &str,
-    now: i64,
-) -> Result<(), Error> {
-    ddb.update_item()
-        .table_name(&config.table)
-        .set_key(Some(key(config, record)))
-        .update_expression("SET outcome = :o, reason = :r, ended_at = :now, #ttl = :ttl")
-        .condition_expression("attribute_exists(#sk)")
-        .expression_attribute_names("#sk", table::SORT_KEY)
-        .expression_attribute_names("#ttl", table::TTL_ATTRIBUTE)
-        .expression_attribute_values(":o", s(outcome))
-        .expression_attribute_values(":r", s(reason))
-        .expression_attribute_values(":now", n(now))
-        .expression_attribute_values(":ttl", n(expires_at(config, now)))
-        .send()
-        .await
-        .map_err(Error::aws)?;
-    Ok(())
-}
-
 /// Every release record, oldest first.
 pub async fn releases(ddb: &Client, config: &Config) -> Result<Vec<ReleaseRecord>, Error> {
     let prefix = table::RELEASE_PREFIX;
@@ -235,7 +154,7 @@ pub async fn releases(ddb: &Client, config: &Config) -> Result<Vec<ReleaseRecord
 
 /// The release records' writes, in a state change's transaction ([`crate::state::Batch`]).
 impl crate::state::Batch {
-    /// [`open_release`]; the record's sort key is returned with the batch.
+    /// Opens the record of a release started at `now`; its sort key is returned with the batch.
     pub fn open(
         self,
         config: &Config,
@@ -261,7 +180,7 @@ impl crate::state::Batch {
         ))
     }
 
-    /// [`record_step`].
+    /// Adds a step to a release's record.
     pub fn step(
         self,
         config: &Config,
@@ -291,7 +210,7 @@ impl crate::state::Batch {
         Ok(self.push(TransactWriteItem::builder().update(update).build()))
     }
 
-    /// [`close_release`].
+    /// Closes a release's record with its outcome; from then on it expires like history.
     pub fn close(
         self,
         config: &Config,

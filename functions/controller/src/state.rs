@@ -8,16 +8,13 @@ use crate::decision::{CanaryState, Status};
 use crate::error::Error;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::AttributeValue;
 use contract::table;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-pub use crate::records::{
-    ReleaseRecord, close_release, history, history_between, latest_history, open_release,
-    record_step, releases,
-};
+pub use crate::records::{ReleaseRecord, history, history_between, latest_history, releases};
 
 pub(crate) type Item = HashMap<String, AttributeValue>;
 
@@ -232,38 +229,6 @@ fn state_item(config: &Config, next: &Recorded, now: i64) -> Item {
     item
 }
 
-/// Records a rollback whatever the state was (creating the item if needed); returns the new state.
-/// The release's versions stay as they were: the canary fleet keeps the bad version for inspection.
-pub async fn record_rollback(
-    ddb: &Client,
-    config: &Config,
-    reason: &str,
-    now: i64,
-) -> Result<Recorded, Error> {
-    let out = ddb
-        .update_item()
-        .table_name(&config.table)
-        .set_key(Some(key(config, table::STATE_SORT_KEY)))
-        .update_expression(ROLLBACK_UPDATE)
-        .expression_attribute_names("#status", "status")
-        .expression_attribute_names("#reason", "reason")
-        .expression_attribute_names("#v", "version")
-        .expression_attribute_values(":rb", s(Status::RolledBack.as_str()))
-        .expression_attribute_values(":reason", s(reason))
-        .expression_attribute_values(":now", n(now))
-        .expression_attribute_values(":zero", n(0))
-        .expression_attribute_values(":one", n(1))
-        .return_values(ReturnValue::AllNew)
-        .send()
-        .await
-        .map_err(Error::aws)?;
-    let item = out.attributes().ok_or_else(|| Error::State {
-        key: config.listener_arn.clone(),
-        problem: "UpdateItem returned no attributes".into(),
-    })?;
-    parse(config, item)
-}
-
 /// A state change and what is recorded with it (its history item, the release record's step,
 /// opening or closing), written in one DynamoDB transaction: all or nothing. A run that dies
 /// between two writes, or whose answer is lost and retried (the SDK sends the same client request
@@ -318,7 +283,8 @@ impl Batch {
         Ok(self)
     }
 
-    /// [`record_rollback`]: rolled back whatever the state was (rollback always wins).
+    /// The state rolled back whatever it was, the item created if needed (rollback always wins);
+    /// the release's versions stay: the canary fleet keeps the bad version for inspection.
     /// With `stable_back`, the version the stable fleet must move back to is recorded with it.
     pub fn rollback(
         mut self,
