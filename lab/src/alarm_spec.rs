@@ -28,6 +28,8 @@ pub struct AlarmSpec {
     pub name: String,
     pub operator: String,
     pub threshold: f64,
+    /// The declared period, seconds (`Period`, or the metrics' `MetricStat.Period`).
+    pub period: i64,
     pub evaluation_periods: usize,
     pub datapoints_to_alarm: usize,
     /// `TreatMissingData: breaching`; every other treatment counts a missing period as not breaching.
@@ -75,6 +77,7 @@ impl AlarmSpec {
             number(props, "DatapointsToAlarm").map_err(fail)? as usize
         };
         let mut queries = Vec::new();
+        let mut period = text(&props["Period"]).and_then(|p| p.parse::<i64>().ok());
         let compared = match props["Metrics"].as_array() {
             Some(metrics) => {
                 let mut compared = None;
@@ -89,6 +92,7 @@ impl AlarmSpec {
                         continue;
                     }
                     let stat = &m["MetricStat"];
+                    period = period.or_else(|| text(&stat["Period"])?.parse().ok());
                     queries.push(Query {
                         id: id.clone(),
                         namespace: text(&stat["Metric"]["Namespace"])
@@ -131,6 +135,7 @@ impl AlarmSpec {
             operator: text(&props["ComparisonOperator"])
                 .ok_or_else(|| fail("no ComparisonOperator".into()))?,
             threshold: number(props, "Threshold").map_err(fail)?,
+            period: period.ok_or_else(|| fail("no Period".into()))?,
             evaluation_periods,
             datapoints_to_alarm,
             missing_breaches: props["TreatMissingData"] == "breaching",
@@ -217,6 +222,7 @@ mod tests {
     fn metric_math_alarms_read_their_queries_and_expression() {
         let spec = AlarmSpec::from_properties(&error_rate_alarm(), "arn:fn:rollback").unwrap();
         assert!(spec.invokes_rollback);
+        assert_eq!(spec.period, 60);
         assert_eq!(spec.queries.len(), 2);
         assert_eq!(
             spec.queries[0].dimensions,
@@ -249,10 +255,11 @@ mod tests {
             "AlarmName": "lat", "ComparisonOperator": "GreaterThanThreshold", "Threshold": "1.5",
             "EvaluationPeriods": "2", "Namespace": "AWS/ApplicationELB", "MetricName": "TargetResponseTime",
             "Dimensions": [{"Name": "TargetGroup", "Value": "tg"}], "ExtendedStatistic": "p99",
-            "AlarmActions": []
+            "Period": 10, "AlarmActions": []
         });
         let spec = AlarmSpec::from_properties(&props, "x").unwrap();
         assert_eq!(spec.queries[0].stat, "p99");
+        assert_eq!(spec.period, 10);
         assert_eq!(spec.compared, Compared::Query("m".into()));
         assert!(!spec.invokes_rollback);
         let bad = json!({"AlarmName": "x", "EvaluationPeriods": "1", "Namespace": "n", "MetricName": "m", "ComparisonOperator": "GreaterThanThreshold", "Threshold": 1});

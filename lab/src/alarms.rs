@@ -1,13 +1,14 @@
-//! The stack's V2 alarms evaluated on the bridged data after every window, as CloudWatch would
-//! with the compressed period; a transition into ALARM sets the alarm's state in the emulator and,
-//! when the alarm's actions name the rollback function, invokes the real rollback code with the
-//! alarm's event.
-//!
-//! Sums, maxima and averages come from the emulator (`GetMetricData`). Percentiles (`p99`) come
-//! from the bridge's own request log for the same windows: the emulator answers a percentile
-//! query with HTTP 500.
+//! The stack's V2 alarms evaluated as CloudWatch would: each on its period (the timing profile's,
+//! [`crate::timing::Timing::alarm_period`]), right after each of its periods closes, over an
+//! evaluation range a few periods longer than it evaluates, on what the emulator shows then
+//! ([`crate::timing::evaluated`]). A transition into ALARM sets the alarm's state in the emulator
+//! and, when the alarm's actions name the rollback function, invokes the real rollback code with
+//! the alarm's event. Every statistic (sums, maxima, `p99`) comes from the emulator
+//! (`GetMetricData`), so late datapoints are late for the alarms too.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
 
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat, StateValue};
 use aws_smithy_types::DateTime;
@@ -17,14 +18,39 @@ use controller::rollback::handle_alarm_at;
 use serde_json::{Value, json};
 
 use crate::alarm_spec::{AlarmSpec, Compared, Query};
-use crate::context::{Ctx, End, PERIOD_SECS};
+use crate::context::{Ctx, End};
+use crate::timing::{EXTRA_RANGE_PERIODS, evaluated};
 
-/// Evaluates every alarm for the periods ending with the window that starts at `latest`.
-pub async fn evaluate(ctx: &Ctx, latest: i64) -> Result<(), String> {
+/// How often an alarm may be evaluated: CloudWatch's shortest alarm period.
+const EVALUATION_TICK_SECS: i64 = 10;
+
+/// Evaluates the alarms until dropped: every 10 s boundary (a second after it, so the datapoints
+/// put at the boundary are in), those whose period ends there.
+pub async fn run(ctx: Arc<Ctx>) -> Result<(), String> {
+    loop {
+        let now = controller::now_secs();
+        let boundary = (now / EVALUATION_TICK_SECS + 1) * EVALUATION_TICK_SECS;
+        let wait = (boundary - now) as f64 + 1.0;
+        tokio::time::sleep(Duration::from_secs_f64(wait.max(0.0))).await;
+        evaluate(&ctx, boundary).await?;
+    }
+}
+
+/// Evaluates every alarm whose period ends at `boundary`.
+pub async fn evaluate(ctx: &Ctx, boundary: i64) -> Result<(), String> {
     for spec in &ctx.alarms {
-        let periods = spec.evaluation_periods.max(1) as i64;
-        let first = latest - (periods - 1) * PERIOD_SECS;
-        let values = values(ctx, spec, first, latest).await?;
+        let period = ctx
+            .timing
+            .alarm_period(spec.period)
+            .max(EVALUATION_TICK_SECS);
+        if boundary % period != 0 {
+            continue;
+        }
+        let latest = boundary - period;
+        let range = spec.evaluation_periods.max(1) + EXTRA_RANGE_PERIODS;
+        let first = latest - (range as i64 - 1) * period;
+        let values = values(ctx, spec, period, first, latest).await?;
+        let values = evaluated(&values, spec.evaluation_periods.max(1));
         let reason = spec.alarm_reason(&values);
         let was_alarm = is_alarm(ctx, &spec.name).await?;
         match (reason, was_alarm) {
@@ -50,24 +76,13 @@ pub async fn evaluate(ctx: &Ctx, latest: i64) -> Result<(), String> {
 async fn values(
     ctx: &Ctx,
     spec: &AlarmSpec,
+    period: i64,
     first: i64,
     latest: i64,
 ) -> Result<Vec<Option<f64>>, String> {
-    let starts: Vec<i64> = (first..=latest).step_by(PERIOD_SECS as usize).collect();
-    let mut series: HashMap<String, Vec<Option<f64>>> = HashMap::new();
-    let from_emulator: Vec<&Query> = spec
-        .queries
-        .iter()
-        .filter(|q| percentile(&q.stat).is_none())
-        .collect();
-    if !from_emulator.is_empty() {
-        series.extend(fetch(ctx, &from_emulator, &starts).await?);
-    }
-    for q in spec.queries.iter() {
-        if let Some(p) = percentile(&q.stat) {
-            series.insert(q.id.clone(), logged_percentile(ctx, q, p, &starts));
-        }
-    }
+    let starts: Vec<i64> = (first..=latest).step_by(period as usize).collect();
+    let queries: Vec<&Query> = spec.queries.iter().collect();
+    let series = fetch(ctx, &queries, period, &starts).await?;
     Ok((0..starts.len())
         .map(|i| match &spec.compared {
             Compared::Query(id) => series.get(id).and_then(|s| s[i]),
@@ -79,32 +94,10 @@ async fn values(
         .collect())
 }
 
-/// `p99` → 99.0.
-fn percentile(stat: &str) -> Option<f64> {
-    stat.strip_prefix('p')?.parse().ok()
-}
-
-fn logged_percentile(ctx: &Ctx, q: &Query, p: f64, starts: &[i64]) -> Vec<Option<f64>> {
-    let Some(group) = ctx.group_of(&q.dimensions) else {
-        return vec![None; starts.len()];
-    };
-    let windows = ctx.windows.lock().expect("windows lock");
-    starts
-        .iter()
-        .map(|s| {
-            windows
-                .iter()
-                .find(|w| w.start == *s)
-                .and_then(|w| w.log.get(group).percentile_ms(p))
-                // TargetResponseTime is in seconds.
-                .map(|ms| ms / 1000.0)
-        })
-        .collect()
-}
-
 async fn fetch(
     ctx: &Ctx,
     queries: &[&Query],
+    period: i64,
     starts: &[i64],
 ) -> Result<HashMap<String, Vec<Option<f64>>>, String> {
     let built: Vec<MetricDataQuery> = queries
@@ -121,7 +114,7 @@ async fn fetch(
                 .metric_stat(
                     MetricStat::builder()
                         .metric(metric.build())
-                        .period(PERIOD_SECS as i32)
+                        .period(period as i32)
                         .stat(&q.stat)
                         .build(),
                 )
@@ -130,7 +123,7 @@ async fn fetch(
         })
         .collect();
     let first = starts[0];
-    let end = starts[starts.len() - 1] + PERIOD_SECS;
+    let end = starts[starts.len() - 1] + period;
     let out = ctx
         .clients
         .cloudwatch
@@ -244,7 +237,7 @@ mod tests {
     fn the_alarm_event_is_one_the_rollback_code_accepts() {
         let spec = AlarmSpec::from_properties(
             &json!({"AlarmName": "s-canary-5xx-rate", "ComparisonOperator": "GreaterThanThreshold",
-                    "Threshold": 5, "EvaluationPeriods": 2, "Namespace": "n", "MetricName": "m",
+                    "Threshold": 5, "EvaluationPeriods": 2, "Period": 60, "Namespace": "n", "MetricName": "m",
                     "Statistic": "Sum"}),
             "x",
         )
@@ -258,7 +251,5 @@ mod tests {
         let change = controller::events::alarm(event).unwrap();
         assert_eq!(change.alarm_name, "s-canary-5xx-rate");
         assert_eq!(change.reason, "crossed");
-        assert_eq!(percentile("p99"), Some(99.0));
-        assert_eq!(percentile("Sum"), None);
     }
 }

@@ -1,15 +1,18 @@
-//! The metrics bridge: every 10 s window, HAProxy's per-server counter deltas and the window's
-//! request log become the ALB's per-target-group metrics in the emulator, stamped with the
-//! window's start (the emulator buckets from the query's StartTime and drops earlier points).
+//! The metrics bridge: every window (one ALB metrics period of the timing profile), HAProxy's
+//! per-server counter deltas and the window's request log become the ALB's per-target-group
+//! metrics in the emulator, stamped with the window's start (the emulator buckets from the
+//! query's StartTime and drops earlier points), and put when the profile makes them visible.
 
 use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::task::JoinSet;
 
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use aws_smithy_types::DateTime;
 use contract::alb_metric;
 
-use crate::context::{BridgedWindow, Ctx, PERIOD_SECS};
+use crate::context::Ctx;
 use crate::haproxy::{self, ServerStat};
 use crate::logbook::Tally;
 
@@ -78,15 +81,17 @@ pub fn latency_values(latencies_ms: &[f64]) -> Vec<(Vec<f64>, Vec<f64>)> {
         .collect()
 }
 
-/// The datapoints for one target group and window. Counts are always put (0 included) so that
-/// metric math sees a value; latency only when there were responses, as ALB does, as every
-/// request's value (`Values`/`Counts`: percentiles and ranks work on them).
+/// The datapoints for one target group and window. Counts that are zero only with
+/// `zero_counts` (ALB publishes none; the compressed profile puts them so that its short alarm
+/// periods see a value); host counts always; latency only when there were responses, as ALB
+/// does, as every request's value (`Values`/`Counts`: percentiles and ranks work on them).
 pub fn datums(
     load_balancer: &str,
     target_group: &str,
     start: i64,
     m: &WindowMetrics,
     log: &Tally,
+    zero_counts: bool,
 ) -> Vec<MetricDatum> {
     let datum = |name: &str, unit: StandardUnit| {
         MetricDatum::builder()
@@ -107,13 +112,17 @@ pub fn datums(
             .unit(unit)
     };
     let count = |name: &str, v: u64| datum(name, StandardUnit::Count).value(v as f64).build();
-    let mut out = vec![
-        count(alb_metric::REQUEST_COUNT, m.requests),
-        count(alb_metric::TARGET_5XX, m.errors_5xx),
-        count(TARGET_CONNECTION_ERRORS, m.connection_errors),
-        count("HealthyHostCount", u64::from(m.healthy)),
-        count("UnHealthyHostCount", u64::from(!m.healthy)),
-    ];
+    let mut out: Vec<MetricDatum> = [
+        (alb_metric::REQUEST_COUNT, m.requests),
+        (alb_metric::TARGET_5XX, m.errors_5xx),
+        (TARGET_CONNECTION_ERRORS, m.connection_errors),
+    ]
+    .into_iter()
+    .filter(|(_, v)| zero_counts || *v > 0)
+    .map(|(name, v)| count(name, v))
+    .collect();
+    out.push(count("HealthyHostCount", u64::from(m.healthy)));
+    out.push(count("UnHealthyHostCount", u64::from(!m.healthy)));
     for (values, counts) in latency_values(&log.latencies_ms) {
         out.push(
             datum(alb_metric::RESPONSE_TIME, StandardUnit::Seconds)
@@ -132,17 +141,19 @@ fn epoch() -> f64 {
         .unwrap_or(0.0)
 }
 
-/// Bridges window after window until dropped; after each, the alarms are evaluated.
+/// Bridges window after window until dropped. A window's datapoints are put once the timing
+/// profile makes them visible, each by its own task, so a late window never holds back the next.
 pub async fn run(ctx: Arc<Ctx>) -> Result<(), String> {
     let mut before = haproxy::stats(&ctx.socket).await?;
     ctx.book.take_window();
-    let period = PERIOD_SECS as f64;
+    let period = ctx.timing.period_secs;
+    let mut deliveries: JoinSet<Result<(), String>> = JoinSet::new();
     loop {
         let now = epoch();
-        let end = ((now / period).floor() + 1.0) * period;
+        let end = ((now / period as f64).floor() + 1.0) * period as f64;
         // A little after the boundary, so the window's last requests have been logged.
         tokio::time::sleep(Duration::from_secs_f64(end - now + 0.2)).await;
-        let start = end as i64 - PERIOD_SECS;
+        let start = end as i64 - period;
         let after = haproxy::stats(&ctx.socket).await?;
         let log = ctx.book.take_window();
         let mut data = Vec::new();
@@ -153,20 +164,21 @@ pub async fn run(ctx: Arc<Ctx>) -> Result<(), String> {
         ] {
             let tg = controller::listener::target_group_dimension(arn)
                 .ok_or_else(|| format!("{arn} has no target group dimension"))?;
-            data.extend(datums(lb, tg, start, &window_metrics(b, a), tally));
+            let m = window_metrics(b, a);
+            data.extend(datums(
+                lb,
+                tg,
+                start,
+                &m,
+                tally,
+                ctx.timing.puts_zero_counts(),
+            ));
         }
-        ctx.clients
-            .cloudwatch
-            .put_metric_data()
-            .namespace(alb_metric::NAMESPACE)
-            .set_metric_data(Some(data))
-            .send()
-            .await
-            .map_err(|e| format!("PutMetricData: {e:?}"))?;
         let (v1, v2) = (
             window_metrics(&before.v1, &after.v1),
             window_metrics(&before.v2, &after.v2),
         );
+        let delay = ctx.timing.delay_of(start);
         tracing::info!(
             window_start = start,
             v1_requests = v1.requests,
@@ -175,14 +187,25 @@ pub async fn run(ctx: Arc<Ctx>) -> Result<(), String> {
             v2_5xx = v2.errors_5xx,
             v2_connection_errors = v2.connection_errors,
             v2_mean_ms = log.v2.mean_ms(),
+            visible_after_s = delay.as_secs_f64(),
             "bridged"
         );
-        ctx.windows
-            .lock()
-            .expect("windows lock")
-            .push(BridgedWindow { start, log });
         before = after;
-        crate::alarms::evaluate(&ctx, start).await?;
+        while let Some(done) = deliveries.try_join_next() {
+            done.map_err(|e| format!("a delivery task failed: {e}"))??;
+        }
+        let cloudwatch = ctx.clients.cloudwatch.clone();
+        deliveries.spawn(async move {
+            tokio::time::sleep(delay).await;
+            cloudwatch
+                .put_metric_data()
+                .namespace(alb_metric::NAMESPACE)
+                .set_metric_data(Some(data))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| format!("PutMetricData of the window at {start}: {e:?}"))
+        });
     }
 }
 
@@ -236,7 +259,7 @@ mod tests {
             errors_5xx: 1,
             latencies_ms: vec![10.0, 20.0, 60.0],
         };
-        let d = datums("app/lb/1", "targetgroup/v2/2", 1_000, &m, &log);
+        let d = datums("app/lb/1", "targetgroup/v2/2", 1_000, &m, &log, true);
         let names: Vec<&str> = d.iter().map(|d| d.metric_name().unwrap()).collect();
         assert_eq!(
             names,
@@ -255,7 +278,27 @@ mod tests {
         );
         assert_eq!(d[5].values(), [0.01, 0.02, 0.06]);
         assert_eq!(d[5].counts(), [1.0, 1.0, 1.0]);
-        assert_eq!(datums("a", "b", 0, &m, &Tally::default()).len(), 5);
+        assert_eq!(datums("a", "b", 0, &m, &Tally::default(), true).len(), 5);
+        // As ALB: a zero count is no datapoint at all; the host counts always are.
+        let quiet = WindowMetrics {
+            requests: 3,
+            errors_5xx: 0,
+            connection_errors: 0,
+            healthy: true,
+        };
+        let names: Vec<String> = datums("a", "b", 0, &quiet, &log, false)
+            .iter()
+            .map(|d| d.metric_name().unwrap().to_owned())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "RequestCount",
+                "HealthyHostCount",
+                "UnHealthyHostCount",
+                "TargetResponseTime"
+            ]
+        );
     }
 
     #[test]

@@ -9,19 +9,9 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 use crate::alarm_spec::AlarmSpec;
-use crate::logbook::{Group, LogBook, Pair};
+use crate::logbook::{Group, LogBook};
 use crate::timeline::Recorder;
-
-/// Length of one metric window and one (compressed) alarm period.
-pub const PERIOD_SECS: i64 = 10;
-
-/// One bridged window: what was put into the emulator for it, and the request log behind it.
-#[derive(Debug, Clone)]
-pub struct BridgedWindow {
-    /// Epoch seconds; the datapoints' timestamp.
-    pub start: i64,
-    pub log: Pair,
-}
+use crate::timing::Timing;
 
 /// How a scenario ended, as the lab's own loops saw it (the test asserts on HAProxy instead).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,7 +28,8 @@ pub struct Ctx {
     pub socket: PathBuf,
     pub book: Arc<LogBook>,
     pub recorder: Arc<Recorder>,
-    pub windows: Mutex<Vec<BridgedWindow>>,
+    /// When the ALB metrics become visible, and the alarms' periods.
+    pub timing: Timing,
     /// The event the promotion schedule sends (from the template).
     pub schedule_event: Value,
     pub alarms: Vec<AlarmSpec>,

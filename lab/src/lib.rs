@@ -25,5 +25,6 @@ pub mod scenario;
 pub mod service;
 pub mod syncer;
 pub mod timeline;
+pub mod timing;
 pub mod traffic;
 pub mod weights;

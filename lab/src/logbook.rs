@@ -63,18 +63,6 @@ impl Tally {
         (!self.latencies_ms.is_empty())
             .then(|| self.latencies_ms.iter().sum::<f64>() / self.latencies_ms.len() as f64)
     }
-
-    /// The `p`-th percentile (0–100) by the nearest-rank method, as CloudWatch's pNN.
-    pub fn percentile_ms(&self, p: f64) -> Option<f64> {
-        let mut sorted = self.latencies_ms.clone();
-        sorted.sort_by(f64::total_cmp);
-        let n = sorted.len();
-        if n == 0 {
-            return None;
-        }
-        let rank = ((p / 100.0) * n as f64).ceil().clamp(1.0, n as f64) as usize;
-        Some(sorted[rank - 1])
-    }
 }
 
 /// V1's and V2's tallies.
@@ -156,7 +144,7 @@ mod tests {
     }
 
     #[test]
-    fn tallies_count_errors_and_rank_percentiles() {
+    fn tallies_count_errors_and_latencies() {
         let book = LogBook::default();
         for ms in 1..=100 {
             let status = if ms % 10 == 0 { 500 } else { 200 };
@@ -169,8 +157,6 @@ mod tests {
         let w = book.take_window();
         assert_eq!(w.v2.requests, 100);
         assert_eq!(w.v2.errors_5xx, 10);
-        assert_eq!(w.v2.percentile_ms(99.0), Some(99.0));
-        assert_eq!(w.v2.percentile_ms(50.0), Some(50.0));
         assert_eq!(w.v2.mean_ms(), Some(50.5));
         assert_eq!(w.v1, Tally::default());
         // The per-second tally is independent of the window's.

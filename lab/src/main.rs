@@ -41,6 +41,7 @@ fn run(cli: options::Cli) -> Result<(), String> {
         haproxy,
         faults: cli.faults,
         tick: cli.tick,
+        timing: cli.timing,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -10,6 +10,7 @@ use contract::Plan;
 
 use crate::scenario::Scenario;
 use crate::service::Faults;
+use crate::timing::{self, Profile, Timing};
 
 /// What `lab` runs with, checked.
 #[derive(Debug)]
@@ -22,6 +23,7 @@ pub struct Cli {
     pub recommender: PathBuf,
     pub faults: Faults,
     pub tick: Duration,
+    pub timing: Timing,
 }
 
 /// The options as typed.
@@ -31,7 +33,7 @@ pub struct Cli {
     about = "Rehearse a canary on 127.0.0.1: HAProxy as the ALB, the real controller and service, the moto emulator as AWS",
     // The last value of an option counts: `cargo xtask bench-lab` appends its own.
     args_override_self = true,
-    after_help = "Examples:\n  cargo xtask lab                      # both scenarios at 40 requests/s\n  cargo xtask lab --scenario rollback --rps 60 --fault-error-rate 0.5"
+    after_help = "Examples:\n  cargo xtask lab                      # both scenarios at 40 requests/s\n  cargo xtask lab --scenario rollback --rps 60 --fault-error-rate 0.5\n  cargo xtask lab --scenario rollback --timing aws --duration 1200   # ALB metrics as AWS delivers them"
 )]
 struct Args {
     /// promote: a healthy V2 goes to 100 %; rollback: V2's errors switch on at its first step and
@@ -44,7 +46,8 @@ struct Args {
     /// Upper bound on each scenario, in seconds (past it the lab fails)
     #[arg(long, value_name = "S", default_value_t = 420, value_parser = clap::value_parser!(u64).range(30..=1800))]
     duration: u64,
-    /// The canary plan as JSON (default: steps 10/25/50/100, 20 s bakes, judged on 10 s periods)
+    /// The canary plan as JSON (default, compressed: steps 10/25/50/100, 20 s bakes, judged on
+    /// 10 s periods; aws: the stack's default plan with 180 s bakes)
     #[arg(long, value_name = "FILE", value_parser = plan_file)]
     plan: Option<Plan>,
     /// Where timelines, decisions, summaries and pictures go
@@ -59,9 +62,20 @@ struct Args {
     /// Latency V2 adds once its faults are on, in milliseconds
     #[arg(long, value_name = "MS", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=60_000))]
     fault_latency_ms: u64,
-    /// Seconds between promotion runs: the schedule's minute, compressed
-    #[arg(long, value_name = "S", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=60))]
-    tick: u64,
+    /// Seconds between promotion runs (default: compressed 5, the schedule's minute compressed;
+    /// aws 60, the schedule's rate)
+    #[arg(long, value_name = "S", value_parser = clap::value_parser!(u64).range(1..=60))]
+    tick: Option<u64>,
+    /// compressed: 10 s ALB periods, visible at once; aws: 60 s periods, each visible after a
+    /// seeded delay (--aws-delay), zero counts not published, alarms on their own periods
+    #[arg(long, value_enum, default_value_t = Profile::Compressed)]
+    timing: Profile,
+    /// With --timing aws: the range a period's datapoints appear in, seconds after it ends
+    #[arg(long, value_name = "MIN-MAX", default_value = "60-180", value_parser = timing::parse_delay)]
+    aws_delay: (u64, u64),
+    /// With --timing aws: seeds the per-period delays (the same seed, the same delays)
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    seed: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -111,14 +125,24 @@ impl Args {
             },
             rps: self.rps,
             duration: Duration::from_secs(self.duration),
-            plan: self.plan.unwrap_or_else(lab_plan),
+            plan: self.plan.unwrap_or_else(|| match self.timing {
+                Profile::Compressed => lab_plan(),
+                Profile::Aws => aws_plan(),
+            }),
             out: self.out,
             recommender,
             faults: Faults {
                 error_rate: self.fault_error_rate,
                 extra_latency_ms: self.fault_latency_ms,
             },
-            tick: Duration::from_secs(self.tick),
+            tick: Duration::from_secs(self.tick.unwrap_or(match self.timing {
+                Profile::Compressed => 5,
+                Profile::Aws => 60,
+            })),
+            timing: match self.timing {
+                Profile::Compressed => Timing::compressed(),
+                Profile::Aws => Timing::aws(self.aws_delay, self.seed),
+            },
         })
     }
 }
@@ -137,8 +161,17 @@ pub fn lab_plan() -> Plan {
     };
     plan.health.min_requests = 20;
     plan.health.settle_seconds = 2;
-    plan.health.period_seconds = crate::context::PERIOD_SECS as u64;
+    plan.health.period_seconds = timing::COMPRESSED_PERIOD_SECS as u64;
     plan
+}
+
+/// The plan under AWS timing: the stack's default (60 s periods settled 120 s, the production
+/// judge), with 180 s bakes instead of 600 s so that a promote scenario ends within half an hour.
+pub fn aws_plan() -> Plan {
+    Plan {
+        bake_seconds: 180,
+        ..Plan::default()
+    }
 }
 
 /// A plan file, read and checked as the stack's parameter is.
@@ -202,7 +235,11 @@ mod tests {
             "[default: 0.2]",
             "--fault-latency-ms <MS>",
             "--tick <S>",
-            "[default: 5]",
+            "--timing <TIMING>",
+            "[possible values: compressed, aws]",
+            "--aws-delay <MIN-MAX>",
+            "[default: 60-180]",
+            "--seed <N>",
             "Examples:\n  cargo xtask lab",
         ] {
             assert!(help.contains(expected), "{expected}: {help}");
@@ -245,6 +282,21 @@ mod tests {
         assert_eq!(cli.plan.bake_seconds, 20);
         assert_eq!(cli.plan.health.period_seconds, 10);
         cli.plan.validate().unwrap();
+        assert_eq!(cli.timing, Timing::compressed());
+    }
+
+    #[test]
+    fn aws_timing_brings_the_production_plan_period_schedule_and_seeded_delays() {
+        let cli = parse(&["--timing", "aws", "--aws-delay", "30-90", "--seed", "4"]).unwrap();
+        assert_eq!(cli.timing, Timing::aws((30, 90), 4));
+        assert_eq!(cli.tick, Duration::from_secs(60));
+        assert_eq!(cli.plan, aws_plan());
+        assert_eq!(cli.plan.health.period_seconds, 60);
+        assert_eq!(cli.plan.health.settle_seconds, 120);
+        aws_plan().validate().unwrap();
+        let cli = parse(&["--timing", "aws", "--tick", "30"]).unwrap();
+        assert_eq!(cli.timing.delay_secs, timing::DEFAULT_AWS_DELAY_SECS);
+        assert_eq!(cli.tick, Duration::from_secs(30));
     }
 
     #[test]
@@ -310,6 +362,8 @@ mod tests {
             (&["--plan", bad_plan], "do not end at 100"),
             (&["--fault-error-rate", "2"], "2 is not in 0..=1"),
             (&["--tick", "0"], "0 is not in 1..=60"),
+            (&["--aws-delay", "90-30"], "MIN ≤ MAX"),
+            (&["--timing", "slow"], "invalid value 'slow' for '--timing"),
             (&["--bogus", "1"], "unexpected argument '--bogus'"),
         ] {
             let err = refusal(list);

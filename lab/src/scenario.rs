@@ -22,9 +22,10 @@ use crate::alarm_spec::AlarmSpec;
 use crate::context::{Ctx, End};
 use crate::service::Faults;
 use crate::timeline::Recorder;
+use crate::timing::{Profile, Timing};
 use crate::weights::HaproxyWeights;
 use crate::{
-    bridge, haproxy, logbook, output, promoter, release, sampler, service, syncer, traffic,
+    alarms, bridge, haproxy, logbook, output, promoter, release, sampler, service, syncer, traffic,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +78,8 @@ pub struct Options {
     pub faults: Faults,
     /// How often the promotion schedule fires (the stack's minute, compressed).
     pub tick: Duration,
+    /// When the ALB metrics become visible.
+    pub timing: Timing,
 }
 
 /// V2's share (percent) at which the rollback scenario's faults switch on: its first step.
@@ -91,11 +94,15 @@ pub async fn run(scenario: Scenario, opts: &Options) -> Result<output::Summary, 
     let bound = opts.duration.as_secs() + 30;
 
     // The AWS side, as the template declares it, with the lab's plan as the CanaryPlan parameter
-    // and the alarm's minimum requests scaled like its period (60 s → 10 s).
+    // and, compressed, the alarm's minimum requests scaled like its period (60 s → 10 s).
     let moto = tokio::task::block_in_place(Moto::start);
     let lb = LoadBalancer::create(&moto, "lab-alb").await;
     let plan = opts.plan.to_json();
-    let min_requests = compressed_min_requests(&stack_default("CanaryAlarmMinRequests")?);
+    let min_requests = stack_default("CanaryAlarmMinRequests")?;
+    let min_requests = match opts.timing.profile {
+        Profile::Compressed => scaled_min_requests(&min_requests, opts.timing.period_secs),
+        Profile::Aws => min_requests,
+    };
     let deployed = stack_in_moto::deploy(
         &moto,
         &lb,
@@ -164,7 +171,7 @@ pub async fn run(scenario: Scenario, opts: &Options) -> Result<output::Summary, 
         socket: layout.socket(),
         book: Arc::new(logbook::LogBook::default()),
         recorder: recorder.clone(),
-        windows: Mutex::new(Vec::new()),
+        timing: opts.timing.clone(),
         schedule_event: deployed.schedule_event.clone(),
         alarms,
         alarm_arns,
@@ -182,6 +189,7 @@ pub async fn run(scenario: Scenario, opts: &Options) -> Result<output::Summary, 
     tasks.spawn(syncer::run(ctx.clone(), applied_tx));
     tasks.spawn(sampler::run(ctx.clone()));
     tasks.spawn(bridge::run(ctx.clone()));
+    tasks.spawn(alarms::run(ctx.clone()));
     tasks.spawn(promoter::run(ctx.clone(), opts.tick));
     tasks.spawn(release::fleets(ctx.clone(), refreshes.clone(), processes));
     let (c, rps) = (counts.clone(), opts.rps);
@@ -204,8 +212,9 @@ pub async fn run(scenario: Scenario, opts: &Options) -> Result<output::Summary, 
         "lab",
         "start",
         format!(
-            "{} rps through HAProxy 127.0.0.1:{frontend_port}; plan {:?} with {} s bakes on {} s periods",
-            opts.rps, opts.plan.steps, opts.plan.bake_seconds, opts.plan.health.period_seconds
+            "{} rps through HAProxy 127.0.0.1:{frontend_port}; plan {:?} with {} s bakes on {} s periods; {} timing: ALB periods of {} s visible {}-{} s after they end",
+            opts.rps, opts.plan.steps, opts.plan.bake_seconds, opts.plan.health.period_seconds,
+            opts.timing.profile.name(), opts.timing.period_secs, opts.timing.delay_secs.0, opts.timing.delay_secs.1
         ),
     );
 
@@ -273,11 +282,11 @@ fn stack_default(name: &str) -> Result<String, String> {
         .ok_or_else(|| format!("the stack has no parameter {name} with a default"))
 }
 
-/// Requests per alarm period scale with the period: the stack's per-minute minimum over the lab's
-/// 10 s periods (at least 1).
-fn compressed_min_requests(per_minute: &str) -> String {
+/// Requests per alarm period scale with the period: the stack's per-minute minimum over the
+/// compressed periods (at least 1).
+fn scaled_min_requests(per_minute: &str, period_secs: i64) -> String {
     let n: u64 = per_minute.parse().unwrap_or(50);
-    (n * crate::context::PERIOD_SECS as u64)
+    (n * period_secs.max(1) as u64)
         .div_ceil(60)
         .max(1)
         .to_string()

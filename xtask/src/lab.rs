@@ -36,8 +36,10 @@ fn run_as(name: &str, args: &[String]) -> crate::Result {
     )
 }
 
-/// Both scenarios, then the measured numbers against the targets (both ≤ 180 s in all, fault
-/// onset → V2's weight 0 in HAProxy ≤ 30 s) from the summaries the lab wrote.
+/// Both scenarios under the compressed timing, then the rollback scenario under AWS's timing
+/// of ALB metrics (60 s periods visible 60–180 s late, `--timing aws`), then the measured numbers
+/// from the summaries the lab wrote: both compressed scenarios ≤ 180 s in all, fault onset → V2's
+/// weight 0 in HAProxy ≤ 30 s compressed, and the honest minutes under AWS timing.
 pub fn bench(args: &[String]) -> crate::Result {
     let name = "cargo xtask bench-lab";
     // The lab's own help (under our name); there is nothing to measure.
@@ -49,28 +51,48 @@ pub fn bench(args: &[String]) -> crate::Result {
     if out.exists() {
         std::fs::remove_dir_all(&out)?;
     }
-    let mut lab_args = args.to_vec();
-    // Last: the lab takes the last value of an option, and the report needs both scenarios here.
-    lab_args.extend(["--scenario".into(), "both".into()]);
-    lab_args.extend(["--out".into(), out.display().to_string()]);
     let started = std::time::Instant::now();
+    // Last: the lab takes the last value of an option, and the report needs these here.
+    let compressed = out.join("compressed");
+    let mut lab_args = args.to_vec();
+    lab_args.extend(["--scenario", "both", "--timing", "compressed", "--out"].map(String::from));
+    lab_args.push(compressed.display().to_string());
+    run_as(name, &lab_args)?;
+    let aws = out.join("aws");
+    let mut lab_args = args.to_vec();
+    lab_args.extend(
+        ["--scenario", "rollback", "--timing", "aws", "--duration", "1500", "--out"]
+            .map(String::from),
+    );
+    lab_args.push(aws.display().to_string());
     run_as(name, &lab_args)?;
     let wall = started.elapsed().as_secs_f64();
     let mut scenarios = 0.0;
-    for name in ["promote", "rollback"] {
-        let path = out.join(name).join("summary.json");
-        let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
-        let seconds = summary["seconds"].as_f64().unwrap_or(f64::NAN);
-        scenarios += seconds;
-        println!("{name:<9} {:>6.1} s  end {}", seconds, summary["end"]);
-        if let Some(onset) = summary["onset_to_zero_seconds"].as_f64() {
-            println!(
-                "          fault onset → V2 weight 0 in HAProxy: {onset:.1} s (target ≤ 30 s)"
-            );
+    for (timing, dir, names) in [
+        ("compressed", &compressed, &["promote", "rollback"][..]),
+        ("aws", &aws, &["rollback"][..]),
+    ] {
+        for name in names {
+            let path = dir.join(name).join("summary.json");
+            let summary: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&path)?)?;
+            let seconds = summary["seconds"].as_f64().unwrap_or(f64::NAN);
+            if timing == "compressed" {
+                scenarios += seconds;
+            }
+            println!("{timing:<10} {name:<9} {seconds:>6.1} s  end {}", summary["end"]);
+            if let Some(onset) = summary["onset_to_zero_seconds"].as_f64() {
+                let target = if timing == "compressed" {
+                    "target ≤ 30 s"
+                } else {
+                    "ALB metrics as AWS delivers them: no target, measured"
+                };
+                println!("           fault onset → V2 weight 0 in HAProxy: {onset:.1} s ({target})");
+            }
         }
     }
     println!(
-        "both scenarios: {scenarios:.1} s (target ≤ 180 s); wall time with builds: {wall:.1} s"
+        "compressed scenarios: {scenarios:.1} s (target ≤ 180 s); wall time with builds: {wall:.1} s"
     );
     Ok(())
 }

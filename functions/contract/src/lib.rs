@@ -80,6 +80,12 @@ pub mod alb_metric {
     pub const RESPONSE_TIME: &str = "TargetResponseTime";
 }
 
+/// The targets' own signal (the signal proxy in front of the service on each instance): ALB's
+/// metric names and dimensions at high resolution, in a namespace of ours.
+pub mod target_metric {
+    pub const NAMESPACE: &str = "AlbCanary/Targets";
+}
+
 /// The event the promotion schedule sends (EventBridge Scheduler target `Input`): EventBridge's
 /// shape, so the promotion function accepts it like a scheduled EventBridge rule's event.
 pub mod schedule_event {
@@ -92,7 +98,7 @@ pub mod schedule_event {
 
 mod plan;
 
-pub use plan::{ErrorRules, HealthRules, LatencyBreach, LatencyRules, Method, Plan};
+pub use plan::{ErrorRules, HealthRules, LatencyBreach, LatencyRules, Method, Plan, Signal};
 
 #[cfg(test)]
 mod tests {

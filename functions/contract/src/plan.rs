@@ -133,8 +133,39 @@ pub struct HealthRules {
     pub settle_seconds: u64,
     /// The metrics period: the `Period` of every series query and the judge's unit of data
     /// (one closed period = one observation of both versions). ALB publishes per minute, so 60 in
-    /// production; 10 or 30 only where the metrics are high-resolution (the lab's bridge).
+    /// production; 10 or 30 only where the metrics are high-resolution (the lab's bridge, or the
+    /// targets' signal).
     pub period_seconds: u64,
+    /// Which metrics the judge reads: the load balancer's, or the targets' own high-resolution
+    /// signal (the stack's `TargetSignal` parameter must be `Enabled`).
+    #[serde(skip_serializing_if = "Signal::is_alb")]
+    pub signal: Signal,
+}
+
+/// The source of the judge's per-period counts and latencies. Both publish the same metric names
+/// and dimensions; only the namespace differs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Signal {
+    /// `AWS/ApplicationELB`: per minute, published minutes late.
+    #[default]
+    Alb,
+    /// `AlbCanary/Targets`: each instance's signal proxy, high resolution (10 s periods).
+    Targets,
+}
+
+impl Signal {
+    pub fn is_alb(&self) -> bool {
+        *self == Signal::Alb
+    }
+
+    /// The namespace the judge reads.
+    pub fn namespace(self) -> &'static str {
+        match self {
+            Signal::Alb => crate::alb_metric::NAMESPACE,
+            Signal::Targets => crate::target_metric::NAMESPACE,
+        }
+    }
 }
 
 impl HealthRules {
@@ -158,6 +189,7 @@ impl Default for HealthRules {
             min_requests: 50,
             settle_seconds: 120,
             period_seconds: 60,
+            signal: Signal::Alb,
         }
     }
 }
@@ -171,6 +203,7 @@ struct HealthJson {
     min_requests: u64,
     settle_seconds: u64,
     period_seconds: u64,
+    signal: Signal,
     max_error_rate: Option<serde_json::Value>,
     max_latency_ratio: Option<serde_json::Value>,
     max_latency_margin_ms: Option<serde_json::Value>,
@@ -188,6 +221,7 @@ impl Default for HealthJson {
             min_requests: d.min_requests,
             settle_seconds: d.settle_seconds,
             period_seconds: d.period_seconds,
+            signal: d.signal,
             max_error_rate: None,
             max_latency_ratio: None,
             max_latency_margin_ms: None,
@@ -244,6 +278,7 @@ impl TryFrom<HealthJson> for HealthRules {
             min_requests: json.min_requests,
             settle_seconds: json.settle_seconds,
             period_seconds: json.period_seconds,
+            signal: json.signal,
         })
     }
 }

@@ -1,6 +1,7 @@
-//! The CloudWatch adapter: both target groups' ALB series since the canary started, one datapoint
+//! The CloudWatch adapter: both target groups' series since the canary started, one datapoint
 //! per metrics period (the plan's `health.period_seconds`, a minute by default), and V1's latency
-//! baseline from before it. Sums come raw (the emulator does no metric math)
+//! baseline from before it. The series are the ALB's or, with `health.signal: targets`, the
+//! targets' own (the same names and dimensions in `AlbCanary/Targets`). Sums come raw (the emulator does no metric math)
 //! and the judge does the arithmetic.
 //!
 //! Latency: with a percentile statistic (production, `p99`), both groups' slow requests per period
@@ -63,7 +64,7 @@ pub fn series_queries(
             ("lat", alb_metric::RESPONSE_TIME, latency.statistic.as_str()),
         ] {
             let id = format!("{group}{suffix}");
-            queries.push(query(&id, name, stat, period, &config.load_balancer, tg));
+            queries.push(query(config, &id, name, stat, period, tg));
         }
         if latency.method == Method::Sequential && latency.uses_percentile_rank() {
             let mut ranks = vec![("rank", threshold.ms)];
@@ -72,11 +73,11 @@ pub fn series_queries(
             }
             for (suffix, at_ms) in ranks {
                 queries.push(query(
+                    config,
                     &format!("{group}{suffix}"),
                     alb_metric::RESPONSE_TIME,
                     &percentile_rank_stat(at_ms),
                     period,
-                    &config.load_balancer,
                     tg,
                 ));
             }
@@ -182,19 +183,19 @@ fn reference_queries(config: &Config, tg: &str, id: &str, period: i64) -> [Metri
     let period = i32::try_from(period).unwrap_or(i32::MAX);
     [
         query(
+            config,
             &format!("v1{id}"),
             alb_metric::RESPONSE_TIME,
             &latency.statistic,
             period,
-            &config.load_balancer,
             tg,
         ),
         query(
+            config,
             &format!("n{id}"),
             alb_metric::RESPONSE_TIME,
             "SampleCount",
             period,
-            &config.load_balancer,
             tg,
         ),
     ]
@@ -310,21 +311,23 @@ async fn fetch(
     }
 }
 
+/// One metric of the plan's signal (the ALB's or the targets': same names and dimensions, another
+/// namespace).
 fn query(
+    config: &Config,
     id: &str,
     name: &str,
     stat: &str,
     period: i32,
-    load_balancer: &str,
     target_group: &str,
 ) -> MetricDataQuery {
     let dimension = |n: &str, v: &str| Dimension::builder().name(n).value(v).build();
     let metric_stat = MetricStat::builder()
         .metric(
             Metric::builder()
-                .namespace(alb_metric::NAMESPACE)
+                .namespace(config.plan.health.signal.namespace())
                 .metric_name(name)
-                .dimensions(dimension("LoadBalancer", load_balancer))
+                .dimensions(dimension("LoadBalancer", &config.load_balancer))
                 .dimensions(dimension("TargetGroup", target_group))
                 .build(),
         )

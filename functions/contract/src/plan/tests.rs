@@ -157,3 +157,28 @@ fn bad_plans_are_refused_naming_the_value() {
         assert!(err.contains(needle), "{json}: {err}");
     }
 }
+
+#[test]
+fn the_signal_is_the_albs_unless_the_plan_names_the_targets() {
+    let plan = Plan::from_json(
+        r#"{"health":{"signal":"targets","period_seconds":10},"max_step_seconds":2700}"#,
+    )
+    .unwrap();
+    assert_eq!(plan.health.signal, Signal::Targets);
+    assert_eq!(plan.health.signal.namespace(), "AlbCanary/Targets");
+    assert_eq!(Plan::default().health.signal, Signal::Alb);
+    // The default is not written out: plans and the template's default stay as they were.
+    assert!(
+        !Plan::default().to_json().contains("signal"),
+        "{}",
+        Plan::default().to_json()
+    );
+    assert!(
+        plan.to_json().contains(r#""signal":"targets""#),
+        "{}",
+        plan.to_json()
+    );
+    assert_eq!(Plan::from_json(&plan.to_json()).unwrap(), plan);
+    let err = Plan::from_json(r#"{"health":{"signal":"agent"}}"#).unwrap_err();
+    assert!(err.contains("unknown variant `agent`"), "{err}");
+}

@@ -163,7 +163,45 @@ fn minutes_are_assembled_from_the_series() {
     );
     assert!((v2.latency_ms.unwrap() - 70.0).abs() < 1e-9);
     assert_eq!(minutes[1].v1.requests, 900);
+    // ALB publishes no zero count: a period with requests and no 5XX datapoint is traffic
+    // without errors, never a period without traffic.
+    assert_eq!((v2.requests, v2.errors), (100, 0));
+    assert_eq!((minutes[1].v1.requests, minutes[1].v1.errors), (900, 0));
     assert!(assemble(&HashMap::new(), None).is_empty());
+}
+
+#[test]
+fn the_targets_signal_is_read_with_the_same_names_in_its_namespace() {
+    let namespaces = |plan: Plan| -> Vec<String> {
+        series_queries(&config(plan), &from_baseline(150.0))
+            .unwrap()
+            .iter()
+            .map(|q| {
+                let metric = q.metric_stat().unwrap().metric().unwrap();
+                format!(
+                    "{} {}",
+                    metric.namespace().unwrap(),
+                    metric.metric_name().unwrap()
+                )
+            })
+            .collect()
+    };
+    let alb = namespaces(Plan::default());
+    let mut plan = Plan::default();
+    plan.health.signal = contract::Signal::Targets;
+    plan.health.period_seconds = 10;
+    plan.max_step_seconds = 2700;
+    plan.validate().unwrap();
+    let targets = namespaces(plan);
+    assert_eq!(alb.len(), targets.len());
+    for (a, t) in alb.iter().zip(&targets) {
+        assert!(a.starts_with("AWS/ApplicationELB "), "{a}");
+        assert_eq!(
+            t.strip_prefix("AlbCanary/Targets "),
+            a.strip_prefix("AWS/ApplicationELB "),
+            "{t}"
+        );
+    }
 }
 
 #[test]
