@@ -80,6 +80,13 @@ pub mod alb_metric {
     pub const RESPONSE_TIME: &str = "TargetResponseTime";
 }
 
+/// The targets' own measurement of the ALB's target metrics (`services/signal`, a proxy on each
+/// instance): the same metric names and dimensions as [`alb_metric`], published every 10 s at
+/// 1-second storage resolution, so the controller reads either namespace with the same query.
+pub mod target_metric {
+    pub const NAMESPACE: &str = "AlbCanary/Targets";
+}
+
 /// The event the promotion schedule sends (EventBridge Scheduler target `Input`): EventBridge's
 /// shape, so the promotion function accepts it like a scheduled EventBridge rule's event.
 pub mod schedule_event {
