@@ -1,0 +1,246 @@
+//! The proxy end to end: a test upstream that answers 200, 500 or closes the connection as told,
+//! the proxy in-process on 127.0.0.1, the moto emulator as CloudWatch; what the client sent is
+//! read back with GetMetricData (the real SDK) per 5 s period and at period 10.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use alb_canary_tests::{Moto, free_port};
+use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
+use aws_smithy_types::DateTime;
+use bytes::Bytes;
+use contract::alb_metric;
+use http_body_util::Empty;
+use hyper::{Request, StatusCode};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use target_signal::{Config, Destination, Period};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+const LOAD_BALANCER: &str = "app/alb-canary/0123456789abcdef";
+const TARGET_GROUP: &str = "targetgroup/v2/0123456789abcdef";
+
+/// The upstream: `/ok` 200, `/slow` 200 after 50 ms, `/fail` 500, `/close` closes the connection
+/// without an answer; keep-alive otherwise (GET only, no bodies).
+async fn upstream(listener: TcpListener) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            return;
+        };
+        tokio::spawn(serve_upstream_connection(stream));
+    }
+}
+
+async fn serve_upstream_connection(mut stream: TcpStream) {
+    let mut buffer = Vec::new();
+    loop {
+        let head_end = loop {
+            if let Some(at) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+                break at + 4;
+            }
+            let mut chunk = [0u8; 4096];
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+            }
+        };
+        let head = String::from_utf8_lossy(&buffer[..head_end]).into_owned();
+        buffer.drain(..head_end);
+        let path = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
+        let status = match path.as_str() {
+            "/close" => return,
+            "/fail" => "500 Internal Server Error",
+            "/slow" => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                "200 OK"
+            }
+            _ => "200 OK",
+        };
+        let answer = format!("HTTP/1.1 {status}\r\ncontent-length: 2\r\n\r\nok");
+        if stream.write_all(answer.as_bytes()).await.is_err() {
+            return;
+        }
+    }
+}
+
+type HttpClient = Client<HttpConnector, Empty<Bytes>>;
+
+/// Sends `count` GETs of `path` through the proxy and checks each status.
+async fn send(client: &HttpClient, proxy: u16, path: &str, agent: &str, count: usize) {
+    let expected = match path {
+        "/fail" => StatusCode::INTERNAL_SERVER_ERROR,
+        "/close" => StatusCode::BAD_GATEWAY,
+        _ => StatusCode::OK,
+    };
+    for _ in 0..count {
+        let request = Request::get(format!("http://127.0.0.1:{proxy}{path}"))
+            .header("user-agent", agent)
+            .body(Empty::new())
+            .unwrap();
+        let response = client.request(request).await.unwrap();
+        assert_eq!(response.status(), expected, "{path}");
+    }
+}
+
+fn now_secs_f64() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+/// Sleeps until `offset` seconds after epoch second `at`.
+async fn sleep_until(at: u64, offset: f64) {
+    let wait = at as f64 + offset - now_secs_f64();
+    if wait > 0.0 {
+        tokio::time::sleep(Duration::from_secs_f64(wait)).await;
+    }
+}
+
+/// `stat` of `metric` per `period` over [start, end), as (period start, value).
+async fn series(
+    client: &aws_sdk_cloudwatch::Client,
+    metric: &str,
+    stat: &str,
+    period: i32,
+    (start, end): (u64, u64),
+) -> BTreeMap<i64, f64> {
+    let dimensions = [
+        ("LoadBalancer", LOAD_BALANCER),
+        ("TargetGroup", TARGET_GROUP),
+    ]
+    .map(|(name, value)| Dimension::builder().name(name).value(value).build());
+    let query = MetricDataQuery::builder()
+        .id("q")
+        .metric_stat(
+            MetricStat::builder()
+                .metric(
+                    Metric::builder()
+                        .namespace(contract::target_metric::NAMESPACE)
+                        .metric_name(metric)
+                        .set_dimensions(Some(dimensions.to_vec()))
+                        .build(),
+                )
+                .period(period)
+                .stat(stat)
+                .build(),
+        )
+        .build();
+    let output = client
+        .get_metric_data()
+        .metric_data_queries(query)
+        .start_time(DateTime::from_secs(start as i64))
+        .end_time(DateTime::from_secs(end as i64))
+        .send()
+        .await
+        .unwrap();
+    let result = &output.metric_data_results()[0];
+    result
+        .timestamps()
+        .iter()
+        .map(|t| t.secs())
+        .zip(result.values().iter().copied())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sums_per_period_are_what_the_client_sent() {
+    let moto = Moto::start();
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&moto.sdk_config().await);
+    let upstream_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream_port = upstream_listener.local_addr().unwrap().port();
+    tokio::spawn(upstream(upstream_listener));
+
+    let proxy_port = free_port();
+    let config = Config {
+        listen: ([127, 0, 0, 1], proxy_port).into(),
+        upstream: format!("127.0.0.1:{upstream_port}"),
+        period: Period::from_secs(5).unwrap(),
+        destination: Destination {
+            namespace: contract::target_metric::NAMESPACE.into(),
+            load_balancer: LOAD_BALANCER.into(),
+            target_group: TARGET_GROUP.into(),
+        },
+        upstream_idle_timeout: Duration::from_secs(4),
+        drain_timeout: Duration::from_secs(5),
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let proxy = tokio::spawn(target_signal::run(config, cloudwatch.clone(), async {
+        let _ = stopped.await;
+    }));
+    let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
+    let agent = "test-client/1.0";
+    let health = "ELB-HealthChecker/2.0";
+
+    // Two 5 s periods of one 10 s period, each batch well inside its period.
+    let window = (now_secs_f64() as u64 / 10 + 1) * 10;
+    sleep_until(window, 0.3).await;
+    send(&client, proxy_port, "/ok", agent, 20).await;
+    send(&client, proxy_port, "/fail", agent, 5).await;
+    send(&client, proxy_port, "/close", agent, 3).await;
+    send(&client, proxy_port, "/ok", health, 4).await;
+    sleep_until(window + 5, 0.3).await;
+    send(&client, proxy_port, "/ok", agent, 8).await;
+    send(&client, proxy_port, "/slow", agent, 2).await;
+    send(&client, proxy_port, "/fail", agent, 2).await;
+    send(&client, proxy_port, "/ok", health, 2).await;
+    // A third period, left partial: published on the way out.
+    sleep_until(window + 10, 0.3).await;
+    send(&client, proxy_port, "/ok", agent, 3).await;
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(30), proxy)
+        .await
+        .expect("the proxy stops after a drain")
+        .unwrap()
+        .unwrap();
+
+    let span = (window - 5, window + 15);
+    let requests = series(&cloudwatch, alb_metric::REQUEST_COUNT, "Sum", 5, span).await;
+    let expected = [
+        (window - 5, 0.0),
+        (window, 28.0),
+        (window + 5, 12.0),
+        (window + 10, 3.0),
+    ]
+    .map(|(t, v)| (t as i64, v));
+    assert_eq!(requests, BTreeMap::from(expected), "RequestCount per 5 s");
+    let errors = series(&cloudwatch, alb_metric::TARGET_5XX, "Sum", 5, span).await;
+    assert_eq!(errors.get(&(window as i64)), Some(&5.0));
+    assert_eq!(errors.get(&(window as i64 + 5)), Some(&2.0));
+    let refused = series(
+        &cloudwatch,
+        alb_metric::TARGET_CONNECTION_ERRORS,
+        "Sum",
+        5,
+        span,
+    )
+    .await;
+    assert_eq!(refused.get(&(window as i64)), Some(&3.0));
+    assert_eq!(refused.get(&(window as i64 + 5)), Some(&0.0));
+    let answered = series(
+        &cloudwatch,
+        alb_metric::RESPONSE_TIME,
+        "SampleCount",
+        5,
+        span,
+    )
+    .await;
+    assert_eq!(answered.get(&(window as i64)), Some(&25.0), "{answered:?}");
+    assert_eq!(
+        answered.get(&(window as i64 + 5)),
+        Some(&12.0),
+        "{answered:?}"
+    );
+    let slowest = series(&cloudwatch, alb_metric::RESPONSE_TIME, "Maximum", 5, span).await;
+    let slowest = slowest[&(window as i64 + 5)];
+    assert!((0.0495..0.080).contains(&slowest), "{slowest}");
+
+    // The 1-second data at a 10 s alarm's period.
+    let ten = (window, window + 10);
+    let requests = series(&cloudwatch, alb_metric::REQUEST_COUNT, "Sum", 10, ten).await;
+    assert_eq!(requests, BTreeMap::from([(window as i64, 40.0)]));
+    let errors = series(&cloudwatch, alb_metric::TARGET_5XX, "Sum", 10, ten).await;
+    assert_eq!(errors, BTreeMap::from([(window as i64, 7.0)]));
+}
