@@ -15,11 +15,13 @@ use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
 use aws_smithy_types::DateTime;
 use bytes::Bytes;
 use clap::Parser;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::Request;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 const BODY: &str = r#"{"user_id":"bench-user"}"#;
 /// Each slice goes to one side; short enough that both see the same machine (the other builds, the
@@ -124,10 +126,10 @@ async fn bench(args: Args) -> Result<(), String> {
     wait_ready(&client, proxy_port).await?;
 
     let started = SystemTime::now();
-    let ports = (direct_port, proxy_port);
-    let warm_up = drive(&client, ports, args.rps, WARM_UP).await;
+    let pools = (Pool::new(direct_port), Pool::new(proxy_port));
+    let warm_up = drive(&pools, args.rps, WARM_UP).await;
     let run = Duration::from_secs(u64::from(args.seconds));
-    let mut results = drive(&client, ports, args.rps, run).await;
+    let mut results = drive(&pools, args.rps, run).await;
     drop(signal); // SIGTERM: the proxy publishes its last, partial period and exits.
     drop(recommender);
     let published = published_requests(&moto, started).await?;
@@ -159,12 +161,7 @@ async fn wait_ready(client: &HttpClient, port: u16) -> Result<(), String> {
 
 /// Open loop: request i leaves at start + i/rps whatever the answers, to the side of its slice;
 /// its latency runs from the moment it is handed to the connection until its whole answer.
-async fn drive(
-    client: &HttpClient,
-    (direct, proxied): (u16, u16),
-    rps: u32,
-    length: Duration,
-) -> Results {
+async fn drive((direct, proxied): &(Arc<Pool>, Arc<Pool>), rps: u32, length: Duration) -> Results {
     let results = Arc::new(Mutex::new(Results::default()));
     let start = tokio::time::Instant::now();
     let total = u64::from(rps) * length.as_millis() as u64 / 1000;
@@ -173,10 +170,10 @@ async fn drive(
         let at = Duration::from_secs_f64(i as f64 / f64::from(rps));
         tokio::time::sleep_until(start + at).await;
         let through_proxy = (at.as_millis() / SLICE.as_millis()) % 2 == 1;
-        let port = if through_proxy { proxied } else { direct };
-        let (client, results) = (client.clone(), results.clone());
+        let pool = if through_proxy { proxied } else { direct }.clone();
+        let results = results.clone();
         tasks.spawn(async move {
-            let outcome = one_request(&client, port).await;
+            let outcome = one_request(&pool).await;
             let mut results = results.lock().unwrap_or_else(|p| p.into_inner());
             let side = if through_proxy {
                 &mut results.proxied
@@ -196,24 +193,97 @@ async fn drive(
     std::mem::take(&mut *results)
 }
 
-async fn one_request(client: &HttpClient, port: u16) -> Result<f64, String> {
-    let request = Request::post(format!("http://127.0.0.1:{port}/api/v1/recommendation"))
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from_static(BODY.as_bytes())))
-        .map_err(|e| e.to_string())?;
+/// Keep-alive connections to one port, reused one request at a time: hand-written HTTP/1.1, so
+/// that the driver (a debug build) spends little CPU of the 2 cores it shares with what it measures.
+struct Pool {
+    port: u16,
+    request: Vec<u8>,
+    idle: Mutex<Vec<TcpStream>>,
+}
+
+impl Pool {
+    fn new(port: u16) -> Arc<Pool> {
+        let request = format!(
+            "POST /api/v1/recommendation HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\
+             User-Agent: bench-signal\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\n\r\n{BODY}",
+            BODY.len()
+        );
+        Arc::new(Pool {
+            port,
+            request: request.into_bytes(),
+            idle: Mutex::new(Vec::new()),
+        })
+    }
+
+    async fn checkout(&self) -> Result<TcpStream, String> {
+        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        match idle {
+            Some(stream) => Ok(stream),
+            None => {
+                let stream = TcpStream::connect(("127.0.0.1", self.port))
+                    .await
+                    .map_err(|e| format!("connect to port {}: {e}", self.port))?;
+                stream.set_nodelay(true).map_err(|e| e.to_string())?;
+                Ok(stream)
+            }
+        }
+    }
+}
+
+/// One request on a pooled connection: its latency in µs, from the moment it is handed to a
+/// connection until the whole answer is read.
+async fn one_request(pool: &Pool) -> Result<f64, String> {
     let sent = Instant::now();
-    let response = client.request(request).await.map_err(|e| e.to_string())?;
-    let status = response.status();
-    response
-        .into_body()
-        .collect()
+    let mut stream = pool.checkout().await?;
+    stream
+        .write_all(&pool.request)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| format!("port {}: {e}", pool.port))?;
+    let (status, keep_alive) = read_response(&mut stream)
+        .await
+        .map_err(|e| format!("port {}: {e}", pool.port))?;
     let micros = sent.elapsed().as_secs_f64() * 1e6;
-    if !status.is_success() {
-        return Err(format!("status {status} from port {port}"));
+    if keep_alive {
+        pool.idle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(stream);
+    }
+    if !(200..300).contains(&status) {
+        return Err(format!("status {status} from port {}", pool.port));
     }
     Ok(micros)
+}
+
+/// Reads one response (status line, headers, a `Content-Length` body): (status, keep-alive).
+async fn read_response(stream: &mut TcpStream) -> std::io::Result<(u16, bool)> {
+    let mut buffer = Vec::with_capacity(1024);
+    let head_end = loop {
+        if let Some(at) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
+        if stream.read_buf(&mut buffer).await? == 0 {
+            return Err(std::io::Error::other("closed before a response head"));
+        }
+    };
+    let head = String::from_utf8_lossy(&buffer[..head_end]).to_ascii_lowercase();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| std::io::Error::other("no status line"))?;
+    let length: usize = head
+        .lines()
+        .find_map(|line| line.strip_prefix("content-length:"))
+        .and_then(|value| value.trim().parse().ok())
+        .ok_or_else(|| std::io::Error::other("no content-length"))?;
+    while buffer.len() < head_end + length {
+        if stream.read_buf(&mut buffer).await? == 0 {
+            return Err(std::io::Error::other("closed inside the body"));
+        }
+    }
+    Ok((status, !head.contains("connection: close")))
 }
 
 /// The emulator's RequestCount summed over every period of the run (minutes around it).

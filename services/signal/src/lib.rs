@@ -59,6 +59,8 @@ pub struct Config {
 pub enum Error {
     #[error("cannot listen on {0}: {1}")]
     Listen(SocketAddr, std::io::Error),
+    #[error("cannot start the publisher's thread: {0}")]
+    Publisher(std::io::Error),
 }
 
 /// Proxies on `config.listen` until `shutdown` completes, then stops accepting, lets open requests
@@ -75,7 +77,7 @@ pub async fn run(
     let first_start = config.period.start_at(SystemTime::now());
     let publisher = Publisher::new(cloudwatch, config.destination.clone(), first_start);
     let (stop, stopped) = watch::channel(false);
-    let publishing = tokio::spawn(publish_loop(publisher, recorder.clone(), stopped));
+    let published = spawn_publisher(publisher, recorder.clone(), stopped)?;
     tracing::info!(event = "started", listen = %config.listen, upstream = %config.upstream,
         period_seconds = config.period.secs(), namespace = %config.destination.namespace);
 
@@ -95,9 +97,8 @@ pub async fn run(
         );
     }
     let _ = stop.send(true);
-    if let Err(err) = publishing.await {
-        tracing::error!(event = "publisher_failed", error = %err);
-    }
+    // An error only means the publisher's thread ended without a word (it logged why).
+    let _ = published.await;
     tracing::info!(event = "stopped");
     Ok(())
 }
@@ -135,6 +136,31 @@ async fn serve(
         });
     }
     graceful
+}
+
+/// The publisher on a thread and runtime of its own: signing, serializing and the SDK's retries
+/// never hold up the request path, whatever runtime that runs on (measured: on the proxy's thread,
+/// each publish was a stall of the requests behind it). The receiver completes when it is done.
+fn spawn_publisher(
+    publisher: Publisher,
+    recorder: Arc<Recorder>,
+    stop: watch::Receiver<bool>,
+) -> Result<tokio::sync::oneshot::Receiver<()>, Error> {
+    let (done, finished) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("publisher".into())
+        .spawn(move || {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime.block_on(publish_loop(publisher, recorder, stop)),
+                Err(err) => tracing::error!(event = "publisher_failed", error = %err),
+            }
+            let _ = done.send(());
+        })
+        .map_err(Error::Publisher)?;
+    Ok(finished)
 }
 
 /// Publishes each period shortly after it ends; once told to stop, the periods left, the current

@@ -43,7 +43,10 @@ struct Cli {
     drain_timeout: u64,
 }
 
-#[tokio::main]
+/// One thread for the request path (the publisher has its own): measured with `cargo xtask
+/// bench-signal`, the multi-threaded runtime's hand-offs between workers doubled the p99 the proxy
+/// adds; one core of hyper is far more than a target's traffic needs.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
