@@ -207,6 +207,43 @@ mod tests {
             && d.dimensions().len() == 2));
     }
 
+    fn offline_publisher(first_start: u64) -> Publisher {
+        let config = aws_sdk_cloudwatch::Config::builder()
+            .behavior_version_latest()
+            .build();
+        Publisher::new(Client::from_conf(config), destination(), first_start)
+    }
+
+    #[test]
+    fn every_period_is_taken_once_in_order_with_zeros_between() {
+        let recorder = Recorder::new(crate::Period::from_secs(10).unwrap());
+        recorder.record(1_003, Outcome::ConnectionFailed);
+        recorder.record(1_025, Outcome::ConnectionFailed);
+        recorder.record(1_031, Outcome::ConnectionFailed);
+        let mut publisher = offline_publisher(990);
+        publisher.take(&recorder, 1_030);
+        let taken: Vec<(u64, u64)> = publisher
+            .pending
+            .iter()
+            .map(|w| (w.start, w.counts.requests))
+            .collect();
+        assert_eq!(taken, [(990, 0), (1_000, 1), (1_010, 0), (1_020, 1)]);
+        publisher.take(&recorder, 1_030);
+        assert_eq!(publisher.pending(), 4, "nothing taken twice");
+        // The open period stays with the recorder.
+        assert_eq!(recorder.take_before(u64::MAX)[0].start, 1_030);
+    }
+
+    #[test]
+    fn periods_older_than_ten_are_dropped() {
+        let recorder = Recorder::new(crate::Period::from_secs(10).unwrap());
+        let mut publisher = offline_publisher(1_000);
+        publisher.take(&recorder, 1_120);
+        publisher.drop_stale(&recorder, 1_120);
+        let starts: Vec<u64> = publisher.pending.iter().map(|w| w.start).collect();
+        assert_eq!(starts, (1_020..1_120).step_by(10).collect::<Vec<_>>());
+    }
+
     #[test]
     fn a_wide_distribution_is_split_into_datums_of_at_most_150_values() {
         let mut window = Window::empty(0);

@@ -145,19 +145,26 @@ async fn series(
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_sums_per_period_are_what_the_client_sent() {
-    let moto = Moto::start();
-    let cloudwatch = aws_sdk_cloudwatch::Client::new(&moto.sdk_config().await);
-    let upstream_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let upstream_port = upstream_listener.local_addr().unwrap().port();
-    tokio::spawn(upstream(upstream_listener));
+async fn start_upstream() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(upstream(listener));
+    port
+}
 
-    let proxy_port = free_port();
+type Running = (
+    u16,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<Result<(), target_signal::Error>>,
+);
+
+/// The proxy in-process on a free port: (its port, its stop signal, its end).
+fn start_proxy(cloudwatch: aws_sdk_cloudwatch::Client, period: u64, upstream: u16) -> Running {
+    let port = free_port();
     let config = Config {
-        listen: ([127, 0, 0, 1], proxy_port).into(),
-        upstream: format!("127.0.0.1:{upstream_port}"),
-        period: Period::from_secs(5).unwrap(),
+        listen: ([127, 0, 0, 1], port).into(),
+        upstream: format!("127.0.0.1:{upstream}"),
+        period: Period::from_secs(period).unwrap(),
         destination: Destination {
             namespace: contract::target_metric::NAMESPACE.into(),
             load_balancer: LOAD_BALANCER.into(),
@@ -167,9 +174,31 @@ async fn the_sums_per_period_are_what_the_client_sent() {
         drain_timeout: Duration::from_secs(5),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let proxy = tokio::spawn(target_signal::run(config, cloudwatch.clone(), async {
+    let proxy = tokio::spawn(target_signal::run(config, cloudwatch, async {
         let _ = stopped.await;
     }));
+    (port, stop, proxy)
+}
+
+async fn stop_proxy(
+    stop: tokio::sync::oneshot::Sender<()>,
+    proxy: tokio::task::JoinHandle<Result<(), target_signal::Error>>,
+) {
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(30), proxy)
+        .await
+        .expect("the proxy stops after a drain")
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sums_per_period_are_what_the_client_sent() {
+    let moto = Moto::start();
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&moto.sdk_config().await);
+    let upstream_port = start_upstream().await;
+
+    let (proxy_port, stop, proxy) = start_proxy(cloudwatch.clone(), 5, upstream_port);
     let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
     let agent = "test-client/1.0";
     let health = "ELB-HealthChecker/2.0";
@@ -189,12 +218,7 @@ async fn the_sums_per_period_are_what_the_client_sent() {
     // A third period, left partial: published on the way out.
     sleep_until(window + 10, 0.3).await;
     send(&client, proxy_port, "/ok", agent, 3).await;
-    stop.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(30), proxy)
-        .await
-        .expect("the proxy stops after a drain")
-        .unwrap()
-        .unwrap();
+    stop_proxy(stop, proxy).await;
 
     let span = (window - 5, window + 15);
     let requests = series(&cloudwatch, alb_metric::REQUEST_COUNT, "Sum", 5, span).await;
@@ -243,4 +267,53 @@ async fn the_sums_per_period_are_what_the_client_sent() {
     assert_eq!(requests, BTreeMap::from([(window as i64, 40.0)]));
     let errors = series(&cloudwatch, alb_metric::TARGET_5XX, "Sum", 10, ten).await;
     assert_eq!(errors, BTreeMap::from([(window as i64, 7.0)]));
+}
+
+/// CloudWatch down for 12 periods of 1 s: the periods older than 10 periods are dropped, the rest
+/// is published once it is back, each period once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_publish_is_retried_with_the_next_and_stale_periods_are_dropped() {
+    let moto = Moto::start();
+    let faults = alb_canary_tests::faults::Faults::new();
+    let sdk = faults.sdk_config(&moto.sdk_config().await);
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&sdk);
+    let upstream_port = start_upstream().await;
+    let (proxy_port, stop, proxy) = start_proxy(cloudwatch.clone(), 1, upstream_port);
+    let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
+    let agent = "test-client/1.0";
+
+    let outage = alb_canary_tests::faults::Target::operation("cloudwatch", "PutMetricData");
+    let start = now_secs_f64() as u64 + 1;
+    sleep_until(start, 0.3).await;
+    faults.fail(outage, alb_canary_tests::faults::Kind::Http503, u32::MAX);
+    send(&client, proxy_port, "/ok", agent, 5).await;
+    sleep_until(start + 8, 0.3).await;
+    send(&client, proxy_port, "/ok", agent, 7).await;
+    // Back after the publish at start + 11 dropped `start`, before the one at start + 13.
+    sleep_until(start + 12, 0.5).await;
+    faults.heal();
+    sleep_until(start + 14, 0.5).await;
+    stop_proxy(stop, proxy).await;
+
+    let requests = series(
+        &cloudwatch,
+        alb_metric::REQUEST_COUNT,
+        "Sum",
+        1,
+        (start, start + 13),
+    )
+    .await;
+    let at = |offset: u64| requests.get(&((start + offset) as i64)).copied();
+    assert_eq!(at(0), None, "older than 10 periods: dropped ({requests:?})");
+    assert_eq!(at(8), Some(7.0), "{requests:?}");
+    assert_eq!(at(5), Some(0.0), "{requests:?}");
+    assert_eq!(requests.values().sum::<f64>(), 7.0, "{requests:?}");
+    // The publishes at start + 11, + 12 (failed) and + 13 (back) each dropped the one period then
+    // older than 10: start, start + 1, start + 2; the other ten were published, each once.
+    assert_eq!(requests.len(), 10, "{requests:?}");
+    assert_eq!(
+        requests.keys().next(),
+        Some(&(start as i64 + 3)),
+        "{requests:?}"
+    );
 }
