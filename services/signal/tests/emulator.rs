@@ -10,7 +10,7 @@ use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
 use aws_smithy_types::DateTime;
 use bytes::Bytes;
 use contract::alb_metric;
-use http_body_util::Empty;
+use http_body_util::{BodyExt, Empty, Full};
 use hyper::{Request, StatusCode};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -49,20 +49,60 @@ async fn serve_upstream_connection(mut stream: TcpStream) {
         let head = String::from_utf8_lossy(&buffer[..head_end]).into_owned();
         buffer.drain(..head_end);
         let path = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
-        let status = match path.as_str() {
+        let answer = match path.as_str() {
             "/close" => return,
-            "/fail" => "500 Internal Server Error",
+            "/fail" => plain("500 Internal Server Error", "", "ok"),
             "/slow" => {
                 tokio::time::sleep(Duration::from_millis(50)).await;
-                "200 OK"
+                plain("200 OK", "", "ok")
             }
-            _ => "200 OK",
+            "/echo" => match echo(&head, &mut buffer, &mut stream).await {
+                Some(answer) => answer,
+                None => return,
+            },
+            "/stream" => {
+                let first = "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nfirst\r\n";
+                if stream.write_all(first.as_bytes()).await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                "4\r\nlast\r\n0\r\n\r\n".to_owned()
+            }
+            _ => plain("200 OK", "", "ok"),
         };
-        let answer = format!("HTTP/1.1 {status}\r\ncontent-length: 2\r\n\r\nok");
         if stream.write_all(answer.as_bytes()).await.is_err() {
             return;
         }
     }
+}
+
+fn plain(status: &str, extra_headers: &str, body: &str) -> String {
+    format!(
+        "HTTP/1.1 {status}\r\n{extra_headers}content-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// The request's body back, and its `x-test` header as `x-echo`.
+async fn echo(head: &str, buffer: &mut Vec<u8>, stream: &mut TcpStream) -> Option<String> {
+    let header = |name: &str| {
+        head.lines().find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.eq_ignore_ascii_case(name)
+                .then(|| value.trim().to_owned())
+        })
+    };
+    let length: usize = header("content-length")?.parse().ok()?;
+    while buffer.len() < length {
+        let mut chunk = [0u8; 4096];
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+        }
+    }
+    let body: Vec<u8> = buffer.drain(..length).collect();
+    let extra = format!("x-echo: {}\r\n", header("x-test").unwrap_or_default());
+    Some(plain("200 OK", &extra, &String::from_utf8_lossy(&body)))
 }
 
 type HttpClient = Client<HttpConnector, Empty<Bytes>>;
@@ -158,8 +198,12 @@ type Running = (
     tokio::task::JoinHandle<Result<(), target_signal::Error>>,
 );
 
-/// The proxy in-process on a free port: (its port, its stop signal, its end).
-fn start_proxy(cloudwatch: aws_sdk_cloudwatch::Client, period: u64, upstream: u16) -> Running {
+/// The proxy in-process on a free port, once it listens: (its port, its stop signal, its end).
+async fn start_proxy(
+    cloudwatch: aws_sdk_cloudwatch::Client,
+    period: u64,
+    upstream: u16,
+) -> Running {
     let port = free_port();
     let config = Config {
         listen: ([127, 0, 0, 1], port).into(),
@@ -177,7 +221,13 @@ fn start_proxy(cloudwatch: aws_sdk_cloudwatch::Client, period: u64, upstream: u1
     let proxy = tokio::spawn(target_signal::run(config, cloudwatch, async {
         let _ = stopped.await;
     }));
-    (port, stop, proxy)
+    for _ in 0..100 {
+        if TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            return (port, stop, proxy);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the proxy does not listen on 127.0.0.1:{port}");
 }
 
 async fn stop_proxy(
@@ -198,7 +248,7 @@ async fn the_sums_per_period_are_what_the_client_sent() {
     let cloudwatch = aws_sdk_cloudwatch::Client::new(&moto.sdk_config().await);
     let upstream_port = start_upstream().await;
 
-    let (proxy_port, stop, proxy) = start_proxy(cloudwatch.clone(), 5, upstream_port);
+    let (proxy_port, stop, proxy) = start_proxy(cloudwatch.clone(), 5, upstream_port).await;
     let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
     let agent = "test-client/1.0";
     let health = "ELB-HealthChecker/2.0";
@@ -278,7 +328,7 @@ async fn a_failed_publish_is_retried_with_the_next_and_stale_periods_are_dropped
     let sdk = faults.sdk_config(&moto.sdk_config().await);
     let cloudwatch = aws_sdk_cloudwatch::Client::new(&sdk);
     let upstream_port = start_upstream().await;
-    let (proxy_port, stop, proxy) = start_proxy(cloudwatch.clone(), 1, upstream_port);
+    let (proxy_port, stop, proxy) = start_proxy(cloudwatch.clone(), 1, upstream_port).await;
     let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
     let agent = "test-client/1.0";
 
@@ -316,4 +366,44 @@ async fn a_failed_publish_is_retried_with_the_next_and_stale_periods_are_dropped
         Some(&(start as i64 + 3)),
         "{requests:?}"
     );
+}
+
+/// Headers and bodies pass unchanged, a response body streams (its head arrives before its end),
+/// and a stop lets the request in flight finish.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_pass_unchanged_and_responses_stream_through_a_stop() {
+    let moto = Moto::start();
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&moto.sdk_config().await);
+    let upstream_port = start_upstream().await;
+    let (proxy_port, stop, proxy) = start_proxy(cloudwatch, 10, upstream_port).await;
+    let client: Client<HttpConnector, Full<Bytes>> =
+        Client::builder(TokioExecutor::new()).build_http();
+
+    let request = Request::post(format!("http://127.0.0.1:{proxy_port}/echo"))
+        .header("x-test", "kept as sent")
+        .body(Full::new(Bytes::from_static(b"{\"user_id\":\"u-1\"}")))
+        .unwrap();
+    let response = client.request(request).await.unwrap();
+    assert_eq!(response.headers()["x-echo"], "kept as sent");
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(&body[..], b"{\"user_id\":\"u-1\"}");
+
+    let asked = std::time::Instant::now();
+    let request = Request::get(format!("http://127.0.0.1:{proxy_port}/stream"))
+        .body(Full::default())
+        .unwrap();
+    let response = client.request(request).await.unwrap();
+    assert!(
+        asked.elapsed() < Duration::from_millis(250),
+        "the head waited for the body"
+    );
+    stop.send(()).unwrap();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(&body[..], b"firstlast");
+    assert!(asked.elapsed() >= Duration::from_millis(300));
+    tokio::time::timeout(Duration::from_secs(30), proxy)
+        .await
+        .expect("the proxy stops once the stream ended")
+        .unwrap()
+        .unwrap();
 }
