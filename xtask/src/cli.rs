@@ -160,6 +160,16 @@ pub enum Command {
         #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=1024))]
         connections: u64,
     },
+    /// The targets' signal proxy against the service direct: p50/p99/p99.9 and published counts
+    #[command(after_help = "Example:\n  cargo xtask bench-signal --rps 1000 --seconds 20")]
+    BenchSignal {
+        /// Requests per second, open loop (half of them through the proxy)
+        #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=20_000))]
+        rps: u32,
+        /// Seconds of measured load (after a 1 s warm-up)
+        #[arg(long, value_name = "S", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=600))]
+        seconds: u32,
+    },
     /// Both lab scenarios; reports their time and fault onset → V2 weight 0 [lab options]
     #[command(disable_help_flag = true)]
     BenchLab(Passthrough),
@@ -230,7 +240,7 @@ mod tests {
             .map(|c| c.get_name().to_owned())
             .filter(|name| name != "help")
             .collect();
-        assert_eq!(names.len(), 23, "{names:?}");
+        assert_eq!(names.len(), 24, "{names:?}");
         for name in &names {
             match parse(&[name, "--help"]) {
                 // Ours: clap's help, with the options and an example.

@@ -4,6 +4,7 @@
 //! file only dispatches.
 
 mod bench_service;
+mod bench_signal;
 mod bundle;
 mod check;
 mod cli;
@@ -76,6 +77,7 @@ fn run() -> Result {
             duration,
             connections,
         } => bench_service::bench(duration, connections),
+        Command::BenchSignal { rps, seconds } => bench_signal::bench(rps, seconds),
         Command::BenchLambda => lambda::bench(),
         Command::BenchPeers { canaries, only } => peers::bench(canaries, only.as_deref()),
         Command::BenchFaults { only } => faults::bench(only),

@@ -80,8 +80,9 @@ pub mod alb_metric {
     pub const RESPONSE_TIME: &str = "TargetResponseTime";
 }
 
-/// The targets' own signal (the signal proxy in front of the service on each instance): ALB's
-/// metric names and dimensions at high resolution, in a namespace of ours.
+/// The targets' own measurement of the ALB's target metrics (`services/signal`, a proxy on each
+/// instance): the same metric names and dimensions as [`alb_metric`], published every 10 s at
+/// 1-second storage resolution, so the controller reads either namespace with the same query.
 pub mod target_metric {
     pub const NAMESPACE: &str = "AlbCanary/Targets";
 }
