@@ -61,8 +61,16 @@ pub fn bench(args: &[String]) -> crate::Result {
     let aws = out.join("aws");
     let mut lab_args = args.to_vec();
     lab_args.extend(
-        ["--scenario", "rollback", "--timing", "aws", "--duration", "1500", "--out"]
-            .map(String::from),
+        [
+            "--scenario",
+            "rollback",
+            "--timing",
+            "aws",
+            "--duration",
+            "1500",
+            "--out",
+        ]
+        .map(String::from),
     );
     lab_args.push(aws.display().to_string());
     run_as(name, &lab_args)?;
@@ -80,14 +88,19 @@ pub fn bench(args: &[String]) -> crate::Result {
             if timing == "compressed" {
                 scenarios += seconds;
             }
-            println!("{timing:<10} {name:<9} {seconds:>6.1} s  end {}", summary["end"]);
+            println!(
+                "{timing:<10} {name:<9} {seconds:>6.1} s  end {}",
+                summary["end"]
+            );
             if let Some(onset) = summary["onset_to_zero_seconds"].as_f64() {
                 let target = if timing == "compressed" {
                     "target ≤ 30 s"
                 } else {
                     "ALB metrics as AWS delivers them: no target, measured"
                 };
-                println!("           fault onset → V2 weight 0 in HAProxy: {onset:.1} s ({target})");
+                println!(
+                    "           fault onset → V2 weight 0 in HAProxy: {onset:.1} s ({target})"
+                );
             }
         }
     }
