@@ -69,7 +69,16 @@ async fn main() -> ExitCode {
     };
     // The default chain: instance-role credentials and region from IMDS on EC2, AWS_ENDPOINT_URL
     // for the emulator.
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    // Bounded calls: a CloudWatch that hangs must not hold the last period's publish at a stop
+    // for longer than systemd waits, nor stack up periods behind one call.
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .operation_attempt_timeout(Duration::from_secs(3))
+        .operation_timeout(Duration::from_secs(8))
+        .build();
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(timeouts)
+        .load()
+        .await;
     let cloudwatch = aws_sdk_cloudwatch::Client::new(&sdk);
     match target_signal::run(config, cloudwatch, stop_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
