@@ -8,18 +8,17 @@
 //! or non-2xx request, or when the emulator's RequestCount differs from the proxied requests sent.
 
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
 use std::process::Command;
 
 use crate::project::{delegate, root, run_command, target_dir};
-use crate::service::build_static;
-use crate::target::{Arch, rust_target};
+use crate::service::{build_static, build_static_binary};
+use crate::target::Arch;
 use crate::venv;
 
 pub fn bench(rps: u32, seconds: u32) -> crate::Result {
     venv::ensure()?;
     let recommender = build_static(Arch::X86_64)?;
-    let signal = build_static_signal()?;
+    let signal = build_static_binary("target-signal", "alb-canary-signal", Arch::X86_64)?;
     // The driver in the dev profile: the binaries measured are the release ones, and the driver's
     // own cost falls on both sides of the comparison alike.
     run_command(crate::project::cargo().current_dir(root()).args([
@@ -48,23 +47,4 @@ pub fn bench(rps: u32, seconds: u32) -> crate::Result {
             .arg("--log-dir")
             .arg(&log_dir),
     )
-}
-
-/// The proxy as `build_static` builds the recommender (same flags, so the two share their
-/// dependencies' builds): `crt-static` for the target only, the release profile's strip.
-fn build_static_signal() -> crate::Result<PathBuf> {
-    let target = rust_target(Arch::X86_64);
-    eprintln!("building the static alb-canary-signal for {target}");
-    run_command(
-        crate::project::cargo()
-            .current_dir(root())
-            .args(["build", "--release", "-p", "target-signal"])
-            .args(["--bin", "alb-canary-signal", "--target", target])
-            .env("RUSTFLAGS", "-C target-feature=+crt-static")
-            .env_remove("CARGO_ENCODED_RUSTFLAGS"),
-    )?;
-    Ok(target_dir()
-        .join(target)
-        .join("release")
-        .join("alb-canary-signal"))
 }

@@ -60,9 +60,15 @@ pub fn service_version() -> crate::Result<String> {
 /// `cargo build --release -p recommender --target <arch>` with `crt-static`: one binary that runs on
 /// any Linux distribution and in a `scratch` image. Checked to be static and for the right machine.
 pub fn build_static(arch: Arch) -> crate::Result<PathBuf> {
+    build_static_binary("recommender", "recommender", arch)
+}
+
+/// One binary of one package built as [`build_static`] builds the recommender (the same flags, so
+/// the binaries an instance runs share their dependencies' builds), checked the same way.
+pub fn build_static_binary(package: &str, bin: &str, arch: Arch) -> crate::Result<PathBuf> {
     let target = rust_target(arch);
     require_std(target)?;
-    eprintln!("building the static recommender for {target}");
+    eprintln!("building the static {bin} for {target}");
     let mut cmd = crate::project::cargo();
     // --target keeps build scripts and proc-macros out of crt-static (they must stay dynamic
     // to be loaded by the host compiler); RUSTFLAGS then applies to the target binary only.
@@ -71,17 +77,16 @@ pub fn build_static(arch: Arch) -> crate::Result<PathBuf> {
             "build",
             "--release",
             "-p",
-            "recommender",
+            package,
+            "--bin",
+            bin,
             "--target",
             target,
         ])
         .env("RUSTFLAGS", "-C target-feature=+crt-static")
         .env_remove("CARGO_ENCODED_RUSTFLAGS");
     run_command(&mut cmd)?;
-    let binary = target_dir()
-        .join(target)
-        .join("release")
-        .join("recommender");
+    let binary = target_dir().join(target).join("release").join(bin);
     let elf = std::fs::read(&binary).map_err(|err| format!("{}: {err}", binary.display()))?;
     check_static_elf(&elf, arch).map_err(|problem| format!("{}: {problem}", binary.display()))?;
     eprintln!("{} is static ({} bytes)", binary.display(), elf.len());
