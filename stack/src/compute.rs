@@ -7,7 +7,7 @@ use crate::cfn::resources::{
     MetadataOptions, Monitoring, NetworkInterface, PolicyDocument, Principal, Role, Statement, Tag,
     TagSpecification, TargetGroup,
 };
-use crate::cfn::{Attributes, Cond, Expr, Fsbp, Handle, Param, Sub, Template, Waiver, sub_literal};
+use crate::cfn::{Attributes, Cond, Expr, Fsbp, Handle, Sub, Template, Waiver, sub_literal};
 use crate::container::{self, Container};
 use crate::load_balancer::LoadBalancing;
 use crate::network::Network;
@@ -19,6 +19,9 @@ use contract::release::Fleet;
 /// The service's systemd unit, owned by the service; typed once, embedded here.
 pub const SYSTEMD_UNIT: &str =
     include_str!("../../services/recommender/deploy/recommender@.service");
+/// The target signal's systemd unit, owned by the signal; run only with `TargetSignal=enabled`.
+pub const SIGNAL_UNIT: &str =
+    include_str!("../../services/signal/deploy/alb-canary-signal.service");
 /// The Docker host's image: `FROM scratch` + the same static binary, non-root.
 pub const DOCKERFILE: &str = include_str!("../../services/recommender/deploy/Dockerfile.host");
 
@@ -27,6 +30,8 @@ const ROOT_VOLUME_GIB: u16 = 16;
 const HOST_USER_HOME: &str = "/var/lib/recommender";
 
 pub struct Compute {
+    /// Every instance's role: the target signal adds its metrics right to it.
+    pub instance_role: Handle<Role>,
     pub v1_group: Handle<AutoScalingGroup>,
     /// Exists only with `CanaryPlatform=vm`.
     pub v2_group: Handle<AutoScalingGroup>,
@@ -74,6 +79,8 @@ export DEBIAN_FRONTEND=noninteractive
 
 ARTIFACT_BUCKET='${{ArtifactBucket}}'
 ARTIFACT_REGION='${{AWS::Region}}'
+# enabled: the target signal's proxy (published with each version) runs in front of the service.
+TARGET_SIGNAL='${{TargetSignal}}'
 S3_ENDPOINT=$(printenv S3_ENDPOINT || echo 'https://${{ArtifactBucket}}.s3.${{AWS::Region}}.${{AWS::URLSuffix}}')
 {function}
 fetch_until() {{
@@ -99,39 +106,125 @@ fetch_until "${{ArtifactPrefix}}/$version/recommender.sha256" /opt/recommender/s
 # and the release does not progress.
 (cd /opt/recommender/staging && sha256sum --check --strict recommender.sha256)
 install -m 0755 /opt/recommender/staging/recommender /opt/recommender/recommender
+if [[ "$TARGET_SIGNAL" == enabled ]]; then
+  fetch_until "${{ArtifactPrefix}}/$version/{signal}" /opt/recommender/staging/{signal}
+  fetch_until "${{ArtifactPrefix}}/$version/{signal}.sha256" /opt/recommender/staging/{signal}.sha256
+  (cd /opt/recommender/staging && sha256sum --check --strict {signal}.sha256)
+  install -m 0755 /opt/recommender/staging/{signal} /opt/recommender/{signal}
+fi
 echo "$version" > /opt/recommender/version
 "#,
         function = sub_literal(FETCH_FUNCTION),
         fleet = fleet.as_str(),
         max_rest = contract::release::MAX_VERSION_LEN - 1,
+        signal = contract::release::SIGNAL_BINARY,
     )
 }
 
-/// User data of a V1 or V2 instance: the binary as the systemd unit `recommender@<model>`.
-pub fn vm_user_data(model: &str, fleet: Fleet, storage: &Storage, prefix: &Param) -> Expr {
+/// What the instance's user data needs besides its script: the handles its `${X}` name.
+pub struct BootInputs<'a> {
+    pub storage: &'a Storage,
+    pub params: &'a Parameters,
+    pub load_balancing: &'a LoadBalancing,
+}
+
+impl BootInputs<'_> {
+    fn user_data(&self, script: String, target_group: &Handle<TargetGroup>) -> Expr {
+        Expr::base64(
+            Sub::new(script)
+                .var(&self.storage.artifact_bucket)
+                .var(&self.params.artifact_prefix)
+                .var(&self.params.target_signal)
+                .var(&self.load_balancing.alb)
+                .var(target_group)
+                .build(),
+        )
+    }
+}
+
+/// With `TargetSignal=enabled`: `alb-canary-signal` on `listen_port` (the port the ALB reaches)
+/// in front of the service, which then listens on loopback only; the proxy publishes under the
+/// ALB's own dimensions of this instance's target group.
+fn signal_script(listen_port: u16, target_group: &Handle<TargetGroup>, alb_id: &str) -> String {
+    format!(
+        r#"if [[ "$TARGET_SIGNAL" == enabled ]]; then
+  cat > /etc/alb-canary-signal.env <<'ENV'
+SIGNAL_LISTEN=0.0.0.0:{listen_port}
+SIGNAL_UPSTREAM=127.0.0.1:{upstream}
+SIGNAL_LOAD_BALANCER=${{{alb_id}.LoadBalancerFullName}}
+SIGNAL_TARGET_GROUP=${{{target_group}.TargetGroupFullName}}
+ENV
+  cat > /etc/systemd/system/{signal}.service <<'UNIT'
+{unit}UNIT
+  systemctl daemon-reload
+  systemctl enable --now {signal}.service
+fi
+"#,
+        upstream = crate::target_signal::SERVICE_BEHIND_PROXY_PORT,
+        target_group = target_group.id(),
+        signal = contract::release::SIGNAL_BINARY,
+        unit = sub_literal(SIGNAL_UNIT),
+    )
+}
+
+/// The unit's own `ExecStart=`, with the service on loopback behind the proxy.
+fn exec_start_behind_proxy() -> String {
+    let line = SYSTEMD_UNIT
+        .lines()
+        .find(|line| line.starts_with("ExecStart="))
+        .expect("the recommender's unit has an ExecStart=");
+    let public = format!("--port {}", crate::security::APP_PORT);
+    assert!(line.ends_with(&public), "the unit's ExecStart= ends with {public}: {line}");
+    line.replace(
+        &public,
+        &format!(
+            "--host 127.0.0.1 --port {}",
+            crate::target_signal::SERVICE_BEHIND_PROXY_PORT
+        ),
+    )
+}
+
+/// User data of a V1 or V2 instance: the binary as the systemd unit `recommender@<model>`; with
+/// the target signal, a drop-in moves it to loopback behind the proxy.
+pub fn vm_user_data(
+    model: &str,
+    fleet: Fleet,
+    inputs: &BootInputs<'_>,
+    target_group: &Handle<TargetGroup>,
+) -> Expr {
     let script = format!(
         "{fetch}
 cat > /etc/systemd/system/recommender@.service <<'UNIT'
 {unit}UNIT
+if [[ \"$TARGET_SIGNAL\" == enabled ]]; then
+  install -d -m 0755 /etc/systemd/system/recommender@.service.d
+  cat > /etc/systemd/system/recommender@.service.d/60-target-signal.conf <<'DROPIN'
+[Service]
+ExecStart=
+{exec_start}
+DROPIN
+fi
 systemctl daemon-reload
 systemctl enable --now recommender@{model}.service
-",
+{signal}",
         fetch = fetch_script(fleet),
         unit = sub_literal(SYSTEMD_UNIT),
+        exec_start = sub_literal(&exec_start_behind_proxy()),
+        signal = signal_script(
+            crate::security::APP_PORT,
+            target_group,
+            inputs.load_balancing.alb.id()
+        ),
     );
-    Expr::base64(
-        Sub::new(script)
-            .var(&storage.artifact_bucket)
-            .var(prefix)
-            .build(),
-    )
+    inputs.user_data(script, target_group)
 }
 
 /// User data of the Docker host: V2 as a rootless Podman container (`docs/container-security.md`).
 /// Root installs and configures; the engine and the container belong to the unprivileged
 /// `recommender` user, whose systemd starts the Quadlet unit rendered from [`container`].
-pub fn docker_user_data(storage: &Storage, prefix: &Param) -> Expr {
+pub fn docker_user_data(inputs: &BootInputs<'_>, target_group: &Handle<TargetGroup>) -> Expr {
     let spec = Container::recommender_v2();
+    let behind_proxy = Container::recommender_v2_behind_proxy();
     let script = format!(
         "{fetch}
 until apt-get -o DPkg::Lock::Timeout=600 update \\
@@ -220,10 +313,16 @@ cat > {home}/image/Dockerfile <<'DOCKERFILE'
 as_engine_owner podman build --format docker --pull=never -t {image} {home}/image
 as_engine_owner podman image prune --force
 
-# The container: a Quadlet unit of the owner's systemd, in a directory only root can change.
+# The container: a Quadlet unit of the owner's systemd, in a directory only root can change. With
+# the target signal it publishes on loopback only, and the proxy takes host port 80.
 install -d -m 0755 {quadlet_dir}/$uid
-cat > {quadlet_dir}/$uid/{unit}.container <<'QUADLET'
+if [[ \"$TARGET_SIGNAL\" == enabled ]]; then
+  cat > {quadlet_dir}/$uid/{unit}.container <<'QUADLET'
+{quadlet_behind_proxy}QUADLET
+else
+  cat > {quadlet_dir}/$uid/{unit}.container <<'QUADLET'
 {quadlet}QUADLET
+fi
 cat > /usr/local/sbin/restart-recommender-v2 <<RUN
 #!/bin/bash
 exec runuser -u {user} -- env XDG_RUNTIME_DIR=/run/user/$uid systemctl --user restart {unit}.service
@@ -231,7 +330,7 @@ RUN
 chmod 0755 /usr/local/sbin/restart-recommender-v2
 as_engine_owner systemctl --user daemon-reload
 /usr/local/sbin/restart-recommender-v2
-",
+{signal}",
         fetch = fetch_script(Fleet::Canary),
         uid = spec.user.0,
         uid_offset = spec.user.0 - 1,
@@ -243,13 +342,14 @@ as_engine_owner systemctl --user daemon-reload
         unit = spec.name,
         dockerfile = sub_literal(DOCKERFILE),
         quadlet = sub_literal(&spec.quadlet()),
+        quadlet_behind_proxy = sub_literal(&behind_proxy.quadlet()),
+        signal = signal_script(
+            spec.publish.host_port,
+            target_group,
+            inputs.load_balancing.alb.id()
+        ),
     );
-    Expr::base64(
-        Sub::new(script)
-            .var(&storage.artifact_bucket)
-            .var(prefix)
-            .build(),
-    )
+    inputs.user_data(script, target_group)
 }
 
 struct Group<'a> {
@@ -314,11 +414,21 @@ pub fn build(
         },
     );
 
+    let inputs = BootInputs {
+        storage,
+        params,
+        load_balancing,
+    };
     let groups = [
         Group {
             id: "V1",
             model: "v1",
-            user_data: vm_user_data("v1", Fleet::Stable, storage, &params.artifact_prefix),
+            user_data: vm_user_data(
+                "v1",
+                Fleet::Stable,
+                &inputs,
+                &load_balancing.target_group_v1,
+            ),
             count: params.v1_instance_count.r#ref(),
             target_group: &load_balancing.target_group_v1,
             condition: None,
@@ -329,7 +439,12 @@ pub fn build(
         Group {
             id: "V2",
             model: "v2",
-            user_data: vm_user_data("v2", Fleet::Canary, storage, &params.artifact_prefix),
+            user_data: vm_user_data(
+                "v2",
+                Fleet::Canary,
+                &inputs,
+                &load_balancing.target_group_v2,
+            ),
             count: params.v2_instance_count.r#ref(),
             target_group: &load_balancing.target_group_v2,
             condition: Some(&conds.canary_on_vm),
@@ -338,7 +453,7 @@ pub fn build(
         Group {
             id: "DockerHost",
             model: "v2",
-            user_data: docker_user_data(storage, &params.artifact_prefix),
+            user_data: docker_user_data(&inputs, &load_balancing.target_group_v2_docker),
             count: "1".into(),
             target_group: &load_balancing.target_group_v2_docker,
             condition: Some(&conds.canary_on_docker),
@@ -483,6 +598,7 @@ pub fn build(
         <[_; 3]>::try_from(handles).expect("three groups");
 
     Compute {
+        instance_role,
         v1_group,
         v2_group,
         docker_host_group,

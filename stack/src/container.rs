@@ -123,6 +123,18 @@ impl Container {
         }
     }
 
+    /// The same container behind `alb-canary-signal` (`TargetSignal=enabled`): published on the
+    /// host's loopback only, where the proxy on host port 80 forwards.
+    pub fn recommender_v2_behind_proxy() -> Container {
+        let mut container = Container::recommender_v2();
+        container.publish = Publish {
+            host_ip: Some(IpAddr::from([127, 0, 0, 1])),
+            host_port: crate::target_signal::SERVICE_BEHIND_PROXY_PORT,
+            container_port: container.publish.container_port,
+        };
+        container
+    }
+
     /// The health command in exec form (a JSON array): `scratch` has no shell to run a string.
     pub fn health_cmd(&self) -> String {
         format!(

@@ -42,6 +42,7 @@ pub struct ControllerParameters {
     pub latency_threshold_seconds: Param,
     pub alarm_evaluation_periods: Param,
     pub alarm_period_seconds: Param,
+    pub target_alarm_min_requests: Param,
     pub notification_email: Param,
     pub log_retention_days: Param,
     pub history_retention_days: Param,
@@ -86,6 +87,15 @@ fn declare_parameters(template: &mut Template) -> (ControllerParameters, Cond) {
         alarm_period_seconds: template.parameter(
             "CanaryAlarmPeriodSeconds",
             ParamSpec::number("Length of one alarm period, in seconds (ALB metrics are per minute).", 60, 60, 3600),
+        ),
+        target_alarm_min_requests: template.parameter(
+            "TargetAlarmMinRequests",
+            ParamSpec::number(
+                "With TargetSignal=enabled: V2 requests one 10-second period needs before the target signal's 5XX-rate and latency alarms may count it as breaching.",
+                10,
+                1,
+                1_000_000,
+            ),
         ),
         notification_email: template.parameter(
             "NotificationEmail",
@@ -265,10 +275,21 @@ pub fn build(
         Attributes::new().waive(&[crate::security::INLINE_POLICY_WAIVER]),
     );
 
-    let alarm_names: Vec<Expr> = AlarmKind::ALL
-        .iter()
-        .map(|kind| stack_scoped(kind.suffix()))
-        .collect();
+    // The alarms that exist: the rollback function acts on these only, `status` reads these.
+    let alarm_names = |with_target_signal: bool| {
+        Expr::join(
+            ",",
+            AlarmKind::ALL
+                .iter()
+                .filter(|kind| with_target_signal || !kind.needs_target_signal())
+                .map(|kind| stack_scoped(kind.suffix())),
+        )
+    };
+    let alarm_names = Expr::if_(
+        &fleets.conditions.target_signal_on,
+        alarm_names(true),
+        alarm_names(false),
+    );
     // Both functions get the same settings: the controller's configuration is one type, and the
     // operator commands read it from either function.
     let environment = || {
@@ -293,7 +314,7 @@ pub fn build(
         variables.insert(contract::env::PLAN, params.plan.r#ref());
         variables.insert(
             contract::env::ROLLBACK_ALARMS,
-            Expr::join(",", alarm_names.clone()),
+            alarm_names.clone(),
         );
         variables.insert(
             contract::env::HISTORY_DAYS,
@@ -479,10 +500,17 @@ pub fn build(
 
     let mut alarm_arns = Vec::new();
     for kind in AlarmKind::ALL {
+        let exists = || {
+            if kind.needs_target_signal() {
+                Attributes::new().condition(&fleets.conditions.target_signal_on)
+            } else {
+                Attributes::new()
+            }
+        };
         let alarm = template.add_with(
             kind.logical_id(),
             canary_alarm(kind, lb, &params, &rollback, &topic),
-            Attributes::new().waive(&[Waiver {
+            exists().waive(&[Waiver {
                 control: Fsbp::NoControl,
                 checkov: &[],
                 cfn_nag: &["W28"],
@@ -490,8 +518,16 @@ pub fn build(
                 reason: "the rollback function's environment lists the alarms by name and the alarms' actions name the function, so generated names would be a circular dependency, and each name starts with the stack's name so stacks never collide",
             }]),
         );
-        alarm_arns.push(alarm.get_att("Arn"));
-        template.add(
+        alarm_arns.push(if kind.needs_target_signal() {
+            Expr::if_(
+                &fleets.conditions.target_signal_on,
+                alarm.get_att("Arn"),
+                Expr::no_value(),
+            )
+        } else {
+            alarm.get_att("Arn")
+        });
+        template.add_with(
             &format!("{}InvokesRollback", kind.logical_id()),
             Permission {
                 action: "lambda:InvokeFunction",
@@ -500,6 +536,7 @@ pub fn build(
                 source_account: Expr::pseudo("AWS::AccountId"),
                 source_arn: alarm.get_att("Arn"),
             },
+            exists(),
         );
     }
 

@@ -15,6 +15,7 @@ mod outputs;
 pub mod parameters;
 pub mod security;
 pub mod storage;
+pub mod target_signal;
 
 use cfn::Template;
 
@@ -55,6 +56,7 @@ pub struct Stack {
     pub storage: storage::Storage,
     pub load_balancing: load_balancer::LoadBalancing,
     pub compute: compute::Compute,
+    pub target_signal: target_signal::TargetSignal,
 }
 
 /// Network, load balancer and compute, without outputs.
@@ -81,6 +83,13 @@ pub fn build(_options: &Options) -> Stack {
         &storage,
         &load_balancing,
     );
+    let target_signal = target_signal::build(
+        &mut template,
+        &conditions,
+        &network,
+        &security,
+        &compute.instance_role,
+    );
     Stack {
         template,
         parameters,
@@ -89,6 +98,7 @@ pub fn build(_options: &Options) -> Stack {
         storage,
         load_balancing,
         compute,
+        target_signal,
     }
 }
 

@@ -30,6 +30,7 @@ pub struct Parameters {
     pub waf_rate_limit: Param,
     pub alb_deletion_protection: Param,
     pub alb_access_logs: Param,
+    pub target_signal: Param,
 }
 
 pub struct Conditions {
@@ -43,6 +44,9 @@ pub struct Conditions {
     pub has_certificate: Cond,
     /// `AlbAccessLogs` is `enabled`: the ALB writes access logs to the stack's log bucket.
     pub has_access_logs: Cond,
+    /// `TargetSignal` is `enabled`: every instance runs `alb-canary-signal` in front of the service,
+    /// publishing 10 s metrics through the `monitoring` interface endpoint, with 10 s alarms on them.
+    pub target_signal_on: Cond,
 }
 
 pub fn declare(template: &mut Template) -> (Parameters, Conditions) {
@@ -162,6 +166,14 @@ pub fn declare(template: &mut Template) -> (Parameters, Conditions) {
             )
             .allowed(&["enabled", "disabled"]),
         ),
+        target_signal: template.parameter(
+            "TargetSignal",
+            ParamSpec::string(
+                "enabled: each instance runs alb-canary-signal in front of the service (port 8000, or 80 on the Docker host) and publishes 10-second request, 5XX and latency metrics to CloudWatch (AlbCanary/Targets) through a monitoring interface endpoint; 10-second alarms on them roll V2 back within seconds. disabled: only the ALB's per-minute metrics.",
+                "disabled",
+            )
+            .allowed(&["enabled", "disabled"]),
+        ),
     };
     let conditions = Conditions {
         nat_per_az: template.condition(
@@ -183,6 +195,10 @@ pub fn declare(template: &mut Template) -> (Parameters, Conditions) {
         has_access_logs: template.condition(
             "HasAccessLogs",
             Expr::equals(parameters.alb_access_logs.r#ref(), "enabled"),
+        ),
+        target_signal_on: template.condition(
+            "TargetSignalOn",
+            Expr::equals(parameters.target_signal.r#ref(), "enabled"),
         ),
     };
     (parameters, conditions)

@@ -240,10 +240,29 @@ pub fn build(
             port(DOCKER_HOST_PORT),
         ),
         entry("InEphemeral", 120, IN, anywhere(), INSTANCE_EPHEMERAL),
-        entry("OutEphemeralToPublic1", 100, OUT, public1, EPHEMERAL),
-        entry("OutEphemeralToPublic2", 101, OUT, public2, EPHEMERAL),
+        entry("OutEphemeralToPublic1", 100, OUT, public1.clone(), EPHEMERAL),
+        entry("OutEphemeralToPublic2", 101, OUT, public2.clone(), EPHEMERAL),
         entry("OutHttps", 110, OUT, anywhere(), port(443)),
         entry("OutHttp", 120, OUT, anywhere(), port(80)),
+        // The monitoring endpoint has an interface in each private subnet, and an instance's
+        // resolver may hand it the other subnet's: HTTPS between the private subnets and the
+        // replies to the instances' client ports (within one subnet no NACL applies).
+        Entry {
+            condition: Some(&conds.target_signal_on),
+            ..entry("InHttpsFromPrivate1", 130, IN, private1.clone(), port(443))
+        },
+        Entry {
+            condition: Some(&conds.target_signal_on),
+            ..entry("InHttpsFromPrivate2", 131, IN, private2.clone(), port(443))
+        },
+        Entry {
+            condition: Some(&conds.target_signal_on),
+            ..entry("OutEphemeralToPrivate1", 130, OUT, private1.clone(), INSTANCE_EPHEMERAL)
+        },
+        Entry {
+            condition: Some(&conds.target_signal_on),
+            ..entry("OutEphemeralToPrivate2", 131, OUT, private2.clone(), INSTANCE_EPHEMERAL)
+        },
     ];
     let private_nacl_associations = add_nacl(
         template,

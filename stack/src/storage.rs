@@ -374,6 +374,9 @@ pub fn build(template: &mut Template, network: &Network) -> Storage {
                 .iter()
                 .map(|t| t.r#ref())
                 .collect(),
+            subnet_ids: Vec::new(),
+            security_group_ids: Vec::new(),
+            private_dns_enabled: None,
             policy_document: PolicyDocument::new(vec![
                 Statement {
                     sid: Some("ReadArtifactBucketOnly"),

@@ -10,6 +10,10 @@ pub const BINARY: &str = "recommender";
 /// Its checksum under `<prefix>/<version>/`, in `sha256sum` format (`<hex>  recommender`), so the
 /// instance verifies it with `sha256sum -c`. Written last: a version is published once it exists.
 pub const CHECKSUM: &str = "recommender.sha256";
+/// The target signal's binary under `<prefix>/<version>/`, published with each version and run in
+/// front of the service when the stack's `TargetSignal` is enabled; its checksum is
+/// `alb-canary-signal.sha256`, written before the recommender's.
+pub const SIGNAL_BINARY: &str = "alb-canary-signal";
 /// The folder under `<prefix>/` holding one pointer object per fleet: its body is the version.
 pub const FLEETS: &str = "fleets";
 /// Longest accepted version string.
@@ -67,14 +71,55 @@ fn join(prefix: &str, rest: &str) -> String {
     }
 }
 
+/// One binary of a version: each is published with a `sha256sum` checksum beside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Artifact {
+    Recommender,
+    Signal,
+}
+
+impl Artifact {
+    /// Publishing order: the recommender's checksum last, since it marks the version published.
+    pub const ALL: [Artifact; 2] = [Artifact::Signal, Artifact::Recommender];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Artifact::Recommender => BINARY,
+            Artifact::Signal => SIGNAL_BINARY,
+        }
+    }
+
+    /// `<prefix>/<version>/<name>`.
+    pub fn key(self, prefix: &str, version: &str) -> String {
+        join(prefix, &format!("{version}/{}", self.name()))
+    }
+
+    /// `<prefix>/<version>/<name>.sha256`.
+    pub fn checksum_key(self, prefix: &str, version: &str) -> String {
+        join(prefix, &format!("{version}/{}.sha256", self.name()))
+    }
+
+    /// The checksum object's body for this binary whose SHA-256 is `hex`.
+    pub fn checksum_body(self, hex: &str) -> String {
+        format!("{hex}  {}\n", self.name())
+    }
+
+    /// The hex digest in this binary's checksum body, if it is one.
+    pub fn parse_checksum(self, body: &str) -> Option<&str> {
+        let (hex, name) = body.trim_end().split_once("  ")?;
+        (name == self.name() && hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit()))
+            .then_some(hex)
+    }
+}
+
 /// `<prefix>/<version>/recommender`.
 pub fn binary_key(prefix: &str, version: &str) -> String {
-    join(prefix, &format!("{version}/{BINARY}"))
+    Artifact::Recommender.key(prefix, version)
 }
 
 /// `<prefix>/<version>/recommender.sha256`.
 pub fn checksum_key(prefix: &str, version: &str) -> String {
-    join(prefix, &format!("{version}/{CHECKSUM}"))
+    Artifact::Recommender.checksum_key(prefix, version)
 }
 
 /// `<prefix>/fleets/<stable|canary>`: the version that fleet's instances fetch when they boot.
@@ -84,13 +129,12 @@ pub fn fleet_key(prefix: &str, fleet: Fleet) -> String {
 
 /// The checksum object's body for a binary whose SHA-256 is `hex`.
 pub fn checksum_body(hex: &str) -> String {
-    format!("{hex}  {BINARY}\n")
+    Artifact::Recommender.checksum_body(hex)
 }
 
 /// The hex digest in a checksum object's body, if it is one.
 pub fn parse_checksum(body: &str) -> Option<&str> {
-    let (hex, name) = body.trim_end().split_once("  ")?;
-    (name == BINARY && hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit())).then_some(hex)
+    Artifact::Recommender.parse_checksum(body)
 }
 
 #[cfg(test)]
@@ -143,5 +187,28 @@ mod tests {
         assert_eq!(parse_checksum(&body), Some(hex.as_str()));
         assert_eq!(parse_checksum("abc  recommender"), None);
         assert_eq!(parse_checksum(&format!("{hex}  other")), None);
+    }
+
+    #[test]
+    fn the_signal_is_published_beside_the_recommender_under_its_own_name() {
+        let hex = "cd".repeat(32);
+        let signal = Artifact::Signal;
+        assert_eq!(
+            signal.key("artifacts", "1.1.0"),
+            "artifacts/1.1.0/alb-canary-signal"
+        );
+        assert_eq!(
+            signal.checksum_key("artifacts", "1.1.0"),
+            "artifacts/1.1.0/alb-canary-signal.sha256"
+        );
+        let body = signal.checksum_body(&hex);
+        assert_eq!(signal.parse_checksum(&body), Some(hex.as_str()));
+        // One binary's checksum never verifies the other.
+        assert_eq!(Artifact::Recommender.parse_checksum(&body), None);
+        assert_eq!(
+            Artifact::ALL.last(),
+            Some(&Artifact::Recommender),
+            "the recommender's checksum marks a version published: it is written last"
+        );
     }
 }

@@ -5,13 +5,43 @@ use crate::cfn::serverless::{
     Alarm, AlarmMetric, Dimension, Function, Metric, MetricDataQuery, MetricStat, Queue,
     SingleMetric, Topic,
 };
-use crate::cfn::{Expr, Handle, Sub};
+use crate::cfn::{Expr, Handle, Param, Sub};
 use crate::load_balancer::LoadBalancing;
 
 use super::names::stack_scoped;
 use super::{AlarmKind, ControllerParameters};
 
-fn canary_dimensions(lb: &LoadBalancing) -> Vec<Dimension> {
+/// The target signal's alarms judge 10 s periods (CloudWatch's high-resolution alarm period)...
+pub const TARGET_ALARM_PERIOD_SECONDS: u32 = 10;
+/// ...and fire on 2 breaching periods out of 2: one bad 10 s period of a few dozen requests is
+/// too little evidence, three would cost 10 s more of a bad V2 (onset to alarm: 20-30 s).
+pub const TARGET_ALARM_PERIODS: u32 = 2;
+
+/// Which fleet's metrics a query reads.
+#[derive(Clone, Copy)]
+enum Fleet {
+    Stable,
+    Canary,
+}
+
+/// Whose metrics: the ALB's per minute, or the target signal's per 10 s (same names, same
+/// dimensions, another namespace).
+#[derive(Clone, Copy)]
+enum Source {
+    Alb,
+    Targets,
+}
+
+impl Source {
+    fn namespace(self) -> &'static str {
+        match self {
+            Source::Alb => contract::alb_metric::NAMESPACE,
+            Source::Targets => contract::target_metric::NAMESPACE,
+        }
+    }
+}
+
+fn dimensions(lb: &LoadBalancing, fleet: Fleet) -> Vec<Dimension> {
     vec![
         Dimension {
             name: "LoadBalancer",
@@ -19,9 +49,84 @@ fn canary_dimensions(lb: &LoadBalancing) -> Vec<Dimension> {
         },
         Dimension {
             name: "TargetGroup",
-            value: lb.canary_target_group_full_name.clone(),
+            value: match fleet {
+                Fleet::Stable => lb.target_group_v1.get_att("TargetGroupFullName"),
+                Fleet::Canary => lb.canary_target_group_full_name.clone(),
+            },
         },
     ]
+}
+
+fn canary_dimensions(lb: &LoadBalancing) -> Vec<Dimension> {
+    dimensions(lb, Fleet::Canary)
+}
+
+/// V2's error rate in percent, 0 below `min_requests` requests in the period: fewer requests are
+/// no evidence either way. Error counts are FILLed with 0 because ALB publishes them only when
+/// non-zero.
+fn error_rate(source: Source, lb: &LoadBalancing, period: &Expr, min_requests: &Param) -> AlarmMetric {
+    let query = |id, metric| query(id, source, metric, "Sum", Fleet::Canary, lb, period);
+    AlarmMetric::Math {
+        metrics: vec![
+            query("errors", contract::alb_metric::TARGET_5XX),
+            query("connection_errors", contract::alb_metric::TARGET_CONNECTION_ERRORS),
+            query("requests", contract::alb_metric::REQUEST_COUNT),
+            MetricDataQuery {
+                id: "rate",
+                expression: Some(
+                    Sub::new(format!(
+                        "IF(requests >= ${{{}}}, \
+                         100 * (FILL(errors, 0) + FILL(connection_errors, 0)) / requests, 0)",
+                        min_requests.id()
+                    ))
+                    .var(min_requests)
+                    .build(),
+                ),
+                label: Some("V2 5XX rate (%)"),
+                metric_stat: None,
+                return_data: true,
+            },
+        ],
+    }
+}
+
+/// How far V2's 10 s p99 is above what it may be, in seconds (the alarm fires above 0): at most
+/// the plan's default ratio times V1's p99 in the same period plus its margin (a slowdown both
+/// fleets share is not V2's fault), and never above the absolute threshold. A period without V1
+/// data leaves only the absolute threshold. 0 below `min_requests` V2 requests: the p99 of a
+/// handful is their slowest one.
+fn latency_excess(lb: &LoadBalancing, params: &ControllerParameters) -> AlarmMetric {
+    let period = Expr::lit(TARGET_ALARM_PERIOD_SECONDS);
+    let source = Source::Targets;
+    let rules = contract::LatencyRules::default();
+    let min_requests = &params.target_alarm_min_requests;
+    let ceiling = &params.latency_threshold_seconds;
+    AlarmMetric::Math {
+        metrics: vec![
+            query("v2", source, contract::alb_metric::RESPONSE_TIME, "p99", Fleet::Canary, lb, &period),
+            query("v1", source, contract::alb_metric::RESPONSE_TIME, "p99", Fleet::Stable, lb, &period),
+            query("requests", source, contract::alb_metric::REQUEST_COUNT, "Sum", Fleet::Canary, lb, &period),
+            MetricDataQuery {
+                id: "excess",
+                expression: Some(
+                    Sub::new(format!(
+                        "IF(requests >= ${{{min}}}, \
+                         MAX([v2 - ({ratio} * FILL(v1, 1000) + {margin}), v2 - ${{{ceiling}}}]), 0)",
+                        min = min_requests.id(),
+                        ceiling = ceiling.id(),
+                        ratio = rules.ratio,
+                        margin = rules.margin_ms / 1000.0,
+                    ))
+                    .var(min_requests)
+                    .var(ceiling)
+                    .build(),
+                ),
+                label: Some("V2 p99 above its allowance (s)"),
+                metric_stat: None,
+                return_data: true,
+            },
+        ],
+    }
 }
 
 pub(super) fn canary_alarm(
@@ -32,39 +137,34 @@ pub(super) fn canary_alarm(
     topic: &Handle<Topic>,
 ) -> Alarm {
     let period = params.alarm_period_seconds.r#ref();
+    let periods = if kind.needs_target_signal() {
+        Expr::lit(TARGET_ALARM_PERIODS)
+    } else {
+        params.alarm_evaluation_periods.r#ref()
+    };
     let (description, operator, threshold, metric) = match kind {
         AlarmKind::ErrorRate => (
             "V2's error rate (target 5XX and connection errors / requests, percent, once V2 served the minimum requests) is above the threshold: roll the canary back",
             "GreaterThanThreshold",
             params.error_rate_threshold_percent.r#ref(),
-            AlarmMetric::Math {
-                metrics: vec![
-                    alb_query("errors", contract::alb_metric::TARGET_5XX, lb, &period),
-                    alb_query(
-                        "connection_errors",
-                        contract::alb_metric::TARGET_CONNECTION_ERRORS,
-                        lb,
-                        &period,
-                    ),
-                    alb_query("requests", contract::alb_metric::REQUEST_COUNT, lb, &period),
-                    MetricDataQuery {
-                        id: "rate",
-                        // Fewer requests than the minimum is no evidence either way: 0. ALB
-                        // publishes error counts only when non-zero, hence FILL.
-                        expression: Some(
-                            Sub::new(
-                                "IF(requests >= ${CanaryAlarmMinRequests}, \
-                                 100 * (FILL(errors, 0) + FILL(connection_errors, 0)) / requests, 0)",
-                            )
-                            .var(&params.alarm_min_requests)
-                            .build(),
-                        ),
-                        label: Some("V2 5XX rate (%)"),
-                        metric_stat: None,
-                        return_data: true,
-                    },
-                ],
-            },
+            error_rate(Source::Alb, lb, &period, &params.alarm_min_requests),
+        ),
+        AlarmKind::TargetErrorRate => (
+            "V2's error rate measured on its targets by alb-canary-signal (5XX and connection errors / requests, percent, per 10 s, once V2 served the minimum requests) is above the threshold: roll the canary back",
+            "GreaterThanThreshold",
+            params.error_rate_threshold_percent.r#ref(),
+            error_rate(
+                Source::Targets,
+                lb,
+                &Expr::lit(TARGET_ALARM_PERIOD_SECONDS),
+                &params.target_alarm_min_requests,
+            ),
+        ),
+        AlarmKind::TargetLatency => (
+            "V2's p99 response time measured on its targets by alb-canary-signal (per 10 s) is above 1.5 x V1's plus 0.1 s, or above the latency threshold: roll the canary back",
+            "GreaterThanThreshold",
+            Expr::lit(0),
+            latency_excess(lb, params),
         ),
         AlarmKind::Latency => (
             "V2's p99 target response time is above the threshold: roll the canary back",
@@ -111,8 +211,8 @@ pub(super) fn canary_alarm(
         alarm_description: description.to_owned(),
         comparison_operator: operator,
         threshold,
-        evaluation_periods: params.alarm_evaluation_periods.r#ref(),
-        datapoints_to_alarm: params.alarm_evaluation_periods.r#ref(),
+        evaluation_periods: periods.clone(),
+        datapoints_to_alarm: periods,
         treat_missing_data: "notBreaching",
         actions_enabled: true,
         alarm_actions: vec![rollback.get_att("Arn"), topic.r#ref()],
@@ -121,21 +221,24 @@ pub(super) fn canary_alarm(
     }
 }
 
-/// One canary target group load balancer count, summed per period (an input of the expression).
-fn alb_query(
-    id: &'static str,
-    metric_name: &'static str,
-    lb: &LoadBalancing,
-    period: &Expr,
-) -> MetricDataQuery {
-    canary_query(id, metric_name, "Sum", lb, period)
-}
-
-/// One canary target group metric with `stat`, not returned (an input of the alarm's expression).
+/// One canary target group ALB metric with `stat`, not returned (an input of the expression).
 fn canary_query(
     id: &'static str,
     metric_name: &'static str,
     stat: &'static str,
+    lb: &LoadBalancing,
+    period: &Expr,
+) -> MetricDataQuery {
+    query(id, Source::Alb, metric_name, stat, Fleet::Canary, lb, period)
+}
+
+/// One fleet's metric from `source` with `stat`, not returned (an input of the expression).
+fn query(
+    id: &'static str,
+    source: Source,
+    metric_name: &'static str,
+    stat: &'static str,
+    fleet: Fleet,
     lb: &LoadBalancing,
     period: &Expr,
 ) -> MetricDataQuery {
@@ -145,9 +248,9 @@ fn canary_query(
         label: None,
         metric_stat: Some(MetricStat {
             metric: Metric {
-                namespace: contract::alb_metric::NAMESPACE,
+                namespace: source.namespace(),
                 metric_name,
-                dimensions: canary_dimensions(lb),
+                dimensions: dimensions(lb, fleet),
             },
             period: period.clone(),
             stat,

@@ -29,8 +29,10 @@ pub(super) fn dashboard_body(lb: &LoadBalancing) -> Expr {
                             "period": 60, "metrics": metrics }
         })
     };
+    // The dashboard is one JSON text: it cannot leave out an alarm whose condition is false.
     let alarms: Vec<Value> = AlarmKind::ALL
         .iter()
+        .filter(|kind| !kind.needs_target_signal())
         .map(|kind| json!(format!("arn:${{AWS::Partition}}:cloudwatch:${{AWS::Region}}:${{AWS::AccountId}}:alarm:${{AWS::StackName}}-{}", kind.suffix())))
         .collect();
     let body = json!({

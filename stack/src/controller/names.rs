@@ -61,19 +61,24 @@ impl FunctionKind {
     }
 }
 
-/// The alarms on V2 whose ALARM state rolls the canary back.
+/// The alarms on V2 whose ALARM state rolls the canary back: three on the ALB's metrics, always,
+/// and two on the target signal's 10 s metrics when `TargetSignal` is enabled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AlarmKind {
     ErrorRate,
     Latency,
     UnhealthyHosts,
+    TargetErrorRate,
+    TargetLatency,
 }
 
 impl AlarmKind {
-    pub const ALL: [AlarmKind; 3] = [
+    pub const ALL: [AlarmKind; 5] = [
         AlarmKind::ErrorRate,
         AlarmKind::Latency,
         AlarmKind::UnhealthyHosts,
+        AlarmKind::TargetErrorRate,
+        AlarmKind::TargetLatency,
     ];
 
     /// The alarm name's suffix after `<stack name>-`.
@@ -82,6 +87,8 @@ impl AlarmKind {
             AlarmKind::ErrorRate => "canary-5xx-rate",
             AlarmKind::Latency => "canary-p99-latency",
             AlarmKind::UnhealthyHosts => "canary-unhealthy-hosts",
+            AlarmKind::TargetErrorRate => "canary-target-5xx-rate",
+            AlarmKind::TargetLatency => "canary-target-p99-latency",
         }
     }
 
@@ -90,7 +97,14 @@ impl AlarmKind {
             AlarmKind::ErrorRate => "CanaryErrorRateAlarm",
             AlarmKind::Latency => "CanaryLatencyAlarm",
             AlarmKind::UnhealthyHosts => "CanaryUnhealthyHostsAlarm",
+            AlarmKind::TargetErrorRate => "CanaryTargetErrorRateAlarm",
+            AlarmKind::TargetLatency => "CanaryTargetLatencyAlarm",
         }
+    }
+
+    /// Exists only with `TargetSignal=enabled` (it reads `AlbCanary/Targets`).
+    pub fn needs_target_signal(self) -> bool {
+        matches!(self, AlarmKind::TargetErrorRate | AlarmKind::TargetLatency)
     }
 }
 

@@ -114,12 +114,19 @@ fn the_docker_host_runs_the_one_container_definition_rootless() {
     let script = user_data(&docker, "LaunchTemplateDockerHost");
     let spec = Container::recommender_v2();
     // The unit in the user data is the rendering of the value the podman test runs, byte for byte.
-    let unit = script
-        .split("<<'QUADLET'\n")
-        .nth(1)
-        .and_then(|rest| rest.split("QUADLET\n").next())
-        .expect("a Quadlet unit in the user data");
-    assert_eq!(unit, stack::cfn::sub_literal(&spec.quadlet()));
+    let unit = |nth| {
+        script
+            .split("<<'QUADLET'\n")
+            .nth(nth)
+            .and_then(|rest| rest.split("QUADLET\n").next())
+            .expect("a Quadlet unit in the user data")
+    };
+    // The first behind the target signal's proxy, the second on its own.
+    assert_eq!(
+        unit(1),
+        stack::cfn::sub_literal(&Container::recommender_v2_behind_proxy().quadlet())
+    );
+    assert_eq!(unit(2), stack::cfn::sub_literal(&spec.quadlet()));
     assert!(script.contains(&format!(
         "cat > {QUADLET_DIR}/$uid/recommender-v2.container <<'QUADLET'"
     )));
@@ -140,11 +147,14 @@ fn the_docker_host_runs_the_one_container_definition_rootless() {
         .find("systemctl --user restart recommender-v2.service")
         .unwrap();
     assert!(start > script.find("podman build").unwrap());
+    // Then the target signal's proxy, if enabled, in front of the running container.
+    let (_, last) = script
+        .rsplit_once("\n/usr/local/sbin/restart-recommender-v2\n")
+        .expect("the container is started");
     assert!(
-        script
-            .trim_end()
-            .ends_with("/usr/local/sbin/restart-recommender-v2"),
-        "the container is started"
+        last.starts_with("if [[ \"$TARGET_SIGNAL\" == enabled ]]; then\n")
+            && last.trim_end().ends_with("fi"),
+        "the container is started last, before only the proxy: {last}"
     );
     assert!(!script.contains("docker run") && !script.contains("docker.io"));
 }
@@ -289,6 +299,11 @@ fn substituted(script: &str) -> String {
         .replace("${AWS::URLSuffix}", "amazonaws.com")
         .replace("${ArtifactBucket}", "alb-canary-artifactbucket-abc123")
         .replace("${ArtifactPrefix}", "artifacts")
+        .replace("${TargetSignal}", "enabled")
+        .replace("${LoadBalancer.LoadBalancerFullName}", "app/alb-canary/0123456789abcdef")
+        .replace("${TargetGroupV1.TargetGroupFullName}", "targetgroup/tg-v1/0123456789abcdef")
+        .replace("${TargetGroupV2.TargetGroupFullName}", "targetgroup/tg-v2/0123456789abcdef")
+        .replace("${TargetGroupV2Docker.TargetGroupFullName}", "targetgroup/tg-v2-docker/0123456789abcdef")
         .replace("${!", "${")
 }
 
@@ -320,4 +335,122 @@ fn user_data_is_valid_bash_with_every_variable_substituted() {
             String::from_utf8_lossy(&output.stderr)
         );
     }
+}
+
+/// The part of the user data that runs only under `if [[ "$TARGET_SIGNAL" == enabled ]]` blocks.
+fn signal_blocks(script: &str) -> String {
+    script
+        .split("if [[ \"$TARGET_SIGNAL\" == enabled ]]; then\n")
+        .skip(1)
+        .map(|block| block.split("\nfi\n").next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn with_the_target_signal_each_instance_verifies_the_proxy_and_puts_it_in_front_of_the_service() {
+    use contract::release::SIGNAL_BINARY;
+    let vm = Eval::new(&[("TargetSignal", "enabled")]);
+    let docker = Eval::new(&[("TargetSignal", "enabled"), ("CanaryPlatform", "docker")]);
+    for (eval, id, target_group, listen) in [
+        (&vm, "LaunchTemplateV1", "TargetGroupV1", 8000),
+        (&vm, "LaunchTemplateV2", "TargetGroupV2", 8000),
+        (&docker, "LaunchTemplateDockerHost", "TargetGroupV2Docker", 80),
+    ] {
+        let script = user_data(eval, id);
+        // The parameter decides at boot: one user data for both settings.
+        assert!(script.contains("TARGET_SIGNAL='${TargetSignal}'"), "{id}");
+        let blocks = signal_blocks(&script);
+        // Fetched from the fleet's version and verified before it is installed.
+        let fetch = blocks
+            .find(&format!("fetch_until \"${{ArtifactPrefix}}/$version/{SIGNAL_BINARY}\""))
+            .unwrap_or_else(|| panic!("{id}: the proxy is not fetched from the version"));
+        let verify = blocks
+            .find(&format!("sha256sum --check --strict {SIGNAL_BINARY}.sha256"))
+            .unwrap_or_else(|| panic!("{id}: the proxy is not verified"));
+        let install = blocks
+            .find(&format!("install -m 0755 /opt/recommender/staging/{SIGNAL_BINARY}"))
+            .unwrap_or_else(|| panic!("{id}: the proxy is not installed"));
+        assert!(fetch < verify && verify < install, "{id}");
+        // Its unit is the one in services/signal, byte for byte, and it publishes under this
+        // instance's own target group.
+        assert!(blocks.contains(&stack::cfn::sub_literal(stack::compute::SIGNAL_UNIT)), "{id}");
+        assert!(blocks.contains(&format!("SIGNAL_LISTEN=0.0.0.0:{listen}\n")), "{id}");
+        assert!(blocks.contains("SIGNAL_UPSTREAM=127.0.0.1:8001\n"), "{id}");
+        assert!(blocks.contains("SIGNAL_LOAD_BALANCER=${LoadBalancer.LoadBalancerFullName}\n"), "{id}");
+        assert!(
+            blocks.contains(&format!("SIGNAL_TARGET_GROUP=${{{target_group}.TargetGroupFullName}}\n")),
+            "{id}"
+        );
+        assert!(blocks.contains(&format!("systemctl enable --now {SIGNAL_BINARY}.service")), "{id}");
+        // The service leaves the public port to the proxy: loopback only.
+        if id == "LaunchTemplateDockerHost" {
+            assert!(blocks.contains("PublishPort=127.0.0.1:8001:8000\n"), "{id}");
+        } else {
+            assert!(
+                blocks.contains("ExecStart=\nExecStart=/opt/recommender/recommender --model %i --host 127.0.0.1 --port 8001\n"),
+                "{id}"
+            );
+        }
+        // Without the signal none of it runs: the blocks are the only mention of the proxy.
+        let outside: String = script
+            .split("if [[ \"$TARGET_SIGNAL\" == enabled ]]; then\n")
+            .enumerate()
+            .map(|(i, part)| if i == 0 { part } else { part.split_once("\nfi\n").map_or("", |(_, rest)| rest) })
+            .collect();
+        assert!(!outside.contains(SIGNAL_BINARY), "{id}: the proxy outside the TargetSignal blocks");
+        assert!(!outside.contains("8001"), "{id}");
+    }
+}
+
+#[test]
+fn the_target_signal_adds_only_a_namespace_bound_metrics_right_and_a_private_endpoint() {
+    let off = Eval::defaults();
+    for id in [
+        "InstanceTargetSignalPolicy",
+        "MonitoringEndpoint",
+        "MonitoringEndpointSecurityGroup",
+        "MonitoringEndpointIngressFromBackend",
+        "CanaryTargetErrorRateAlarm",
+        "CanaryTargetLatencyAlarm",
+    ] {
+        assert!(!off.exists(id), "{id} exists with TargetSignal disabled");
+    }
+    let on = Eval::new(&[("TargetSignal", "enabled")]);
+    let namespace = json!({ "cloudwatch:namespace": contract::target_metric::NAMESPACE });
+    let policy = on.resource("InstanceTargetSignalPolicy");
+    assert_eq!(policy["Roles"], json!([{ "Ref": "InstanceRole" }]));
+    let statements = policy["PolicyDocument"]["Statement"].as_array().unwrap();
+    assert_eq!(statements.len(), 1);
+    assert_eq!(statements[0]["Action"], json!(["cloudwatch:PutMetricData"]));
+    assert_eq!(statements[0]["Condition"]["StringEquals"], namespace);
+
+    let endpoint = on.resource("MonitoringEndpoint");
+    assert_eq!(endpoint["VpcEndpointType"], "Interface");
+    assert_eq!(endpoint["PrivateDnsEnabled"], true);
+    assert_eq!(
+        endpoint["SubnetIds"],
+        json!([{ "Ref": "PrivateSubnet1" }, { "Ref": "PrivateSubnet2" }])
+    );
+    let statement = &endpoint["PolicyDocument"]["Statement"][0];
+    assert_eq!(statement["Action"], json!(["cloudwatch:PutMetricData"]));
+    assert_eq!(
+        statement["Condition"]["StringEquals"]["cloudwatch:namespace"],
+        contract::target_metric::NAMESPACE
+    );
+    assert_eq!(
+        statement["Condition"]["StringEquals"]["aws:PrincipalAccount"],
+        json!({ "Ref": "AWS::AccountId" })
+    );
+    // HTTPS from the instances' group only, and no egress at all.
+    let ingress = on.resource("MonitoringEndpointIngressFromBackend");
+    assert_eq!(ingress["FromPort"], 443);
+    assert_eq!(ingress["ToPort"], 443);
+    assert_eq!(
+        ingress["SourceSecurityGroupId"],
+        json!({ "Fn::GetAtt": ["BackendSecurityGroup", "GroupId"] })
+    );
+    let group = on.resource("MonitoringEndpointSecurityGroup");
+    assert_eq!(group["SecurityGroupEgress"][0]["CidrIp"], "255.255.255.255/32");
+    assert_eq!(group["SecurityGroupEgress"][0]["IpProtocol"], "icmp");
 }

@@ -117,58 +117,61 @@ fn functions_get_every_setting_the_controller_reads() {
 
 #[test]
 fn every_v2_alarm_invokes_the_rollback_and_may_do_so() {
-    let eval = Eval::defaults();
-    let rollback_env = &resource(&eval, "RollbackFunction")["Properties"]["Environment"]["Variables"]
-        [contract::env::ROLLBACK_ALARMS];
-    let listed = &rollback_env["Fn::Join"][1];
-    // The V2 alarms; the dead-letter queue's only notifies (below).
-    let alarms: Vec<_> = of_type(&eval, "AWS::CloudWatch::Alarm")
-        .into_iter()
-        .filter(|(id, _)| *id != "ControllerDeadLetterAlarm")
-        .collect();
-    assert_eq!(alarms.len(), AlarmKind::ALL.len());
-    for (id, alarm) in &alarms {
-        let props = &alarm["Properties"];
-        assert!(
-            props["AlarmActions"]
-                .as_array()
-                .unwrap()
-                .contains(&get_att("RollbackFunction", "Arn")),
-            "{id} does not invoke the rollback"
-        );
-        assert!(
-            props["AlarmActions"]
-                .as_array()
-                .unwrap()
-                .contains(&json!({ "Ref": "CanaryTopic" }))
-        );
-        assert_eq!(props["TreatMissingData"], "notBreaching", "{id}");
-        assert!(
-            listed.as_array().unwrap().contains(&props["AlarmName"]),
-            "{id}'s name is not in the rollback function's alarm list"
-        );
-        let permissions: Vec<_> = of_type(&eval, "AWS::Lambda::Permission")
+    for (signal, expected) in [("disabled", 3), ("enabled", AlarmKind::ALL.len())] {
+        let eval = Eval::new(&[("TargetSignal", signal)]);
+        let rollback = eval.resource("RollbackFunction");
+        let listed = &rollback["Environment"]["Variables"][contract::env::ROLLBACK_ALARMS]["Fn::Join"][1];
+        // The V2 alarms that exist; the dead-letter queue's only notifies (below).
+        let alarms: Vec<_> = eval
+            .resources("AWS::CloudWatch::Alarm")
             .into_iter()
-            .filter(|(_, p)| p["Properties"]["SourceArn"] == get_att(id, "Arn"))
+            .filter(|(id, _)| id != "ControllerDeadLetterAlarm")
             .collect();
+        assert_eq!(alarms.len(), expected, "TargetSignal={signal}");
         assert_eq!(
-            permissions.len(),
-            1,
-            "{id} has no invoke permission of its own"
+            listed.as_array().unwrap().len(),
+            expected,
+            "TargetSignal={signal}: the rollback acts on the alarms that exist, and only on them"
         );
-        let permission = &permissions[0].1["Properties"];
-        assert_eq!(
-            permission["Principal"],
-            "lambda.alarms.cloudwatch.amazonaws.com"
-        );
-        assert_eq!(
-            permission["SourceAccount"],
-            json!({ "Ref": "AWS::AccountId" })
-        );
-        assert_eq!(
-            permission["FunctionName"],
-            get_att("RollbackFunction", "Arn")
-        );
+        let permissions = eval.resources("AWS::Lambda::Permission");
+        for (id, props) in &alarms {
+            assert!(
+                props["AlarmActions"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&get_att("RollbackFunction", "Arn")),
+                "{id} does not invoke the rollback"
+            );
+            assert!(
+                props["AlarmActions"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&json!({ "Ref": "CanaryTopic" }))
+            );
+            assert_eq!(props["TreatMissingData"], "notBreaching", "{id}");
+            assert!(
+                listed.as_array().unwrap().contains(&props["AlarmName"]),
+                "{id}'s name is not in the rollback function's alarm list"
+            );
+            let own: Vec<_> = permissions
+                .iter()
+                .filter(|(_, p)| p["SourceArn"] == get_att(id, "Arn"))
+                .collect();
+            assert_eq!(own.len(), 1, "{id} has no invoke permission of its own");
+            let permission = &own[0].1;
+            assert_eq!(
+                permission["Principal"],
+                "lambda.alarms.cloudwatch.amazonaws.com"
+            );
+            assert_eq!(
+                permission["SourceAccount"],
+                json!({ "Ref": "AWS::AccountId" })
+            );
+            assert_eq!(
+                permission["FunctionName"],
+                get_att("RollbackFunction", "Arn")
+            );
+        }
     }
 }
 
@@ -480,9 +483,10 @@ fn the_dashboard_shows_v1_against_v2_the_weight_and_the_alarms() {
     }
     assert!(text.contains(contract::metric::CANARY_WEIGHT));
     for kind in AlarmKind::ALL {
-        assert!(
+        assert_eq!(
             text.contains(kind.suffix()),
-            "the alarm widget lacks {kind:?}"
+            !kind.needs_target_signal(),
+            "the alarm widget lists {kind:?} only if it always exists"
         );
     }
 }

@@ -315,7 +315,7 @@ fn concurrency_reserved(t: &Value) -> Vec<String> {
 #[test]
 fn promotions_run_one_at_a_time_and_rollbacks_are_never_throttled() {
     assert_eq!(stack::controller::PROMOTE_CONCURRENCY, 1);
-    assert_eq!(stack::controller::ROLLBACK_CONCURRENCY, 3);
+    assert_eq!(stack::controller::ROLLBACK_CONCURRENCY, 5);
     holds_and_catches(concurrency_reserved, |t| {
         props(t, "PromoteFunction")["ReservedConcurrentExecutions"] = json!(2);
     });

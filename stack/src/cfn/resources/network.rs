@@ -120,7 +120,18 @@ pub struct VpcEndpoint {
     pub vpc_id: Expr,
     pub service_name: Expr,
     pub vpc_endpoint_type: &'static str,
+    /// Gateway endpoints: the route tables that get the service's prefix list.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub route_table_ids: Vec<Expr>,
+    /// Interface endpoints: one network interface per subnet...
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub subnet_ids: Vec<Expr>,
+    /// ...behind these groups...
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub security_group_ids: Vec<Expr>,
+    /// ...and answering for the service's public name inside the VPC.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub private_dns_enabled: Option<bool>,
     pub policy_document: PolicyDocument,
 }
 resource!(VpcEndpoint, "AWS::EC2::VPCEndpoint", ["Id"]);
