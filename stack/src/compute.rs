@@ -174,7 +174,10 @@ fn exec_start_behind_proxy() -> String {
         .find(|line| line.starts_with("ExecStart="))
         .expect("the recommender's unit has an ExecStart=");
     let public = format!("--port {}", crate::security::APP_PORT);
-    assert!(line.ends_with(&public), "the unit's ExecStart= ends with {public}: {line}");
+    assert!(
+        line.ends_with(&public),
+        "the unit's ExecStart= ends with {public}: {line}"
+    );
     line.replace(
         &public,
         &format!(
@@ -317,10 +320,10 @@ as_engine_owner podman image prune --force
 # the target signal it publishes on loopback only, and the proxy takes host port 80.
 install -d -m 0755 {quadlet_dir}/$uid
 if [[ \"$TARGET_SIGNAL\" == enabled ]]; then
-  cat > {quadlet_dir}/$uid/{unit}.container <<'QUADLET'
+cat > {quadlet_dir}/$uid/{unit}.container <<'QUADLET'
 {quadlet_behind_proxy}QUADLET
 else
-  cat > {quadlet_dir}/$uid/{unit}.container <<'QUADLET'
+cat > {quadlet_dir}/$uid/{unit}.container <<'QUADLET'
 {quadlet}QUADLET
 fi
 cat > /usr/local/sbin/restart-recommender-v2 <<RUN

@@ -312,10 +312,7 @@ pub fn build(
         variables.insert(contract::env::SCHEDULE_GROUP, Expr::lit("default"));
         variables.insert(contract::env::TOPIC_ARN, topic.r#ref());
         variables.insert(contract::env::PLAN, params.plan.r#ref());
-        variables.insert(
-            contract::env::ROLLBACK_ALARMS,
-            alarm_names.clone(),
-        );
+        variables.insert(contract::env::ROLLBACK_ALARMS, alarm_names.clone());
         variables.insert(
             contract::env::HISTORY_DAYS,
             params.history_retention_days.r#ref(),

@@ -240,8 +240,20 @@ pub fn build(
             port(DOCKER_HOST_PORT),
         ),
         entry("InEphemeral", 120, IN, anywhere(), INSTANCE_EPHEMERAL),
-        entry("OutEphemeralToPublic1", 100, OUT, public1.clone(), EPHEMERAL),
-        entry("OutEphemeralToPublic2", 101, OUT, public2.clone(), EPHEMERAL),
+        entry(
+            "OutEphemeralToPublic1",
+            100,
+            OUT,
+            public1.clone(),
+            EPHEMERAL,
+        ),
+        entry(
+            "OutEphemeralToPublic2",
+            101,
+            OUT,
+            public2.clone(),
+            EPHEMERAL,
+        ),
         entry("OutHttps", 110, OUT, anywhere(), port(443)),
         entry("OutHttp", 120, OUT, anywhere(), port(80)),
         // The monitoring endpoint has an interface in each private subnet, and an instance's
@@ -257,11 +269,23 @@ pub fn build(
         },
         Entry {
             condition: Some(&conds.target_signal_on),
-            ..entry("OutEphemeralToPrivate1", 130, OUT, private1.clone(), INSTANCE_EPHEMERAL)
+            ..entry(
+                "OutEphemeralToPrivate1",
+                130,
+                OUT,
+                private1.clone(),
+                INSTANCE_EPHEMERAL,
+            )
         },
         Entry {
             condition: Some(&conds.target_signal_on),
-            ..entry("OutEphemeralToPrivate2", 131, OUT, private2.clone(), INSTANCE_EPHEMERAL)
+            ..entry(
+                "OutEphemeralToPrivate2",
+                131,
+                OUT,
+                private2.clone(),
+                INSTANCE_EPHEMERAL,
+            )
         },
     ];
     let private_nacl_associations = add_nacl(

@@ -68,8 +68,7 @@ pub fn build(
     );
 
     // The endpoint's interfaces only answer: its group admits HTTPS from the instances and, since
-    // a group without egress rules gets AWS's allow-all, declares one rule that matches nothing
-    // (ICMP type 252 code 86 to the broadcast address).
+    // a group without egress rules gets AWS's allow-all, declares one rule that matches nothing.
     let endpoint_group = template.add_with(
         "MonitoringEndpointSecurityGroup",
         SecurityGroup {
@@ -77,11 +76,11 @@ pub fn build(
             vpc_id: network.vpc.r#ref(),
             security_group_ingress: Vec::new(),
             security_group_egress: vec![SgRule {
-                ip_protocol: "icmp",
-                from_port: 252,
-                to_port: 86,
-                description: "no egress: the endpoint only answers".into(),
-                cidr_ip: Some(Expr::lit("255.255.255.255/32")),
+                ip_protocol: "tcp",
+                from_port: HTTPS,
+                to_port: HTTPS,
+                description: "no egress: the endpoint only answers (loopback is never a destination)".into(),
+                cidr_ip: Some(Expr::lit("127.0.0.1/32")),
                 source_security_group_id: None,
                 destination_security_group_id: None,
             }],
@@ -105,7 +104,8 @@ pub fn build(
         },
         on(),
     );
-    let mut endpoint_policy = put_target_metrics(Some(Principal::Anyone("*")), "PutTargetMetricsOnly");
+    let mut endpoint_policy =
+        put_target_metrics(Some(Principal::Anyone("*")), "PutTargetMetricsOnly");
     // Only this account's principals: a stolen key of another account cannot use the endpoint.
     endpoint_policy.condition = Some(json!({
         "StringEquals": {

@@ -64,12 +64,20 @@ fn canary_dimensions(lb: &LoadBalancing) -> Vec<Dimension> {
 /// V2's error rate in percent, 0 below `min_requests` requests in the period: fewer requests are
 /// no evidence either way. Error counts are FILLed with 0 because ALB publishes them only when
 /// non-zero.
-fn error_rate(source: Source, lb: &LoadBalancing, period: &Expr, min_requests: &Param) -> AlarmMetric {
+fn error_rate(
+    source: Source,
+    lb: &LoadBalancing,
+    period: &Expr,
+    min_requests: &Param,
+) -> AlarmMetric {
     let query = |id, metric| query(id, source, metric, "Sum", Fleet::Canary, lb, period);
     AlarmMetric::Math {
         metrics: vec![
             query("errors", contract::alb_metric::TARGET_5XX),
-            query("connection_errors", contract::alb_metric::TARGET_CONNECTION_ERRORS),
+            query(
+                "connection_errors",
+                contract::alb_metric::TARGET_CONNECTION_ERRORS,
+            ),
             query("requests", contract::alb_metric::REQUEST_COUNT),
             MetricDataQuery {
                 id: "rate",
@@ -229,7 +237,15 @@ fn canary_query(
     lb: &LoadBalancing,
     period: &Expr,
 ) -> MetricDataQuery {
-    query(id, Source::Alb, metric_name, stat, Fleet::Canary, lb, period)
+    query(
+        id,
+        Source::Alb,
+        metric_name,
+        stat,
+        Fleet::Canary,
+        lb,
+        period,
+    )
 }
 
 /// One fleet's metric from `source` with `stat`, not returned (an input of the expression).

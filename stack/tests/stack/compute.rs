@@ -300,10 +300,22 @@ fn substituted(script: &str) -> String {
         .replace("${ArtifactBucket}", "alb-canary-artifactbucket-abc123")
         .replace("${ArtifactPrefix}", "artifacts")
         .replace("${TargetSignal}", "enabled")
-        .replace("${LoadBalancer.LoadBalancerFullName}", "app/alb-canary/0123456789abcdef")
-        .replace("${TargetGroupV1.TargetGroupFullName}", "targetgroup/tg-v1/0123456789abcdef")
-        .replace("${TargetGroupV2.TargetGroupFullName}", "targetgroup/tg-v2/0123456789abcdef")
-        .replace("${TargetGroupV2Docker.TargetGroupFullName}", "targetgroup/tg-v2-docker/0123456789abcdef")
+        .replace(
+            "${LoadBalancer.LoadBalancerFullName}",
+            "app/alb-canary/0123456789abcdef",
+        )
+        .replace(
+            "${TargetGroupV1.TargetGroupFullName}",
+            "targetgroup/tg-v1/0123456789abcdef",
+        )
+        .replace(
+            "${TargetGroupV2.TargetGroupFullName}",
+            "targetgroup/tg-v2/0123456789abcdef",
+        )
+        .replace(
+            "${TargetGroupV2Docker.TargetGroupFullName}",
+            "targetgroup/tg-v2-docker/0123456789abcdef",
+        )
         .replace("${!", "${")
 }
 
@@ -355,7 +367,12 @@ fn with_the_target_signal_each_instance_verifies_the_proxy_and_puts_it_in_front_
     for (eval, id, target_group, listen) in [
         (&vm, "LaunchTemplateV1", "TargetGroupV1", 8000),
         (&vm, "LaunchTemplateV2", "TargetGroupV2", 8000),
-        (&docker, "LaunchTemplateDockerHost", "TargetGroupV2Docker", 80),
+        (
+            &docker,
+            "LaunchTemplateDockerHost",
+            "TargetGroupV2Docker",
+            80,
+        ),
     ] {
         let script = user_data(eval, id);
         // The parameter decides at boot: one user data for both settings.
@@ -363,26 +380,46 @@ fn with_the_target_signal_each_instance_verifies_the_proxy_and_puts_it_in_front_
         let blocks = signal_blocks(&script);
         // Fetched from the fleet's version and verified before it is installed.
         let fetch = blocks
-            .find(&format!("fetch_until \"${{ArtifactPrefix}}/$version/{SIGNAL_BINARY}\""))
+            .find(&format!(
+                "fetch_until \"${{ArtifactPrefix}}/$version/{SIGNAL_BINARY}\""
+            ))
             .unwrap_or_else(|| panic!("{id}: the proxy is not fetched from the version"));
         let verify = blocks
-            .find(&format!("sha256sum --check --strict {SIGNAL_BINARY}.sha256"))
+            .find(&format!(
+                "sha256sum --check --strict {SIGNAL_BINARY}.sha256"
+            ))
             .unwrap_or_else(|| panic!("{id}: the proxy is not verified"));
         let install = blocks
-            .find(&format!("install -m 0755 /opt/recommender/staging/{SIGNAL_BINARY}"))
+            .find(&format!(
+                "install -m 0755 /opt/recommender/staging/{SIGNAL_BINARY}"
+            ))
             .unwrap_or_else(|| panic!("{id}: the proxy is not installed"));
         assert!(fetch < verify && verify < install, "{id}");
         // Its unit is the one in services/signal, byte for byte, and it publishes under this
         // instance's own target group.
-        assert!(blocks.contains(&stack::cfn::sub_literal(stack::compute::SIGNAL_UNIT)), "{id}");
-        assert!(blocks.contains(&format!("SIGNAL_LISTEN=0.0.0.0:{listen}\n")), "{id}");
-        assert!(blocks.contains("SIGNAL_UPSTREAM=127.0.0.1:8001\n"), "{id}");
-        assert!(blocks.contains("SIGNAL_LOAD_BALANCER=${LoadBalancer.LoadBalancerFullName}\n"), "{id}");
         assert!(
-            blocks.contains(&format!("SIGNAL_TARGET_GROUP=${{{target_group}.TargetGroupFullName}}\n")),
+            blocks.contains(&stack::cfn::sub_literal(stack::compute::SIGNAL_UNIT)),
             "{id}"
         );
-        assert!(blocks.contains(&format!("systemctl enable --now {SIGNAL_BINARY}.service")), "{id}");
+        assert!(
+            blocks.contains(&format!("SIGNAL_LISTEN=0.0.0.0:{listen}\n")),
+            "{id}"
+        );
+        assert!(blocks.contains("SIGNAL_UPSTREAM=127.0.0.1:8001\n"), "{id}");
+        assert!(
+            blocks.contains("SIGNAL_LOAD_BALANCER=${LoadBalancer.LoadBalancerFullName}\n"),
+            "{id}"
+        );
+        assert!(
+            blocks.contains(&format!(
+                "SIGNAL_TARGET_GROUP=${{{target_group}.TargetGroupFullName}}\n"
+            )),
+            "{id}"
+        );
+        assert!(
+            blocks.contains(&format!("systemctl enable --now {SIGNAL_BINARY}.service")),
+            "{id}"
+        );
         // The service leaves the public port to the proxy: loopback only.
         if id == "LaunchTemplateDockerHost" {
             assert!(blocks.contains("PublishPort=127.0.0.1:8001:8000\n"), "{id}");
@@ -396,9 +433,18 @@ fn with_the_target_signal_each_instance_verifies_the_proxy_and_puts_it_in_front_
         let outside: String = script
             .split("if [[ \"$TARGET_SIGNAL\" == enabled ]]; then\n")
             .enumerate()
-            .map(|(i, part)| if i == 0 { part } else { part.split_once("\nfi\n").map_or("", |(_, rest)| rest) })
+            .map(|(i, part)| {
+                if i == 0 {
+                    part
+                } else {
+                    part.split_once("\nfi\n").map_or("", |(_, rest)| rest)
+                }
+            })
             .collect();
-        assert!(!outside.contains(SIGNAL_BINARY), "{id}: the proxy outside the TargetSignal blocks");
+        assert!(
+            !outside.contains(SIGNAL_BINARY),
+            "{id}: the proxy outside the TargetSignal blocks"
+        );
         assert!(!outside.contains("8001"), "{id}");
     }
 }
@@ -451,6 +497,6 @@ fn the_target_signal_adds_only_a_namespace_bound_metrics_right_and_a_private_end
         json!({ "Fn::GetAtt": ["BackendSecurityGroup", "GroupId"] })
     );
     let group = on.resource("MonitoringEndpointSecurityGroup");
-    assert_eq!(group["SecurityGroupEgress"][0]["CidrIp"], "255.255.255.255/32");
-    assert_eq!(group["SecurityGroupEgress"][0]["IpProtocol"], "icmp");
+    assert_eq!(group["SecurityGroupEgress"][0]["CidrIp"], "127.0.0.1/32");
+    assert_eq!(group["SecurityGroupEgress"].as_array().unwrap().len(), 1);
 }

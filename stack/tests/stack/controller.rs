@@ -120,7 +120,8 @@ fn every_v2_alarm_invokes_the_rollback_and_may_do_so() {
     for (signal, expected) in [("disabled", 3), ("enabled", AlarmKind::ALL.len())] {
         let eval = Eval::new(&[("TargetSignal", signal)]);
         let rollback = eval.resource("RollbackFunction");
-        let listed = &rollback["Environment"]["Variables"][contract::env::ROLLBACK_ALARMS]["Fn::Join"][1];
+        let listed =
+            &rollback["Environment"]["Variables"][contract::env::ROLLBACK_ALARMS]["Fn::Join"][1];
         // The V2 alarms that exist; the dead-letter queue's only notifies (below).
         let alarms: Vec<_> = eval
             .resources("AWS::CloudWatch::Alarm")
