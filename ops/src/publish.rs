@@ -1,7 +1,8 @@
-//! `canaryctl publish --bucket B [--prefix P] --version V --file PATH [--endpoint-url URL]`:
-//! uploads the recommender binary to `s3://B/P/V/recommender` (P defaults to the prefix the
-//! instances read, `artifacts`) and its SHA-256 to
-//! `s3://B/P/V/recommender.sha256` (written last: a version is published once its checksum exists).
+//! `canaryctl publish --bucket B [--prefix P] --version V --file PATH [--signal-file PATH]
+//! [--endpoint-url URL]`: uploads the recommender binary to `s3://B/P/V/recommender` (P defaults to
+//! the prefix the instances read, `artifacts`) and its SHA-256 to `s3://B/P/V/recommender.sha256`
+//! (written last: a version is published once its checksum exists). With `--signal-file`, the
+//! target signal's proxy goes first to `s3://B/P/V/alb-canary-signal` with its own checksum.
 //! A version is immutable: publishing the same binary again changes nothing, a different binary
 //! under a published version is refused.
 //!
@@ -12,9 +13,7 @@ use std::path::PathBuf;
 
 use aws_config::BehaviorVersion;
 use aws_sdk_s3::primitives::ByteStream;
-use contract::release::{
-    binary_key, checksum_body, checksum_key, parse_checksum, validate_version,
-};
+use contract::release::{Artifact, validate_version};
 use sha2::{Digest, Sha256};
 
 use crate::aws_error::describe;
@@ -26,6 +25,7 @@ pub use canaryctl_args::PublishArgs as Args;
 enum PublishError {
     Version(String),
     File {
+        flag: &'static str,
         path: PathBuf,
         reason: String,
     },
@@ -44,7 +44,9 @@ impl fmt::Display for PublishError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PublishError::Version(problem) => write!(f, "--version: {problem}"),
-            PublishError::File { path, reason } => write!(f, "--file {}: {reason}", path.display()),
+            PublishError::File { flag, path, reason } => {
+                write!(f, "{flag} {}: {reason}", path.display())
+            }
             PublishError::Upload { target, source } => {
                 write!(f, "upload to {target} failed: {source}")
             }
@@ -72,13 +74,12 @@ impl std::error::Error for PublishError {
 
 pub async fn run(options: &Args) -> crate::Result {
     // Checked before any AWS call: a wrong path should not look like a credentials problem.
-    let bytes = std::fs::read(&options.file)
-        .ok()
-        .filter(|_| options.file.is_file())
-        .ok_or_else(|| PublishError::File {
-            path: options.file.clone(),
-            reason: "not a readable file".into(),
-        })?;
+    let bytes = read_file("--file", &options.file)?;
+    let signal = options
+        .signal_file
+        .as_deref()
+        .map(|path| read_file("--signal-file", path))
+        .transpose()?;
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
     if let Some(url) = &options.store.endpoint_url {
         loader = loader.endpoint_url(url);
@@ -92,20 +93,38 @@ pub async fn run(options: &Args) -> crate::Result {
     }
     let client = aws_sdk_s3::Client::from_conf(s3_config.build());
 
-    let outcome = upload(
-        &client,
-        &options.store.bucket,
-        options.store.prefix(),
-        &options.version,
-        &bytes,
-    )
-    .await?;
+    let (bucket, prefix) = (&options.store.bucket, options.store.prefix());
+    // The signal first: the recommender's checksum marks the version published.
+    if let (Some(signal), Some(path)) = (&signal, &options.signal_file) {
+        let outcome = upload_artifact(
+            &client,
+            bucket,
+            prefix,
+            &options.version,
+            Artifact::Signal,
+            signal,
+        )
+        .await?;
+        println!("{} ({})", outcome, path.display());
+    }
+    let outcome = upload(&client, bucket, prefix, &options.version, &bytes).await?;
     println!("{} ({})", outcome, options.file.display());
     Ok(())
 }
 
-/// Publishes `bytes` as `version`: nothing happens when that exact binary is already published, a
-/// different one is refused. Returns what was done.
+fn read_file(flag: &'static str, path: &std::path::Path) -> Result<Vec<u8>, PublishError> {
+    std::fs::read(path)
+        .ok()
+        .filter(|_| path.is_file())
+        .ok_or_else(|| PublishError::File {
+            flag,
+            path: path.to_path_buf(),
+            reason: "not a readable file".into(),
+        })
+}
+
+/// Publishes `bytes` as `version`'s recommender: nothing happens when that exact binary is
+/// already published, a different one is refused. Returns what was done.
 pub async fn upload(
     client: &aws_sdk_s3::Client,
     bucket: &str,
@@ -113,10 +132,30 @@ pub async fn upload(
     version: &str,
     bytes: &[u8],
 ) -> crate::Result<String> {
+    upload_artifact(
+        client,
+        bucket,
+        prefix,
+        version,
+        Artifact::Recommender,
+        bytes,
+    )
+    .await
+}
+
+/// Publishes `bytes` as `version`'s `artifact`, immutable like the recommender.
+pub async fn upload_artifact(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+    version: &str,
+    artifact: Artifact,
+    bytes: &[u8],
+) -> crate::Result<String> {
     validate_version(version).map_err(PublishError::Version)?;
     let local = hex::encode(Sha256::digest(bytes));
-    let key = binary_key(prefix, version);
-    let sum_key = checksum_key(prefix, version);
+    let key = artifact.key(prefix, version);
+    let sum_key = artifact.checksum_key(prefix, version);
     let target = format!("s3://{bucket}/{key}");
     let upload_error = |target: &str| {
         let target = target.to_string();
@@ -125,7 +164,7 @@ pub async fn upload(
             source,
         }
     };
-    if let Some(published) = published_checksum(client, bucket, &sum_key)
+    if let Some(published) = published_checksum(client, bucket, &sum_key, artifact)
         .await
         .map_err(upload_error(&target))?
     {
@@ -159,7 +198,9 @@ pub async fn upload(
         .key(&sum_key)
         .content_type("text/plain")
         .if_none_match("*")
-        .body(ByteStream::from(checksum_body(&local).into_bytes()))
+        .body(ByteStream::from(
+            artifact.checksum_body(&local).into_bytes(),
+        ))
         .send()
         .await
         .map_err(|err| upload_error(&sum_target)(describe(err).into()))?;
@@ -174,12 +215,14 @@ async fn published_checksum(
     client: &aws_sdk_s3::Client,
     bucket: &str,
     key: &str,
+    artifact: Artifact,
 ) -> Result<Option<String>, Box<dyn std::error::Error + Send + Sync>> {
     match client.get_object().bucket(bucket).key(key).send().await {
         Ok(object) => {
             let body = object.body.collect().await?.into_bytes();
             let text = String::from_utf8_lossy(&body);
-            parse_checksum(&text)
+            artifact
+                .parse_checksum(&text)
                 .map(|hex| Some(hex.to_string()))
                 .ok_or_else(|| format!("s3://{bucket}/{key} is not a checksum: {text:?}").into())
         }
@@ -220,7 +263,7 @@ mod tests {
             }
             let options = parse(&args).unwrap();
             assert_eq!(
-                binary_key(options.store.prefix(), &options.version),
+                contract::release::binary_key(options.store.prefix(), &options.version),
                 key,
                 "{prefix:?}"
             );

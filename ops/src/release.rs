@@ -20,6 +20,7 @@ pub async fn run(args: &Args) -> crate::Result {
         version,
         force,
         file,
+        signal_file,
         target: options,
     } = args;
     let (version, force) = (version.clone(), *force);
@@ -30,6 +31,21 @@ pub async fn run(args: &Args) -> crate::Result {
         let bytes =
             std::fs::read(file).map_err(|err| format!("--file {}: {err}", file.display()))?;
         let config = &target.config;
+        // The signal first: the recommender's checksum marks the version published.
+        if let Some(signal_file) = signal_file {
+            let signal = std::fs::read(signal_file)
+                .map_err(|err| format!("--signal-file {}: {err}", signal_file.display()))?;
+            let done = crate::publish::upload_artifact(
+                &target.clients.s3,
+                &config.artifact_bucket,
+                &config.artifact_prefix,
+                &version,
+                contract::release::Artifact::Signal,
+                &signal,
+            )
+            .await?;
+            println!("{done}");
+        }
         let done = crate::publish::upload(
             &target.clients.s3,
             &config.artifact_bucket,

@@ -299,3 +299,99 @@ async fn aws_endpoint_url_from_the_environment_works_without_the_flag() {
         b"from the environment"
     );
 }
+
+#[tokio::test]
+async fn the_signal_is_published_beside_the_recommender_and_is_immutable_too() {
+    let moto = Moto::start();
+    let client = s3(&moto).await;
+    client
+        .create_bucket()
+        .bucket("artifacts")
+        .send()
+        .await
+        .unwrap();
+    let recommender = TempFile::new("rec", b"recommender 1.2.0");
+    let signal = TempFile::new("sig", b"alb-canary-signal 0.1.0");
+    let run = |signal: &TempFile| {
+        publish(
+            &moto,
+            &[
+                "--bucket",
+                "artifacts",
+                "--version",
+                "1.2.0",
+                "--file",
+                recommender.0.to_str().unwrap(),
+                "--signal-file",
+                signal.0.to_str().unwrap(),
+            ],
+        )
+    };
+    let output = run(&signal);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        object(&client, "artifacts", "artifacts/1.2.0/alb-canary-signal").await,
+        b"alb-canary-signal 0.1.0"
+    );
+    let hex = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(b"alb-canary-signal 0.1.0"))
+    };
+    // The instance checks it with `sha256sum --check` under its own name.
+    assert_eq!(
+        String::from_utf8(
+            object(
+                &client,
+                "artifacts",
+                "artifacts/1.2.0/alb-canary-signal.sha256"
+            )
+            .await
+        )
+        .unwrap(),
+        format!("{hex}  alb-canary-signal\n")
+    );
+    assert_eq!(
+        object(&client, "artifacts", "artifacts/1.2.0/recommender").await,
+        b"recommender 1.2.0"
+    );
+
+    // Another proxy under the same version: refused, before the recommender is touched.
+    let other = TempFile::new("sig2", b"another proxy");
+    let output = run(&other);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("s3://artifacts/artifacts/1.2.0/alb-canary-signal")
+            && stderr.contains("a version is immutable"),
+        "{stderr}"
+    );
+    assert_eq!(
+        object(&client, "artifacts", "artifacts/1.2.0/alb-canary-signal").await,
+        b"alb-canary-signal 0.1.0"
+    );
+
+    // A missing signal file: refused before any AWS call.
+    let output = publish(
+        &moto,
+        &[
+            "--bucket",
+            "artifacts",
+            "--version",
+            "1.3.0",
+            "--file",
+            recommender.0.to_str().unwrap(),
+            "--signal-file",
+            "/nonexistent/alb-canary-signal",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("--signal-file /nonexistent/alb-canary-signal: not a readable file"),
+        "{stderr}"
+    );
+}

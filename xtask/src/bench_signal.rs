@@ -11,14 +11,14 @@ use std::os::unix::process::CommandExt;
 use std::process::Command;
 
 use crate::project::{delegate, root, run_command, target_dir};
-use crate::service::{build_static, build_static_binary};
+use crate::service::{build_static, build_static_signal};
 use crate::target::Arch;
 use crate::venv;
 
 pub fn bench(rps: u32, seconds: u32) -> crate::Result {
     venv::ensure()?;
     let recommender = build_static(Arch::X86_64)?;
-    let signal = build_static_binary("target-signal", "alb-canary-signal", Arch::X86_64)?;
+    let signal = build_static_signal(Arch::X86_64)?;
     // The driver in the dev profile: the binaries measured are the release ones, and the driver's
     // own cost falls on both sides of the comparison alike.
     run_command(crate::project::cargo().current_dir(root()).args([

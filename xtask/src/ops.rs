@@ -9,7 +9,7 @@ use std::process::Command;
 use canaryctl_args::{BIN_NAME_VAR, Cli, Command as Canaryctl};
 
 use crate::project::{delegate, root, target_dir};
-use crate::service::{build_static, service_version};
+use crate::service::{build_static, build_static_signal, service_version};
 use crate::target::Arch;
 
 /// Our name in canaryctl's usage lines and suggestions.
@@ -25,7 +25,13 @@ pub fn run(command: &str, args: &[String]) -> crate::Result {
         && version == service_version()?
     {
         let binary = build_static(Arch::X86_64)?;
-        extra = vec!["--file".to_string(), binary.display().to_string()];
+        let signal = build_static_signal(Arch::X86_64)?;
+        extra = vec![
+            "--file".to_string(),
+            binary.display().to_string(),
+            "--signal-file".to_string(),
+            signal.display().to_string(),
+        ];
     }
     // canaryctl prints its own errors (one line, --debug for the rest).
     delegate(

@@ -27,13 +27,17 @@ pub fn publish(request: Publish) -> crate::Result {
         None => service_version()?,
     };
     let binary = build_static(request.arch)?;
+    // Every version carries its target signal: a stack with TargetSignal=enabled runs it.
+    let signal = build_static_signal(request.arch)?;
 
     let mut cmd = crate::ops::canaryctl();
     cmd.args(["--", "publish"])
         .args(["--bucket", &request.store.bucket, "--version", &version])
         .args(["--prefix", &request.store.prefix])
         .arg("--file")
-        .arg(&binary);
+        .arg(&binary)
+        .arg("--signal-file")
+        .arg(&signal);
     if let Some(url) = &request.store.endpoint_url {
         cmd.args(["--endpoint-url", url]);
     }
@@ -61,6 +65,11 @@ pub fn service_version() -> crate::Result<String> {
 /// any Linux distribution and in a `scratch` image. Checked to be static and for the right machine.
 pub fn build_static(arch: Arch) -> crate::Result<PathBuf> {
     build_static_binary("recommender", "recommender", arch)
+}
+
+/// The target signal's proxy, built and checked like the recommender.
+pub fn build_static_signal(arch: Arch) -> crate::Result<PathBuf> {
+    build_static_binary("target-signal", contract::release::SIGNAL_BINARY, arch)
 }
 
 /// One binary of one package built as [`build_static`] builds the recommender (the same flags, so

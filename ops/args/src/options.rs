@@ -55,6 +55,10 @@ pub struct PublishArgs {
     /// The static recommender binary (`cargo xtask build-static` prints its path)
     #[arg(long, value_name = "PATH")]
     pub file: PathBuf,
+    /// The static alb-canary-signal binary, published beside it as the same version (instances
+    /// run it when the stack's TargetSignal is enabled)
+    #[arg(long, value_name = "PATH")]
+    pub signal_file: Option<PathBuf>,
 }
 
 /// `release`'s options.
@@ -70,6 +74,9 @@ pub struct ReleaseArgs {
     /// another binary)
     #[arg(long, value_name = "PATH")]
     pub file: Option<PathBuf>,
+    /// With --file: publish this alb-canary-signal binary beside it
+    #[arg(long, value_name = "PATH", requires = "file")]
+    pub signal_file: Option<PathBuf>,
     #[command(flatten)]
     pub target: Options,
 }
