@@ -1,4 +1,5 @@
-"""``alb-canary-moto``: moto's own server, with the CloudWatch and DynamoDB extensions applied first.
+"""``alb-canary-moto``: moto's own server, with the CloudWatch and DynamoDB extensions applied first
+(and CloudWatch's ingestion delay, when ``ALB_CANARY_INGESTION_DELAY`` configures one).
 
 Takes exactly moto_server's arguments (``alb-canary-moto -H 127.0.0.1 -p PORT``).
 """
@@ -9,10 +10,14 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> None:
-    from . import idempotency, patch
+    from . import idempotency, ingestion, patch
 
     patch.apply()
     idempotency.apply()
+    try:
+        ingestion.apply()
+    except ValueError as err:
+        sys.exit(f"alb-canary-moto: {err}")
 
     from moto import server
 

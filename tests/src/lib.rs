@@ -83,6 +83,12 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 impl Moto {
     /// Starts a fresh server and waits until it answers.
     pub fn start() -> Moto {
+        Moto::start_with(&[])
+    }
+
+    /// Starts a fresh server with `env` in its environment (the emulator's own settings, such
+    /// as `ALB_CANARY_INGESTION_DELAY`).
+    pub fn start_with(env: &[(&str, String)]) -> Moto {
         let moto = tool("alb-canary-moto");
         let mut last_error = String::new();
         for _ in 0..5 {
@@ -92,7 +98,7 @@ impl Moto {
                 "alb-canary-moto",
                 &moto,
                 &args,
-                &[],
+                env,
                 MAX_LIFETIME_SECS,
                 None,
             )
