@@ -42,6 +42,7 @@ fn run(cli: options::Cli) -> Result<(), String> {
         faults: cli.faults,
         tick: cli.tick,
         timing: cli.timing,
+        signal: cli.signal,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

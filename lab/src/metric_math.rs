@@ -1,7 +1,8 @@
 //! The part of CloudWatch metric math the stack's alarms use, evaluated per period, because the
 //! emulator returns nothing for an expression: numbers, query ids, `+ - * /`, comparisons (1 or 0)
-//! `IF(condition, then, else)` and `FILL(series, value)`. Anything else is an error that names it,
-//! never a silent 0.
+//! `IF(condition, then, else)`, `FILL(series, value)` and `MAX([a, b, ...])` / `MIN([...])` of
+//! series (per period, over those with a datapoint). Anything else is an error that names it, never
+//! a silent 0.
 
 use std::collections::HashMap;
 
@@ -14,6 +15,9 @@ pub enum Expr {
     If(Box<Expr>, Box<Expr>, Box<Expr>),
     /// `FILL(series, value)`: the value where the series has no datapoint.
     Fill(Box<Expr>, Box<Expr>),
+    /// `MAX([...])` (`true`) or `MIN([...])` of an array of series: per period, of those with a
+    /// datapoint there; none has one → none.
+    Extreme(bool, Vec<Expr>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -50,6 +54,7 @@ impl Expr {
             Expr::Bin(a, _, b) => [a.ids(), b.ids()].concat(),
             Expr::If(c, a, b) => [c.ids(), a.ids(), b.ids()].concat(),
             Expr::Fill(a, b) => [a.ids(), b.ids()].concat(),
+            Expr::Extreme(_, items) => items.iter().flat_map(Expr::ids).collect(),
         }
     }
 
@@ -68,6 +73,10 @@ impl Expr {
                 }
             }
             Expr::Fill(a, b) => a.eval(vars).or_else(|| b.eval(vars))?,
+            Expr::Extreme(max, items) => items
+                .iter()
+                .filter_map(|e| e.eval(vars))
+                .reduce(|a, b| if *max { a.max(b) } else { a.min(b) })?,
             Expr::Bin(a, op, b) => {
                 let (x, y) = (a.eval(vars)?, b.eval(vars)?);
                 let truth = |t: bool| if t { 1.0 } else { 0.0 };
@@ -106,7 +115,7 @@ fn tokenize(text: &str) -> Result<Vec<String>, String> {
         } else if "<>=!".contains(c) && chars.get(i + 1) == Some(&'=') {
             tokens.push(format!("{c}="));
             i += 2;
-        } else if "+-*/()<>,".contains(c) {
+        } else if "+-*/()<>,[]".contains(c) {
             tokens.push(c.to_string());
             i += 1;
         } else {
@@ -141,6 +150,16 @@ impl Parser {
             t if t == want => Ok(()),
             t => Err(format!("metric math: expected `{want}`, found `{t}`")),
         }
+    }
+
+    /// `a, b, ...`: one or more expressions.
+    fn list(&mut self) -> Result<Vec<Expr>, String> {
+        let mut items = vec![self.comparison()?];
+        while self.peek() == Some(",") {
+            self.pos += 1;
+            items.push(self.comparison()?);
+        }
+        Ok(items)
     }
 
     fn comparison(&mut self) -> Result<Expr, String> {
@@ -205,11 +224,20 @@ impl Parser {
             return Ok(Expr::Id(t));
         }
         self.pos += 1;
-        let mut args = vec![self.comparison()?];
-        while self.peek() == Some(",") {
+        if self.peek() == Some("[") {
             self.pos += 1;
-            args.push(self.comparison()?);
+            let items = self.list()?;
+            self.expect("]")?;
+            self.expect(")")?;
+            return match t.to_ascii_uppercase().as_str() {
+                "MAX" => Ok(Expr::Extreme(true, items)),
+                "MIN" => Ok(Expr::Extreme(false, items)),
+                name => Err(format!(
+                    "metric math: function {name} of an array is not supported by the lab"
+                )),
+            };
         }
+        let args = self.list()?;
         self.expect(")")?;
         match (t.to_ascii_uppercase().as_str(), args.len()) {
             ("IF", 3) => {
@@ -283,7 +311,34 @@ mod tests {
     }
 
     #[test]
+    fn the_stacks_latency_excess_expression() {
+        let e = parse(
+            "IF(requests >= 10, MAX([v2 - (1.5 * FILL(v1, 1000) + 0.1), v2 - 1.5]), 0)",
+        )
+        .unwrap();
+        let excess = |r, v2, v1| {
+            e.eval(&vars(&[("requests", r), ("v2", v2), ("v1", v1)]))
+                .map(|x: f64| (x * 1000.0).round() / 1000.0)
+        };
+        // 400 ms slower than a 20 ms V1: 0.4 - 0.13 above its allowance.
+        assert_eq!(excess(Some(40.0), Some(0.42), Some(0.02)), Some(0.29));
+        // As slow as V1: below.
+        assert_eq!(excess(Some(40.0), Some(0.021), Some(0.02)), Some(-0.109));
+        // No V1 data: only the ceiling counts.
+        assert_eq!(excess(Some(40.0), Some(1.6), None), Some(0.1));
+        // Too few requests: 0; no V2 data: none.
+        assert_eq!(excess(Some(9.0), Some(3.0), Some(0.02)), Some(0.0));
+        assert_eq!(excess(Some(40.0), None, Some(0.02)), None);
+        assert_eq!(
+            parse("MIN([a, b])").unwrap().eval(&vars(&[("a", None), ("b", Some(2.0))])),
+            Some(2.0)
+        );
+    }
+
+    #[test]
     fn what_is_not_understood_is_an_error() {
+        assert!(parse("SUM([x, y])").unwrap_err().contains("SUM"));
+        assert!(parse("MAX([x, y)").is_err());
         assert!(parse("RATE(x)").unwrap_err().contains("RATE"));
         assert!(parse("x +").is_err());
         assert!(parse("x # y").is_err());

@@ -24,6 +24,17 @@ pub struct Cli {
     pub faults: Faults,
     pub tick: Duration,
     pub timing: Timing,
+    /// `--signal`: the target signal's proxy in front of every service process.
+    pub signal: Option<SignalOptions>,
+}
+
+/// The target signal in the lab (the stack's `TargetSignal=enabled`).
+#[derive(Debug, Clone)]
+pub struct SignalOptions {
+    /// The `alb-canary-signal` binary.
+    pub binary: PathBuf,
+    /// Seconds the emulator keeps each of the proxies' puts invisible (CloudWatch's ingestion).
+    pub delay_secs: (u64, u64),
 }
 
 /// The options as typed.
@@ -76,6 +87,18 @@ struct Args {
     /// With --timing aws: seeds the per-period delays (the same seed, the same delays)
     #[arg(long, value_name = "N", default_value_t = 1)]
     seed: u64,
+    /// Run the target signal (alb-canary-signal) in front of every service process, as the stack
+    /// does with TargetSignal=enabled: its 10 s metrics go to the emulator, the stack's 10 s target
+    /// alarms judge them, and so does the judge (health.signal = targets, unless --plan says)
+    #[arg(long)]
+    signal: bool,
+    /// With --signal: the range of seconds the emulator keeps each put of the signal's metrics
+    /// invisible (CloudWatch's ingestion delay; seeded with --seed)
+    #[arg(long, value_name = "MIN-MAX", default_value = "2-8", value_parser = timing::parse_delay)]
+    signal_delay: (u64, u64),
+    /// With --signal: the proxy's binary (default: `alb-canary-signal` beside this binary)
+    #[arg(long, value_name = "PATH")]
+    signal_binary: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -104,18 +127,38 @@ impl Cli {
 
 impl Args {
     fn check(self) -> Result<Cli, String> {
-        let recommender = match self.recommender {
-            Some(path) => path,
-            None => std::env::current_exe()
-                .ok()
-                .and_then(|p| p.parent().map(|d| d.join("recommender")))
-                .unwrap_or_else(|| "recommender".into()),
+        let recommender = match &self.recommender {
+            Some(path) => path.clone(),
+            None => beside_this_binary("recommender"),
         };
         if !recommender.is_file() {
             return Err(format!(
                 "{} is not a file: build it with `cargo build -p recommender` or pass --recommender",
                 recommender.display()
             ));
+        }
+        let signal = match self.signal {
+            false => None,
+            true => {
+                let binary = self.signal_binary.unwrap_or_else(|| beside_this_binary(SIGNAL));
+                if !binary.is_file() {
+                    return Err(format!(
+                        "{} is not a file: build it with `cargo build -p target-signal` or pass --signal-binary",
+                        binary.display()
+                    ));
+                }
+                Some(SignalOptions {
+                    binary,
+                    delay_secs: self.signal_delay,
+                })
+            }
+        };
+        let mut plan = self.plan.clone().unwrap_or_else(|| match self.timing {
+            Profile::Compressed => lab_plan(),
+            Profile::Aws => aws_plan(),
+        });
+        if signal.is_some() && self.plan.is_none() {
+            plan.health.signal = contract::Signal::Targets;
         }
         Ok(Cli {
             scenarios: match self.scenario {
@@ -125,10 +168,7 @@ impl Args {
             },
             rps: self.rps,
             duration: Duration::from_secs(self.duration),
-            plan: self.plan.unwrap_or_else(|| match self.timing {
-                Profile::Compressed => lab_plan(),
-                Profile::Aws => aws_plan(),
-            }),
+            plan,
             out: self.out,
             recommender,
             faults: Faults {
@@ -143,8 +183,19 @@ impl Args {
                 Profile::Compressed => Timing::compressed(),
                 Profile::Aws => Timing::aws(self.aws_delay, self.seed),
             },
+            signal,
         })
     }
+}
+
+const SIGNAL: &str = "alb-canary-signal";
+
+/// `name` in this binary's directory (cargo builds every binary of the workspace there).
+fn beside_this_binary(name: &str) -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.join(name)))
+        .unwrap_or_else(|| name.into())
 }
 
 /// The compressed plan: the stack's steps with 20 s bakes, judged on the bridge's 10 s periods

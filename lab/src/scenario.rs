@@ -80,6 +80,8 @@ pub struct Options {
     pub tick: Duration,
     /// When the ALB metrics become visible.
     pub timing: Timing,
+    /// The target signal in front of every process (`--signal`).
+    pub signal: Option<crate::options::SignalOptions>,
 }
 
 /// V2's share (percent) at which the rollback scenario's faults switch on: its first step.
@@ -95,7 +97,23 @@ pub async fn run(scenario: Scenario, opts: &Options) -> Result<output::Summary, 
 
     // The AWS side, as the template declares it, with the lab's plan as the CanaryPlan parameter
     // and, compressed, the alarm's minimum requests scaled like its period (60 s → 10 s).
-    let moto = tokio::task::block_in_place(Moto::start);
+    // With the target signal, the emulator delays the proxies' metrics as CloudWatch ingests them.
+    let emulator_env: Vec<(&str, String)> = match &opts.signal {
+        Some(signal) => vec![
+            (
+                "ALB_CANARY_INGESTION_DELAY",
+                format!(
+                    "{}={}-{}",
+                    contract::target_metric::NAMESPACE,
+                    signal.delay_secs.0,
+                    signal.delay_secs.1
+                ),
+            ),
+            ("ALB_CANARY_INGESTION_SEED", opts.timing.seed.to_string()),
+        ],
+        None => Vec::new(),
+    };
+    let moto = tokio::task::block_in_place(|| Moto::start_with(&emulator_env));
     let lb = LoadBalancer::create(&moto, "lab-alb").await;
     let plan = opts.plan.to_json();
     let min_requests = stack_default("CanaryAlarmMinRequests")?;
@@ -103,12 +121,18 @@ pub async fn run(scenario: Scenario, opts: &Options) -> Result<output::Summary, 
         Profile::Compressed => scaled_min_requests(&min_requests, opts.timing.period_secs),
         Profile::Aws => min_requests,
     };
+    let target_signal = if opts.signal.is_some() {
+        "enabled"
+    } else {
+        "disabled"
+    };
     let deployed = stack_in_moto::deploy(
         &moto,
         &lb,
         &[
             ("CanaryPlan", plan.as_str()),
             ("CanaryAlarmMinRequests", min_requests.as_str()),
+            ("TargetSignal", target_signal),
         ],
     )
     .await;
@@ -131,16 +155,54 @@ pub async fn run(scenario: Scenario, opts: &Options) -> Result<output::Summary, 
     let (v1_port, v2_port, faulty_port, frontend_port) = ports;
     let recommender = &opts.recommender;
     let healthy = Faults::default();
-    let _v1 = service::start(recommender, "v1", "v1", v1_port, healthy, &dir, bound).await?;
-    let _v2 = service::start(recommender, "v2", "v2", v2_port, healthy, &dir, bound).await?;
+    let moto_env = moto.env();
+    let signal = match &opts.signal {
+        Some(signal) => Some((
+            signal.binary.as_path(),
+            group_dimension(&config.stable_tg_arn)?,
+            group_dimension(&config.canary_tg_arn)?,
+        )),
+        None => None,
+    };
+    let sink = |target_group| service::SignalSink {
+        env: &moto_env,
+        load_balancer: &config.load_balancer,
+        target_group,
+    };
+    let v1_sink = signal.map(|(_, v1, _)| sink(v1));
+    let v2_sink = signal.map(|(_, _, v2)| sink(v2));
+    let binary = signal.map(|(binary, ..)| binary);
+    let _v1 = service::start_target(
+        recommender,
+        "v1",
+        "v1",
+        v1_port,
+        healthy,
+        binary.zip(v1_sink.as_ref()),
+        &dir,
+        bound,
+    )
+    .await?;
+    let _v2 = service::start_target(
+        recommender,
+        "v2",
+        "v2",
+        v2_port,
+        healthy,
+        binary.zip(v2_sink.as_ref()),
+        &dir,
+        bound,
+    )
+    .await?;
     let _faulty = match scenario {
         Scenario::Rollback => Some(
-            service::start(
+            service::start_target(
                 recommender,
                 "v2-faulty",
                 "v2",
                 faulty_port,
                 opts.faults,
+                binary.zip(v2_sink.as_ref()),
                 &dir,
                 bound,
             )
@@ -271,6 +333,12 @@ pub async fn run(scenario: Scenario, opts: &Options) -> Result<output::Summary, 
     );
     output::write(&dir, &record, &summary)?;
     Ok(summary)
+}
+
+/// A target group's `TargetGroup` dimension, from its ARN.
+fn group_dimension(arn: &str) -> Result<&str, String> {
+    controller::listener::target_group_dimension(arn)
+        .ok_or_else(|| format!("{arn} has no target group dimension"))
 }
 
 /// A stack parameter's default value.

@@ -1,5 +1,6 @@
 //! The real `recommender` processes behind HAProxy: V1, V2, and for a fault drill a second V2
-//! started with the fault knobs, which takes over V2's server at the scenario's moment.
+//! started with the fault knobs, which takes over V2's server at the scenario's moment. With the
+//! target signal, each process has the real `alb-canary-signal` in front of it, as on an instance.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -55,6 +56,101 @@ pub async fn start(
     }
     Err(format!(
         "{name} did not answer /health on port {port} within 10 s"
+    ))
+}
+
+/// One target as the balancer sees it on `port`: the service alone, or with the target signal
+/// the service on a port of its own and the proxy on `port`. Both stop when dropped.
+pub struct Target {
+    _service: Guarded,
+    _signal: Option<Guarded>,
+}
+
+/// Starts the target `name` (see [`Target`]).
+#[allow(clippy::too_many_arguments)]
+pub async fn start_target(
+    binary: &Path,
+    name: &str,
+    model: &str,
+    port: u16,
+    faults: Faults,
+    signal: Option<(&Path, &SignalSink<'_>)>,
+    dir: &Path,
+    max_secs: u64,
+) -> Result<Target, String> {
+    let Some((signal_binary, sink)) = signal else {
+        return Ok(Target {
+            _service: start(binary, name, model, port, faults, dir, max_secs).await?,
+            _signal: None,
+        });
+    };
+    let upstream = alb_canary_tests::free_port();
+    let service = start(binary, name, model, upstream, faults, dir, max_secs).await?;
+    let proxy = start_signal(
+        signal_binary,
+        &format!("{name}-signal"),
+        port,
+        upstream,
+        sink,
+        dir,
+        max_secs,
+    )
+    .await?;
+    Ok(Target {
+        _service: service,
+        _signal: Some(proxy),
+    })
+}
+
+/// Where the signal's proxy publishes: the emulator's environment and the ALB metrics' dimensions
+/// of the process's target group.
+pub struct SignalSink<'a> {
+    pub env: &'a [(&'static str, String)],
+    pub load_balancer: &'a str,
+    pub target_group: &'a str,
+}
+
+/// Starts `alb-canary-signal` on 127.0.0.1:`port` in front of 127.0.0.1:`upstream` (a service
+/// already answering) and waits until `/health` answers through it.
+pub async fn start_signal(
+    binary: &Path,
+    name: &str,
+    port: u16,
+    upstream: u16,
+    sink: &SignalSink<'_>,
+    dir: &Path,
+    max_secs: u64,
+) -> Result<Guarded, String> {
+    let args: Vec<String> = [
+        "--listen".to_string(),
+        format!("127.0.0.1:{port}"),
+        "--upstream".into(),
+        format!("127.0.0.1:{upstream}"),
+        "--load-balancer".into(),
+        sink.load_balancer.into(),
+        "--target-group".into(),
+        sink.target_group.into(),
+    ]
+    .into();
+    let mut env: Vec<(&str, String)> = sink.env.to_vec();
+    env.push(("RUST_LOG", "warn".into()));
+    let mut child = Guarded::spawn(
+        name,
+        binary,
+        &args,
+        &env,
+        max_secs,
+        Some(&dir.join(format!("{name}.log"))),
+    )?;
+    for _ in 0..200 {
+        child.check_running()?;
+        if health(port) == Some(200) {
+            return Ok(child);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err(format!(
+        "{name} did not answer /health on port {port} (forwarded to {upstream}) within 10 s"
     ))
 }
 

@@ -26,6 +26,9 @@ fn run_as(name: &str, args: &[String]) -> crate::Result {
         "alb-canary-lab",
         "-p",
         "recommender",
+        // `--signal` runs it in front of every service process.
+        "-p",
+        "target-signal",
     ]))?;
     delegate(
         Command::new(target_dir().join("debug/lab"))
