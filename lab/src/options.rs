@@ -8,6 +8,7 @@ use clap::error::ErrorKind;
 use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
 use contract::Plan;
 
+use crate::fault;
 use crate::scenario::Scenario;
 use crate::service::Faults;
 use crate::timing::{self, Profile, Timing};
@@ -21,6 +22,7 @@ pub struct Cli {
     pub plan: Plan,
     pub out: PathBuf,
     pub recommender: PathBuf,
+    pub fault: fault::Kind,
     pub faults: Faults,
     pub tick: Duration,
     pub timing: Timing,
@@ -33,7 +35,7 @@ pub struct Cli {
     about = "Rehearse a canary on 127.0.0.1: HAProxy as the ALB, the real controller and service, the moto emulator as AWS",
     // The last value of an option counts: `cargo xtask bench-lab` appends its own.
     args_override_self = true,
-    after_help = "Examples:\n  cargo xtask lab                      # both scenarios at 40 requests/s\n  cargo xtask lab --scenario rollback --rps 60 --fault-error-rate 0.5\n  cargo xtask lab --scenario rollback --timing aws --duration 1200   # ALB metrics as AWS delivers them"
+    after_help = "Examples:\n  cargo xtask lab                      # both scenarios at 40 requests/s\n  cargo xtask lab --scenario rollback --rps 60 --fault-error-rate 0.5\n  cargo xtask lab --scenario rollback --fault kill            # V2's process dies mid-step\n  cargo xtask lab --scenario rollback --timing aws --duration 1200   # ALB metrics as AWS delivers them"
 )]
 struct Args {
     /// promote: a healthy V2 goes to 100 %; rollback: V2's errors switch on at its first step and
@@ -56,6 +58,11 @@ struct Args {
     /// The service binary (default: `recommender` beside this binary)
     #[arg(long, value_name = "PATH")]
     recommender: Option<PathBuf>,
+    /// The rollback scenario's fault at V2's first step: errors: V2's answers fail (and slow down)
+    /// as --fault-error-rate and --fault-latency-ms say; kill: V2's process dies (SIGKILL) halfway
+    /// through the step's bake and its target group keeps its weight, as an ALB's does (fail open)
+    #[arg(long, value_enum, default_value_t = fault::Kind::Errors)]
+    fault: fault::Kind,
     /// Share of V2's answers that are 500 once its faults are on (0 to 1)
     #[arg(long, value_name = "F", default_value_t = 0.2, value_parser = share)]
     fault_error_rate: f64,
@@ -131,6 +138,7 @@ impl Args {
             }),
             out: self.out,
             recommender,
+            fault: self.fault,
             faults: Faults {
                 error_rate: self.fault_error_rate,
                 extra_latency_ms: self.fault_latency_ms,
@@ -231,6 +239,9 @@ mod tests {
             "--out <DIR>",
             "[default: target/lab]",
             "--recommender <PATH>",
+            "--fault <FAULT>",
+            "[default: errors]",
+            "[possible values: errors, kill]",
             "--fault-error-rate <F>",
             "[default: 0.2]",
             "--fault-latency-ms <MS>",
@@ -274,6 +285,7 @@ mod tests {
         assert_eq!(cli.rps, 40);
         assert_eq!(cli.duration, Duration::from_secs(420));
         assert_eq!(cli.tick, Duration::from_secs(5));
+        assert_eq!(cli.fault, fault::Kind::Errors);
         assert_eq!(cli.faults.error_rate, 0.2);
         assert_eq!(cli.faults.extra_latency_ms, 0);
         assert!(cli.out.is_absolute(), "{}", cli.out.display());
@@ -322,6 +334,8 @@ mod tests {
             "250",
             "--tick",
             "2",
+            "--fault",
+            "kill",
             "--scenario",
             "rollback",
         ])
@@ -341,6 +355,7 @@ mod tests {
             }
         );
         assert_eq!(cli.tick, Duration::from_secs(2));
+        assert_eq!(cli.fault, fault::Kind::Kill);
     }
 
     #[test]
@@ -364,6 +379,7 @@ mod tests {
             (&["--tick", "0"], "0 is not in 1..=60"),
             (&["--aws-delay", "90-30"], "MIN ≤ MAX"),
             (&["--timing", "slow"], "invalid value 'slow' for '--timing"),
+            (&["--fault", "crash"], "invalid value 'crash' for '--fault"),
             (&["--bogus", "1"], "unexpected argument '--bogus'"),
         ] {
             let err = refusal(list);
