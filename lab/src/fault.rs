@@ -18,7 +18,8 @@ use crate::weights::HaproxyWeights;
 pub enum Kind {
     /// V2's answers fail and slow down (--fault-error-rate, --fault-latency-ms).
     Errors,
-    /// V2's process dies (SIGKILL) mid-step: its target group keeps its weight (fail open).
+    /// V2's process dies (SIGKILL) mid-step, halfway through the bake; nothing restarts it, and
+    /// its target group keeps its weight as an ALB's does (fail open).
     Kill,
 }
 

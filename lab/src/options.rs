@@ -38,7 +38,7 @@ pub struct Cli {
     after_help = "Examples:\n  cargo xtask lab                      # both scenarios at 40 requests/s\n  cargo xtask lab --scenario rollback --rps 60 --fault-error-rate 0.5\n  cargo xtask lab --scenario rollback --fault kill            # V2's process dies mid-step\n  cargo xtask lab --scenario rollback --timing aws --duration 1200   # ALB metrics as AWS delivers them"
 )]
 struct Args {
-    /// promote: a healthy V2 goes to 100 %; rollback: V2's errors switch on at its first step and
+    /// promote: a healthy V2 goes to 100 %; rollback: V2 goes bad at its first step (--fault) and
     /// the canary must be rolled back; both: one, then the other
     #[arg(long, value_enum, default_value_t = Scenarios::Both)]
     scenario: Scenarios,
@@ -58,9 +58,7 @@ struct Args {
     /// The service binary (default: `recommender` beside this binary)
     #[arg(long, value_name = "PATH")]
     recommender: Option<PathBuf>,
-    /// The rollback scenario's fault at V2's first step: errors: V2's answers fail (and slow down)
-    /// as --fault-error-rate and --fault-latency-ms say; kill: V2's process dies (SIGKILL) halfway
-    /// through the step's bake and its target group keeps its weight, as an ALB's does (fail open)
+    /// The rollback scenario's fault, at V2's first step
     #[arg(long, value_enum, default_value_t = fault::Kind::Errors)]
     fault: fault::Kind,
     /// Share of V2's answers that are 500 once its faults are on (0 to 1)
@@ -241,7 +239,8 @@ mod tests {
             "--recommender <PATH>",
             "--fault <FAULT>",
             "[default: errors]",
-            "[possible values: errors, kill]",
+            "- errors: V2's answers fail",
+            "- kill:   V2's process dies (SIGKILL) mid-step",
             "--fault-error-rate <F>",
             "[default: 0.2]",
             "--fault-latency-ms <MS>",
