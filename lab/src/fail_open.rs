@@ -67,7 +67,8 @@ impl FailOpen {
         let problem = if self.v2_weight_at_kill == 0 {
             "V2 had no weight when it was killed".to_owned()
         } else if self.v2_requests_after_kill == 0 {
-            "the dead V2 got no request: HAProxy routed around it, which an ALB does not do".to_owned()
+            "the dead V2 got no request: HAProxy routed around it, which an ALB does not do"
+                .to_owned()
         } else if self.v2_failed_after_kill < self.v2_requests_after_kill {
             format!(
                 "the dead V2 answered: {} of its {} requests after the kill did not fail",

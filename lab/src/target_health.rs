@@ -39,7 +39,12 @@ fn whole(props: &Value, key: &str) -> Result<u64, String> {
         Value::String(s) => s.parse().ok(),
         _ => None,
     }
-    .ok_or_else(|| format!("the target group's {key} is not a whole number: {}", props[key]))
+    .ok_or_else(|| {
+        format!(
+            "the target group's {key} is not a whole number: {}",
+            props[key]
+        )
+    })
 }
 
 impl HealthCheck {

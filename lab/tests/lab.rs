@@ -338,18 +338,26 @@ fn a_v2_whose_process_dies_keeps_its_share_and_fails_until_the_controller_takes_
     let before_zero = record
         .samples
         .iter()
-        .filter(|s| s.t > kill.t && s.t < zero.t)
-        .last()
+        .rfind(|s| s.t > kill.t && s.t < zero.t)
         .expect("samples between the kill and V2's weight 0")
         .haproxy
         .v2;
     let sent = before_zero.stot - at_kill.stot;
     let refused = before_zero.econ - at_kill.econ;
     let failed = refused + (before_zero.eresp - at_kill.eresp);
-    assert!(sent > 0, "the dead V2 got no request: HAProxy routed around it");
+    assert!(
+        sent > 0,
+        "the dead V2 got no request: HAProxy routed around it"
+    );
     assert!(refused > 0, "no refused connection to the dead V2");
-    assert!(failed >= sent, "{sent} requests to the dead V2, {failed} failed");
-    assert_eq!(before_zero.hrsp_5xx, at_kill.hrsp_5xx, "a dead V2 answers no 5XX");
+    assert!(
+        failed >= sent,
+        "{sent} requests to the dead V2, {failed} failed"
+    );
+    assert_eq!(
+        before_zero.hrsp_5xx, at_kill.hrsp_5xx,
+        "a dead V2 answers no 5XX"
+    );
     // The target health checks saw it, and the controller's cut-off held: nothing reached V2
     // from 2 s after its weight became 0.
     assert!(

@@ -63,9 +63,8 @@ impl Guarded {
     /// that, leaving `timeout` to exit after it and nothing to restart it.
     pub fn program_pid(&self) -> Result<u32, String> {
         let parent = self.child.id();
-        let children =
-            std::fs::read_to_string(format!("/proc/{parent}/task/{parent}/children"))
-                .map_err(|e| format!("{}: the children of timeout ({parent}): {e}", self.name))?;
+        let children = std::fs::read_to_string(format!("/proc/{parent}/task/{parent}/children"))
+            .map_err(|e| format!("{}: the children of timeout ({parent}): {e}", self.name))?;
         let mut pids = children.split_whitespace().filter_map(|p| p.parse().ok());
         match (pids.next(), pids.next()) {
             (Some(pid), None) => Ok(pid),
