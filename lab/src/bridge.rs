@@ -14,7 +14,8 @@ use contract::alb_metric;
 
 use crate::context::Ctx;
 use crate::haproxy::{self, ServerStat};
-use crate::logbook::Tally;
+use crate::logbook::{Group, Tally};
+use crate::target_health::HostCounts;
 
 /// Not in `contract::alb_metric` (the controller does not read it yet); ALB's name for
 /// connections to a target that could not be established.
@@ -33,19 +34,24 @@ pub fn growth(before: u64, after: u64) -> u64 {
 /// One target group's numbers for one window.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WindowMetrics {
+    /// Requests sent to the group's target, those it refused included (ALB counts a request
+    /// once it chose a target).
     pub requests: u64,
     pub errors_5xx: u64,
     pub connection_errors: u64,
-    pub healthy: bool,
+    /// From the target health checks, not from HAProxy.
+    pub hosts: HostCounts,
 }
 
-pub fn window_metrics(before: &ServerStat, after: &ServerStat) -> WindowMetrics {
+pub fn window_metrics(before: &ServerStat, after: &ServerStat, hosts: HostCounts) -> WindowMetrics {
     WindowMetrics {
         requests: growth(before.stot, after.stot),
         errors_5xx: growth(before.hrsp_5xx, after.hrsp_5xx),
-        // `econ`: the connection failed; `eresp`: it broke before a whole response.
+        // `econ`: the connection failed (a dead target: HAProxy answers 503 itself, outside
+        // the server's `hrsp_5xx`, as ALB answers 502 outside the target's 5XX); `eresp`: it
+        // broke before a whole response.
         connection_errors: growth(before.econ, after.econ) + growth(before.eresp, after.eresp),
-        healthy: after.up,
+        hosts,
     }
 }
 
@@ -121,8 +127,8 @@ pub fn datums(
     .filter(|(_, v)| zero_counts || *v > 0)
     .map(|(name, v)| count(name, v))
     .collect();
-    out.push(count("HealthyHostCount", u64::from(m.healthy)));
-    out.push(count("UnHealthyHostCount", u64::from(!m.healthy)));
+    out.push(count("HealthyHostCount", m.hosts.healthy));
+    out.push(count("UnHealthyHostCount", m.hosts.unhealthy));
     for (values, counts) in latency_values(&log.latencies_ms) {
         out.push(
             datum(alb_metric::RESPONSE_TIME, StandardUnit::Seconds)
@@ -156,28 +162,27 @@ pub async fn run(ctx: Arc<Ctx>) -> Result<(), String> {
         let start = end as i64 - period;
         let after = haproxy::stats(&ctx.socket).await?;
         let log = ctx.book.take_window();
+        let (v1, v2) = (
+            window_metrics(&before.v1, &after.v1, ctx.health.take_window(Group::V1)),
+            window_metrics(&before.v2, &after.v2, ctx.health.take_window(Group::V2)),
+        );
         let mut data = Vec::new();
         let lb = &ctx.config.load_balancer;
-        for (arn, b, a, tally) in [
-            (&ctx.config.stable_tg_arn, &before.v1, &after.v1, &log.v1),
-            (&ctx.config.canary_tg_arn, &before.v2, &after.v2, &log.v2),
+        for (arn, m, tally) in [
+            (&ctx.config.stable_tg_arn, &v1, &log.v1),
+            (&ctx.config.canary_tg_arn, &v2, &log.v2),
         ] {
             let tg = controller::listener::target_group_dimension(arn)
                 .ok_or_else(|| format!("{arn} has no target group dimension"))?;
-            let m = window_metrics(b, a);
             data.extend(datums(
                 lb,
                 tg,
                 start,
-                &m,
+                m,
                 tally,
                 ctx.timing.puts_zero_counts(),
             ));
         }
-        let (v1, v2) = (
-            window_metrics(&before.v1, &after.v1),
-            window_metrics(&before.v2, &after.v2),
-        );
         let delay = ctx.timing.delay_of(start);
         tracing::info!(
             window_start = start,
@@ -186,6 +191,7 @@ pub async fn run(ctx: Arc<Ctx>) -> Result<(), String> {
             v2_requests = v2.requests,
             v2_5xx = v2.errors_5xx,
             v2_connection_errors = v2.connection_errors,
+            v2_unhealthy_hosts = v2.hosts.unhealthy,
             v2_mean_ms = log.v2.mean_ms(),
             visible_after_s = delay.as_secs_f64(),
             "bridged"
@@ -223,7 +229,6 @@ mod tests {
             econ: 1,
             eresp: 0,
             weight: 10,
-            up: true,
             port: 1,
         };
         let after = ServerStat {
@@ -232,16 +237,19 @@ mod tests {
             econ: 2,
             eresp: 3,
             weight: 10,
-            up: false,
             port: 1,
         };
+        let dead = HostCounts {
+            healthy: 0,
+            unhealthy: 1,
+        };
         assert_eq!(
-            window_metrics(&before, &after),
+            window_metrics(&before, &after, dead),
             WindowMetrics {
                 requests: 50,
                 errors_5xx: 5,
                 connection_errors: 4,
-                healthy: false
+                hosts: dead,
             }
         );
     }
@@ -252,7 +260,10 @@ mod tests {
             requests: 3,
             errors_5xx: 1,
             connection_errors: 0,
-            healthy: true,
+            hosts: HostCounts {
+                healthy: 1,
+                unhealthy: 0,
+            },
         };
         let log = Tally {
             requests: 3,
@@ -284,7 +295,10 @@ mod tests {
             requests: 3,
             errors_5xx: 0,
             connection_errors: 0,
-            healthy: true,
+            hosts: HostCounts {
+                healthy: 1,
+                unhealthy: 0,
+            },
         };
         let names: Vec<String> = datums("a", "b", 0, &quiet, &log, false)
             .iter()

@@ -10,6 +10,7 @@ use tokio::sync::watch;
 
 use crate::alarm_spec::AlarmSpec;
 use crate::logbook::{Group, LogBook};
+use crate::target_health::HostBook;
 use crate::timeline::Recorder;
 use crate::timing::Timing;
 
@@ -27,6 +28,8 @@ pub struct Ctx {
     /// HAProxy's runtime API socket.
     pub socket: PathBuf,
     pub book: Arc<LogBook>,
+    /// The target health checks' host counts, per bridge window.
+    pub health: HostBook,
     pub recorder: Arc<Recorder>,
     /// When the ALB metrics become visible, and the alarms' periods.
     pub timing: Timing,

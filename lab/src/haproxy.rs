@@ -1,6 +1,11 @@
 //! HAProxy from Debian as the ALB stand-in: one frontend on 127.0.0.1, one backend with one server
 //! per target group, weights changed live through the runtime API (no reload, no failed request),
 //! and one log line per request (server, status, response time) sent over UDP to the bridge.
+//!
+//! The servers have no health checks: an ALB forwarding to weighted target groups keeps a group's
+//! share when none of its targets is healthy (it fails open), so traffic here follows the weights
+//! whatever the targets' health. The ALB's health checks are played by
+//! [`crate::target_health`], which only publishes the host counts.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -110,6 +115,14 @@ impl Layout {
     /// The configuration: V1 takes everything until the syncer says otherwise, as the template's
     /// listener does. `http-server-close` makes every request its own server connection, so
     /// `stot` counts requests and each request is balanced on the weights in force.
+    ///
+    /// A refused connection, as ALB does it: measured on 2.6.12 without `check`, the default
+    /// `retries 3` tries the same server three more times a second apart, answers 503 after 3 s
+    /// and counts every attempt in the server's `stot` (4 per request) and the retries in
+    /// `wretr`. ALB does not retry: `retries 0` gives one `stot` and one `econ` per request and
+    /// an immediate 503 (not in the server's `hrsp_5xx`, as ALB's 502 is not a target 5XX).
+    /// `option redispatch` stays off (HAProxy's default), so a failed request is never sent to
+    /// the other group's server.
     pub fn config(&self) -> String {
         let Layout {
             frontend_port,
@@ -128,6 +141,7 @@ defaults
     mode http
     log global
     option http-server-close
+    retries 0
     timeout connect 2s
     timeout client 30s
     timeout server 30s
@@ -140,9 +154,8 @@ frontend alb
 
 backend {BACKEND}
     balance roundrobin
-    option httpchk GET /health
-    server {V1_SERVER} 127.0.0.1:{v1_port} weight 100 check inter 1s fall 2 rise 1
-    server {V2_SERVER} 127.0.0.1:{v2_port} weight 0 check inter 1s fall 2 rise 1
+    server {V1_SERVER} 127.0.0.1:{v1_port} weight 100
+    server {V2_SERVER} 127.0.0.1:{v2_port} weight 0
 ",
             socket = self.socket().display()
         )
@@ -234,7 +247,6 @@ pub struct ServerStat {
     /// Responses that broke off (the server closed or reset the connection).
     pub eresp: u64,
     pub weight: u32,
-    pub up: bool,
     /// The port of the process the server points at (`addr`).
     #[serde(default)]
     pub port: u16,
@@ -267,13 +279,12 @@ pub fn parse_stats(csv: &str) -> Result<Stats, String> {
             .ok_or(format!("show stat: no column {name}"))
     };
     let (px, sv) = (col("pxname")?, col("svname")?);
-    let (stot, h5, econ, eresp, weight, status) = (
+    let (stot, h5, econ, eresp, weight) = (
         col("stot")?,
         col("hrsp_5xx")?,
         col("econ")?,
         col("eresp")?,
         col("weight")?,
-        col("status")?,
     );
     // `addr` is `127.0.0.1:PORT`.
     let addr = col("addr").ok();
@@ -290,7 +301,6 @@ pub fn parse_stats(csv: &str) -> Result<Stats, String> {
             econ: num(econ),
             eresp: num(eresp),
             weight: num(weight) as u32,
-            up: f[status].starts_with("UP"),
             port: addr
                 .and_then(|i| f[i].rsplit_once(':'))
                 .and_then(|(_, p)| p.parse().ok())
@@ -316,8 +326,8 @@ mod tests {
     fn stat_rows_are_read_by_column_name() {
         let csv = "# pxname,svname,stot,econ,eresp,weight,status,hrsp_5xx,addr,\n\
                    alb,FRONTEND,30,,,,OPEN,0,,\n\
-                   tg,tg-v1,20,0,1,90,UP,0,127.0.0.1:4101,\n\
-                   tg,tg-v2,10,2,0,10,DOWN,3,127.0.0.1:4102,\n\
+                   tg,tg-v1,20,0,1,90,no check,0,127.0.0.1:4101,\n\
+                   tg,tg-v2,10,2,0,10,no check,3,127.0.0.1:4102,\n\
                    tg,BACKEND,30,2,1,100,UP,3,,\n";
         let s = parse_stats(csv).unwrap();
         assert_eq!(
@@ -328,13 +338,33 @@ mod tests {
                 econ: 2,
                 eresp: 0,
                 weight: 10,
-                up: false,
                 port: 4102,
             }
         );
         assert_eq!(s.v1.port, 4101);
-        assert!(s.v1.up);
         assert_eq!(s.v1.eresp, 1);
         assert!(parse_stats("# pxname,svname\n").is_err());
+    }
+
+    #[test]
+    fn servers_follow_the_weights_whatever_their_health_and_a_refused_connection_is_not_retried() {
+        let layout = Layout {
+            frontend_port: 1,
+            v1_port: 2,
+            v2_port: 3,
+            log_port: 4,
+            dir: "/tmp/lab".into(),
+        };
+        let config = layout.config();
+        let servers: Vec<&str> = config
+            .lines()
+            .filter(|l| l.trim_start().starts_with("server "))
+            .collect();
+        assert_eq!(servers.len(), 2, "{config}");
+        // A check would take a dead V2 out of rotation, which the ALB does not do (fail open).
+        assert!(servers.iter().all(|l| !l.contains("check")), "{config}");
+        assert!(!config.contains("httpchk"), "{config}");
+        assert!(config.contains("\n    retries 0\n"), "{config}");
+        assert!(!config.contains("redispatch"), "{config}");
     }
 }

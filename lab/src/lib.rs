@@ -4,7 +4,8 @@
 //! counters and per-request log → the metrics bridge → `AWS/ApplicationELB` metrics in the moto
 //! emulator → the real promotion and rollback code (on a compressed schedule, and when the stack's
 //! alarms, evaluated here as CloudWatch would, fire) → `ModifyListener` → the syncer → HAProxy's
-//! weights → traffic. A scenario is a release's lifecycle ([`release`]): from the stack idle on
+//! weights → traffic. The ALB's target health checks ([`target_health`]) only publish host
+//! counts: HAProxy, like an ALB whose target group has no healthy target, keeps the weights. A scenario is a release's lifecycle ([`release`]): from the stack idle on
 //! the stable version, through the canary, to idle on the release or to its rollback.
 //! Everything listens on 127.0.0.1 and stops at the end.
 
@@ -12,6 +13,8 @@ pub mod alarm_spec;
 pub mod alarms;
 pub mod bridge;
 pub mod context;
+pub mod fail_open;
+pub mod fault;
 pub mod haproxy;
 pub mod logbook;
 pub mod metric_math;
@@ -24,6 +27,7 @@ pub mod sampler;
 pub mod scenario;
 pub mod service;
 pub mod syncer;
+pub mod target_health;
 pub mod timeline;
 pub mod timing;
 pub mod traffic;

@@ -39,6 +39,7 @@ fn run(cli: options::Cli) -> Result<(), String> {
         out: cli.out.clone(),
         recommender: cli.recommender,
         haproxy,
+        fault: cli.fault,
         faults: cli.faults,
         tick: cli.tick,
         timing: cli.timing,
@@ -70,7 +71,7 @@ fn run(cli: options::Cli) -> Result<(), String> {
             .scenarios
             .iter()
             .zip(&summaries)
-            .filter_map(|(scenario, s)| scenario.missed(&s.end))
+            .filter_map(|(scenario, s)| scenario.missed(&s.end).or_else(|| s.missed_evidence()))
             .collect();
         if missed.is_empty() {
             Ok(())
@@ -84,9 +85,15 @@ fn line(s: &output::Summary, out: &std::path::Path) -> String {
     let onset = s.onset_to_zero_seconds.map_or(String::new(), |v| {
         format!("; fault onset → V2 weight 0 in HAProxy {v:.1} s")
     });
+    let fail_open = s.fail_open.as_ref().map_or(String::new(), |f| {
+        format!(
+            "; the dead V2 got {} requests after the kill, {} failed",
+            f.v2_requests_after_kill, f.v2_failed_after_kill
+        )
+    });
     let table = &s.state_final;
     format!(
-        "{}: {} in {:.0} s{onset}; listener {}; state {} on {}, release {} {}; {} requests ({} 5xx); {}/",
+        "{}: {} in {:.0} s{onset}{fail_open}; listener {}; state {} on {}, release {} {}; {} requests ({} 5xx); {}/",
         s.scenario,
         s.end,
         s.seconds,

@@ -8,6 +8,7 @@ use clap::error::ErrorKind;
 use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
 use contract::Plan;
 
+use crate::fault;
 use crate::scenario::Scenario;
 use crate::service::Faults;
 use crate::timing::{self, Profile, Timing};
@@ -21,6 +22,7 @@ pub struct Cli {
     pub plan: Plan,
     pub out: PathBuf,
     pub recommender: PathBuf,
+    pub fault: fault::Kind,
     pub faults: Faults,
     pub tick: Duration,
     pub timing: Timing,
@@ -44,10 +46,10 @@ pub struct SignalOptions {
     about = "Rehearse a canary on 127.0.0.1: HAProxy as the ALB, the real controller and service, the moto emulator as AWS",
     // The last value of an option counts: `cargo xtask bench-lab` appends its own.
     args_override_self = true,
-    after_help = "Examples:\n  cargo xtask lab                      # both scenarios at 40 requests/s\n  cargo xtask lab --scenario rollback --rps 60 --fault-error-rate 0.5\n  cargo xtask lab --scenario rollback --timing aws --duration 1200   # ALB metrics as AWS delivers them"
+    after_help = "Examples:\n  cargo xtask lab                      # both scenarios at 40 requests/s\n  cargo xtask lab --scenario rollback --rps 60 --fault-error-rate 0.5\n  cargo xtask lab --scenario rollback --fault kill            # V2's process dies mid-step\n  cargo xtask lab --scenario rollback --timing aws --duration 1200   # ALB metrics as AWS delivers them"
 )]
 struct Args {
-    /// promote: a healthy V2 goes to 100 %; rollback: V2's errors switch on at its first step and
+    /// promote: a healthy V2 goes to 100 %; rollback: V2 goes bad at its first step (--fault) and
     /// the canary must be rolled back; both: one, then the other
     #[arg(long, value_enum, default_value_t = Scenarios::Both)]
     scenario: Scenarios,
@@ -67,6 +69,9 @@ struct Args {
     /// The service binary (default: `recommender` beside this binary)
     #[arg(long, value_name = "PATH")]
     recommender: Option<PathBuf>,
+    /// The rollback scenario's fault, at V2's first step
+    #[arg(long, value_enum, default_value_t = fault::Kind::Errors)]
+    fault: fault::Kind,
     /// Share of V2's answers that are 500 once its faults are on (0 to 1)
     #[arg(long, value_name = "F", default_value_t = 0.2, value_parser = share)]
     fault_error_rate: f64,
@@ -171,6 +176,7 @@ impl Args {
             plan,
             out: self.out,
             recommender,
+            fault: self.fault,
             faults: Faults {
                 error_rate: self.fault_error_rate,
                 extra_latency_ms: self.fault_latency_ms,
@@ -282,6 +288,10 @@ mod tests {
             "--out <DIR>",
             "[default: target/lab]",
             "--recommender <PATH>",
+            "--fault <FAULT>",
+            "[default: errors]",
+            "- errors: V2's answers fail",
+            "- kill:   V2's process dies (SIGKILL) mid-step",
             "--fault-error-rate <F>",
             "[default: 0.2]",
             "--fault-latency-ms <MS>",
@@ -325,6 +335,7 @@ mod tests {
         assert_eq!(cli.rps, 40);
         assert_eq!(cli.duration, Duration::from_secs(420));
         assert_eq!(cli.tick, Duration::from_secs(5));
+        assert_eq!(cli.fault, fault::Kind::Errors);
         assert_eq!(cli.faults.error_rate, 0.2);
         assert_eq!(cli.faults.extra_latency_ms, 0);
         assert!(cli.out.is_absolute(), "{}", cli.out.display());
@@ -373,6 +384,8 @@ mod tests {
             "250",
             "--tick",
             "2",
+            "--fault",
+            "kill",
             "--scenario",
             "rollback",
         ])
@@ -392,6 +405,7 @@ mod tests {
             }
         );
         assert_eq!(cli.tick, Duration::from_secs(2));
+        assert_eq!(cli.fault, fault::Kind::Kill);
     }
 
     #[test]
@@ -415,6 +429,7 @@ mod tests {
             (&["--tick", "0"], "0 is not in 1..=60"),
             (&["--aws-delay", "90-30"], "MIN ≤ MAX"),
             (&["--timing", "slow"], "invalid value 'slow' for '--timing"),
+            (&["--fault", "crash"], "invalid value 'crash' for '--fault"),
             (&["--bogus", "1"], "unexpected argument '--bogus'"),
         ] {
             let err = refusal(list);

@@ -8,6 +8,7 @@ use controller::decision::Weights;
 use serde::{Deserialize, Serialize};
 
 use crate::context::End;
+use crate::fail_open::FailOpen;
 use crate::haproxy::Stats;
 use crate::release::{Processes, StateTable};
 use crate::timeline::Record;
@@ -25,6 +26,9 @@ pub struct Summary {
     /// When the syncer next set V2's weight in HAProxy to 0 after that.
     pub v2_weight_zero_at: Option<f64>,
     pub onset_to_zero_seconds: Option<f64>,
+    /// With `--fault kill`: what HAProxy showed of the dead V2 (fail open, then weight 0).
+    #[serde(default)]
+    pub fail_open: Option<FailOpen>,
     /// The emulator's listener at the end (read by the lab, not reported by the controller).
     pub listener_final: Weights,
     /// HAProxy's counters, weights and server addresses at the end.
@@ -46,11 +50,17 @@ pub struct Finally {
 }
 
 impl Summary {
+    /// One line saying what a finished run failed to show beyond its end (the kill fault's
+    /// evidence in HAProxy); `None` when there is nothing more to show or it was all shown.
+    pub fn missed_evidence(&self) -> Option<String> {
+        self.fail_open.as_ref().and_then(FailOpen::missed)
+    }
+
     pub fn new(record: &Record, end: End, finally: Finally, traffic: Totals) -> Summary {
         let fault_on_at = record
             .events
             .iter()
-            .find(|e| e.kind == "fault_on")
+            .find(|e| e.kind == crate::fault::ON)
             .map(|e| e.t);
         let v2_weight_zero_at = fault_on_at.and_then(|on| {
             record
@@ -70,6 +80,7 @@ impl Summary {
             fault_on_at,
             v2_weight_zero_at,
             onset_to_zero_seconds: fault_on_at.zip(v2_weight_zero_at).map(|(a, b)| b - a),
+            fail_open: FailOpen::new(record, &finally.haproxy.v2),
             listener_final: finally.listener,
             haproxy_final: finally.haproxy,
             state_final: finally.table,

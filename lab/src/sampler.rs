@@ -33,9 +33,11 @@ pub async fn run(ctx: Arc<Ctx>) -> Result<(), String> {
         }
         let oldest = recent.front().copied().unwrap_or(stats);
         let g = crate::bridge::growth;
+        // A refused connection is a failed request too (the client gets HAProxy's 503).
+        let failed = |s: &Stats| s.v2.hrsp_5xx + s.v2.econ + s.v2.eresp;
         let v2_5xx = (
             g(oldest.v2.stot, stats.v2.stot),
-            g(oldest.v2.hrsp_5xx, stats.v2.hrsp_5xx),
+            g(failed(&oldest), failed(&stats)),
         );
         let (v1_rps, v2_rps) = match before {
             Some((t0, b)) if t > t0 => {

@@ -14,25 +14,28 @@ use alb_canary_tests::stack_in_moto::{self, LoadBalancer};
 use alb_canary_tests::{Moto, free_port};
 use contract::Plan;
 use controller::Config;
-use serde_json::json;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::alarm_spec::AlarmSpec;
 use crate::context::{Ctx, End};
+use crate::logbook::Group;
 use crate::service::Faults;
+use crate::target_health::{HealthCheck, HostBook};
 use crate::timeline::Recorder;
 use crate::timing::{Profile, Timing};
 use crate::weights::HaproxyWeights;
 use crate::{
-    alarms, bridge, haproxy, logbook, output, promoter, release, sampler, service, syncer, traffic,
+    alarms, bridge, fault, haproxy, logbook, output, promoter, release, sampler, service, syncer,
+    target_health, traffic,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scenario {
     /// A healthy V2 goes through every step and completes.
     Promote,
-    /// V2's errors switch on when it reaches its first step; the canary must be rolled back.
+    /// V2 goes bad at its first step (its errors switch on, or its process dies: `--fault`); the
+    /// canary must be rolled back.
     Rollback,
 }
 
@@ -74,7 +77,9 @@ pub struct Options {
     pub out: PathBuf,
     pub recommender: PathBuf,
     pub haproxy: PathBuf,
-    /// The rollback scenario's V2 faults.
+    /// The rollback scenario's fault.
+    pub fault: fault::Kind,
+    /// V2's fault knobs under the `errors` fault.
     pub faults: Faults,
     /// How often the promotion schedule fires (the stack's minute, compressed).
     pub tick: Duration,
@@ -149,6 +154,19 @@ pub async fn run(scenario: Scenario, opts: &Options) -> Result<output::Summary, 
     let released =
         release::start(&clients, &config, &opts.recommender, controller::now_secs()).await?;
     let (alarms, alarm_arns) = alarm_specs(&deployed.deployment)?;
+    let health_checks = health_checks(&deployed.deployment, &opts.timing)?;
+    let checked = health_checks
+        .last()
+        .map(|(_, c)| {
+            format!(
+                "target health checked every {} ms (timeout {} ms), unhealthy after {} failures, healthy after {} passes",
+                c.interval.as_millis(),
+                c.timeout.as_millis(),
+                c.unhealthy_threshold,
+                c.healthy_threshold
+            )
+        })
+        .unwrap_or_default();
 
     // The services and the balancer.
     let ports = (free_port(), free_port(), free_port(), free_port());
@@ -183,7 +201,7 @@ pub async fn run(scenario: Scenario, opts: &Options) -> Result<output::Summary, 
         bound,
     )
     .await?;
-    let _v2 = service::start_target(
+    let v2 = service::start_target(
         recommender,
         "v2",
         "v2",
@@ -194,8 +212,8 @@ pub async fn run(scenario: Scenario, opts: &Options) -> Result<output::Summary, 
         bound,
     )
     .await?;
-    let _faulty = match scenario {
-        Scenario::Rollback => Some(
+    let _faulty = match (scenario, opts.fault) {
+        (Scenario::Rollback, fault::Kind::Errors) => Some(
             service::start_target(
                 recommender,
                 "v2-faulty",
@@ -208,7 +226,7 @@ pub async fn run(scenario: Scenario, opts: &Options) -> Result<output::Summary, 
             )
             .await?,
         ),
-        Scenario::Promote => None,
+        _ => None,
     };
     let log_socket = tokio::net::UdpSocket::bind("127.0.0.1:0")
         .await
@@ -232,6 +250,7 @@ pub async fn run(scenario: Scenario, opts: &Options) -> Result<output::Summary, 
         config,
         socket: layout.socket(),
         book: Arc::new(logbook::LogBook::default()),
+        health: HostBook::default(),
         recorder: recorder.clone(),
         timing: opts.timing.clone(),
         schedule_event: deployed.schedule_event.clone(),
@@ -251,6 +270,9 @@ pub async fn run(scenario: Scenario, opts: &Options) -> Result<output::Summary, 
     tasks.spawn(syncer::run(ctx.clone(), applied_tx));
     tasks.spawn(sampler::run(ctx.clone()));
     tasks.spawn(bridge::run(ctx.clone()));
+    for (group, check) in health_checks {
+        tasks.spawn(target_health::run(ctx.clone(), group, check));
+    }
     tasks.spawn(alarms::run(ctx.clone()));
     tasks.spawn(promoter::run(ctx.clone(), opts.tick));
     tasks.spawn(release::fleets(ctx.clone(), refreshes.clone(), processes));
@@ -261,20 +283,35 @@ pub async fn run(scenario: Scenario, opts: &Options) -> Result<output::Summary, 
     });
     if scenario == Scenario::Rollback {
         let at = fault_at_percent(&opts.plan);
-        tasks.spawn(switch_faults_on(
-            ctx.clone(),
-            applied_rx,
-            at,
-            faulty_port,
-            opts.faults,
-        ));
+        match opts.fault {
+            fault::Kind::Errors => {
+                tasks.spawn(fault::errors_on(
+                    ctx.clone(),
+                    applied_rx,
+                    at,
+                    faulty_port,
+                    opts.faults,
+                ));
+            }
+            fault::Kind::Kill => {
+                let mid_step = Duration::from_secs(opts.plan.bake_seconds / 2);
+                let pid = v2.service_pid()?;
+                tasks.spawn(fault::kill_at_step(
+                    ctx.clone(),
+                    applied_rx,
+                    at,
+                    mid_step,
+                    pid,
+                ));
+            }
+        }
     }
     recorder.event("operator", "release", released);
     recorder.event(
         "lab",
         "start",
         format!(
-            "{} rps through HAProxy 127.0.0.1:{frontend_port}; plan {:?} with {} s bakes on {} s periods; {} timing: ALB periods of {} s visible {}-{} s after they end",
+            "{} rps through HAProxy 127.0.0.1:{frontend_port}; plan {:?} with {} s bakes on {} s periods; {} timing: ALB periods of {} s visible {}-{} s after they end; {checked}",
             opts.rps, opts.plan.steps, opts.plan.bake_seconds, opts.plan.health.period_seconds,
             opts.timing.profile.name(), opts.timing.period_secs, opts.timing.delay_secs.0, opts.timing.delay_secs.1
         ),
@@ -360,6 +397,21 @@ fn scaled_min_requests(per_minute: &str, period_secs: i64) -> String {
         .to_string()
 }
 
+/// Each target group's health check as the template declares it, on the profile's ALB clock.
+fn health_checks(
+    d: &alb_canary_tests::template::Deployment,
+    timing: &Timing,
+) -> Result<Vec<(Group, HealthCheck)>, String> {
+    [(Group::V1, "TargetGroupV1"), (Group::V2, "TargetGroupV2")]
+        .into_iter()
+        .map(|(group, id)| {
+            let check = HealthCheck::from_properties(&d.property(id, &[]))
+                .map_err(|e| format!("{id}: {e}"))?;
+            Ok((group, check.scaled(timing.alb_clock_factor())))
+        })
+        .collect()
+}
+
 /// The template's alarms, resolved, and their ARNs by name.
 fn alarm_specs(
     d: &alb_canary_tests::template::Deployment,
@@ -388,38 +440,6 @@ fn alarm_specs(
         specs.push(spec);
     }
     Ok((specs, arns))
-}
-
-/// When HAProxy first gives V2 `at_percent` or more, V2's server is pointed at the V2 process
-/// started with the fault knobs.
-async fn switch_faults_on(
-    ctx: Arc<Ctx>,
-    mut applied: watch::Receiver<HaproxyWeights>,
-    at_percent: f64,
-    faulty_port: u16,
-    faults: Faults,
-) -> Result<(), String> {
-    loop {
-        applied
-            .changed()
-            .await
-            .map_err(|_| "the syncer stopped".to_owned())?;
-        let w = *applied.borrow();
-        if w.v2 > 0 && w.v2_percent() >= at_percent {
-            haproxy::repoint(&ctx.socket, haproxy::V2_SERVER, faulty_port).await?;
-            ctx.recorder.event_with(
-                "fault",
-                "fault_on",
-                format!(
-                    "V2 now answers {:.0} % of requests with 500 (+{} ms)",
-                    faults.error_rate * 100.0,
-                    faults.extra_latency_ms
-                ),
-                json!({"error_rate": faults.error_rate, "extra_latency_ms": faults.extra_latency_ms}),
-            );
-            return Ok(());
-        }
-    }
 }
 
 #[cfg(test)]

@@ -62,8 +62,15 @@ pub async fn start(
 /// One target as the balancer sees it on `port`: the service alone, or with the target signal
 /// the service on a port of its own and the proxy on `port`. Both stop when dropped.
 pub struct Target {
-    _service: Guarded,
+    service: Guarded,
     _signal: Option<Guarded>,
+}
+
+impl Target {
+    /// The service's own process (not the proxy's): what a fault that kills the service kills.
+    pub fn service_pid(&self) -> Result<u32, String> {
+        self.service.program_pid()
+    }
 }
 
 /// Starts the target `name` (see [`Target`]).
@@ -80,7 +87,7 @@ pub async fn start_target(
 ) -> Result<Target, String> {
     let Some((signal_binary, sink)) = signal else {
         return Ok(Target {
-            _service: start(binary, name, model, port, faults, dir, max_secs).await?,
+            service: start(binary, name, model, port, faults, dir, max_secs).await?,
             _signal: None,
         });
     };
@@ -97,7 +104,7 @@ pub async fn start_target(
     )
     .await?;
     Ok(Target {
-        _service: service,
+        service,
         _signal: Some(proxy),
     })
 }

@@ -22,7 +22,8 @@ pub struct Sample {
     pub listener_v2_percent: Option<f64>,
     pub v1_rps: f64,
     pub v2_rps: f64,
-    /// V2's 5XX share of its requests over the last [`crate::sampler::ERROR_RATE_SECONDS`] (percent).
+    /// V2's failed share of its requests (5XX, refused or broken connections) over the last
+    /// [`crate::sampler::ERROR_RATE_SECONDS`] (percent).
     pub v2_error_percent: Option<f64>,
     /// Mean server response time in this second (HAProxy's `%Tr`).
     pub v1_latency_ms: Option<f64>,

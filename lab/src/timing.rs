@@ -77,6 +77,15 @@ impl Timing {
         }
     }
 
+    /// How much faster than AWS's the profile's clock runs for the ALB's own timing (the target
+    /// health checks): compressed, as the ALB period is (60 s → 10 s); aws, not at all.
+    pub fn alb_clock_factor(&self) -> f64 {
+        match self.profile {
+            Profile::Compressed => self.period_secs as f64 / ALB_PERIOD_SECS as f64,
+            Profile::Aws => 1.0,
+        }
+    }
+
     /// How long after the period starting at `start` ends its datapoints become visible: drawn
     /// uniformly from the range, from the seed and the period alone (reproducible per run).
     pub fn delay_of(&self, start: i64) -> Duration {
@@ -160,6 +169,8 @@ mod tests {
         assert_eq!(Timing::aws((60, 180), 1).alarm_period(60), 60);
         assert_eq!(Timing::aws((60, 180), 1).alarm_period(10), 10);
         assert!(Timing::compressed().puts_zero_counts());
+        assert_eq!(Timing::compressed().alb_clock_factor(), 10.0 / 60.0);
+        assert_eq!(Timing::aws((60, 180), 1).alb_clock_factor(), 1.0);
         assert!(!Timing::aws((1, 2), 1).puts_zero_counts());
     }
 

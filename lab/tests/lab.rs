@@ -1,10 +1,12 @@
-//! The closed loop, end to end: `lab --scenario both` at a modest rate, judged on what HAProxy
-//! counted and what the emulator's listener holds, not on the controller's own report.
+//! The closed loop, end to end: `lab --scenario both` at a modest rate, a slow V2 and a V2 whose
+//! process dies, judged on what HAProxy counted and what the emulator's listener holds, not on
+//! the controller's own report.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use alb_canary_lab::haproxy::ServerStat;
 use alb_canary_lab::output::Summary;
 use alb_canary_lab::timeline::{Record, Sample};
 
@@ -301,6 +303,91 @@ fn a_healthy_canary_reaches_all_traffic_and_a_failing_one_is_cut_off() {
     for name in ["lab.svg", "timeline.txt"] {
         assert!(dir.join(name).metadata().unwrap().len() > 0, "{name}");
     }
+}
+
+#[test]
+fn a_v2_whose_process_dies_keeps_its_share_and_fails_until_the_controller_takes_it_to_0() {
+    let out = run_lab(
+        "kill",
+        &["--scenario", "rollback", "--fault", "kill", "--rps", "40"],
+    );
+    let dir = out.join("rollback");
+    let summary: Summary = read(&dir, "summary.json");
+    let record: Record = read(&dir, "timeline.json");
+    assert_eq!(summary.end, "rolled_back");
+    assert_eq!(
+        (summary.listener_final.v1, summary.listener_final.v2),
+        (100, 0)
+    );
+    // HAProxy's V2 counters right after the kill, as the lab read them.
+    let kill = record
+        .events
+        .iter()
+        .find(|e| e.kind == "fault_on")
+        .expect("the kill happened");
+    assert_eq!(kill.detail["kind"], "kill", "{kill:?}");
+    let at_kill: ServerStat = serde_json::from_value(kill.detail["v2_at_kill"].clone()).unwrap();
+    assert!(at_kill.weight > 0, "V2 was killed with no weight");
+    let zero = record
+        .samples
+        .iter()
+        .find(|s| s.t > kill.t && s.haproxy.v2.weight == 0)
+        .expect("HAProxy's V2 weight went to 0 after the kill");
+    // Fail open: while V2 still had its weight, HAProxy kept sending it requests, and every one
+    // failed (a refused connection, not a target 5XX).
+    let before_zero = record
+        .samples
+        .iter()
+        .rfind(|s| s.t > kill.t && s.t < zero.t)
+        .expect("samples between the kill and V2's weight 0")
+        .haproxy
+        .v2;
+    let sent = before_zero.stot - at_kill.stot;
+    let refused = before_zero.econ - at_kill.econ;
+    let failed = refused + (before_zero.eresp - at_kill.eresp);
+    assert!(
+        sent > 0,
+        "the dead V2 got no request: HAProxy routed around it"
+    );
+    assert!(refused > 0, "no refused connection to the dead V2");
+    assert!(
+        failed >= sent,
+        "{sent} requests to the dead V2, {failed} failed"
+    );
+    assert_eq!(
+        before_zero.hrsp_5xx, at_kill.hrsp_5xx,
+        "a dead V2 answers no 5XX"
+    );
+    // The target health checks saw it, and the controller's cut-off held: nothing reached V2
+    // from 2 s after its weight became 0.
+    assert!(
+        record
+            .events
+            .iter()
+            .any(|e| e.source == "health" && e.kind == "unhealthy" && e.t > kill.t),
+        "V2's target never turned unhealthy"
+    );
+    quiet(
+        &record,
+        zero.t + 2.0,
+        f64::MAX,
+        |s| s.haproxy.v2.stot,
+        "V2 after its weight 0",
+    );
+    let end = last(&record).haproxy;
+    assert_eq!((end.v1.econ, end.v1.hrsp_5xx), (0, 0), "V1 was untouched");
+    assert!(
+        end.v1.stot > at(&record, zero.t).haproxy.v1.stot,
+        "traffic went on, to V1"
+    );
+    let fail_open = summary.fail_open.expect("the summary measured the kill");
+    assert_eq!(fail_open.missed(), None);
+    assert!(fail_open.v2_requests_after_kill >= sent);
+    let table = &summary.state_final;
+    assert_eq!(
+        (table.status.as_str(), table.stable_version.as_deref()),
+        ("rolled_back", Some("1.0.0"))
+    );
 }
 
 /// When a sample first satisfied `what` (seconds into the scenario).

@@ -22,6 +22,19 @@ pub const CANARY_WEIGHT: u16 = 0;
 pub const DEREGISTRATION_DELAY_SECONDS: u16 = 15;
 pub const HEALTH_CHECK_PATH: &str = "/health";
 
+/// The target health checks: the fastest AWS allows where it matters (interval 5 s and both
+/// thresholds 2, their minimums), so a dead target is unhealthy within interval × unhealthy
+/// threshold = 10 s and back within 10 s of answering again. The timeout is the longest below the
+/// interval: it does not slow the detection of a dead target (a refused connection fails at
+/// once), adds at most 2 s to that of a hung one, and tolerates a `/health` (a static answer
+/// from the service's own runtime, no model call) a thousand times slower than under saturation.
+/// With no healthy target, an ALB keeps sending the group its weight (fail open): the health
+/// checks only feed `UnHealthyHostCount`, the controller takes V2 to 0.
+pub const HEALTH_CHECK_INTERVAL_SECONDS: u16 = 5;
+pub const HEALTH_CHECK_TIMEOUT_SECONDS: u16 = 4;
+pub const HEALTHY_THRESHOLD_COUNT: u16 = 2;
+pub const UNHEALTHY_THRESHOLD_COUNT: u16 = 2;
+
 pub struct LoadBalancing {
     pub alb: Handle<LoadBalancer>,
     /// The listener holding the weighted forward: HTTPS 443 with a certificate, else HTTP 80.
@@ -52,10 +65,10 @@ fn target_group(
             health_check_enabled: true,
             health_check_protocol: "HTTP",
             health_check_path: HEALTH_CHECK_PATH,
-            health_check_interval_seconds: 10,
-            health_check_timeout_seconds: 5,
-            healthy_threshold_count: 2,
-            unhealthy_threshold_count: 2,
+            health_check_interval_seconds: HEALTH_CHECK_INTERVAL_SECONDS,
+            health_check_timeout_seconds: HEALTH_CHECK_TIMEOUT_SECONDS,
+            healthy_threshold_count: HEALTHY_THRESHOLD_COUNT,
+            unhealthy_threshold_count: UNHEALTHY_THRESHOLD_COUNT,
             matcher: Matcher { http_code: "200" },
             target_group_attributes: vec![KeyValue {
                 key: "deregistration_delay.timeout_seconds",

@@ -59,6 +59,23 @@ impl Guarded {
         })
     }
 
+    /// The program's own pid: `timeout` runs it as its only child. A fault drill kills it with
+    /// that, leaving `timeout` to exit after it and nothing to restart it.
+    pub fn program_pid(&self) -> Result<u32, String> {
+        let parent = self.child.id();
+        let children = std::fs::read_to_string(format!("/proc/{parent}/task/{parent}/children"))
+            .map_err(|e| format!("{}: the children of timeout ({parent}): {e}", self.name))?;
+        let mut pids = children.split_whitespace().filter_map(|p| p.parse().ok());
+        match (pids.next(), pids.next()) {
+            (Some(pid), None) => Ok(pid),
+            _ => Err(format!(
+                "{}: timeout ({parent}) has not exactly one child: `{}`",
+                self.name,
+                children.trim()
+            )),
+        }
+    }
+
     /// `Err` with the exit status when the process has already ended.
     pub fn check_running(&mut self) -> Result<(), String> {
         match self.child.try_wait() {

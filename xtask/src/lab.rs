@@ -1,6 +1,7 @@
 //! `cargo xtask lab`: a canary rehearsed end to end on this machine (crate `lab/`, binary `lab`):
 //! HAProxy as the ALB, the real controller against the moto emulator, the real service.
-//! `cargo xtask bench-lab` runs both scenarios and reports the measured targets.
+//! `cargo xtask bench-lab` runs both scenarios, and the rollback with V2's process killed, under
+//! both timings and reports the measured targets.
 //!
 //! The arguments go to the lab untouched: it parses them (clap) and answers `--help`. It runs with
 //! our command as its program name (`argv[0]`), so its usage lines and suggestions name what the
@@ -39,10 +40,11 @@ fn run_as(name: &str, args: &[String]) -> crate::Result {
     )
 }
 
-/// Both scenarios under the compressed timing, then the rollback scenario under AWS's timing
-/// of ALB metrics (60 s periods visible 60–180 s late, `--timing aws`), then the measured numbers
-/// from the summaries the lab wrote: both compressed scenarios ≤ 180 s in all, fault onset → V2's
-/// weight 0 in HAProxy ≤ 30 s compressed, and the honest minutes under AWS timing.
+/// Both scenarios under the compressed timing, the rollback scenario with V2's process killed
+/// mid-step, then both rollbacks under AWS's timing of ALB metrics (60 s periods visible
+/// 60–180 s late, `--timing aws`), then the measured numbers from the summaries the lab wrote:
+/// both compressed scenarios ≤ 180 s in all, fault onset → V2's weight 0 in HAProxy ≤ 30 s
+/// compressed, and the honest minutes under AWS timing.
 pub fn bench(args: &[String]) -> crate::Result {
     let name = "cargo xtask bench-lab";
     // The lab's own help (under our name); there is nothing to measure.
@@ -55,44 +57,60 @@ pub fn bench(args: &[String]) -> crate::Result {
         std::fs::remove_dir_all(&out)?;
     }
     let started = std::time::Instant::now();
-    // Last: the lab takes the last value of an option, and the report needs these here.
-    let compressed = out.join("compressed");
-    let mut lab_args = args.to_vec();
-    lab_args.extend(["--scenario", "both", "--timing", "compressed", "--out"].map(String::from));
-    lab_args.push(compressed.display().to_string());
-    run_as(name, &lab_args)?;
-    let aws = out.join("aws");
-    let mut lab_args = args.to_vec();
-    lab_args.extend(
-        [
-            "--scenario",
-            "rollback",
-            "--timing",
-            "aws",
-            "--duration",
-            "1500",
-            "--out",
-        ]
-        .map(String::from),
-    );
-    lab_args.push(aws.display().to_string());
-    run_as(name, &lab_args)?;
+    // (timing, fault, scenarios run): each run's own directory.
+    let runs = [
+        ("compressed", "errors", &["promote", "rollback"][..]),
+        ("compressed", "kill", &["rollback"][..]),
+        ("aws", "errors", &["rollback"][..]),
+        ("aws", "kill", &["rollback"][..]),
+    ];
+    for (timing, fault, scenarios) in runs {
+        let scenario = if scenarios.len() == 2 {
+            "both"
+        } else {
+            scenarios[0]
+        };
+        // Last: the lab takes the last value of an option, and the report needs these here.
+        let mut lab_args = args.to_vec();
+        lab_args.extend(
+            [
+                "--scenario",
+                scenario,
+                "--timing",
+                timing,
+                "--fault",
+                fault,
+                "--out",
+            ]
+            .map(String::from),
+        );
+        lab_args.push(out.join(format!("{timing}-{fault}")).display().to_string());
+        if timing == "aws" {
+            lab_args.extend(["--duration", "1500"].map(String::from));
+        }
+        run_as(name, &lab_args)?;
+    }
     let wall = started.elapsed().as_secs_f64();
     let mut scenarios = 0.0;
-    for (timing, dir, names) in [
-        ("compressed", &compressed, &["promote", "rollback"][..]),
-        ("aws", &aws, &["rollback"][..]),
-    ] {
+    for (timing, fault, names) in runs {
         for name in names {
-            let path = dir.join(name).join("summary.json");
+            let path = out
+                .join(format!("{timing}-{fault}"))
+                .join(name)
+                .join("summary.json");
             let summary: serde_json::Value =
                 serde_json::from_str(&std::fs::read_to_string(&path)?)?;
             let seconds = summary["seconds"].as_f64().unwrap_or(f64::NAN);
-            if timing == "compressed" {
+            if (timing, fault) == ("compressed", "errors") {
                 scenarios += seconds;
             }
+            let label = if *name == "rollback" {
+                format!("{name} ({fault})")
+            } else {
+                name.to_string()
+            };
             println!(
-                "{timing:<10} {name:<9} {seconds:>6.1} s  end {}",
+                "{timing:<10} {label:<18} {seconds:>6.1} s  end {}",
                 summary["end"]
             );
             if let Some(onset) = summary["onset_to_zero_seconds"].as_f64() {
@@ -103,6 +121,17 @@ pub fn bench(args: &[String]) -> crate::Result {
                 };
                 println!(
                     "           fault onset → V2 weight 0 in HAProxy: {onset:.1} s ({target})"
+                );
+            }
+            let fail_open = &summary["fail_open"];
+            if let Some(sent) = fail_open["v2_requests_after_kill"].as_u64() {
+                println!(
+                    "           the dead V2 (fail open): {sent} requests after the kill, {} failed; its target unhealthy {} s after the kill",
+                    fail_open["v2_failed_after_kill"],
+                    fail_open["v2_unhealthy_at"]
+                        .as_f64()
+                        .zip(fail_open["killed_at"].as_f64())
+                        .map_or("-".to_owned(), |(u, k)| format!("{:.1}", u - k))
                 );
             }
         }

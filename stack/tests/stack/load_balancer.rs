@@ -71,6 +71,21 @@ fn three_target_groups_check_health_on_slash_health() {
         assert_eq!(tg["Protocol"], "HTTP");
         assert_eq!(tg["HealthCheckPath"], "/health", "{id}");
         assert_eq!(tg["Matcher"]["HttpCode"], "200");
+        // The fastest checks AWS allows (interval 5–300 s, thresholds 2–10): a dead target is
+        // unhealthy within interval × unhealthy threshold = 10 s; the timeout (2 s to less than
+        // the interval) the most tolerant of a slow `/health`.
+        let n = |key: &str| tg[key].as_u64().unwrap_or_else(|| panic!("{id}: {key}"));
+        assert_eq!(n("HealthCheckIntervalSeconds"), 5, "{id}");
+        assert_eq!(
+            (n("UnhealthyThresholdCount"), n("HealthyThresholdCount")),
+            (2, 2),
+            "{id}"
+        );
+        assert_eq!(n("HealthCheckTimeoutSeconds"), 4, "{id}");
+        assert!(
+            n("HealthCheckIntervalSeconds") * n("UnhealthyThresholdCount") <= 10,
+            "{id}"
+        );
         assert_eq!(tg["VpcId"], r#ref("Vpc"));
         let delay = tg["TargetGroupAttributes"]
             .as_array()
