@@ -1,6 +1,6 @@
 //! The part of CloudWatch metric math the stack's alarms use, evaluated per period, because the
 //! emulator returns nothing for an expression: numbers, query ids, `+ - * /`, comparisons (1 or 0)
-//! `IF(condition, then, else)`, `FILL(series, value)` and `MAX([a, b, ...])` / `MIN([...])` of
+//! `IF(condition, then, else)`, `FILL(series, value)`, `SQRT(x)` and `MAX([a, b, ...])` / `MIN([...])` of
 //! series (per period, over those with a datapoint). Anything else is an error that names it, never
 //! a silent 0.
 
@@ -15,6 +15,8 @@ pub enum Expr {
     If(Box<Expr>, Box<Expr>, Box<Expr>),
     /// `FILL(series, value)`: the value where the series has no datapoint.
     Fill(Box<Expr>, Box<Expr>),
+    /// `SQRT(x)`.
+    Sqrt(Box<Expr>),
     /// `MAX([...])` (`true`) or `MIN([...])` of an array of series: per period, of those with a
     /// datapoint there; none has one → none.
     Extreme(bool, Vec<Expr>),
@@ -55,6 +57,7 @@ impl Expr {
             Expr::If(c, a, b) => [c.ids(), a.ids(), b.ids()].concat(),
             Expr::Fill(a, b) => [a.ids(), b.ids()].concat(),
             Expr::Extreme(_, items) => items.iter().flat_map(Expr::ids).collect(),
+            Expr::Sqrt(e) => e.ids(),
         }
     }
 
@@ -73,6 +76,7 @@ impl Expr {
                 }
             }
             Expr::Fill(a, b) => a.eval(vars).or_else(|| b.eval(vars))?,
+            Expr::Sqrt(e) => e.eval(vars)?.sqrt(),
             Expr::Extreme(max, items) => items
                 .iter()
                 .filter_map(|e| e.eval(vars))
@@ -245,6 +249,7 @@ impl Parser {
                 let (c, x, y) = (a.next().unwrap(), a.next().unwrap(), a.next().unwrap());
                 Ok(Expr::If(Box::new(c), Box::new(x), Box::new(y)))
             }
+            ("SQRT", 1) => Ok(Expr::Sqrt(Box::new(args.into_iter().next().unwrap()))),
             ("FILL", 2) => {
                 let mut a = args.into_iter();
                 let (x, v) = (a.next().unwrap(), a.next().unwrap());
@@ -312,10 +317,8 @@ mod tests {
 
     #[test]
     fn the_stacks_latency_excess_expression() {
-        let e = parse(
-            "IF(requests >= 10, MAX([v2 - (1.5 * FILL(v1, 1000) + 0.1), v2 - 1.5]), 0)",
-        )
-        .unwrap();
+        let e = parse("IF(requests >= 10, MAX([v2 - (1.5 * FILL(v1, 1000) + 0.1), v2 - 1.5]), 0)")
+            .unwrap();
         let excess = |r, v2, v1| {
             e.eval(&vars(&[("requests", r), ("v2", v2), ("v1", v1)]))
                 .map(|x: f64| (x * 1000.0).round() / 1000.0)
@@ -330,9 +333,32 @@ mod tests {
         assert_eq!(excess(Some(9.0), Some(3.0), Some(0.02)), Some(0.0));
         assert_eq!(excess(Some(40.0), None, Some(0.02)), None);
         assert_eq!(
-            parse("MIN([a, b])").unwrap().eval(&vars(&[("a", None), ("b", Some(2.0))])),
+            parse("MIN([a, b])")
+                .unwrap()
+                .eval(&vars(&[("a", None), ("b", Some(2.0))])),
             Some(2.0)
         );
+    }
+
+    #[test]
+    fn the_stacks_error_excess_expression() {
+        let e = parse(
+            "IF(requests >= 10, (FILL(errors, 0) + FILL(connection_errors, 0) - requests * 5 / 100) \
+             / SQRT(requests * 5 / 100 * (1 - 5 / 100)), 0)",
+        )
+        .unwrap();
+        let z = |r, x| {
+            e.eval(&vars(&[
+                ("requests", r),
+                ("errors", x),
+                ("connection_errors", None),
+            ]))
+        };
+        // 40 requests at the 5 % threshold expect 2 errors, sd 1.38: 6 errors is z 2.90.
+        assert!((z(Some(40.0), Some(6.0)).unwrap() - 2.902).abs() < 0.001);
+        assert!(z(Some(40.0), Some(5.0)).unwrap() < 2.33);
+        assert_eq!(z(Some(9.0), Some(9.0)), Some(0.0));
+        assert!(z(Some(40.0), None).unwrap() < 0.0);
     }
 
     #[test]

@@ -145,7 +145,9 @@ impl Args {
         let signal = match self.signal {
             false => None,
             true => {
-                let binary = self.signal_binary.unwrap_or_else(|| beside_this_binary(SIGNAL));
+                let binary = self
+                    .signal_binary
+                    .unwrap_or_else(|| beside_this_binary(SIGNAL));
                 if !binary.is_file() {
                     return Err(format!(
                         "{} is not a file: build it with `cargo build -p target-signal` or pass --signal-binary",

@@ -30,6 +30,18 @@ fn recommender() -> PathBuf {
     target.join("debug/recommender")
 }
 
+/// The target signal's proxy, built like the recommender (`--signal-binary`).
+fn signal() -> PathBuf {
+    let root = alb_canary_tests::project_root();
+    let status = Command::new(env!("CARGO"))
+        .current_dir(&root)
+        .args(["build", "--quiet", "-p", "target-signal"])
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "building alb-canary-signal failed");
+    recommender().with_file_name("alb-canary-signal")
+}
+
 fn read<T: serde::de::DeserializeOwned>(dir: &Path, name: &str) -> T {
     let path = dir.join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -108,6 +120,34 @@ fn the_latency_alarm_alone_cuts_off_a_v2_slower_than_its_threshold() {
             .as_str()
             .unwrap_or_default()
             .contains("p99-latency"),
+        "{rollback}"
+    );
+}
+
+#[test]
+fn the_target_signal_alone_cuts_off_a_v2_slower_than_v1_but_under_the_albs_threshold() {
+    // The real proxy in front of every process, its 10 s metrics delayed in the emulator as
+    // CloudWatch ingests them; a judge that only holds on a latency breach, and a V2 400 ms slow:
+    // far below the ALB alarm's absolute 1.5 s, so only the target alarm, relative to V1, sees it.
+    let out = tempdir("signal-plan");
+    let plan = out.join("plan.json");
+    let mut hold = alb_canary_lab::options::lab_plan();
+    hold.health.latency.on_breach = contract::LatencyBreach::Hold;
+    hold.health.signal = contract::Signal::Targets;
+    std::fs::write(&plan, hold.to_json()).unwrap();
+    let mut args = latency_fault(400);
+    args.extend(["--plan".to_owned(), plan.display().to_string()]);
+    args.extend(["--signal".to_owned(), "--signal-binary".to_owned()]);
+    args.push(signal().display().to_string());
+    let out = run_lab("signal", &args);
+    let decisions = slow_v2_cut_off(&out.join("rollback"), 400.0);
+    let rollback = rolled_back_by(&decisions);
+    assert_eq!(rollback["source"], "alarm", "{rollback}");
+    assert!(
+        rollback["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("canary-target-p90-latency"),
         "{rollback}"
     );
 }

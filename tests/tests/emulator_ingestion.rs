@@ -96,19 +96,30 @@ fn controller_free_now() -> i64 {
 
 #[test]
 fn a_malformed_delay_stops_the_server_and_names_the_entry() {
-    for bad in ["AlbCanary/Targets=8-2", "AlbCanary/Targets=2", "=1-2", "x=a-b"] {
+    for bad in [
+        "AlbCanary/Targets=8-2",
+        "AlbCanary/Targets=2",
+        "=1-2",
+        "x=a-b",
+    ] {
         // Under `timeout`: a server that wrongly starts is stopped, and the test fails below.
         let out = std::process::Command::new("timeout")
             .arg("20")
             .arg(alb_canary_tests::tool("alb-canary-moto"))
-            .args(["-H", "127.0.0.1", "-p", &alb_canary_tests::free_port().to_string()])
+            .args([
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &alb_canary_tests::free_port().to_string(),
+            ])
             .env("ALB_CANARY_INGESTION_DELAY", bad)
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{bad}: the server started");
         assert!(
-            stderr.contains("ALB_CANARY_INGESTION_DELAY") && stderr.contains(bad.split(';').next().unwrap()),
+            stderr.contains("ALB_CANARY_INGESTION_DELAY")
+                && stderr.contains(bad.split(';').next().unwrap()),
             "{bad}: {stderr}"
         );
     }

@@ -88,7 +88,7 @@ impl AlarmKind {
             AlarmKind::Latency => "canary-p99-latency",
             AlarmKind::UnhealthyHosts => "canary-unhealthy-hosts",
             AlarmKind::TargetErrorRate => "canary-target-5xx-rate",
-            AlarmKind::TargetLatency => "canary-target-p99-latency",
+            AlarmKind::TargetLatency => "canary-target-p90-latency",
         }
     }
 
