@@ -1,5 +1,6 @@
-"""``alb-canary-moto``: moto's own server, with the CloudWatch and DynamoDB extensions applied first
-(and CloudWatch's ingestion delay, when ``ALB_CANARY_INGESTION_DELAY`` configures one).
+"""``alb-canary-moto``: moto's own server, with the CloudWatch, DynamoDB and IAM-authorization
+extensions applied first (and CloudWatch's ingestion delay, when ``ALB_CANARY_INGESTION_DELAY``
+configures one).
 
 Takes exactly moto_server's arguments (``alb-canary-moto -H 127.0.0.1 -p PORT``).
 """
@@ -10,10 +11,11 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> None:
-    from . import idempotency, ingestion, patch
+    from . import iam_actions, idempotency, ingestion, patch
 
     patch.apply()
     idempotency.apply()
+    iam_actions.apply()
     try:
         ingestion.apply()
     except ValueError as err:

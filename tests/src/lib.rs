@@ -22,6 +22,7 @@
 //! A missing tool is a loud failure that says how to install it, never a skipped test.
 
 pub mod apt;
+pub mod auth;
 pub mod boot;
 pub mod calls;
 pub mod child;

@@ -151,10 +151,20 @@ impl Drop for Podman {
 /// The static (`crt-static`) recommender, built by `cargo xtask build-static`: the same build,
 /// flags and checks as the published binary, in the same target directory.
 pub fn static_recommender() -> PathBuf {
+    build_static(&[])
+}
+
+/// The target signal's static proxy, as `cargo xtask publish` builds it beside the recommender.
+pub fn static_signal() -> PathBuf {
+    build_static(&["--signal"])
+}
+
+fn build_static(flags: &[&str]) -> PathBuf {
     let root = crate::project_root();
     let output = Command::new(env!("CARGO"))
         .current_dir(&root)
         .args(["xtask", "build-static"])
+        .args(flags)
         .env_remove("CARGO_TARGET_DIR")
         .output()
         .expect("cargo runs");

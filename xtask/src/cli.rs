@@ -102,12 +102,17 @@ pub enum Command {
         #[arg(long, value_name = "ARCH", default_value = "x86_64", value_parser = Arch::parse)]
         arch: Arch,
     },
-    /// Build (and check) the static recommender binary only; prints its path
-    #[command(after_help = "Example:\n  cargo xtask build-static --arch x86_64")]
+    /// Build (and check) the static recommender binary only (or the target signal's); prints its path
+    #[command(
+        after_help = "Examples:\n  cargo xtask build-static --arch x86_64\n  cargo xtask build-static --signal"
+    )]
     BuildStatic {
         /// The binary's instruction set
         #[arg(long, value_name = "ARCH", default_value = "x86_64", value_parser = Arch::parse)]
         arch: Arch,
+        /// Build alb-canary-signal, the target signal's proxy, instead of the recommender
+        #[arg(long)]
+        signal: bool,
     },
     /// Move the canary fleet to VERSION (publishing it first when it is this checkout's) [canaryctl: `cargo xtask release --help`]
     #[command(disable_help_flag = true)]

@@ -68,7 +68,7 @@ fn run() -> Result {
             version,
             arch,
         }),
-        Command::BuildStatic { arch } => service::build_static_command(arch),
+        Command::BuildStatic { arch, signal } => service::build_static_command(arch, signal),
         Command::Lab(passthrough) => lab::run(&passthrough.args),
         Command::BenchLab(passthrough) => lab::bench(&passthrough.args),
         Command::BenchSynth { runs } => synth::bench(runs),

@@ -8,8 +8,13 @@ use crate::target::{Arch, require_std, rust_target};
 
 /// `cargo xtask build-static`: the binary `publish` uploads, built and checked the same way;
 /// prints its path (the container test builds its image from it).
-pub fn build_static_command(arch: Arch) -> crate::Result {
-    println!("{}", build_static(arch)?.display());
+pub fn build_static_command(arch: Arch, signal: bool) -> crate::Result {
+    let path = if signal {
+        build_static_signal(arch)?
+    } else {
+        build_static(arch)?
+    };
+    println!("{}", path.display());
     Ok(())
 }
 

@@ -105,6 +105,10 @@ impl Drop for Imds {
 
 const TOKEN_PATH: &str = "/latest/api/token";
 const CREDENTIALS: &str = "/latest/meta-data/iam/security-credentials/";
+/// Where the SDKs read the instance's region (the target signal's proxy does, at start).
+const REGION: &str = "/latest/meta-data/placement/region";
+/// The harness's instances run in the emulator's default region.
+pub const INSTANCE_REGION: &str = "us-east-1";
 
 fn serve(stream: TcpStream, state: &Mutex<State>) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
@@ -139,6 +143,14 @@ fn serve(stream: TcpStream, state: &Mutex<State>) {
             .map(|(_, v)| v.as_str())
     };
     let (status, body) = answer(&method, &path, header, state);
+    // IMDS echoes a token's TTL in its answer; the SDKs refuse a token without it (the boot
+    // script's curl does not look).
+    let ttl = match (status, path.as_str()) {
+        (200, TOKEN_PATH) => header("x-aws-ec2-metadata-token-ttl-seconds")
+            .map(|ttl| format!("X-aws-ec2-metadata-token-ttl-seconds: {ttl}\r\n"))
+            .unwrap_or_default(),
+        _ => String::new(),
+    };
     state.lock().unwrap().seen.push(Seen {
         method,
         path,
@@ -155,7 +167,7 @@ fn serve(stream: TcpStream, state: &Mutex<State>) {
     let _ = write!(
         stream,
         "HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\
-         Connection: close\r\n\r\n{body}",
+         {ttl}Connection: close\r\n\r\n{body}",
         body.len()
     );
 }
@@ -189,6 +201,9 @@ fn answer<'a>(
         header("x-aws-ec2-metadata-token").is_some_and(|t| state.tokens.iter().any(|k| k == t));
     if !authorized {
         return (401, String::new());
+    }
+    if path == REGION {
+        return (200, INSTANCE_REGION.to_owned());
     }
     match path.strip_prefix(CREDENTIALS) {
         Some("") => (200, state.role.clone()),

@@ -5,9 +5,6 @@
 //! [`Account::enforce_auth`] is called the emulator checks every request's SigV4 signature and
 //! the caller's IAM policies (moto's `INITIAL_NO_AUTH_ACTION_COUNT`, set to 0 at run time).
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-
 use alb_canary_tests::Moto;
 use alb_canary_tests::boot::imds::Credentials;
 use alb_canary_tests::refresh::InstanceRefreshes;
@@ -33,9 +30,14 @@ pub struct Account {
 
 impl Account {
     pub async fn new() -> Account {
+        Account::with_parameters(&[]).await
+    }
+
+    /// The stack deployed with these template parameters.
+    pub async fn with_parameters(parameters: &[(&str, &str)]) -> Account {
         let moto = tokio::task::block_in_place(Moto::start);
         let lb = LoadBalancer::create(&moto, "boot-alb").await;
-        let deployed = stack_in_moto::deploy(&moto, &lb, &[]).await;
+        let deployed = stack_in_moto::deploy(&moto, &lb, parameters).await;
         let deployment = deployed.deployment;
         let vars = &deployed.function_env["PromoteFunction"];
         let config = Config::from_lookup(|n| vars.get(n).cloned()).expect("the template's config");
@@ -69,7 +71,18 @@ impl Account {
                 .await
                 .expect("PutRolePolicy");
         }
-        let credentials = assume_role(&moto, &role_arn);
+        // With the target signal, the role's conditional policy (a resource of its own).
+        if deployment.condition("TargetSignalOn") {
+            let policy = "InstanceTargetSignalPolicy";
+            iam.put_role_policy()
+                .role_name(ROLE)
+                .policy_name(scalar(&deployment.property(policy, &["PolicyName"])))
+                .policy_document(deployment.property(policy, &["PolicyDocument"]).to_string())
+                .send()
+                .await
+                .expect("PutRolePolicy");
+        }
+        let credentials = alb_canary_tests::auth::assume_role(&moto, &role_arn);
 
         // The operator: allowed everything, with keys of its own (the emulator's default
         // "testing" keys belong to no user once signatures are checked).
@@ -127,14 +140,12 @@ impl Account {
 
     /// From now on the emulator checks signatures and IAM policies on every request.
     pub fn enforce_auth(&self) {
-        let status = moto_api(&self.moto, "/moto-api/reset-auth", "0");
-        assert_eq!(status, 200, "moto's reset-auth");
+        alb_canary_tests::auth::reset_auth(&self.moto, "0");
     }
 
     /// From now on the emulator checks nothing (its default).
     pub fn suspend_auth(&self) {
-        let status = moto_api(&self.moto, "/moto-api/reset-auth", "inf");
-        assert_eq!(status, 200, "moto's reset-auth");
+        alb_canary_tests::auth::reset_auth(&self.moto, "inf");
     }
 
     /// `cargo xtask publish --version VERSION`'s upload of `binary`.
@@ -149,6 +160,53 @@ impl Account {
         .await
         .unwrap_or_else(|err| panic!("publish {version}: {err}"));
         tracing::info!(%outcome, "published");
+    }
+
+    /// `cargo xtask publish --version VERSION`'s upload of the target signal's proxy.
+    pub async fn publish_signal(&self, version: &str, binary: &[u8]) {
+        let outcome = canaryctl::publish::upload_artifact(
+            &self.target.clients.s3,
+            self.bucket(),
+            self.prefix(),
+            version,
+            contract::release::Artifact::Signal,
+            binary,
+        )
+        .await
+        .unwrap_or_else(|err| panic!("publish the signal {version}: {err}"));
+        tracing::info!(%outcome, "published");
+    }
+
+    /// The emulator's endpoint as an instance reaches it (the container sees the host's loopback).
+    pub fn endpoint_from_machine(&self) -> String {
+        let port = self.moto.endpoint().rsplit(':').next().unwrap().to_owned();
+        format!(
+            "http://{}:{port}",
+            alb_canary_tests::boot::machine::HOST_LOOPBACK
+        )
+    }
+
+    /// The sum of `metric` the target signal published for `target_group` (its full name) in
+    /// the last ten minutes, read as the operator.
+    pub async fn target_sum(&self, metric: &str, target_group: &str) -> f64 {
+        let now = std::time::SystemTime::now();
+        let stats = self
+            .target
+            .clients
+            .cloudwatch
+            .get_metric_statistics()
+            .namespace(contract::target_metric::NAMESPACE)
+            .metric_name(metric)
+            .dimensions(dimension("LoadBalancer", &self.target.config.load_balancer))
+            .dimensions(dimension("TargetGroup", target_group))
+            .start_time((now - std::time::Duration::from_secs(600)).into())
+            .end_time((now + std::time::Duration::from_secs(60)).into())
+            .period(60)
+            .statistics(aws_sdk_cloudwatch::types::Statistic::Sum)
+            .send()
+            .await
+            .unwrap_or_else(|err| panic!("GetMetricStatistics {metric}: {err:?}"));
+        stats.datapoints().iter().filter_map(|d| d.sum()).sum()
     }
 
     /// `cargo xtask release VERSION`.
@@ -184,54 +242,13 @@ impl Account {
     /// The artifact bucket as an instance reaches it: path-style on the emulator's port, which
     /// the container sees on the host's loopback.
     pub fn s3_endpoint_from_machine(&self) -> String {
-        let port = self.moto.endpoint().rsplit(':').next().unwrap().to_owned();
-        format!(
-            "http://{}:{port}/{}",
-            alb_canary_tests::boot::machine::HOST_LOOPBACK,
-            self.bucket()
-        )
+        format!("{}/{}", self.endpoint_from_machine(), self.bucket())
     }
 }
 
-/// A POST to the emulator's own API; the status.
-fn moto_api(moto: &Moto, path: &str, body: &str) -> u16 {
-    let host = moto.endpoint().trim_start_matches("http://").to_string();
-    let mut stream = TcpStream::connect(&host).expect("moto accepts connections");
-    write!(
-        stream,
-        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: text/plain\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response
-        .get(9..12)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("not HTTP: {response}"))
-}
-
-/// STS AssumeRole on the emulator, before signatures are checked (the SDK's STS crate is not a
-/// dependency; one Query call is enough): the role's temporary credentials.
-fn assume_role(moto: &Moto, role_arn: &str) -> Credentials {
-    let body = format!(
-        "Action=AssumeRole&Version=2011-06-15&RoleSessionName=i-boot-rehearsal&RoleArn={}",
-        role_arn.replace(':', "%3A").replace('/', "%2F")
-    );
-    let response = moto.query("sts", &body);
-    let value = |tag: &str| {
-        response
-            .split(&format!("<{tag}>"))
-            .nth(1)
-            .and_then(|rest| rest.split(&format!("</{tag}>")).next())
-            .unwrap_or_else(|| panic!("AssumeRole answered without {tag}: {response}"))
-            .to_owned()
-    };
-    Credentials {
-        access_key_id: value("AccessKeyId"),
-        secret_access_key: value("SecretAccessKey"),
-        session_token: value("SessionToken"),
-        expiration: value("Expiration"),
-    }
+fn dimension(name: &str, value: &str) -> aws_sdk_cloudwatch::types::Dimension {
+    aws_sdk_cloudwatch::types::Dimension::builder()
+        .name(name)
+        .value(value)
+        .build()
 }

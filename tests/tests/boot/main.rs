@@ -17,8 +17,8 @@ use account::Account;
 use alb_canary_tests::boot::imds::{Credentials, Imds};
 use alb_canary_tests::boot::machine::{HOST_LOOPBACK, Machine, USER_DATA_UNIT};
 use alb_canary_tests::boot::rootfs;
-use alb_canary_tests::podman::static_recommender;
-use contract::release::{binary_key, fleet_key};
+use alb_canary_tests::podman::{static_recommender, static_signal};
+use contract::release::{SIGNAL_BINARY, binary_key, fleet_key};
 
 const VERSION: &str = "1.0.0";
 /// From `podman run` to `/health` 200 takes a few seconds here; this bounds a stuck boot.
@@ -46,6 +46,11 @@ async fn released() -> Account {
 
 /// Boots the launch template `group`'s user data with `imds` as its metadata service.
 fn boot(account: &Account, group: &str, imds: &Imds) -> Machine {
+    boot_with(account, group, imds, &[])
+}
+
+/// [`boot`] with more of `podman run`'s options.
+fn boot_with(account: &Account, group: &str, imds: &Imds, extra: &[&str]) -> Machine {
     let rootfs = rootfs::ensure();
     Machine::boot(
         &group.to_lowercase(),
@@ -58,7 +63,7 @@ fn boot(account: &Account, group: &str, imds: &Imds) -> Machine {
             ),
             ("S3_ENDPOINT", account.s3_endpoint_from_machine()),
         ],
-        &[],
+        extra,
     )
 }
 
@@ -145,6 +150,136 @@ async fn v1_boots_to_healthy_under_systemd_with_its_sandbox() {
 #[tokio::test(flavor = "multi_thread")]
 async fn v2_boots_to_healthy_under_systemd_with_its_sandbox() {
     boots_to_healthy("V2", "v2", "V2 - DeepLearning - Canary").await;
+}
+
+/// The target signal's static proxy, published with each version.
+fn signal_binary() -> &'static [u8] {
+    static BINARY: OnceLock<Vec<u8>> = OnceLock::new();
+    BINARY.get_or_init(|| std::fs::read(static_signal()).expect("the static proxy"))
+}
+
+/// With `TargetSignal=enabled`: the proxy, fetched and verified like the service, answers on
+/// 8000 in front of the service (moved to 127.0.0.1:8001), sandboxed by its own unit, and its
+/// 10 s metrics reach CloudWatch signed with the instance role's credentials from IMDSv2, under
+/// the role's namespace-bound policy.
+#[tokio::test(flavor = "multi_thread")]
+async fn with_the_target_signal_a_proxy_fronts_the_service_and_publishes_as_the_instance_role() {
+    let account = Account::with_parameters(&[("TargetSignal", "enabled")]).await;
+    // In `cargo xtask publish`'s order: the proxy first, so a version whose recommender is
+    // published always has its proxy.
+    account.publish_signal(VERSION, signal_binary()).await;
+    account.publish(VERSION, binary()).await;
+    account.release(VERSION).await;
+    account.enforce_auth();
+    let imds = Imds::start(account::ROLE, account.credentials.clone());
+    // On EC2 the proxy's SDK finds IMDS at its address and CloudWatch at the regional name, which
+    // the `monitoring` endpoint's private DNS answers; here both are the harness's, given to the
+    // unit by a drop-in as the script's own endpoints are given to it.
+    let dropin = std::env::temp_dir().join(format!(
+        "alb-canary-boot-signal-{}.conf",
+        std::process::id()
+    ));
+    std::fs::write(
+        &dropin,
+        format!(
+            "[Service]\nEnvironment=AWS_ENDPOINT_URL={}\n\
+             Environment=AWS_EC2_METADATA_SERVICE_ENDPOINT=http://{HOST_LOOPBACK}:{}/\n",
+            account.endpoint_from_machine(),
+            imds.port()
+        ),
+    )
+    .unwrap();
+    let volume = format!(
+        "{}:/etc/systemd/system/{SIGNAL_BINARY}.service.d/50-rehearsal.conf:ro",
+        dropin.display()
+    );
+    let machine = boot_with(&account, "V1", &imds, &["--volume", &volume]);
+    let healthy = machine.wait_healthy(BOOT_PATIENCE);
+    log_measure("V1 with TargetSignal", "boot_to_healthy", healthy);
+
+    // The kernel's sockets: the proxy on every address at 8000, the service on loopback at 8001
+    // only (the ALB can reach nothing but the proxy).
+    let listening = machine.sh("awk '$4 == \"0A\" { print $2 }' /proc/net/tcp");
+    let listening: Vec<&str> = listening.lines().collect();
+    assert!(listening.contains(&"00000000:1F40"), "{listening:?}");
+    assert!(listening.contains(&"0100007F:1F41"), "{listening:?}");
+    assert!(!listening.contains(&"00000000:1F41"), "{listening:?}");
+    let unit = format!("{SIGNAL_BINARY}.service");
+    let show = |property: &str| machine.property(&unit, property);
+    assert_eq!(show("ActiveState"), "active");
+    assert_eq!(show("FragmentPath"), format!("/etc/systemd/system/{unit}"));
+    for (property, expected) in [
+        ("DynamicUser", "yes"),
+        ("NoNewPrivileges", "yes"),
+        ("ProtectSystem", "strict"),
+        ("PrivateUsers", "yes"),
+        ("MemoryDenyWriteExecute", "yes"),
+        ("CapabilityBoundingSet", ""),
+        ("UnitFileState", "enabled"),
+    ] {
+        assert_eq!(show(property), expected, "{unit} {property}");
+    }
+    let pid = show("MainPID");
+    assert_ne!(pid, "0", "{unit} has a main process");
+    assert!(!machine.proc_status(&pid, "Uid").starts_with("0\t"));
+    assert_eq!(machine.proc_status(&pid, "CapEff"), "0000000000000000");
+    assert_eq!(machine.proc_status(&pid, "Seccomp"), "2");
+    // The proxy that runs is the published one.
+    let installed = machine.sh(&format!("sha256sum /opt/recommender/{SIGNAL_BINARY}"));
+    assert!(
+        installed.starts_with(&hex_sha256(signal_binary())),
+        "{installed}"
+    );
+
+    // Requests through the proxy, and what CloudWatch holds of them for V1's target group.
+    const REQUESTS: u32 = 40;
+    machine.sh(&format!(
+        "for i in $(seq {REQUESTS}); do curl -sf -o /dev/null -X POST \
+         -H 'Content-Type: application/json' -d '{{\"user_id\":\"u1\"}}' \
+         http://127.0.0.1:8000/api/v1/recommendation; done"
+    ));
+    let sent = std::time::Instant::now();
+    let target_group = account
+        .deployment
+        .get_att("TargetGroupV1", "TargetGroupFullName");
+    let (mut requests, mut errors) = (0.0, 0.0);
+    // One 10 s period, then its publish (bounded to 8 s by the proxy).
+    while sent.elapsed() < Duration::from_secs(40) {
+        requests = account
+            .target_sum(contract::alb_metric::REQUEST_COUNT, &target_group)
+            .await;
+        errors = account
+            .target_sum(contract::alb_metric::TARGET_5XX, &target_group)
+            .await;
+        if requests >= f64::from(REQUESTS) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    assert!(
+        requests >= f64::from(REQUESTS),
+        "AlbCanary/Targets RequestCount for {target_group}: {requests} after {:?}\n{}",
+        sent.elapsed(),
+        machine.journal(&unit)
+    );
+    assert_eq!(errors, 0.0);
+    log_measure(
+        "V1 with TargetSignal",
+        "requests_to_metrics",
+        sent.elapsed(),
+    );
+    // The proxy's SDK asked IMDS for its region and the role's credentials.
+    let seen = imds.seen();
+    assert!(
+        seen.iter()
+            .any(|s| s.path.ends_with("/placement/region") && s.status == 200),
+        "{seen:?}"
+    );
+    assert!(
+        imds.credentials_served() > 3,
+        "the script's three reads and the proxy's: {seen:?}"
+    );
+    let _ = std::fs::remove_file(dropin);
 }
 
 /// Nothing from the service is installed or started: its unit is unknown to systemd.
