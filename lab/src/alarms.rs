@@ -50,6 +50,11 @@ pub async fn evaluate(ctx: &Ctx, boundary: i64) -> Result<(), String> {
         let range = spec.evaluation_periods.max(1) + EXTRA_RANGE_PERIODS;
         let first = latest - (range as i64 - 1) * period;
         let values = values(ctx, spec, period, first, latest).await?;
+        if let Some(high) = values.iter().flatten().copied().reduce(f64::max) {
+            let mut peaks = ctx.alarm_peaks.lock().unwrap();
+            let peak = peaks.entry(spec.name.clone()).or_insert(high);
+            *peak = peak.max(high);
+        }
         let values = evaluated(&values, spec.evaluation_periods.max(1));
         let reason = spec.alarm_reason(&values);
         let was_alarm = is_alarm(ctx, &spec.name).await?;

@@ -40,6 +40,9 @@ pub struct Ctx {
     pub alarm_arns: std::collections::HashMap<String, String>,
     /// The listener's weights as the syncer last read them.
     pub listener: Mutex<Option<Weights>>,
+    /// Alarm name → the highest value it compared with its threshold so far: how near a run
+    /// came to each alarm, for the summary.
+    pub alarm_peaks: Mutex<std::collections::BTreeMap<String, f64>>,
     pub end: watch::Sender<Option<End>>,
 }
 

@@ -1,6 +1,7 @@
 //! What a scenario leaves under `--out/<scenario>/`: `timeline.json` (every sample, decision and
 //! event), `decisions.json`, `summary.json` (the measured numbers), `timeline.txt` and `lab.svg`.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -39,6 +40,33 @@ pub struct Summary {
     pub processes: Processes,
     pub traffic: Totals,
     pub decisions: usize,
+    /// Per alarm the lab evaluated: its threshold and the highest value it compared with it
+    /// (`None`: never a datapoint). A run that ends released shows how far it stayed from each.
+    #[serde(default)]
+    pub alarm_peaks: BTreeMap<String, AlarmPeak>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlarmPeak {
+    pub threshold: f64,
+    pub peak: Option<f64>,
+}
+
+/// Every alarm with its peak (see [`Summary::alarm_peaks`]).
+pub fn alarm_peaks(
+    alarms: &[crate::alarm_spec::AlarmSpec],
+    peaks: &BTreeMap<String, f64>,
+) -> BTreeMap<String, AlarmPeak> {
+    alarms
+        .iter()
+        .map(|a| {
+            let peak = AlarmPeak {
+                threshold: a.threshold,
+                peak: peaks.get(&a.name).copied(),
+            };
+            (a.name.clone(), peak)
+        })
+        .collect()
 }
 
 /// What the lab reads itself once a scenario is over.
@@ -47,6 +75,7 @@ pub struct Finally {
     pub haproxy: Stats,
     pub table: StateTable,
     pub processes: Processes,
+    pub alarm_peaks: BTreeMap<String, AlarmPeak>,
 }
 
 impl Summary {
@@ -87,6 +116,7 @@ impl Summary {
             processes: finally.processes,
             traffic,
             decisions: record.decisions.len(),
+            alarm_peaks: finally.alarm_peaks,
         }
     }
 }

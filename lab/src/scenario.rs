@@ -257,6 +257,7 @@ pub async fn run(scenario: Scenario, opts: &Options) -> Result<output::Summary, 
         alarms,
         alarm_arns,
         listener: Mutex::new(None),
+        alarm_peaks: Mutex::default(),
         end: end_tx,
     });
     let counts = Arc::new(traffic::Counts::default());
@@ -357,6 +358,7 @@ pub async fn run(scenario: Scenario, opts: &Options) -> Result<output::Summary, 
         format!("listener {listener}; stopping everything"),
     );
     let record = recorder.snapshot();
+    let alarm_peaks = output::alarm_peaks(&ctx.alarms, &ctx.alarm_peaks.lock().unwrap());
     let summary = output::Summary::new(
         &record,
         end,
@@ -365,6 +367,7 @@ pub async fn run(scenario: Scenario, opts: &Options) -> Result<output::Summary, 
             haproxy: stats,
             table,
             processes,
+            alarm_peaks,
         },
         counts.totals(),
     );
