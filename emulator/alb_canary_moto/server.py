@@ -11,11 +11,11 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> None:
-    from . import iam_actions, idempotency, ingestion, patch
+    from . import authorization, idempotency, ingestion, patch
 
     patch.apply()
     idempotency.apply()
-    iam_actions.apply()
+    authorization.apply()
     try:
         ingestion.apply()
     except ValueError as err:

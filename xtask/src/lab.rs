@@ -115,7 +115,10 @@ pub fn bench(args: &[String]) -> crate::Result {
                     .iter()
                     .map(|(alarm, p)| format!("{alarm} {} of {}", p["peak"], p["threshold"]))
                     .collect();
-                println!("           alarms' highest value / threshold: {}", near.join(", "));
+                println!(
+                    "           alarms' highest value / threshold: {}",
+                    near.join(", ")
+                );
             }
             let fail_open = &summary["fail_open"];
             if let Some(sent) = fail_open["v2_requests_after_kill"].as_u64() {

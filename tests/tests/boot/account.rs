@@ -143,11 +143,6 @@ impl Account {
         alb_canary_tests::auth::reset_auth(&self.moto, "0");
     }
 
-    /// From now on the emulator checks nothing (its default).
-    pub fn suspend_auth(&self) {
-        alb_canary_tests::auth::reset_auth(&self.moto, "inf");
-    }
-
     /// `cargo xtask publish --version VERSION`'s upload of `binary`.
     pub async fn publish(&self, version: &str, binary: &[u8]) {
         let outcome = canaryctl::publish::upload(

@@ -325,13 +325,9 @@ async fn a_pointer_not_published_yet_is_waited_for_then_picked_up() {
         "activating"
     );
 
-    // The operator releases while the instance waits. The emulator cannot check the
-    // signature of `release`'s body-less Scheduler GET (it refuses every one), so checks are
-    // off for that second only; the instance fetches everything after they are back on.
+    // The operator releases while the instance waits, with signatures checked throughout.
     let released_at = std::time::Instant::now();
-    account.suspend_auth();
     account.release(VERSION).await;
-    account.enforce_auth();
     let served_before = imds.credentials_served();
     machine.wait_healthy(BOOT_PATIENCE);
     log_measure("V2", "release_to_healthy", released_at.elapsed());

@@ -1,5 +1,19 @@
-"""Teaches moto 5.2.5's request authorization two things AWS does for CloudWatch, so that an
-instance role's right to put metrics is checked as AWS checks it:
+"""Teaches moto 5.2.5's request authentication and authorization three things AWS does, so that
+the tests can leave signatures and policies checked throughout:
+
+- **A body-less request's signature.** moto recomputes a signature over the request's body, and
+  when the body is empty it signs the parsed query string as if it were a form body instead: every
+  signed GET of a REST service with a query string (Scheduler's ``GetSchedule?groupName=…``) was
+  refused with ``SignatureDoesNotMatch``. A ``GET``, ``HEAD`` or ``DELETE`` without a body is now
+  checked as it was signed, with an empty payload (the query string stays in the URL, where it
+  was signed).
+- **A form ``POST``'s signature.** moto no longer has a Query-protocol request's bytes by the
+  time it checks them: it re-encodes the parsed form as botocore would (``+`` for a space), while
+  aws-sdk-rust sent RFC 3986's encoding (``%20``). Every signed form holding a space, such as an
+  SNS ``Publish`` of a sentence, was refused. When moto's re-encoding does not match, the form is
+  encoded the RFC 3986 way and checked again; a wrong key fails both.
+
+CloudWatch's, so that an instance role's right to put metrics is checked as AWS checks it:
 
 - **The action's service prefix.** moto names the action after the SigV4 credential scope's
   service, which for CloudWatch is its signing name ``monitoring``: a call was authorized as
@@ -18,9 +32,13 @@ moto, where AWS only leaves it out (another statement could still allow the call
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from moto.iam import access_control
 from moto.iam.access_control import IAMPolicy, PermissionResult
+
+# Methods whose requests the SDKs send without a body.
+BODYLESS_METHODS = ("GET", "HEAD", "DELETE")
 
 # SigV4 signing names whose IAM service prefix differs.
 IAM_PREFIX = {"monitoring": "cloudwatch"}
@@ -32,6 +50,16 @@ def iam_action(action: str) -> str:
     """``signing-name:Action`` → ``iam-prefix:Action``."""
     service, sep, name = action.partition(":")
     return f"{IAM_PREFIX.get(service, service)}{sep}{name}"
+
+
+def rfc3986_form(data: dict[str, Any]) -> str:
+    """A parsed form (name → values, in the order received) encoded as aws-sdk-rust encodes a
+    Query request: every byte but RFC 3986's unreserved characters percent-encoded."""
+    parts = []
+    for name, values in data.items():
+        for value in values if isinstance(values, list) else [values]:
+            parts.append(f"{quote(str(name), safe='-_.~')}={quote(str(value), safe='-_.~')}")
+    return "&".join(parts)
 
 
 def condition_values(action: str, data: Any) -> dict[str, str]:
@@ -77,5 +105,33 @@ def apply() -> None:
         if not permitted:
             self._raise_access_denied()
 
+    original_request = base._create_aws_request
+
+    def _create_aws_request(self: Any) -> Any:
+        if not self._body and self._method in BODYLESS_METHODS:
+            # moto's own construction, with the payload that was signed: none.
+            data, self._data = self._data, {}
+            try:
+                return original_request(self)
+            finally:
+                self._data = data
+        return original_request(self)
+
+    original_check = base.check_signature
+
+    def check_signature(self: Any) -> None:
+        try:
+            original_check(self)
+        except Exception:
+            if self._body or self._method in BODYLESS_METHODS or not isinstance(self._data, dict):
+                raise
+            received, self._body = self._body, rfc3986_form(self._data)
+            try:
+                original_check(self)
+            finally:
+                self._body = received
+
     base.__init__ = __init__  # type: ignore[method-assign]
+    base.check_signature = check_signature  # type: ignore[method-assign]
+    base._create_aws_request = _create_aws_request  # type: ignore[method-assign]
     base.check_action_permitted = check_action_permitted  # type: ignore[method-assign]
