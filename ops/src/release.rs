@@ -4,7 +4,7 @@
 //! Every refusal happens before anything is written.
 
 use crate::aws_error::describe;
-use contract::release::{Fleet, binary_key, checksum_key, validate_version};
+use contract::release::{Artifact, Fleet, validate_version};
 use controller::decision::Status;
 use controller::state::{self, Recorded};
 use controller::{fleet, lifecycle, rollback, schedule};
@@ -40,7 +40,7 @@ pub async fn run(args: &Args) -> crate::Result {
                 &config.artifact_bucket,
                 &config.artifact_prefix,
                 &version,
-                contract::release::Artifact::Signal,
+                Artifact::Signal,
                 &signal,
             )
             .await?;
@@ -63,33 +63,41 @@ pub async fn run(args: &Args) -> crate::Result {
     Ok(())
 }
 
-/// Whether `<prefix>/<version>/` holds the binary and its checksum.
-async fn published(target: &Target, version: &str) -> crate::Result<bool> {
+/// The first object `version` lacks to be released: the recommender and its checksum, and with
+/// the target signal on (every instance then fetches it) the proxy and its checksum; `None` when
+/// it has them all.
+async fn missing_artifact(target: &Target, version: &str) -> crate::Result<Option<String>> {
     let config = &target.config;
-    for key in [
-        binary_key(&config.artifact_prefix, version),
-        checksum_key(&config.artifact_prefix, version),
-    ] {
-        let head = target
-            .clients
-            .s3
-            .head_object()
-            .bucket(&config.artifact_bucket)
-            .key(&key)
-            .send()
-            .await;
-        match head {
-            Ok(_) => {}
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => {
-                return Ok(false);
-            }
-            Err(err) => {
-                let context = format!("could not read s3://{}/{key}", config.artifact_bucket);
-                return Err(describe(err).context(context).into());
+    let mut artifacts = vec![Artifact::Recommender];
+    if config.target_signal {
+        artifacts.push(Artifact::Signal);
+    }
+    for artifact in artifacts {
+        for key in [
+            artifact.key(&config.artifact_prefix, version),
+            artifact.checksum_key(&config.artifact_prefix, version),
+        ] {
+            let head = target
+                .clients
+                .s3
+                .head_object()
+                .bucket(&config.artifact_bucket)
+                .key(&key)
+                .send()
+                .await;
+            match head {
+                Ok(_) => {}
+                Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => {
+                    return Ok(Some(key));
+                }
+                Err(err) => {
+                    let context = format!("could not read s3://{}/{key}", config.artifact_bucket);
+                    return Err(describe(err).context(context).into());
+                }
             }
         }
     }
-    Ok(true)
+    Ok(None)
 }
 
 /// Starts the release of `version` at `now`; returns what was done, or why nothing was.
@@ -101,14 +109,17 @@ pub async fn release(
 ) -> crate::Result<String> {
     let Target { clients, config } = target;
     validate_version(version).map_err(|err| format!("release refused: {err}; nothing changed"))?;
-    if !published(target, version).await? {
+    if let Some(key) = missing_artifact(target, version).await? {
+        let files = if config.target_signal {
+            "its binaries with `--file PATH --signal-file PATH` (the stack runs the target signal)"
+        } else {
+            "its binary with `--file PATH`"
+        };
         return Err(format!(
             "release refused: version {version} is not published (s3://{bucket}/{key} is missing): \
              publish it from the checkout that builds it (`cargo xtask publish --bucket {bucket} \
-             --prefix {prefix} --version {version}`), or give its binary with `--file PATH`; \
-             nothing changed",
+             --prefix {prefix} --version {version}`), or give {files}; nothing changed",
             bucket = config.artifact_bucket,
-            key = checksum_key(&config.artifact_prefix, version),
             prefix = config.artifact_prefix,
         )
         .into());

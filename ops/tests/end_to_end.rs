@@ -99,11 +99,13 @@ async fn the_schedule_promotes_a_healthy_canary_through_every_step_and_operators
         report.contains("release    1.1.0 complete: the stable fleet moves to it"),
         "{report}"
     );
+    // The stack is deployed with TargetSignal's default (disabled): its alarms are absent.
     for kind in stack::controller::AlarmKind::ALL {
         let name = stack::controller::alarm_name(STACK, kind);
-        assert!(
+        assert_eq!(
             report.contains(&format!("alarm      {name}: OK")),
-            "{report}"
+            !kind.needs_target_signal(),
+            "{name}: {report}"
         );
     }
     let decisions = decisions(&report);
@@ -508,6 +510,29 @@ async fn every_release_refusal_says_why_and_changes_nothing() {
             "{version} changed something"
         );
     }
+
+    // With the target signal on, every instance fetches the version's proxy too: a version
+    // published without it is refused, naming the proxy's checksum and how to publish it.
+    let with_signal = canaryctl::settings::Target {
+        clients: deployed.target.clients.clone(),
+        config: controller::Config {
+            target_signal: true,
+            ..deployed.target.config.clone()
+        },
+    };
+    let err = canaryctl::release::release(&with_signal, "1.2.0", true, now + 200)
+        .await
+        .unwrap_err()
+        .to_string();
+    for needle in [
+        "version 1.2.0 is not published",
+        "/1.2.0/alb-canary-signal",
+        "`--file PATH --signal-file PATH`",
+        "nothing changed",
+    ] {
+        assert!(err.contains(needle), "{needle}: {err}");
+    }
+    assert_eq!(snapshot(&env, &deployed).await, before, "changed something");
 
     // --force aborts the running release (rolled back, V2 at 0) and starts the new one.
     let said = release(&deployed, "1.2.0", true, now + 300).await.unwrap();

@@ -327,6 +327,10 @@ pub fn build(
         );
         variables.insert(contract::env::STABLE_FLEET, fleets.compute.v1_group.r#ref());
         variables.insert(contract::env::CANARY_FLEET, canary_fleet(fleets));
+        variables.insert(
+            contract::env::TARGET_SIGNAL,
+            fleets.parameters.target_signal.r#ref(),
+        );
         FunctionEnvironment { variables }
     };
 

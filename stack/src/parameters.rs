@@ -170,9 +170,13 @@ pub fn declare(template: &mut Template) -> (Parameters, Conditions) {
             "TargetSignal",
             ParamSpec::string(
                 "enabled: each instance runs alb-canary-signal in front of the service (port 8000, or 80 on the Docker host) and publishes 10-second request, 5XX and latency metrics to CloudWatch (AlbCanary/Targets) through a monitoring interface endpoint; 10-second alarms on them roll V2 back within seconds. disabled: only the ALB's per-minute metrics.",
-                "disabled",
+                // The functions read the value as is (`contract::env::TARGET_SIGNAL`).
+                contract::env::TARGET_SIGNAL_DISABLED,
             )
-            .allowed(&["enabled", "disabled"]),
+            .allowed(&[
+                contract::env::TARGET_SIGNAL_ENABLED,
+                contract::env::TARGET_SIGNAL_DISABLED,
+            ]),
         ),
     };
     let conditions = Conditions {
@@ -198,7 +202,10 @@ pub fn declare(template: &mut Template) -> (Parameters, Conditions) {
         ),
         target_signal_on: template.condition(
             "TargetSignalOn",
-            Expr::equals(parameters.target_signal.r#ref(), "enabled"),
+            Expr::equals(
+                parameters.target_signal.r#ref(),
+                contract::env::TARGET_SIGNAL_ENABLED,
+            ),
         ),
     };
     (parameters, conditions)

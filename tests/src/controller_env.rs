@@ -158,6 +158,7 @@ impl Env {
             (env::ARTIFACT_PREFIX, format!("artifacts-{port}")),
             (env::STABLE_FLEET, format!("v1-fleet-{port}")),
             (env::CANARY_FLEET, format!("v2-fleet-{port}")),
+            (env::TARGET_SIGNAL, env::TARGET_SIGNAL_DISABLED.into()),
         ]);
         let config = Config::from_lookup(|name| vars.get(name).cloned())
             .expect("test configuration is valid");

@@ -31,6 +31,7 @@ pub fn valid() -> Vec<(&'static str, String)> {
         (env::ARTIFACT_PREFIX, "artifacts".into()),
         (env::STABLE_FLEET, "stack-v1".into()),
         (env::CANARY_FLEET, "stack-v2".into()),
+        (env::TARGET_SIGNAL, env::TARGET_SIGNAL_DISABLED.into()),
     ]
 }
 

@@ -42,6 +42,11 @@ pub mod env {
     pub const STABLE_FLEET: &str = "CANARY_STABLE_FLEET";
     /// Name of the canary fleet's Auto Scaling group (V2 instances, or the Docker host).
     pub const CANARY_FLEET: &str = "CANARY_CANARY_FLEET";
+    /// The stack's `TargetSignal`: [`TARGET_SIGNAL_ENABLED`] when every instance runs the target
+    /// signal's proxy (a release then needs the proxy published too), else `disabled`.
+    pub const TARGET_SIGNAL: &str = "CANARY_TARGET_SIGNAL";
+    pub const TARGET_SIGNAL_ENABLED: &str = "enabled";
+    pub const TARGET_SIGNAL_DISABLED: &str = "disabled";
 }
 
 /// The DynamoDB table: a string partition key and a string sort key.

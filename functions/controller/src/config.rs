@@ -27,6 +27,8 @@ pub struct Config {
     /// Auto Scaling group names of the stable and the canary fleet.
     pub stable_fleet: String,
     pub canary_fleet: String,
+    /// Whether the instances run the target signal's proxy (the stack's `TargetSignal`).
+    pub target_signal: bool,
 }
 
 /// History kept when [`env::HISTORY_DAYS`] is unset.
@@ -100,6 +102,32 @@ impl Config {
                     problem: format!("is `{v}`, not a number of days in 1..={MAX_HISTORY_DAYS}"),
                 })?,
         };
+        let target_signal = match required(env::TARGET_SIGNAL)?.as_str() {
+            env::TARGET_SIGNAL_ENABLED => true,
+            env::TARGET_SIGNAL_DISABLED => false,
+            other => {
+                return Err(Error::Config {
+                    name: env::TARGET_SIGNAL,
+                    problem: format!(
+                        "is `{other}`, not `{}` or `{}`",
+                        env::TARGET_SIGNAL_ENABLED,
+                        env::TARGET_SIGNAL_DISABLED
+                    ),
+                });
+            }
+        };
+        // A judge reading a signal nobody publishes would hold every step on "insufficient data".
+        if plan.health.signal == contract::Signal::Targets && !target_signal {
+            return Err(Error::Config {
+                name: env::PLAN,
+                problem: format!(
+                    "judges the targets' signal (health.signal: targets) but {} is `{}`: deploy with \
+                     TargetSignal=enabled or judge the ALB's metrics",
+                    env::TARGET_SIGNAL,
+                    env::TARGET_SIGNAL_DISABLED
+                ),
+            });
+        }
         let config = Config {
             listener_arn: arn(env::LISTENER_ARN, "elasticloadbalancing")?,
             stable_tg_arn: arn(env::STABLE_TARGET_GROUP_ARN, "elasticloadbalancing")?,
@@ -120,6 +148,7 @@ impl Config {
                 .to_string(),
             stable_fleet: required(env::STABLE_FLEET)?,
             canary_fleet: required(env::CANARY_FLEET)?,
+            target_signal,
         };
         if config.stable_fleet == config.canary_fleet {
             return Err(Error::Config {

@@ -217,6 +217,7 @@ mod tests {
                     env::TOPIC_ARN => "arn:aws:sns:r:1:t",
                     env::PLAN => "{}",
                     env::CANARY_FLEET => "canary-fleet",
+                    env::TARGET_SIGNAL => env::TARGET_SIGNAL_DISABLED,
                     env::HISTORY_DAYS => return None,
                     _ => "x",
                 }

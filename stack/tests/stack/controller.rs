@@ -79,6 +79,7 @@ fn functions_get_every_setting_the_controller_reads() {
             contract::env::ARTIFACT_PREFIX,
             contract::env::STABLE_FLEET,
             contract::env::CANARY_FLEET,
+            contract::env::TARGET_SIGNAL,
         ];
         for name in required {
             assert!(!vars[name].is_null(), "{kind:?} lacks {name}");
@@ -98,6 +99,10 @@ fn functions_get_every_setting_the_controller_reads() {
         assert_eq!(
             vars[contract::env::STABLE_FLEET],
             json!({ "Ref": "AutoScalingGroupV1" })
+        );
+        assert_eq!(
+            vars[contract::env::TARGET_SIGNAL],
+            json!({ "Ref": "TargetSignal" })
         );
         // The canary fleet follows the platform, like the canary target group.
         assert_eq!(

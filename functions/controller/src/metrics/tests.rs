@@ -30,6 +30,7 @@ fn config(plan: Plan) -> Config {
             env::TOPIC_ARN => "arn:aws:sns:us-east-1:1:t".into(),
             env::PLAN => plan.to_json(),
             env::CANARY_FLEET => "canary-fleet".into(),
+            env::TARGET_SIGNAL => env::TARGET_SIGNAL_ENABLED.into(),
             env::HISTORY_DAYS => return None,
             _ => "x".into(),
         })

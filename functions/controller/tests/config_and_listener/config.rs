@@ -38,6 +38,10 @@ fn reads_every_setting() {
     assert_eq!(config.rollback_alarms, vec!["v2-5xx", "v2-latency"]);
     assert_eq!(config.schedule_group, "default");
     assert_eq!(config.history_days, 30);
+    assert!(!config.target_signal);
+    let mut vars = good();
+    vars.insert(env::TARGET_SIGNAL, env::TARGET_SIGNAL_ENABLED.into());
+    assert!(load(&vars).unwrap().target_signal);
     let mut vars = good();
     vars.remove(env::HISTORY_DAYS);
     assert_eq!(load(&vars).unwrap().history_days, DEFAULT_HISTORY_DAYS);
@@ -74,10 +78,29 @@ fn malformed_values_are_named() {
         (env::HISTORY_DAYS, "0", "not a number of days"),
         (env::HISTORY_DAYS, "ninety", "not a number of days"),
         (env::CANARY_FLEET, "stack-v1", "same Auto Scaling group"),
+        (env::TARGET_SIGNAL, "Enabled", "not `enabled` or `disabled`"),
     ] {
         let mut vars = good();
         vars.insert(name, value.into());
         let err = load(&vars).unwrap_err().to_string();
         assert!(err.contains(name) && err.contains(needle), "{err}");
     }
+}
+
+#[test]
+fn a_plan_judging_the_targets_signal_needs_the_stack_to_run_it() {
+    let mut plan = Plan::default();
+    plan.health.signal = contract::Signal::Targets;
+    let mut vars = good();
+    vars.insert(env::PLAN, plan.to_json());
+    let err = load(&vars).unwrap_err().to_string();
+    assert!(
+        err.contains(env::PLAN) && err.contains("TargetSignal=enabled"),
+        "{err}"
+    );
+    vars.insert(env::TARGET_SIGNAL, env::TARGET_SIGNAL_ENABLED.into());
+    assert_eq!(
+        load(&vars).unwrap().plan.health.signal,
+        contract::Signal::Targets
+    );
 }
