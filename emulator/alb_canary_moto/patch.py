@@ -19,6 +19,7 @@ StartTime; GetMetricStatistics' at the first datum's timestamp in range.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from moto.cloudwatch import models, responses
@@ -51,6 +52,46 @@ def _checked(stat: Any, parameter: str) -> None:
         ) from None
 
 
+# The one namespace `get_all_metrics` returns while set (per thread: moto's server serves
+# requests on threads).
+_only_namespace = threading.local()
+
+
+def _by_namespace(queries: list[dict[str, Any]], run: Any) -> list[dict[str, Any]]:
+    """moto's ``get_metric_data`` forgets the namespace when a query names dimensions: a query of
+    ``AlbCanary/Targets`` returned the ``AWS/ApplicationELB`` data of the same name and dimensions
+    too. Each namespace's queries are therefore answered from that namespace's data alone; math
+    expressions over queries of several namespaces are refused rather than answered wrong."""
+    namespaces = sorted(
+        {q["MetricStat"]["Metric"]["Namespace"] for q in queries if "MetricStat" in q}
+    )
+    if len(namespaces) > 1 and any("Expression" in q for q in queries):
+        raise InvalidParameterCombination(
+            "alb-canary-moto answers expressions over one namespace's metrics only; this request "
+            f"reads {', '.join(namespaces)}"
+        )
+    if not namespaces:
+        return run()
+    results: dict[str, dict[str, Any]] = {}
+    for namespace in namespaces:
+        _only_namespace.value = namespace
+        try:
+            answered = run()
+        finally:
+            _only_namespace.value = None
+        wanted = {
+            q["Id"]
+            for q in queries
+            if "MetricStat" not in q or q["MetricStat"]["Metric"]["Namespace"] == namespace
+        }
+        for result in answered:
+            if result["id"] in wanted:
+                results[result["id"]] = result
+    # In the order moto answers them: the queries' own order.
+    order = [q["Id"] for q in queries]
+    return sorted(results.values(), key=lambda r: order.index(r["id"]) if r["id"] in order else len(order))
+
+
 def apply() -> None:
     """Patches moto's CloudWatch in this process; idempotent."""
     global _applied
@@ -68,6 +109,16 @@ def apply() -> None:
     models.Statistics.get_statistics_for_type = get_statistics_for_type
 
     moto_get_metric_data = models.CloudWatchBackend.get_metric_data
+    moto_get_all_metrics = models.CloudWatchBackend.get_all_metrics
+
+    def get_all_metrics(self: models.CloudWatchBackend) -> Any:
+        metrics = moto_get_all_metrics(self)
+        namespace = getattr(_only_namespace, "value", None)
+        if namespace is None:
+            return metrics
+        return [md for md in metrics if md.namespace == namespace]
+
+    models.CloudWatchBackend.get_all_metrics = get_all_metrics
 
     def get_metric_data(
         self: models.CloudWatchBackend,
@@ -82,7 +133,9 @@ def apply() -> None:
                     query["MetricStat"].get("Stat"),
                     f"MetricDataQueries.member.{number}.MetricStat.Stat",
                 )
-        results = moto_get_metric_data(self, queries, start_time, end_time, scan_by)
+        results = _by_namespace(
+            queries, lambda: moto_get_metric_data(self, queries, start_time, end_time, scan_by)
+        )
         for result in results:
             pairs = [
                 (value, timestamp)

@@ -49,6 +49,7 @@ pub async fn start(
     clients: &Clients,
     config: &Config,
     binary: &Path,
+    signal: Option<&Path>,
     now: i64,
 ) -> Result<String, String> {
     let idle = Recorded::idle().next(|r| {
@@ -59,6 +60,20 @@ pub async fn start(
     state::replace(&clients.dynamodb, config, None, &idle, now)
         .await
         .map_err(|e| format!("recording the stack idle on {STABLE}: {e}"))?;
+    // As `cargo xtask publish` does: the target signal's proxy first, then the recommender.
+    if let Some(signal) = signal {
+        let bytes = std::fs::read(signal).map_err(|e| format!("{}: {e}", signal.display()))?;
+        canaryctl::publish::upload_artifact(
+            &clients.s3,
+            &config.artifact_bucket,
+            &config.artifact_prefix,
+            RELEASE,
+            contract::release::Artifact::Signal,
+            &bytes,
+        )
+        .await
+        .map_err(|e| format!("publishing {RELEASE}'s target signal: {e}"))?;
+    }
     let bytes = std::fs::read(binary).map_err(|e| format!("{}: {e}", binary.display()))?;
     canaryctl::publish::upload(
         &clients.s3,

@@ -151,8 +151,14 @@ pub async fn run(scenario: Scenario, opts: &Options) -> Result<output::Summary, 
     // The release lifecycle's start: the stack idle on the stable version, the release
     // published and released by the operators' `release`: a deploying release whose canary starts
     // once its fleet's refresh is done.
-    let released =
-        release::start(&clients, &config, &opts.recommender, controller::now_secs()).await?;
+    let released = release::start(
+        &clients,
+        &config,
+        &opts.recommender,
+        opts.signal.as_ref().map(|s| s.binary.as_path()),
+        controller::now_secs(),
+    )
+    .await?;
     let (alarms, alarm_arns) = alarm_specs(&deployed.deployment)?;
     let health_checks = health_checks(&deployed.deployment, &opts.timing)?;
     let checked = health_checks
@@ -425,6 +431,12 @@ fn alarm_specs(
     let resources = d.template["Resources"].as_object().ok_or("no Resources")?;
     for (id, resource) in resources {
         if resource["Type"] != "AWS::CloudWatch::Alarm" {
+            continue;
+        }
+        // An alarm whose condition is false is not deployed (the target signal's, when off).
+        if let Some(condition) = resource["Condition"].as_str()
+            && !d.condition(condition)
+        {
             continue;
         }
         // The lab evaluates the alarms that roll back; the dead-letter queue's only notifies,

@@ -372,3 +372,45 @@ async fn an_unsupported_statistic_is_a_400_that_names_it() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_namespace_keeps_its_own_data_under_the_same_name_and_dimensions() {
+    // The targets' signal uses the ALB's metric names and dimensions in a namespace of its own:
+    // a query of one must never see the other's (moto alone mixed them once dimensions were given).
+    let moto = tokio::task::block_in_place(Moto::start);
+    let cw = client(&moto).await;
+    put(&cw, vec![single(0, 0.5)]).await;
+    cw.put_metric_data()
+        .namespace(contract::target_metric::NAMESPACE)
+        .metric_data(single(0, 0.1))
+        .send()
+        .await
+        .expect("PutMetricData");
+    let in_namespace = |id: &str, namespace: &str| {
+        let mut q = query("Maximum");
+        q.id = Some(id.to_owned());
+        let stat = q.metric_stat.as_mut().unwrap();
+        stat.metric.as_mut().unwrap().namespace = Some(namespace.to_owned());
+        q
+    };
+    // Both in one request, then each alone.
+    let both = cw
+        .get_metric_data()
+        .start_time(DateTime::from_secs(T0))
+        .end_time(DateTime::from_secs(T0 + 60))
+        .metric_data_queries(in_namespace("alb", NAMESPACE))
+        .metric_data_queries(in_namespace("targets", contract::target_metric::NAMESPACE))
+        .send()
+        .await
+        .expect("GetMetricData");
+    let values = |id: &str| -> Vec<f64> {
+        both.metric_data_results()
+            .iter()
+            .find(|r| r.id() == Some(id))
+            .map(|r| r.values().to_vec())
+            .unwrap_or_default()
+    };
+    assert_eq!(values("alb"), [0.5]);
+    assert_eq!(values("targets"), [0.1]);
+    expect(&cw, 1, &[("Maximum", &[(0, 0.5)])]).await;
+}
