@@ -213,15 +213,34 @@ fn weakening_a_value_or_adding_a_forbidden_line_fails_the_rule_that_guards_it() 
             "docker_host_rootless_engine",
         ),
     ];
+    // The user data holds the unit twice (with and without the target signal's proxy): each
+    // occurrence weakened alone must fail, whatever the other still says.
+    let script = user_data(&mut committed()).as_str().unwrap().to_owned();
     for (from, to, rule) in cases {
-        let outcomes = mutated(|script| script.replacen(from, to, 1));
-        assert_only_failure(
-            &docker_host_rules(&outcomes)
-                .into_iter()
-                .cloned()
-                .collect::<Vec<_>>(),
-            rule,
-            &format!("`{from}` → `{to}`"),
-        );
+        let occurrences = script.matches(from).count();
+        assert!(occurrences > 0, "`{from}` is in the user data");
+        for nth in 0..occurrences {
+            let outcomes = mutated(|script| replace_nth(script, from, to, nth));
+            assert_only_failure(
+                &docker_host_rules(&outcomes)
+                    .into_iter()
+                    .cloned()
+                    .collect::<Vec<_>>(),
+                rule,
+                &format!(
+                    "`{from}` → `{to}` (occurrence {} of {occurrences})",
+                    nth + 1
+                ),
+            );
+        }
     }
+}
+
+/// `script` with its `nth` occurrence (from 0) of `from` replaced by `to`.
+fn replace_nth(script: &str, from: &str, to: &str, nth: usize) -> String {
+    let (at, _) = script
+        .match_indices(from)
+        .nth(nth)
+        .expect("the occurrence exists");
+    format!("{}{to}{}", &script[..at], &script[at + from.len()..])
 }
