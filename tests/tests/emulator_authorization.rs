@@ -5,9 +5,9 @@
 //! real SDK's, signed.
 
 use alb_canary_tests::Moto;
-use alb_canary_tests::auth::{assume_role, reset_auth};
+use alb_canary_tests::auth::{assume_role, instance_role, operator, reset_auth, signed_as};
 use alb_canary_tests::requests::{Schedule, create_schedule};
-use alb_canary_tests::template::{Deployment, scalar};
+use alb_canary_tests::template::Deployment;
 use aws_sdk_cloudwatch::types::MetricDatum;
 
 const ROLE: &str = "instance";
@@ -30,29 +30,13 @@ async fn put(client: &aws_sdk_cloudwatch::Client, namespace: &str) -> Result<(),
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_instance_role_may_put_metrics_into_the_target_signals_namespace_only() {
-    let deployment = Deployment::new(&[("TargetSignal", "enabled")]);
+    let mut deployment = Deployment::new(&[("TargetSignal", "enabled")]);
+    // The role's other policies name the artifact bucket.
+    deployment.created("ArtifactBucket", "artifacts");
+    deployment.attribute("ArtifactBucket", "Arn", "arn:aws:s3:::artifacts");
     let moto = tokio::task::block_in_place(Moto::start);
     let iam = aws_sdk_iam::Client::new(&moto.sdk_config().await);
-    let trust = deployment.property("InstanceRole", &["AssumeRolePolicyDocument"]);
-    let arn = iam
-        .create_role()
-        .role_name(ROLE)
-        .assume_role_policy_document(trust.to_string())
-        .send()
-        .await
-        .expect("CreateRole")
-        .role()
-        .unwrap()
-        .arn()
-        .to_owned();
-    let policy = "InstanceTargetSignalPolicy";
-    iam.put_role_policy()
-        .role_name(ROLE)
-        .policy_name(scalar(&deployment.property(policy, &["PolicyName"])))
-        .policy_document(deployment.property(policy, &["PolicyDocument"]).to_string())
-        .send()
-        .await
-        .expect("PutRolePolicy");
+    let arn = instance_role(&iam, &deployment, ROLE).await;
     let credentials = assume_role(&moto, &arn);
     reset_auth(&moto, "0");
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
@@ -87,18 +71,6 @@ async fn the_instance_role_may_put_metrics_into_the_target_signals_namespace_onl
     assert!(read.contains("AccessDenied"), "{read}");
 }
 
-/// An SDK configuration for the emulator with these keys.
-async fn signed_as(moto: &Moto, key: &str, secret: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(moto.endpoint())
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_credential_types::Credentials::new(
-            key, secret, None, None, "test",
-        ))
-        .load()
-        .await
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_signed_get_with_a_query_string_is_checked_as_it_was_signed() {
     // The operators' `release` reads the promotion schedule (GET /schedules/NAME?groupName=…):
@@ -106,27 +78,7 @@ async fn a_signed_get_with_a_query_string_is_checked_as_it_was_signed() {
     let moto = tokio::task::block_in_place(Moto::start);
     let sdk = moto.sdk_config().await;
     let iam = aws_sdk_iam::Client::new(&sdk);
-    iam.create_user()
-        .user_name("operator")
-        .send()
-        .await
-        .expect("CreateUser");
-    iam.put_user_policy()
-        .user_name("operator")
-        .policy_name("everything")
-        .policy_document(
-            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
-        )
-        .send()
-        .await
-        .expect("PutUserPolicy");
-    let key = iam
-        .create_access_key()
-        .user_name("operator")
-        .send()
-        .await
-        .expect("CreateAccessKey");
-    let key = key.access_key().unwrap();
+    let (key_id, secret) = operator(&iam, "operator").await;
     create_schedule(
         &aws_sdk_scheduler::Client::new(&sdk),
         &Schedule {
@@ -142,7 +94,7 @@ async fn a_signed_get_with_a_query_string_is_checked_as_it_was_signed() {
 
     let get = |secret: String| {
         let moto = &moto;
-        let key_id = key.access_key_id().to_owned();
+        let key_id = key_id.clone();
         async move {
             aws_sdk_scheduler::Client::new(&signed_as(moto, &key_id, &secret).await)
                 .get_schedule()
@@ -153,11 +105,9 @@ async fn a_signed_get_with_a_query_string_is_checked_as_it_was_signed() {
                 .map_err(|err| format!("{:?}", aws_sdk_scheduler::error::DisplayErrorContext(err)))
         }
     };
-    let schedule = get(key.secret_access_key().to_owned())
-        .await
-        .expect("the right key");
+    let schedule = get(secret.clone()).await.expect("the right key");
     assert_eq!(schedule.schedule_expression(), Some("rate(1 minute)"));
-    let wrong = get(format!("{}x", key.secret_access_key()))
+    let wrong = get(format!("{secret}x"))
         .await
         .expect_err("a wrong secret is refused");
     assert!(wrong.contains("SignatureDoesNotMatch"), "{wrong}");
@@ -170,27 +120,7 @@ async fn a_signed_form_post_is_checked_on_the_bytes_the_sdk_sent() {
     let moto = tokio::task::block_in_place(Moto::start);
     let sdk = moto.sdk_config().await;
     let iam = aws_sdk_iam::Client::new(&sdk);
-    iam.create_user()
-        .user_name("operator")
-        .send()
-        .await
-        .expect("CreateUser");
-    iam.put_user_policy()
-        .user_name("operator")
-        .policy_name("everything")
-        .policy_document(
-            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
-        )
-        .send()
-        .await
-        .expect("PutUserPolicy");
-    let key = iam
-        .create_access_key()
-        .user_name("operator")
-        .send()
-        .await
-        .expect("CreateAccessKey");
-    let key = key.access_key().unwrap();
+    let (key_id, secret) = operator(&iam, "operator").await;
     let topic = aws_sdk_sns::Client::new(&sdk)
         .create_topic()
         .name("canary")
@@ -203,7 +133,7 @@ async fn a_signed_form_post_is_checked_on_the_bytes_the_sdk_sent() {
     reset_auth(&moto, "0");
     let publish = |secret: String| {
         let (moto, topic) = (&moto, topic.clone());
-        let key_id = key.access_key_id().to_owned();
+        let key_id = key_id.clone();
         async move {
             aws_sdk_sns::Client::new(&signed_as(moto, &key_id, &secret).await)
                 .publish()
@@ -217,10 +147,8 @@ async fn a_signed_form_post_is_checked_on_the_bytes_the_sdk_sent() {
                 .map_err(|err| format!("{:?}", aws_sdk_sns::error::DisplayErrorContext(err)))
         }
     };
-    publish(key.secret_access_key().to_owned())
-        .await
-        .expect("the right key");
-    let wrong = publish(format!("{}x", key.secret_access_key()))
+    publish(secret.clone()).await.expect("the right key");
+    let wrong = publish(format!("{secret}x"))
         .await
         .expect_err("a wrong secret is refused");
     assert!(wrong.contains("SignatureDoesNotMatch"), "{wrong}");

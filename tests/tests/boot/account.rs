@@ -44,81 +44,11 @@ impl Account {
         let sdk = moto.sdk_config().await;
         let iam = aws_sdk_iam::Client::new(&sdk);
 
-        // The instance role exactly as the template writes it: its trust and inline policies.
-        // (Its managed policy, Session Manager's, grants nothing on the bucket.)
-        let trust = deployment.property("InstanceRole", &["AssumeRolePolicyDocument"]);
-        let role_arn = iam
-            .create_role()
-            .role_name(ROLE)
-            .assume_role_policy_document(trust.to_string())
-            .send()
-            .await
-            .expect("CreateRole")
-            .role()
-            .unwrap()
-            .arn()
-            .to_owned();
-        for policy in deployment
-            .property("InstanceRole", &["Policies"])
-            .as_array()
-            .unwrap()
-        {
-            iam.put_role_policy()
-                .role_name(ROLE)
-                .policy_name(scalar(&policy["PolicyName"]))
-                .policy_document(policy["PolicyDocument"].to_string())
-                .send()
-                .await
-                .expect("PutRolePolicy");
-        }
-        // With the target signal, the role's conditional policy (a resource of its own).
-        if deployment.condition("TargetSignalOn") {
-            let policy = "InstanceTargetSignalPolicy";
-            iam.put_role_policy()
-                .role_name(ROLE)
-                .policy_name(scalar(&deployment.property(policy, &["PolicyName"])))
-                .policy_document(deployment.property(policy, &["PolicyDocument"]).to_string())
-                .send()
-                .await
-                .expect("PutRolePolicy");
-        }
+        // The instance role exactly as the template writes it.
+        let role_arn = alb_canary_tests::auth::instance_role(&iam, &deployment, ROLE).await;
         let credentials = alb_canary_tests::auth::assume_role(&moto, &role_arn);
-
-        // The operator: allowed everything, with keys of its own (the emulator's default
-        // "testing" keys belong to no user once signatures are checked).
-        iam.create_user()
-            .user_name(OPERATOR)
-            .send()
-            .await
-            .expect("CreateUser");
-        iam.put_user_policy()
-            .user_name(OPERATOR)
-            .policy_name("everything")
-            .policy_document(
-                r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
-            )
-            .send()
-            .await
-            .expect("PutUserPolicy");
-        let key = iam
-            .create_access_key()
-            .user_name(OPERATOR)
-            .send()
-            .await
-            .expect("CreateAccessKey");
-        let key = key.access_key().unwrap();
-        let operator_sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .endpoint_url(moto.endpoint())
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_credential_types::Credentials::new(
-                key.access_key_id(),
-                key.secret_access_key(),
-                None,
-                None,
-                "operator",
-            ))
-            .load()
-            .await;
+        let (key_id, secret) = alb_canary_tests::auth::operator(&iam, OPERATOR).await;
+        let operator_sdk = alb_canary_tests::auth::signed_as(&moto, &key_id, &secret).await;
         let refreshes = InstanceRefreshes::start();
         let clients = refreshes.clients(&operator_sdk);
         Account {
