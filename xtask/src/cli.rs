@@ -104,7 +104,7 @@ pub enum Command {
     },
     /// Build (and check) the static recommender binary only (or the target signal's); prints its path
     #[command(
-        after_help = "Examples:\n  cargo xtask build-static --arch x86_64\n  cargo xtask build-static --signal"
+        after_help = "Example:\n  cargo xtask build-static --arch x86_64\n  cargo xtask build-static --signal"
     )]
     BuildStatic {
         /// The binary's instruction set
