@@ -39,11 +39,25 @@ pub async fn start(
         ),
         ("RUST_LOG", "warn".to_string()),
     ];
+    spawn_healthy(name, binary, &args, &env, port, dir, max_secs).await
+}
+
+/// Spawns `binary` (its output in `dir/<name>.log`) and waits up to 10 s until `/health` on
+/// 127.0.0.1:`port` answers 200; the process stops when dropped.
+async fn spawn_healthy(
+    name: &str,
+    binary: &Path,
+    args: &[String],
+    env: &[(&str, String)],
+    port: u16,
+    dir: &Path,
+    max_secs: u64,
+) -> Result<Guarded, String> {
     let mut child = Guarded::spawn(
         name,
         binary,
-        &args,
-        &env,
+        args,
+        env,
         max_secs,
         Some(&dir.join(format!("{name}.log"))),
     )?;
@@ -141,24 +155,9 @@ pub async fn start_signal(
     .into();
     let mut env: Vec<(&str, String)> = sink.env.to_vec();
     env.push(("RUST_LOG", "warn".into()));
-    let mut child = Guarded::spawn(
-        name,
-        binary,
-        &args,
-        &env,
-        max_secs,
-        Some(&dir.join(format!("{name}.log"))),
-    )?;
-    for _ in 0..200 {
-        child.check_running()?;
-        if health(port) == Some(200) {
-            return Ok(child);
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Err(format!(
-        "{name} did not answer /health on port {port} (forwarded to {upstream}) within 10 s"
-    ))
+    spawn_healthy(name, binary, &args, &env, port, dir, max_secs)
+        .await
+        .map_err(|err| format!("{err} (forwarding to {upstream})"))
 }
 
 fn health(port: u16) -> Option<u16> {

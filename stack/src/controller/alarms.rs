@@ -78,32 +78,37 @@ fn error_rate(
     period: &Expr,
     min_requests: &Param,
 ) -> AlarmMetric {
-    let query = |id, metric| query(id, source, metric, "Sum", Fleet::Canary, lb, period);
-    AlarmMetric::Math {
-        metrics: vec![
-            query("errors", contract::alb_metric::TARGET_5XX),
-            query(
-                "connection_errors",
-                contract::alb_metric::TARGET_CONNECTION_ERRORS,
-            ),
-            query("requests", contract::alb_metric::REQUEST_COUNT),
-            MetricDataQuery {
-                id: "rate",
-                expression: Some(
-                    Sub::new(format!(
-                        "IF(requests >= ${{{}}}, \
+    let mut metrics = error_counts(source, lb, period);
+    metrics.push(MetricDataQuery {
+        id: "rate",
+        expression: Some(
+            Sub::new(format!(
+                "IF(requests >= ${{{}}}, \
                          100 * (FILL(errors, 0) + FILL(connection_errors, 0)) / requests, 0)",
-                        min_requests.id()
-                    ))
-                    .var(min_requests)
-                    .build(),
-                ),
-                label: Some("V2 5XX rate (%)"),
-                metric_stat: None,
-                return_data: true,
-            },
-        ],
-    }
+                min_requests.id()
+            ))
+            .var(min_requests)
+            .build(),
+        ),
+        label: Some("V2 5XX rate (%)"),
+        metric_stat: None,
+        return_data: true,
+    });
+    AlarmMetric::Math { metrics }
+}
+
+/// V2's 5XX, connection errors and requests in each period, summed (ids `errors`,
+/// `connection_errors`, `requests`), from `source`: the inputs of both error alarms.
+fn error_counts(source: Source, lb: &LoadBalancing, period: &Expr) -> Vec<MetricDataQuery> {
+    let query = |id, metric| query(id, source, metric, "Sum", Fleet::Canary, lb, period);
+    vec![
+        query("errors", contract::alb_metric::TARGET_5XX),
+        query(
+            "connection_errors",
+            contract::alb_metric::TARGET_CONNECTION_ERRORS,
+        ),
+        query("requests", contract::alb_metric::REQUEST_COUNT),
+    ]
 }
 
 /// How far V2's errors in one 10 s period are above the threshold rate, in standard deviations
@@ -111,30 +116,12 @@ fn error_rate(
 /// binomial); the alarm fires above [`TARGET_ERROR_Z`]. 0 below `min_requests` requests.
 fn error_excess(lb: &LoadBalancing, params: &ControllerParameters) -> AlarmMetric {
     let period = Expr::lit(TARGET_ALARM_PERIOD_SECONDS);
-    let query = |id, metric| {
-        query(
-            id,
-            Source::Targets,
-            metric,
-            "Sum",
-            Fleet::Canary,
-            lb,
-            &period,
-        )
-    };
     let (min, rate) = (
         &params.target_alarm_min_requests,
         &params.error_rate_threshold_percent,
     );
-    AlarmMetric::Math {
-        metrics: vec![
-            query("errors", contract::alb_metric::TARGET_5XX),
-            query(
-                "connection_errors",
-                contract::alb_metric::TARGET_CONNECTION_ERRORS,
-            ),
-            query("requests", contract::alb_metric::REQUEST_COUNT),
-            MetricDataQuery {
+    let mut metrics = error_counts(Source::Targets, lb, &period);
+    metrics.push(MetricDataQuery {
                 id: "z",
                 expression: Some(
                     Sub::new(format!(
@@ -151,9 +138,8 @@ fn error_excess(lb: &LoadBalancing, params: &ControllerParameters) -> AlarmMetri
                 label: Some("V2 5XX above the threshold rate (z)"),
                 metric_stat: None,
                 return_data: true,
-            },
-        ],
-    }
+            });
+    AlarmMetric::Math { metrics }
 }
 
 /// How far V2's 10 s latency percentile ([`TARGET_LATENCY_STAT`]) is above what it may be, in
