@@ -7,16 +7,19 @@
 //! under the ALB metrics' own names and dimensions, so the controller and its alarms can read them
 //! with the same queries, six times sooner and never starved of a zero.
 //!
-//! - [`proxy`]: the request path (hyper 1, pooled keep-alive connections upstream);
+//! - [`relay`]: the request path (each client connection relayed byte for byte to one of its own
+//!   to the service, by two blocking threads);
+//! - [`framing`]: where HTTP/1.1 messages start and end on a connection;
 //! - [`window`]: the counting rules and the periods the request path writes into;
 //! - [`histogram`]: the latency distribution, within 1 % of every value;
 //! - [`period`]: CloudWatch's high-resolution periods, aligned on the epoch;
 //! - [`publish`]: one PutMetricData per period, retried with the next one when it fails.
 
+pub mod framing;
 pub mod histogram;
 pub mod period;
-pub mod proxy;
 pub mod publish;
+pub mod relay;
 pub mod window;
 
 use std::future::Future;
@@ -24,18 +27,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 pub use period::Period;
 pub use publish::Destination;
 
-use proxy::Proxy;
 use publish::Publisher;
+use relay::Relay;
 use window::Recorder;
 
 /// How long after a period's end it is published: the last requests of the period are counted by
@@ -49,8 +48,6 @@ pub struct Config {
     pub upstream: String,
     pub period: Period,
     pub destination: Destination,
-    /// See [`Proxy::new`].
-    pub upstream_idle_timeout: Duration,
     /// How long open requests may finish after a stop signal before their connections are closed.
     pub drain_timeout: Duration,
 }
@@ -81,19 +78,13 @@ pub async fn run(
     tracing::info!(event = "started", listen = %config.listen, upstream = %config.upstream,
         period_seconds = config.period.secs(), namespace = %config.destination.namespace);
 
-    let proxy = Arc::new(Proxy::new(
-        config.upstream.clone(),
-        config.upstream_idle_timeout,
-        recorder,
-    ));
-    let graceful = serve(listener, proxy, shutdown).await;
-    if tokio::time::timeout(config.drain_timeout, graceful.shutdown())
-        .await
-        .is_err()
-    {
+    let relay = Relay::new(config.upstream.clone(), recorder);
+    serve(listener, &relay, shutdown).await;
+    relay.stop();
+    if !drained(&relay, config.drain_timeout).await {
         tracing::warn!(
             event = "drain_timeout",
-            "connections still open were closed"
+            "connections still open are closed at exit"
         );
     }
     let _ = stop.send(true);
@@ -103,39 +94,41 @@ pub async fn run(
     Ok(())
 }
 
-/// The accept loop; returns (having dropped the listener) when `shutdown` completes.
-async fn serve(
-    listener: TcpListener,
-    proxy: Arc<Proxy>,
-    shutdown: impl Future<Output = ()>,
-) -> GracefulShutdown {
-    let graceful = GracefulShutdown::new();
+/// The accept loop; returns (dropping the listener) when `shutdown` completes. Accepting is
+/// async, so that a stop needs no wake-up trick; each connection then lives on blocking threads.
+async fn serve(listener: TcpListener, relay: &Arc<Relay>, shutdown: impl Future<Output = ()>) {
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
-        let (stream, _) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(err) => {
-                    // Out of file descriptors, mostly: wait rather than spin.
-                    tracing::warn!(event = "accept_failed", error = %err);
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
             () = &mut shutdown => break,
         };
-        let _ = stream.set_nodelay(true);
-        let proxy = proxy.clone();
-        let service = service_fn(move |request| proxy.clone().handle(request));
-        let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            if let Err(err) = connection.await {
-                tracing::debug!(event = "client_connection_error", error = %err);
-            }
+        let stream = accepted.and_then(|(stream, _)| {
+            let stream = stream.into_std()?;
+            stream.set_nonblocking(false)?;
+            Ok(stream)
         });
+        match stream {
+            Ok(stream) => relay.accept(stream),
+            Err(err) => {
+                // Out of file descriptors, mostly: wait rather than spin.
+                tracing::warn!(event = "accept_failed", error = %err);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
     }
-    graceful
+}
+
+/// Whether every connection ended within `timeout` (each closes after the exchange in flight).
+async fn drained(relay: &Relay, timeout: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + timeout;
+    while relay.active() > 0 {
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    true
 }
 
 /// The publisher on a thread and runtime of its own: signing, serializing and the SDK's retries

@@ -35,17 +35,13 @@ struct Cli {
     /// The `TargetGroup` dimension, as in the ALB's metrics (targetgroup/NAME/ID)
     #[arg(long)]
     target_group: String,
-    /// Seconds a pooled upstream connection may stay idle (keep it below the service's keep-alive timeout)
-    #[arg(long, default_value_t = 4)]
-    upstream_idle_timeout: u64,
     /// Seconds open requests may take to finish after SIGTERM/SIGINT
     #[arg(long, default_value_t = 20)]
     drain_timeout: u64,
 }
 
-/// One thread for the request path (the publisher has its own): measured with `cargo xtask
-/// bench-signal`, the multi-threaded runtime's hand-offs between workers doubled the p99 the proxy
-/// adds; one core of hyper is far more than a target's traffic needs.
+/// One thread for accepting and the stop (each connection has its blocking threads, the publisher
+/// its own runtime).
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -64,7 +60,6 @@ async fn main() -> ExitCode {
             load_balancer: cli.load_balancer,
             target_group: cli.target_group,
         },
-        upstream_idle_timeout: Duration::from_secs(cli.upstream_idle_timeout),
         drain_timeout: Duration::from_secs(cli.drain_timeout),
     };
     // The default chain: instance-role credentials and region from IMDS on EC2, AWS_ENDPOINT_URL

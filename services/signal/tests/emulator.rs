@@ -214,7 +214,6 @@ async fn start_proxy(
             load_balancer: LOAD_BALANCER.into(),
             target_group: TARGET_GROUP.into(),
         },
-        upstream_idle_timeout: Duration::from_secs(4),
         drain_timeout: Duration::from_secs(5),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
