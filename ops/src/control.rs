@@ -2,7 +2,7 @@
 //! way the functions respect it (conditional on the state's version, so a concurrent promotion
 //! run and an operator cannot both win), each with its own history item.
 
-use controller::decision::Status;
+use controller::machine::{self, Event};
 use controller::{listener, rollback, state};
 use serde_json::json;
 
@@ -67,36 +67,23 @@ pub async fn apply(target: &Target, action: Action, now: i64) -> crate::Result<S
     let current = recorded.ok_or(
         "no release is recorded yet: `cargo xtask release VERSION` starts one; nothing changed",
     )?;
-    let refuse = |wanted: &str| -> crate::Result<String> {
-        Err(format!(
-            "cannot {} a canary that is {} (it must be {wanted}); nothing changed",
-            action.name(),
-            current.canary.status.as_str()
-        )
-        .into())
-    };
-    let status = current.canary.status;
-    let next = match action {
-        Action::Pause if status == Status::Running => current.next(|r| {
-            r.canary.status = Status::Paused;
-            r.canary.reason = Some("paused by an operator".into());
-        }),
-        Action::Pause => return refuse("running"),
-        Action::Resume if status == Status::Paused => current.next(|r| {
-            r.canary.status = Status::Running;
-            r.canary.step_started_at = now;
-            r.canary.reason = None;
-        }),
-        Action::Resume => return refuse("paused"),
-        Action::Promote if status == Status::Running => current.next(|r| {
-            // The bake counts judged (settled) time: back by both.
-            r.canary.step_started_at =
-                now - config.plan.bake_seconds as i64 - config.plan.health.settle_seconds as i64;
-            r.canary.reason = Some("bake skipped by an operator".into());
-        }),
-        Action::Promote => return refuse("running"),
+    let event = match action {
+        Action::Pause => Event::Pause {
+            reason: "paused by an operator".into(),
+        },
+        Action::Resume => Event::Resume,
+        Action::Promote => Event::SkipBake,
         Action::Abort => unreachable!("handled above"),
     };
+    let status = current.canary.status;
+    let next = machine::transition(&config.plan, &current, &event, now).map_err(|refused| {
+        format!(
+            "cannot {} a canary that is {} ({}); nothing changed",
+            action.name(),
+            refused.status,
+            refused.why
+        )
+    })?;
     let record = json!({
         "function": "canaryctl",
         "at": now,

@@ -6,6 +6,7 @@
 use crate::aws_error::describe;
 use contract::release::{Artifact, Fleet, validate_version};
 use controller::decision::Status;
+use controller::machine::{self, Event};
 use controller::state::{self, Recorded};
 use controller::{fleet, lifecycle, rollback, schedule};
 use serde_json::json;
@@ -183,31 +184,13 @@ pub async fn release(
     // after dying past this point, the release finds that move and takes it as its own.
     let refresh = fleet::move_to(clients, config, Fleet::Canary, version).await?;
     let (batch, record) = state::Batch::new().open(config, version, now)?;
-    let next = base.next(|r| {
-        r.canary.status = if first {
-            Status::Complete
-        } else {
-            Status::Deploying
-        };
-        r.canary.step = if first {
-            config.plan.steps.len() - 1
-        } else {
-            0
-        };
-        r.canary.step_started_at = now;
-        r.canary.reason = Some(if first {
-            format!(
-                "first release: no stable version to compare with; both fleets move to {version}"
-            )
-        } else {
-            format!("the canary fleet moves to {version}; the canary starts once it is healthy")
-        });
-        r.release.version = Some(version.to_string());
-        r.release.canary_version = Some(version.to_string());
-        r.release.refresh_id = (!first).then(|| refresh.clone());
-        r.release.moved_at = Some(now);
-        r.release.record = Some(record.clone());
-    });
+    let event = Event::Release {
+        version: version.to_string(),
+        refresh: refresh.clone(),
+        record: record.clone(),
+    };
+    let next = machine::transition(&config.plan, &base, &event, now)
+        .map_err(|refused| format!("release refused: {refused}; nothing changed"))?;
     let history = json!({
         "function": "canaryctl",
         "at": now,

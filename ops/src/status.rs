@@ -79,14 +79,15 @@ pub async fn report(target: &Target, now: i64) -> crate::Result<String> {
                 ),
             };
             if s.status == Status::Running {
-                // The bake counts settled (judged) time.
-                let settle = plan.health.settle_seconds as i64;
-                let left = (s.step_started_at + plan.bake_seconds as i64 + settle - now).max(0);
-                out += &format!(
-                    "bake       {} s of {} s left (+{settle} s for CloudWatch to settle)\n",
-                    left.min(plan.bake_seconds as i64 + settle),
-                    plan.bake_seconds
-                );
+                let left = controller::machine::bake_left(plan, s, now);
+                out += &if s.bake_skipped {
+                    "bake       skipped by an operator: the next run may promote\n".to_string()
+                } else {
+                    format!(
+                        "bake       {left} s of {} s left (+{} s for CloudWatch to settle)\n",
+                        plan.bake_seconds, plan.health.settle_seconds
+                    )
+                };
             }
             if let Some(reason) = &s.reason {
                 out += &format!("reason     {reason}\n");

@@ -8,6 +8,8 @@ pub use judge::{Calibration, Counts, Minute};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+use crate::machine;
+
 /// ALB's per-target-group weight limit.
 pub const MAX_WEIGHT: u16 = 999;
 
@@ -109,8 +111,13 @@ pub struct CanaryState {
     pub status: Status,
     /// Index into [`Plan::steps`] of the step in force.
     pub step: usize,
-    /// Epoch seconds when the step in force began.
+    /// Epoch seconds when the step in force began: the judge's evidence for this step starts here.
     pub step_started_at: i64,
+    /// Epoch seconds when the step's bake (re)started: its start, or the last `resume`.
+    pub bake_started_at: i64,
+    /// An operator skipped the rest of this step's bake (`canaryctl promote`).
+    #[serde(default)]
+    pub bake_skipped: bool,
     /// Epoch seconds when the canary began (its first step): the judge reads every minute since.
     pub canary_started_at: i64,
     /// Incremented by every write; conditional writes compare it.
@@ -243,11 +250,13 @@ pub fn decide_with_statistics(
                 reason: "the canary was rolled back".into(),
             });
         }
-        Status::Idle | Status::Deploying => {
+        Status::Idle => {
             return plain(Decision::Hold {
-                reason: format!("no canary is running ({})", state.status.as_str()),
+                reason: "no canary is running (idle)".into(),
             });
         }
+        // The canary fleet is healthy (the adapter found it so, or `v2_healthy_targets` is 0).
+        Status::Deploying => return plain(start(plan, live, observed)),
         Status::Complete => return plain(Decision::Complete),
         Status::Running | Status::Paused => {}
     }
@@ -283,8 +292,8 @@ pub fn decide_with_statistics(
     let bake_from = statistics
         .latency
         .threshold_from
-        .map_or(state.step_started_at, |from| {
-            from.max(state.step_started_at)
+        .map_or(state.bake_started_at, |from| {
+            from.max(state.bake_started_at)
         });
     let decision = next_step(
         plan,
@@ -337,15 +346,12 @@ fn next_step(
     if !live.same_split(&expected) && !unrecorded {
         return drift;
     }
-    // The bake counts settled time; the judged data ends at the last closed period before it.
-    let settle = i64::try_from(plan.health.settle_seconds).unwrap_or(i64::MAX);
-    let judged = now.saturating_sub(settle).saturating_sub(bake_from);
-    let bake = i64::try_from(plan.bake_seconds).unwrap_or(i64::MAX);
     let held = match verdict {
         Verdict::Hold(reason) | Verdict::TooLittleData(reason) => Some(reason.clone()),
-        Verdict::Healthy if judged < bake => Some(format!(
-            "step {percent}% healthy, baking: {} s of {bake} s judged",
-            judged.max(0)
+        Verdict::Healthy if !machine::baked(plan, state, bake_from, now) => Some(format!(
+            "step {percent}% healthy, baking: {} s of {} s judged",
+            machine::bake_judged(plan, bake_from, now),
+            plan.bake_seconds
         )),
         Verdict::Healthy | Verdict::RollBack(_) => None,
     };
@@ -353,7 +359,7 @@ fn next_step(
         if unrecorded {
             return drift;
         }
-        let age = now.saturating_sub(state.step_started_at);
+        let age = machine::holding_for(state, now);
         let limit = i64::try_from(plan.max_step_seconds).unwrap_or(i64::MAX);
         if age > limit {
             return Decision::Pause {

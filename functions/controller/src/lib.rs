@@ -18,6 +18,7 @@ pub mod fleet;
 pub mod lambda;
 pub mod lifecycle;
 pub mod listener;
+pub mod machine;
 pub mod metrics;
 pub mod notify;
 pub mod outcome;

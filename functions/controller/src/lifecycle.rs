@@ -7,6 +7,7 @@ use crate::config::Config;
 use crate::decision::{Status, Weights};
 use crate::error::Error;
 use crate::fleet::{self, Progress};
+use crate::machine::{self, Event};
 use crate::outcome::Outcome;
 use crate::state::{self, Recorded};
 use crate::{listener, notify, report};
@@ -14,6 +15,11 @@ use contract::release::Fleet;
 use serde_json::{Value, json};
 
 const FUNCTION: &str = "promote";
+
+fn transition(config: &Config, rec: &Recorded, event: &Event, now: i64) -> Result<Recorded, Error> {
+    machine::transition(&config.plan, rec, event, now)
+        .map_err(|refused| crate::promotion::refused_by_state(config, refused))
+}
 
 fn release_version(config: &Config, rec: &Recorded) -> Result<String, Error> {
     rec.release.version.clone().ok_or_else(|| Error::State {
@@ -31,14 +37,7 @@ pub async fn complete(
     history: &Value,
 ) -> Result<(), Error> {
     let version = release_version(config, prev)?;
-    let next = prev.next(|r| {
-        r.canary.status = Status::Complete;
-        r.canary.reason = Some(format!(
-            "every step baked healthy; the stable fleet moves to {version}"
-        ));
-        r.release.refresh_id = None;
-        r.release.moved_at = Some(now);
-    });
+    let next = transition(config, prev, &Event::Completed, now)?;
     state::Batch::new()
         .replace(config, Some(prev), &next, now)?
         .history(config, now * 1000, "complete", history)?
@@ -80,10 +79,10 @@ async fn start_stable_move(
     now: i64,
 ) -> Result<String, Error> {
     let refresh = fleet::move_to(clients, config, Fleet::Stable, version).await?;
-    let next = rec.next(|r| {
-        r.release.refresh_id = Some(refresh.clone());
-        r.release.moved_at = Some(now);
-    });
+    let started = Event::StableMoveStarted {
+        refresh: refresh.clone(),
+    };
+    let next = transition(config, rec, &started, now)?;
     state::replace(&clients.dynamodb, config, Some(rec), &next, now).await?;
     Ok(refresh)
 }
@@ -115,7 +114,10 @@ pub async fn finish(clients: &Clients, config: &Config, now: i64) -> Result<Outc
         Progress::Failed(reason) => {
             // The canary keeps serving the release; a person decides (`release --force`, `abort`).
             if rec.canary.reason.as_deref() != Some(reason.as_str()) {
-                let next = rec.next(|r| r.canary.reason = Some(reason.clone()));
+                let failed = Event::StableMoveFailed {
+                    reason: reason.clone(),
+                };
+                let next = transition(config, &rec, &failed, now)?;
                 let history = json!({"function": FUNCTION, "at": now, "release": version,
                     "decision": {"decision": "stable_move_failed", "reason": reason}});
                 state::Batch::new()
@@ -152,16 +154,8 @@ async fn released(
         listener::write(&clients.elbv2, config, Weights::STABLE_ONLY, None, true).await?;
         listener::verify(&clients.elbv2, config, Weights::STABLE_ONLY).await?;
     }
-    let reason = format!("release {version} complete: the stable fleet serves it");
-    let next = rec.next(|r| {
-        r.canary.status = Status::Idle;
-        r.canary.step = 0;
-        r.canary.step_started_at = now;
-        r.canary.reason = Some(reason.clone());
-        r.release.stable_version = Some(version.to_string());
-        r.release.refresh_id = None;
-        r.release.moved_at = None;
-    });
+    let next = transition(config, rec, &Event::Released, now)?;
+    let reason = next.canary.reason.clone().unwrap_or_default();
     let history = json!({
         "function": FUNCTION,
         "at": now,

@@ -12,6 +12,7 @@ use crate::decision::{
 use crate::error::Error;
 use crate::fleet::{self, Progress};
 use crate::listener::{self, LiveListener};
+use crate::machine::{self, Event};
 use crate::outcome::Outcome;
 use crate::state::{self, Recorded};
 use crate::{events, lifecycle, metrics, notify, report, rollback, schedule};
@@ -104,8 +105,13 @@ pub async fn prepare(clients: &Clients, config: &Config, now: i64) -> Result<Pre
                     v2_healthy_targets: healthy,
                     ..Observation::default()
                 };
-                let judged =
-                    decide_with_statistics(&config.plan, None, live.weights, &observation, now);
+                let judged = decide_with_statistics(
+                    &config.plan,
+                    Some(&state.canary),
+                    live.weights,
+                    &observation,
+                    now,
+                );
                 (observation, judged)
             }
             Progress::Waiting(reason) => (
@@ -251,18 +257,9 @@ pub async fn record(clients: &Clients, config: &Config, d: &Decided) -> Result<O
     let outcome = match &d.decision {
         Decision::Promote { step, weights } => {
             listener::verify(&clients.elbv2, config, *weights).await?;
-            let starting = prev.canary.status == Status::Deploying;
-            let next = prev.next(|r| {
-                r.canary.status = Status::Running;
-                r.canary.step = *step;
-                r.canary.step_started_at = d.now;
-                if starting {
-                    r.canary.canary_started_at = d.now;
-                }
-                r.canary.reason = None;
-                r.release.refresh_id = None;
-                r.release.moved_at = None;
-            });
+            let next =
+                machine::transition(&config.plan, prev, &Event::Promoted { step: *step }, d.now)
+                    .map_err(|refused| refused_by_state(config, refused))?;
             // The state, the record's step and the decision: all or nothing.
             let mut batch = state::Batch::new().replace(config, Some(prev), &next, d.now)?;
             if let Some(record) = &prev.release.record {
@@ -338,10 +335,11 @@ async fn pause(
     decision: &Decision,
     history: &Value,
 ) -> Result<(), Error> {
-    let next = prev.next(|r| {
-        r.canary.status = Status::Paused;
-        r.canary.reason = Some(reason.to_owned());
-    });
+    let pause = Event::Pause {
+        reason: reason.to_owned(),
+    };
+    let next = machine::transition(&config.plan, prev, &pause, now)
+        .map_err(|refused| refused_by_state(config, refused))?;
     state::Batch::new()
         .replace(config, Some(prev), &next, now)?
         .history(config, now * 1000, decision.kind(), history)?
@@ -458,4 +456,13 @@ pub async fn enforce(
     )
     .await?;
     Ok(Outcome::RollbackWon { reason })
+}
+
+/// The core refused a transition the decision implied: the state changed under the run in a way
+/// the decision did not see. Nothing is written.
+pub fn refused_by_state(config: &Config, refused: machine::Refused) -> Error {
+    Error::State {
+        key: config.listener_arn.clone(),
+        problem: refused.to_string(),
+    }
 }

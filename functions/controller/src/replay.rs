@@ -34,6 +34,12 @@ pub struct ReplayInput {
     pub canary_started_at: i64,
     pub step: usize,
     pub step_started_at: i64,
+    /// When the step's bake (re)started (a `resume`); absent: the step's start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bake_started_at: Option<i64>,
+    /// An operator skipped the rest of the step's bake.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bake_skipped: bool,
     pub now: i64,
     pub weights: Weights,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -64,6 +70,8 @@ impl ReplayInput {
             canary_started_at: state.canary_started_at,
             step: state.step,
             step_started_at: state.step_started_at,
+            bake_started_at: Some(state.bake_started_at).filter(|at| *at != state.step_started_at),
+            bake_skipped: state.bake_skipped,
             now,
             weights,
             baseline_ms: observed.baseline_ms,
@@ -172,6 +180,8 @@ impl ReplayInput {
             status: self.status,
             step: self.step,
             step_started_at: self.step_started_at,
+            bake_started_at: self.bake_started_at.unwrap_or(self.step_started_at),
+            bake_skipped: self.bake_skipped,
             canary_started_at: self.canary_started_at,
             version: 0,
             reason: None,

@@ -112,6 +112,8 @@ pub fn run_canary(plan: &Plan, scenario: &Scenario, seed: u64) -> CanaryRun {
                     status: Status::Running,
                     step,
                     step_started_at: now,
+                    bake_started_at: now,
+                    bake_skipped: false,
                     canary_started_at: state.as_ref().map_or(now, |s| s.canary_started_at),
                     version: 0,
                     reason: None,

@@ -72,6 +72,8 @@ impl Recorded {
                 status: Status::Idle,
                 step: 0,
                 step_started_at: 0,
+                bake_started_at: 0,
+                bake_skipped: false,
                 canary_started_at: 0,
                 version: 0,
                 reason: None,
@@ -138,6 +140,9 @@ fn parse(config: &Config, item: &Item) -> Result<Recorded, Error> {
                 .ok_or_else(|| bad(format!("status `{status}` is unknown")))?,
             step: usize::try_from(number("step")?).map_err(|_| bad("step is negative".into()))?,
             step_started_at,
+            // Items written before the bake was recorded apart from the step: the step's start.
+            bake_started_at: number("bake_started_at").unwrap_or(step_started_at),
+            bake_skipped: matches!(item.get("bake_skipped"), Some(AttributeValue::Bool(true))),
             // Items written before the canary's start was recorded: judge from the step's start.
             canary_started_at: number("canary_started_at").unwrap_or(step_started_at),
             version: u64::try_from(number("version")?)
@@ -206,6 +211,11 @@ fn state_item(config: &Config, next: &Recorded, now: i64) -> Item {
     item.insert("status".into(), s(state.status.as_str()));
     item.insert("step".into(), n(state.step));
     item.insert("step_started_at".into(), n(state.step_started_at));
+    item.insert("bake_started_at".into(), n(state.bake_started_at));
+    item.insert(
+        "bake_skipped".into(),
+        AttributeValue::Bool(state.bake_skipped),
+    );
     item.insert("canary_started_at".into(), n(state.canary_started_at));
     item.insert("version".into(), n(state.version));
     item.insert("updated_at".into(), n(now));

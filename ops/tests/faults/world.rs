@@ -221,6 +221,7 @@ async fn advance(clients: &Clients, canary: &Canary, step: usize, now: i64) {
     let next = rec.next(|r| {
         r.canary.step = step;
         r.canary.step_started_at = now;
+        r.canary.bake_started_at = now;
     });
     let record = rec.release.record.clone().expect("a release record");
     state::Batch::new()

@@ -71,6 +71,15 @@ fn arb_observation() -> impl Strategy<Value = Observation> {
         })
 }
 
+/// The bake: restarted this many seconds after the step began (a resume; mostly 0), and whether
+/// an operator skipped it.
+fn arb_bake() -> impl Strategy<Value = (i64, bool)> {
+    (
+        prop_oneof![3 => Just(0i64), 1 => 0i64..900],
+        proptest::bool::weighted(0.2),
+    )
+}
+
 fn arb_status() -> impl Strategy<Value = Status> {
     prop_oneof![
         Just(Status::Running),
@@ -89,21 +98,26 @@ fn arb_case() -> impl Strategy<Value = Case> {
         let n = plan.steps.len();
         (
             Just(plan),
-            proptest::option::of((arb_status(), 0..n, 0i64..1800, 0u64..10)),
+            proptest::option::of((arb_status(), 0..n, 0i64..1800, 0u64..10, arb_bake())),
             any::<bool>(),
             (0u16..=MAX_WEIGHT, 0u16..=MAX_WEIGHT),
             arb_observation(),
             0i64..4000,
         )
             .prop_map(|(plan, st, drifted, (d1, d2), obs, later)| {
-                let state = st.map(|(status, step, offset, version)| CanaryState {
-                    status,
-                    step,
-                    step_started_at: START + offset,
-                    canary_started_at: START,
-                    version,
-                    reason: None,
-                });
+                let state =
+                    st.map(
+                        |(status, step, offset, version, (resumed, skipped))| CanaryState {
+                            status,
+                            step,
+                            step_started_at: START + offset,
+                            bake_started_at: START + offset + resumed,
+                            bake_skipped: skipped,
+                            canary_started_at: START,
+                            version,
+                            reason: None,
+                        },
+                    );
                 let live = match (drifted, expected_weights(&plan, state.as_ref())) {
                     (false, Some(w)) => w,
                     _ => Weights::new(d1, d2).unwrap_or(Weights::STABLE_ONLY),
@@ -187,8 +201,9 @@ fn promote_never_skips_a_step_nor_cuts_a_bake_short() {
             Some(s) => {
                 prop_assert_eq!(s.status, Status::Running);
                 prop_assert_eq!(step, s.step + 1);
-                let judged = now - plan.health.settle_seconds as i64 - s.step_started_at;
-                prop_assert!(judged >= plan.bake_seconds as i64);
+                // Baked from the bake's (re)start, unless an operator skipped it.
+                let judged = now - plan.health.settle_seconds as i64 - s.bake_started_at;
+                prop_assert!(s.bake_skipped || judged >= plan.bake_seconds as i64);
             }
         }
         prop_assert_eq!(weights, Weights::for_percent(plan.steps[step]));
@@ -307,4 +322,25 @@ proptest! {
             (x, y) => prop_assert_eq!(x, y),
         }
     }
+}
+
+/// Skipping the bake changes nothing but the bake: whatever a skipped state decides, the same
+/// state with its bake long done decides too (the judge's windows, its minimum requests and its
+/// test at 100 % stay the step's own).
+#[test]
+fn a_skipped_bake_decides_as_a_finished_bake_would() {
+    check_reaching("a skipped bake", 0.05, |(plan, state, live, obs, now)| {
+        let Some(skipped) = state.filter(|s| s.bake_skipped) else {
+            return Ok(false);
+        };
+        let finished = CanaryState {
+            bake_skipped: false,
+            bake_started_at: i64::MIN / 4,
+            ..skipped.clone()
+        };
+        let decided = decide(&plan, Some(&skipped), live, &obs, now);
+        let baked = decide(&plan, Some(&finished), live, &obs, now);
+        prop_assert_eq!(decided, baked);
+        Ok(true)
+    });
 }

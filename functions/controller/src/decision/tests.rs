@@ -21,6 +21,8 @@ fn running(step: usize, started: i64) -> CanaryState {
         status: Status::Running,
         step,
         step_started_at: started,
+        bake_started_at: started,
+        bake_skipped: false,
         canary_started_at: START,
         version: 3,
         reason: None,

@@ -67,6 +67,8 @@ pub fn stream(plan: &Plan, scenario: &Scenario, seed: u64) -> Stream {
             status: Status::Running,
             step,
             step_started_at: START + step_len * i64::try_from(step).unwrap_or(0),
+            bake_started_at: START + step_len * i64::try_from(step).unwrap_or(0),
+            bake_skipped: false,
             canary_started_at: START,
             version: 0,
             reason: None,
