@@ -188,13 +188,22 @@ impl Container {
         for (name, limit) in &self.ulimits {
             settings.push(podman_args(format!("--ulimit={name}={limit}:{limit}")));
         }
-        settings.extend([
-            podman_args(format!("--stop-timeout={}", self.stop_timeout_secs)),
-            setting(
-                "LogDriver",
-                self.log_driver,
-                &["--log-driver", self.log_driver],
-            ),
+        settings.push(podman_args(format!(
+            "--stop-timeout={}",
+            self.stop_timeout_secs
+        )));
+        settings.push(setting(
+            "LogDriver",
+            self.log_driver,
+            &["--log-driver", self.log_driver],
+        ));
+        settings.extend(self.health_settings());
+        settings
+    }
+
+    /// The health check's settings, in the unit's order.
+    fn health_settings(&self) -> Vec<Setting> {
+        vec![
             setting(
                 "HealthCmd",
                 self.health_cmd(),
@@ -225,8 +234,7 @@ impl Container {
                 self.health.on_failure,
                 &["--health-on-failure", self.health.on_failure],
             ),
-        ]);
-        settings
+        ]
     }
 
     /// `podman run` options and the image, for a container started without systemd: the

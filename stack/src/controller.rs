@@ -6,32 +6,29 @@
 //! and the names the alarms and the schedule get are built here once ([`alarm_name`],
 //! `schedule_name_expr`) for both the resources and the functions' environment.
 
-use indexmap::IndexMap;
-
 use crate::cfn::resources::{InlinePolicy, ManagedPolicy, Policy, PolicyDocument, Role};
 use crate::cfn::serverless::{
-    AttributeDefinition, Dashboard, DeadLetterConfig, Destination, DestinationConfig,
-    EventInvokeConfig, FlexibleTimeWindow, Function, FunctionEnvironment, KeySchema, LogGroup,
-    LoggingConfig, Permission, PointInTimeRecovery, Queue, RetryPolicy, Schedule, ScheduleTarget,
+    AttributeDefinition, Dashboard, DeadLetterConfig, FlexibleTimeWindow, Function, KeySchema,
+    Permission, PointInTimeRecovery, Queue, RetryPolicy, Schedule, ScheduleTarget,
     SseSpecification, Subscription, Table, TimeToLive, Topic,
 };
-use crate::cfn::{Attributes, Expr, Fsbp, Sub, Template, Waiver};
+use crate::cfn::{Attributes, Cond, Expr, Fsbp, Handle, Sub, Template, Waiver};
 mod permissions;
 
-use permissions::{allow, assume_role, controller_statements, operator_statements};
+use permissions::{allow, assume_role, operator_statements};
 
 use crate::load_balancer::LoadBalancing;
 
 mod alarms;
 mod dashboard;
 mod fleets;
+mod functions;
 mod names;
 mod parameters;
 
 use alarms::{canary_alarm, dead_letter_alarm};
 use dashboard::dashboard_body;
 pub use fleets::Fleets;
-use fleets::{canary_fleet, fleet_statements};
 pub use names::*;
 use names::{schedule_name_expr, stack_scoped};
 pub use parameters::ControllerParameters;
@@ -55,8 +52,60 @@ pub fn build(
     architecture: Architecture,
 ) {
     let (params, has_email) = declare_parameters(template);
+    let table = state_table(template);
+    let (topic, dead_letters) = notifications(template, &params, &has_email);
+    let (schedule_arn, scheduler_role) = scheduler_identity(template, &dead_letters);
+    let shared = Shared {
+        params,
+        table,
+        topic,
+        dead_letters,
+        schedule_arn,
+        scheduler_role,
+    };
+    let [promote, rollback] = functions::build(template, lb, fleets, architecture, &shared);
+    let schedule = promotion_schedule(template, &shared, &promote);
+    let alarm_arns = rollback_alarms(template, lb, fleets, &shared, &rollback);
+    let operator_policy = operator_policy(
+        template,
+        lb,
+        fleets,
+        &shared,
+        [&promote, &rollback],
+        alarm_arns,
+    );
+    let dashboard = template.add(
+        "CanaryDashboard",
+        Dashboard {
+            dashboard_name: stack_scoped("canary"),
+            dashboard_body: dashboard_body(lb),
+        },
+    );
+    let outputs = Outputs {
+        dashboard,
+        schedule,
+        operator_policy,
+        promote,
+        rollback,
+    };
+    outputs.add(template, &shared);
+}
 
-    let table = template.add_with(
+/// What the controller's resources share: its parameters and the resources the functions, the
+/// schedule, the alarms and the operators' policy all name.
+struct Shared {
+    params: ControllerParameters,
+    table: Handle<Table>,
+    topic: Handle<Topic>,
+    dead_letters: Handle<Queue>,
+    /// The promotion schedule's ARN, built from its name (see [`scheduler_identity`]).
+    schedule_arn: Expr,
+    scheduler_role: Handle<Role>,
+}
+
+/// The state table: the canary's state item, its history and the release records.
+fn state_table(template: &mut Template) -> Handle<Table> {
+    template.add_with(
         "CanaryStateTable",
         Table {
             billing_mode: "PAY_PER_REQUEST",
@@ -106,7 +155,16 @@ pub fn build(
                 reason: "the table holds only the canary's state and history, which point-in-time recovery keeps, and the stack must delete in one step",
             },
         ]),
-    );
+    )
+}
+
+/// The notification topic (and its e-mail subscription when an address is given), the
+/// functions' dead-letter queue and the alarm on it.
+fn notifications(
+    template: &mut Template,
+    params: &ControllerParameters,
+    has_email: &Cond,
+) -> (Handle<Topic>, Handle<Queue>) {
     // Not encrypted with the AWS-managed SNS key on purpose: CloudWatch alarms cannot publish to a
     // topic encrypted with `alias/aws/sns` (the key policy does not let CloudWatch use it).
     let topic = template.add_with(
@@ -129,7 +187,7 @@ pub fn build(
             protocol: "email",
             endpoint: params.notification_email.r#ref(),
         },
-        Attributes::new().condition(&has_email),
+        Attributes::new().condition(has_email),
     );
     let dead_letters = template.add_with(
         "ControllerDeadLetterQueue",
@@ -149,7 +207,14 @@ pub fn build(
         "ControllerDeadLetterAlarm",
         dead_letter_alarm(&dead_letters, &topic),
     );
+    (topic, dead_letters)
+}
 
+/// The promotion schedule's ARN and the role the scheduler assumes to invoke the promotion.
+fn scheduler_identity(
+    template: &mut Template,
+    dead_letters: &Handle<Queue>,
+) -> (Expr, Handle<Role>) {
     let schedule_name_expr = schedule_name_expr();
     // Built from the name, not `GetAtt PromotionSchedule.Arn`: the schedule targets the promotion
     // function, whose role needs this ARN, so the attribute would close a dependency cycle.
@@ -184,193 +249,15 @@ pub fn build(
         },
         Attributes::new().waive(&[crate::security::INLINE_POLICY_WAIVER]),
     );
+    (schedule_arn, scheduler_role)
+}
 
-    // The alarms that exist: the rollback function acts on these only, `status` reads these.
-    let alarm_names = |with_target_signal: bool| {
-        Expr::join(
-            ",",
-            AlarmKind::ALL
-                .iter()
-                .filter(|kind| with_target_signal || !kind.needs_target_signal())
-                .map(|kind| stack_scoped(kind.suffix())),
-        )
-    };
-    let alarm_names = Expr::if_(
-        &fleets.conditions.target_signal_on,
-        alarm_names(true),
-        alarm_names(false),
-    );
-    // Both functions get the same settings: the controller's configuration is one type, and the
-    // operator commands read it from either function.
-    let environment = || {
-        let mut variables: IndexMap<&'static str, Expr> = IndexMap::new();
-        variables.insert(contract::env::LISTENER_ARN, lb.live_listener.clone());
-        variables.insert(
-            contract::env::STABLE_TARGET_GROUP_ARN,
-            lb.target_group_v1.r#ref(),
-        );
-        variables.insert(
-            contract::env::CANARY_TARGET_GROUP_ARN,
-            lb.canary_target_group.clone(),
-        );
-        variables.insert(
-            contract::env::LOAD_BALANCER_DIMENSION,
-            lb.alb.get_att("LoadBalancerFullName"),
-        );
-        variables.insert(contract::env::STATE_TABLE, table.r#ref());
-        variables.insert(contract::env::SCHEDULE_NAME, schedule_name_expr.clone());
-        variables.insert(contract::env::SCHEDULE_GROUP, Expr::lit("default"));
-        variables.insert(contract::env::TOPIC_ARN, topic.r#ref());
-        variables.insert(contract::env::PLAN, params.plan.r#ref());
-        variables.insert(contract::env::ROLLBACK_ALARMS, alarm_names.clone());
-        variables.insert(
-            contract::env::HISTORY_DAYS,
-            params.history_retention_days.r#ref(),
-        );
-        variables.insert(
-            contract::env::ARTIFACT_BUCKET,
-            fleets.storage.artifact_bucket.r#ref(),
-        );
-        variables.insert(
-            contract::env::ARTIFACT_PREFIX,
-            fleets.parameters.artifact_prefix.r#ref(),
-        );
-        variables.insert(contract::env::STABLE_FLEET, fleets.compute.v1_group.r#ref());
-        variables.insert(contract::env::CANARY_FLEET, canary_fleet(fleets));
-        variables.insert(
-            contract::env::TARGET_SIGNAL,
-            fleets.parameters.target_signal.r#ref(),
-        );
-        FunctionEnvironment { variables }
-    };
-
-    let mut functions = Vec::new();
-    for kind in FunctionKind::ALL {
-        let prefix = kind.logical_prefix();
-        let log_group = template.add_with(
-            &format!("{prefix}LogGroup"),
-            LogGroup {
-                retention_in_days: params.log_retention_days.r#ref(),
-            },
-            Attributes::new().waive(&[Waiver {
-                control: Fsbp::NoControl,
-                checkov: &["CKV_AWS_158"],
-                cfn_nag: &["W84"],
-                guard: &["CLOUDWATCH_LOG_GROUP_ENCRYPTED"],
-                reason: "CloudWatch Logs encrypts every log group at rest, and a customer key would need a key policy for the logs service to protect decision lines that hold no secrets",
-            }, Waiver {
-                control: Fsbp::NoControl,
-                checkov: &[],
-                cfn_nag: &[],
-                guard: &["CW_LOGGROUP_RETENTION_PERIOD_CHECK"],
-                reason: "the retention is the LogRetentionDays parameter (30 days by default, 365 in the governed-account profile), which the rule cannot read through the Ref",
-            }]),
-        );
-        let role = template.add_with(
-            &format!("{prefix}Role"),
-            Role {
-                assume_role_policy_document: assume_role("lambda.amazonaws.com"),
-                managed_policy_arns: Vec::new(),
-                policies: vec![InlinePolicy {
-                    policy_name: "canary-controller",
-                    policy_document: PolicyDocument::new(
-                        controller_statements(
-                            lb,
-                            &table,
-                            &topic,
-                            &log_group,
-                            &dead_letters,
-                            &schedule_arn,
-                            &scheduler_role,
-                        )
-                        .into_iter()
-                        // Promotion moves fleets; rollback moves the stable fleet back when a
-                        // release is rolled back while the stable fleet was moving to it.
-                        .chain(fleet_statements(fleets))
-                        .collect(),
-                    ),
-                }],
-            },
-            Attributes::new().waive(&[
-                crate::security::INLINE_POLICY_WAIVER,
-                Waiver {
-                    cfn_nag: &["W11"],
-                    ..DESCRIBE_WILDCARDS
-                },
-            ]),
-        );
-        let function = template.add_with(
-            prefix,
-            Function {
-                description: match kind {
-                    FunctionKind::Promote => {
-                        "alb-canary: evaluates V2 against V1 and moves the listener weights".into()
-                    }
-                    FunctionKind::Rollback => "alb-canary: a V2 alarm sets V2's weight to 0".into(),
-                },
-                runtime: "provided.al2023",
-                handler: "bootstrap",
-                architectures: vec![architecture.lambda_name()],
-                code: kind.code_path(),
-                role: role.get_att("Arn"),
-                memory_size: 128,
-                timeout: 60,
-                reserved_concurrent_executions: match kind {
-                    FunctionKind::Promote => PROMOTE_CONCURRENCY,
-                    FunctionKind::Rollback => ROLLBACK_CONCURRENCY,
-                },
-                environment: environment(),
-                logging_config: LoggingConfig {
-                    log_group: log_group.r#ref(),
-                    log_format: "JSON",
-                },
-                tags: Vec::new(),
-            },
-            // W3002: `Code` is a local path on purpose: `sam deploy` (our only deploy path) packages
-            // and uploads it, and `cargo xtask synth` builds the zip it names.
-            Attributes::new().ignore_lint(&["W3002"]).waive(&[
-                Waiver {
-                    control: Fsbp::Waived("Lambda.3"),
-                    checkov: &["CKV_AWS_117"],
-                    cfn_nag: &["W89"],
-                    guard: &["LAMBDA_INSIDE_VPC"],
-                    reason: "the functions call only AWS APIs, which a VPC would reach only through NAT or interface endpoints added for nothing",
-                },
-                Waiver {
-                    control: Fsbp::NoControl,
-                    checkov: &["CKV_AWS_116"],
-                    cfn_nag: &[],
-                    guard: &["LAMBDA_DLQ_CHECK"],
-                    reason: "failed asynchronous invocations go to the dead-letter queue through the function's EventInvokeConfig OnFailure destination, whose invocation record carries the function's response along with the event, where a DeadLetterConfig would keep only the event",
-                },
-                Waiver {
-                    control: Fsbp::NoControl,
-                    checkov: &["CKV_AWS_173"],
-                    cfn_nag: &[],
-                    guard: &[],
-                    reason: "the environment holds only resource names and the plan, no secrets, and Lambda encrypts it at rest with its AWS-managed key",
-                },
-            ]),
-        );
-        template.add(
-            &format!("{prefix}AsyncFailures"),
-            EventInvokeConfig {
-                function_name: function.r#ref(),
-                qualifier: "$LATEST",
-                maximum_retry_attempts: 2,
-                maximum_event_age_in_seconds: 3600,
-                destination_config: DestinationConfig {
-                    on_failure: Destination {
-                        destination: dead_letters.get_att("Arn"),
-                    },
-                },
-            },
-        );
-        functions.push(function);
-    }
-    let rollback = functions.pop().expect("two functions");
-    let promote = functions.pop().expect("two functions");
-
+/// The schedule that invokes the promotion function, after its invoke permission.
+fn promotion_schedule(
+    template: &mut Template,
+    shared: &Shared,
+    promote: &Handle<Function>,
+) -> Handle<Schedule> {
     let invoke_policy = template.add(
         "PromotionScheduleInvokePolicy",
         Policy {
@@ -379,36 +266,46 @@ pub fn build(
                 vec!["lambda:InvokeFunction"],
                 vec![promote.get_att("Arn")],
             )]),
-            roles: vec![scheduler_role.r#ref()],
+            roles: vec![shared.scheduler_role.r#ref()],
         },
     );
     // The first run must find the invoke permission in place.
-    let schedule = template.add_with(
+    template.add_with(
         "PromotionSchedule",
         Schedule {
-            name: schedule_name_expr,
+            name: schedule_name_expr(),
             description: "alb-canary: evaluates the canary and promotes, holds or rolls back",
             schedule_expression: Sub::new("rate(${PromotionRateMinutes} minutes)")
-                .var(&params.promotion_rate_minutes)
+                .var(&shared.params.promotion_rate_minutes)
                 .build(),
             state: "ENABLED",
             flexible_time_window: FlexibleTimeWindow { mode: "OFF" },
             target: ScheduleTarget {
                 arn: promote.get_att("Arn"),
-                role_arn: scheduler_role.get_att("Arn"),
+                role_arn: shared.scheduler_role.get_att("Arn"),
                 input: contract::schedule_event::INPUT.to_owned(),
                 retry_policy: RetryPolicy {
                     maximum_retry_attempts: 0,
                     maximum_event_age_in_seconds: 60,
                 },
                 dead_letter_config: DeadLetterConfig {
-                    arn: dead_letters.get_att("Arn"),
+                    arn: shared.dead_letters.get_att("Arn"),
                 },
             },
         },
         Attributes::new().depends_on(&invoke_policy),
-    );
+    )
+}
 
+/// The alarms on V2 and their permissions to invoke the rollback; returns the alarms' ARNs (those
+/// of the target signal's only when it is on).
+fn rollback_alarms(
+    template: &mut Template,
+    lb: &LoadBalancing,
+    fleets: &Fleets,
+    shared: &Shared,
+    rollback: &Handle<Function>,
+) -> Vec<Expr> {
     let mut alarm_arns = Vec::new();
     for kind in AlarmKind::ALL {
         let exists = || {
@@ -420,7 +317,7 @@ pub fn build(
         };
         let alarm = template.add_with(
             kind.logical_id(),
-            canary_alarm(kind, lb, &params, &rollback, &topic),
+            canary_alarm(kind, lb, &shared.params, rollback, &shared.topic),
             exists().waive(&[Waiver {
                 control: Fsbp::NoControl,
                 checkov: &[],
@@ -450,83 +347,98 @@ pub fn build(
             exists(),
         );
     }
+    alarm_arns
+}
 
+fn operator_policy(
+    template: &mut Template,
+    lb: &LoadBalancing,
+    fleets: &Fleets,
+    shared: &Shared,
+    functions: [&Handle<Function>; 2],
+    alarm_arns: Vec<Expr>,
+) -> Handle<ManagedPolicy> {
     // What `canaryctl` (cargo xtask status, pause, resume, promote, abort, publish) calls, for the
     // operators' own roles to attach: the deployed function's settings, the same reads and writes
     // the functions make, the alarms' states and the artifact upload. The IAM proof evaluates it.
-    let operator_policy = template.add_with(
+    template.add_with(
         "CanaryOperatorPolicy",
         ManagedPolicy {
             description: "alb-canary operators: canaryctl status, pause, resume, promote, abort and publish",
             policy_document: PolicyDocument::new(operator_statements(
                 lb,
                 fleets,
-                &table,
-                &topic,
-                [&promote, &rollback],
+                &shared.table,
+                &shared.topic,
+                functions,
                 alarm_arns,
-                &schedule_arn,
-                &scheduler_role,
+                &shared.schedule_arn,
+                &shared.scheduler_role,
             )),
         },
         Attributes::new().waive(&[Waiver {
             cfn_nag: &["W13"],
             ..DESCRIBE_WILDCARDS
         }]),
-    );
+    )
+}
 
-    let dashboard = template.add(
-        "CanaryDashboard",
-        Dashboard {
-            dashboard_name: stack_scoped("canary"),
-            dashboard_body: dashboard_body(lb),
-        },
-    );
+/// The handles the stack's outputs name.
+struct Outputs {
+    dashboard: Handle<Dashboard>,
+    schedule: Handle<Schedule>,
+    operator_policy: Handle<ManagedPolicy>,
+    promote: Handle<Function>,
+    rollback: Handle<Function>,
+}
 
-    template.output(
-        "DashboardUrl",
-        "CloudWatch dashboard of the canary",
-        Sub::new(
-            "https://${AWS::Region}.console.aws.amazon.com/cloudwatch/home?region=${AWS::Region}#dashboards:name=${CanaryDashboard}",
-        )
-        .var(&dashboard)
-        .build(),
-        None,
-    );
-    template.output(
-        "StateTableName",
-        "DynamoDB table of the canary's state and history",
-        table.r#ref(),
-        None,
-    );
-    template.output(
-        "NotificationTopicArn",
-        "SNS topic of canary notifications",
-        topic.r#ref(),
-        None,
-    );
-    template.output(
-        "PromotionScheduleName",
-        "EventBridge Scheduler schedule of the promotion",
-        schedule.r#ref(),
-        None,
-    );
-    template.output(
-        "OperatorPolicyArn",
-        "Managed policy for the people and roles that run canaryctl (cargo xtask status, pause, ...)",
-        operator_policy.r#ref(),
-        None,
-    );
-    template.output(
-        "PromoteFunctionName",
-        "Promotion function",
-        promote.r#ref(),
-        None,
-    );
-    template.output(
-        "RollbackFunctionName",
-        "Rollback function",
-        rollback.r#ref(),
-        None,
-    );
+impl Outputs {
+    fn add(&self, template: &mut Template, shared: &Shared) {
+        template.output(
+            "DashboardUrl",
+            "CloudWatch dashboard of the canary",
+            Sub::new(
+                "https://${AWS::Region}.console.aws.amazon.com/cloudwatch/home?region=${AWS::Region}#dashboards:name=${CanaryDashboard}",
+            )
+            .var(&self.dashboard)
+            .build(),
+            None,
+        );
+        template.output(
+            "StateTableName",
+            "DynamoDB table of the canary's state and history",
+            shared.table.r#ref(),
+            None,
+        );
+        template.output(
+            "NotificationTopicArn",
+            "SNS topic of canary notifications",
+            shared.topic.r#ref(),
+            None,
+        );
+        template.output(
+            "PromotionScheduleName",
+            "EventBridge Scheduler schedule of the promotion",
+            self.schedule.r#ref(),
+            None,
+        );
+        template.output(
+            "OperatorPolicyArn",
+            "Managed policy for the people and roles that run canaryctl (cargo xtask status, pause, ...)",
+            self.operator_policy.r#ref(),
+            None,
+        );
+        template.output(
+            "PromoteFunctionName",
+            "Promotion function",
+            self.promote.r#ref(),
+            None,
+        );
+        template.output(
+            "RollbackFunctionName",
+            "Rollback function",
+            self.rollback.r#ref(),
+            None,
+        );
+    }
 }

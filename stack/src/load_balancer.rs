@@ -91,10 +91,59 @@ pub fn build(
     security: &Security,
     storage: &Storage,
 ) -> LoadBalancing {
+    let alb = load_balancer(template, params, conds, network, security, storage);
+    let target_group_v1 = target_group(template, "TargetGroupV1", network, APP_PORT, "tg-v1");
+    let target_group_v2 = target_group(template, "TargetGroupV2", network, APP_PORT, "tg-v2");
+    let target_group_v2_docker = target_group(
+        template,
+        "TargetGroupV2Docker",
+        network,
+        DOCKER_HOST_PORT,
+        "tg-v2-docker",
+    );
+    let canary_target_group = Expr::if_(
+        &conds.canary_on_docker,
+        target_group_v2_docker.r#ref(),
+        target_group_v2.r#ref(),
+    );
+    let canary_target_group_full_name = Expr::if_(
+        &conds.canary_on_docker,
+        target_group_v2_docker.get_att("TargetGroupFullName"),
+        target_group_v2.get_att("TargetGroupFullName"),
+    );
+
+    let live_listener = listeners(
+        template,
+        params,
+        conds,
+        &alb,
+        &target_group_v1,
+        &canary_target_group,
+    );
+    web_acl(template, params, &alb);
+    LoadBalancing {
+        alb,
+        live_listener,
+        target_group_v1,
+        target_group_v2,
+        target_group_v2_docker,
+        canary_target_group,
+        canary_target_group_full_name,
+    }
+}
+
+fn load_balancer(
+    template: &mut Template,
+    params: &Parameters,
+    conds: &Conditions,
+    network: &Network,
+    security: &Security,
+    storage: &Storage,
+) -> Handle<LoadBalancer> {
     // The gateway attachment first: an internet-facing ALB in a VPC whose gateway is not attached
     // yet fails to create. The log bucket's policy first: turning access logs on makes ELB write
     // a test object, and fails without the permission.
-    let alb = template.add_with(
+    template.add_with(
         "LoadBalancer",
         LoadBalancer {
             r#type: "application",
@@ -148,44 +197,20 @@ pub fn build(
                     reason: "access logs go to the log bucket by default, and checkov cannot evaluate the Fn::If on the AlbAccessLogs parameter that lets an operator turn them off",
                 },
             ]),
-    );
+    )
+}
 
-    let target_group_v1 = target_group(template, "TargetGroupV1", network, APP_PORT, "tg-v1");
-    let target_group_v2 = target_group(template, "TargetGroupV2", network, APP_PORT, "tg-v2");
-    let target_group_v2_docker = target_group(
-        template,
-        "TargetGroupV2Docker",
-        network,
-        DOCKER_HOST_PORT,
-        "tg-v2-docker",
-    );
-    let canary_target_group = Expr::if_(
-        &conds.canary_on_docker,
-        target_group_v2_docker.r#ref(),
-        target_group_v2.r#ref(),
-    );
-    let canary_target_group_full_name = Expr::if_(
-        &conds.canary_on_docker,
-        target_group_v2_docker.get_att("TargetGroupFullName"),
-        target_group_v2.get_att("TargetGroupFullName"),
-    );
-
-    let weighted_forward = Action {
-        r#type: "forward",
-        forward_config: Some(ForwardConfig {
-            target_groups: vec![
-                WeightedTargetGroup {
-                    target_group_arn: target_group_v1.r#ref(),
-                    weight: STABLE_WEIGHT,
-                },
-                WeightedTargetGroup {
-                    target_group_arn: canary_target_group.clone(),
-                    weight: CANARY_WEIGHT,
-                },
-            ],
-        }),
-        redirect_config: None,
-    };
+/// HTTP 80 (the weighted forward, or with a certificate a redirect to HTTPS) and HTTPS 443 with
+/// the weighted forward; returns the live listener's ARN, the one holding the forward.
+fn listeners(
+    template: &mut Template,
+    params: &Parameters,
+    conds: &Conditions,
+    alb: &Handle<LoadBalancer>,
+    target_group_v1: &Handle<TargetGroup>,
+    canary_target_group: &Expr,
+) -> Expr {
+    let weighted_forward = weighted_forward(target_group_v1, canary_target_group);
     let redirect_to_https = Action {
         r#type: "redirect",
         forward_config: None,
@@ -240,12 +265,15 @@ pub fn build(
                 reason: "the certificate is the CertificateArn parameter, whose AllowedPattern admits only an ACM certificate's ARN, and the rule follows a Ref only to a certificate resource of the template",
             }]),
     );
-    let live_listener = Expr::if_(
+    Expr::if_(
         &conds.has_certificate,
         https_listener.r#ref(),
         http_listener.r#ref(),
-    );
+    )
+}
 
+/// The WAF web ACL in front of the ALB: a per-IP rate limit and AWS's managed rule groups.
+fn web_acl(template: &mut Template, params: &Parameters, alb: &Handle<LoadBalancer>) {
     let managed = |priority: u16, name: &'static str| WafRule {
         name: name.to_owned(),
         priority,
@@ -289,14 +317,24 @@ pub fn build(
             web_acl_arn: web_acl.get_att("Arn"),
         },
     );
+}
 
-    LoadBalancing {
-        alb,
-        live_listener,
-        target_group_v1,
-        target_group_v2,
-        target_group_v2_docker,
-        canary_target_group,
-        canary_target_group_full_name,
+/// The forward the template writes: stable only (see [`STABLE_WEIGHT`]).
+fn weighted_forward(target_group_v1: &Handle<TargetGroup>, canary_target_group: &Expr) -> Action {
+    Action {
+        r#type: "forward",
+        forward_config: Some(ForwardConfig {
+            target_groups: vec![
+                WeightedTargetGroup {
+                    target_group_arn: target_group_v1.r#ref(),
+                    weight: STABLE_WEIGHT,
+                },
+                WeightedTargetGroup {
+                    target_group_arn: canary_target_group.clone(),
+                    weight: CANARY_WEIGHT,
+                },
+            ],
+        }),
+        redirect_config: None,
     }
 }

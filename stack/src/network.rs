@@ -42,6 +42,28 @@ pub fn build(template: &mut Template, params: &Parameters, conds: &Conditions) -
             reason: "CloudFormation cannot remove the rules of a VPC's default security group, and nothing in this stack uses that group",
         }]),
     );
+    let (public_subnets, private_subnets) = subnets(template, params, &vpc);
+    let attachment = internet_access(template, &vpc, &public_subnets);
+    let nat_for_az = nat_gateways(template, conds, &attachment, &public_subnets);
+    let (private_route_tables, private_default_routes, private_route_associations) =
+        private_routes(template, &vpc, &private_subnets, &nat_for_az);
+    Network {
+        vpc,
+        public_subnets,
+        private_subnets,
+        private_route_tables,
+        private_default_routes,
+        igw_attachment: attachment,
+        private_route_associations,
+    }
+}
+
+/// Two public and two private subnets, one of each per AZ.
+fn subnets(
+    template: &mut Template,
+    params: &Parameters,
+    vpc: &Handle<Vpc>,
+) -> ([Handle<Subnet>; 2], [Handle<Subnet>; 2]) {
     // No subnet maps public IPs: the ALB and the NAT gateways get theirs from AWS.
     let subnet = |template: &mut Template, id: &str, cidr: Expr, az: u32| {
         template.add(
@@ -83,7 +105,15 @@ pub fn build(template: &mut Template, params: &Parameters, conds: &Conditions) -
             1,
         ),
     ];
+    (public_subnets, private_subnets)
+}
 
+/// The internet gateway, the public route table and its default route through the gateway.
+fn internet_access(
+    template: &mut Template,
+    vpc: &Handle<Vpc>,
+    public_subnets: &[Handle<Subnet>; 2],
+) -> Handle<VpcGatewayAttachment> {
     let igw = template.add(
         "InternetGateway",
         InternetGateway {
@@ -130,16 +160,24 @@ pub fn build(template: &mut Template, params: &Parameters, conds: &Conditions) -
             },
         );
     }
+    attachment
+}
 
-    // NAT: the first always exists; the second only with NatGateways=per-az, and the second
-    // private route table then uses it instead of the first.
+/// NAT: the first always exists; the second only with NatGateways=per-az, and the second private
+/// route table then uses it instead of the first. Returns the NAT gateway each AZ routes through.
+fn nat_gateways(
+    template: &mut Template,
+    conds: &Conditions,
+    attachment: &Handle<VpcGatewayAttachment>,
+    public_subnets: &[Handle<Subnet>; 2],
+) -> [Expr; 2] {
     let eip1 = template.add_with(
         "NatEip1",
         Eip {
             domain: "vpc",
             tags: name_tag(stack_name("nat-1")),
         },
-        Attributes::new().depends_on(&attachment),
+        Attributes::new().depends_on(attachment),
     );
     let nat1 = template.add(
         "NatGateway1",
@@ -157,7 +195,7 @@ pub fn build(template: &mut Template, params: &Parameters, conds: &Conditions) -
         },
         Attributes::new()
             .condition(&conds.nat_per_az)
-            .depends_on(&attachment),
+            .depends_on(attachment),
     );
     let nat2 = template.add_with(
         "NatGateway2",
@@ -169,10 +207,25 @@ pub fn build(template: &mut Template, params: &Parameters, conds: &Conditions) -
         Attributes::new().condition(&conds.nat_per_az),
     );
 
-    let nat_for_az = [
+    [
         nat1.r#ref(),
         Expr::if_(&conds.nat_per_az, nat2.r#ref(), nat1.r#ref()),
-    ];
+    ]
+}
+
+type PrivateRoutes = (
+    [Handle<RouteTable>; 2],
+    [Handle<Route>; 2],
+    [Handle<SubnetRouteTableAssociation>; 2],
+);
+
+/// Each private subnet's route table, its default route through its AZ's NAT and the association.
+fn private_routes(
+    template: &mut Template,
+    vpc: &Handle<Vpc>,
+    private_subnets: &[Handle<Subnet>; 2],
+    nat_for_az: &[Expr; 2],
+) -> PrivateRoutes {
     let private_route_tables = [0, 1].map(|index| {
         template.add(
             &format!("PrivateRouteTable{}", index + 1),
@@ -202,14 +255,9 @@ pub fn build(template: &mut Template, params: &Parameters, conds: &Conditions) -
             },
         )
     });
-
-    Network {
-        vpc,
-        public_subnets,
-        private_subnets,
+    (
         private_route_tables,
         private_default_routes,
-        igw_attachment: attachment,
         private_route_associations,
-    }
+    )
 }

@@ -67,8 +67,42 @@ pub fn build(
         on().waive(&[PUT_METRICS_WAIVER]),
     );
 
-    // The endpoint's interfaces only answer: its group admits HTTPS from the instances and, since
-    // a group without egress rules gets AWS's allow-all, declares one rule that matches nothing.
+    let endpoint_group = endpoint_security_group(template, conds, network, security);
+    let mut endpoint_policy =
+        put_target_metrics(Some(Principal::Anyone("*")), "PutTargetMetricsOnly");
+    // Only this account's principals: a stolen key of another account cannot use the endpoint.
+    endpoint_policy.condition = Some(json!({
+        "StringEquals": {
+            "cloudwatch:namespace": contract::target_metric::NAMESPACE,
+            "aws:PrincipalAccount": Expr::pseudo("AWS::AccountId"),
+        }
+    }));
+    let endpoint = template.add_with(
+        "MonitoringEndpoint",
+        VpcEndpoint {
+            vpc_id: network.vpc.r#ref(),
+            service_name: Sub::new("com.amazonaws.${AWS::Region}.monitoring").build(),
+            vpc_endpoint_type: "Interface",
+            route_table_ids: Vec::new(),
+            subnet_ids: network.private_subnets.iter().map(|s| s.r#ref()).collect(),
+            security_group_ids: vec![endpoint_group.get_att("GroupId")],
+            private_dns_enabled: Some(true),
+            policy_document: PolicyDocument::new(vec![endpoint_policy]),
+        },
+        on(),
+    );
+    TargetSignal { endpoint }
+}
+
+/// The endpoint's interfaces only answer: its group admits HTTPS from the instances and, since a
+/// group without egress rules gets AWS's allow-all, declares one rule that matches nothing.
+fn endpoint_security_group(
+    template: &mut Template,
+    conds: &Conditions,
+    network: &Network,
+    security: &Security,
+) -> Handle<SecurityGroup> {
+    let on = || Attributes::new().condition(&conds.target_signal_on);
     let endpoint_group = template.add_with(
         "MonitoringEndpointSecurityGroup",
         SecurityGroup {
@@ -104,28 +138,5 @@ pub fn build(
         },
         on(),
     );
-    let mut endpoint_policy =
-        put_target_metrics(Some(Principal::Anyone("*")), "PutTargetMetricsOnly");
-    // Only this account's principals: a stolen key of another account cannot use the endpoint.
-    endpoint_policy.condition = Some(json!({
-        "StringEquals": {
-            "cloudwatch:namespace": contract::target_metric::NAMESPACE,
-            "aws:PrincipalAccount": Expr::pseudo("AWS::AccountId"),
-        }
-    }));
-    let endpoint = template.add_with(
-        "MonitoringEndpoint",
-        VpcEndpoint {
-            vpc_id: network.vpc.r#ref(),
-            service_name: Sub::new("com.amazonaws.${AWS::Region}.monitoring").build(),
-            vpc_endpoint_type: "Interface",
-            route_table_ids: Vec::new(),
-            subnet_ids: network.private_subnets.iter().map(|s| s.r#ref()).collect(),
-            security_group_ids: vec![endpoint_group.get_att("GroupId")],
-            private_dns_enabled: Some(true),
-            policy_document: PolicyDocument::new(vec![endpoint_policy]),
-        },
-        on(),
-    );
-    TargetSignal { endpoint }
+    endpoint_group
 }

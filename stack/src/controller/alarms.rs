@@ -230,27 +230,7 @@ pub(super) fn canary_alarm(
             "V2 has unhealthy targets while it serves traffic: roll the canary back",
             "GreaterThanThreshold",
             Expr::lit(0),
-            AlarmMetric::Math {
-                metrics: vec![
-                    canary_query("unhealthy", "UnHealthyHostCount", "Maximum", lb, &period),
-                    canary_query(
-                        "requests",
-                        contract::alb_metric::REQUEST_COUNT,
-                        "Sum",
-                        lb,
-                        &period,
-                    ),
-                    MetricDataQuery {
-                        id: "unhealthy_serving",
-                        // A canary fleet with no traffic (idle, or deploying at weight 0) is not a
-                        // reason to roll anything back; the controller judges its health itself.
-                        expression: Some(Expr::lit("IF(requests > 0, unhealthy, 0)")),
-                        label: Some("V2 unhealthy targets while serving"),
-                        metric_stat: None,
-                        return_data: true,
-                    },
-                ],
-            },
+            unhealthy_while_serving(lb, &period),
         ),
     };
     Alarm {
@@ -265,6 +245,31 @@ pub(super) fn canary_alarm(
         alarm_actions: vec![rollback.get_att("Arn"), topic.r#ref()],
         ok_actions: vec![topic.r#ref()],
         metric,
+    }
+}
+
+/// V2's unhealthy targets, counted only in periods where V2 served requests.
+fn unhealthy_while_serving(lb: &LoadBalancing, period: &Expr) -> AlarmMetric {
+    AlarmMetric::Math {
+        metrics: vec![
+            canary_query("unhealthy", "UnHealthyHostCount", "Maximum", lb, period),
+            canary_query(
+                "requests",
+                contract::alb_metric::REQUEST_COUNT,
+                "Sum",
+                lb,
+                period,
+            ),
+            MetricDataQuery {
+                id: "unhealthy_serving",
+                // A canary fleet with no traffic (idle, or deploying at weight 0) is not a
+                // reason to roll anything back; the controller judges its health itself.
+                expression: Some(Expr::lit("IF(requests > 0, unhealthy, 0)")),
+                label: Some("V2 unhealthy targets while serving"),
+                metric_stat: None,
+                return_data: true,
+            },
+        ],
     }
 }
 
