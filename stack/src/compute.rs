@@ -2,12 +2,10 @@
 //! the user data that starts the recommender with no manual step, no keys and no SSH.
 
 use crate::cfn::resources::{
-    AsgTag, AutoScalingGroup, BlockDeviceMapping, Ebs, IamInstanceProfile, InlinePolicy,
-    InstanceProfile, LaunchTemplate, LaunchTemplateData, LaunchTemplateSpecification,
-    MetadataOptions, Monitoring, NetworkInterface, PolicyDocument, Principal, Role, Statement, Tag,
-    TagSpecification, TargetGroup,
+    AutoScalingGroup, InlinePolicy, InstanceProfile, PolicyDocument, Principal, Role, Statement,
+    TargetGroup,
 };
-use crate::cfn::{Attributes, Cond, Expr, Fsbp, Handle, Sub, Template, Waiver, sub_literal};
+use crate::cfn::{Attributes, Cond, Expr, Handle, Sub, Template, sub_literal};
 use crate::container::{self, Container};
 use crate::load_balancer::LoadBalancing;
 use crate::network::Network;
@@ -17,6 +15,8 @@ use crate::storage::Storage;
 use contract::release::Fleet;
 
 mod scripts;
+
+mod groups;
 
 pub use scripts::FETCH_FUNCTION;
 use scripts::{exec_start_behind_proxy, fetch_script, signal_script};
@@ -253,7 +253,39 @@ pub fn build(
     storage: &Storage,
     load_balancing: &LoadBalancing,
 ) -> Compute {
-    let instance_role = template.add_with(
+    let instance_role = instance_role(template, params, storage);
+    let instance_profile = template.add(
+        "InstanceProfile",
+        InstanceProfile {
+            roles: vec![instance_role.r#ref()],
+        },
+    );
+
+    let inputs = BootInputs {
+        storage,
+        params,
+        load_balancing,
+    };
+    let fleet = groups::Fleet {
+        params,
+        network,
+        security,
+        storage,
+        instance_profile: &instance_profile,
+    };
+    let [v1_group, v2_group, docker_host_group] =
+        fleet_groups(&inputs, conds).map(|group| fleet.add(template, group));
+    Compute {
+        instance_role,
+        v1_group,
+        v2_group,
+        docker_host_group,
+    }
+}
+
+/// The instances' role: Session Manager, and reading the published artifacts.
+fn instance_role(template: &mut Template, params: &Parameters, storage: &Storage) -> Handle<Role> {
+    template.add_with(
         "InstanceRole",
         Role {
             assume_role_policy_document: PolicyDocument::new(vec![Statement {
@@ -287,29 +319,17 @@ pub fn build(
             }],
         },
         Attributes::new().waive(&[crate::security::INLINE_POLICY_WAIVER]),
-    );
-    let instance_profile = template.add(
-        "InstanceProfile",
-        InstanceProfile {
-            roles: vec![instance_role.r#ref()],
-        },
-    );
+    )
+}
 
-    let inputs = BootInputs {
-        storage,
-        params,
-        load_balancing,
-    };
-    let groups = [
+/// V1's, V2's and the Docker host's groups, in that order.
+fn fleet_groups<'a>(inputs: &BootInputs<'a>, conds: &'a Conditions) -> [Group<'a>; 3] {
+    let (params, load_balancing) = (inputs.params, inputs.load_balancing);
+    [
         Group {
             id: "V1",
             model: "v1",
-            user_data: vm_user_data(
-                "v1",
-                Fleet::Stable,
-                &inputs,
-                &load_balancing.target_group_v1,
-            ),
+            user_data: vm_user_data("v1", Fleet::Stable, inputs, &load_balancing.target_group_v1),
             count: params.v1_instance_count.r#ref(),
             target_group: &load_balancing.target_group_v1,
             condition: None,
@@ -320,12 +340,7 @@ pub fn build(
         Group {
             id: "V2",
             model: "v2",
-            user_data: vm_user_data(
-                "v2",
-                Fleet::Canary,
-                &inputs,
-                &load_balancing.target_group_v2,
-            ),
+            user_data: vm_user_data("v2", Fleet::Canary, inputs, &load_balancing.target_group_v2),
             count: params.v2_instance_count.r#ref(),
             target_group: &load_balancing.target_group_v2,
             condition: Some(&conds.canary_on_vm),
@@ -334,154 +349,11 @@ pub fn build(
         Group {
             id: "DockerHost",
             model: "v2",
-            user_data: docker_user_data(&inputs, &load_balancing.target_group_v2_docker),
+            user_data: docker_user_data(inputs, &load_balancing.target_group_v2_docker),
             count: "1".into(),
             target_group: &load_balancing.target_group_v2_docker,
             condition: Some(&conds.canary_on_docker),
             needs_nat: true,
         },
-    ];
-
-    let mut handles = Vec::new();
-    for group in groups {
-        let attributes = || match group.condition {
-            Some(condition) => Attributes::new().condition(condition),
-            None => Attributes::new(),
-        };
-        let name = Sub::new(format!("${{AWS::StackName}}-{}", group.id.to_lowercase())).build();
-        let tags = vec![
-            Tag {
-                key: "Name".into(),
-                value: name.clone(),
-            },
-            Tag {
-                key: "alb-canary:model".into(),
-                value: group.model.into(),
-            },
-        ];
-        let launch_template = template.add_with(
-            &format!("LaunchTemplate{}", group.id),
-            LaunchTemplate {
-                launch_template_data: LaunchTemplateData {
-                    image_id: params.image_id.r#ref(),
-                    instance_type: params.instance_type.r#ref(),
-                    // Detailed (1-minute) monitoring, which CT.EC2.PR.10 requires of every launch
-                    // template: instance metrics on the canary's own timescale, for a few dollars
-                    // per instance and month.
-                    monitoring: Monitoring { enabled: true },
-                    iam_instance_profile: IamInstanceProfile {
-                        arn: instance_profile.get_att("Arn"),
-                    },
-                    // IMDSv2 only, and hop limit 1 so a container behind a bridge cannot reach the role's
-                    // credentials (the Docker host's rootless container is stopped by nftables).
-                    metadata_options: MetadataOptions {
-                        http_endpoint: "enabled",
-                        http_tokens: "required",
-                        http_put_response_hop_limit: 1,
-                    },
-                    block_device_mappings: vec![BlockDeviceMapping {
-                        device_name: "/dev/sda1",
-                        ebs: Ebs {
-                            volume_size: ROOT_VOLUME_GIB,
-                            volume_type: "gp3",
-                            encrypted: true,
-                            delete_on_termination: true,
-                        },
-                    }],
-                    network_interfaces: vec![NetworkInterface {
-                        device_index: 0,
-                        associate_public_ip_address: false,
-                        delete_on_termination: true,
-                        groups: vec![security.backend_group.get_att("GroupId")],
-                    }],
-                    user_data: group.user_data,
-                    tag_specifications: vec![
-                        TagSpecification {
-                            resource_type: "instance",
-                            tags: tags.clone(),
-                        },
-                        TagSpecification {
-                            resource_type: "volume",
-                            tags,
-                        },
-                    ],
-                },
-            },
-            attributes(),
-        );
-        // Instances start once their subnets have their own route tables and NACLs (until the
-        // associations exist a subnet uses the VPC's main route table and default NACL) and the
-        // S3 endpoint exists, so the first fetch can succeed; the Docker host also needs NAT.
-        let mut attributes = attributes().depends_on(&storage.s3_endpoint);
-        for association in &network.private_route_associations {
-            attributes = attributes.depends_on(association);
-        }
-        for association in &security.private_nacl_associations {
-            attributes = attributes.depends_on(association);
-        }
-        if group.needs_nat {
-            for route in &network.private_default_routes {
-                attributes = attributes.depends_on(route);
-            }
-        }
-        let attributes = attributes.waive(&[
-            Waiver {
-                control: Fsbp::Waived("AutoScaling.1"),
-                checkov: &["CKV2_AWS_15"],
-                cfn_nag: &[],
-                guard: &[],
-                reason: "EC2 health checks on purpose: an instance waits for `cargo xtask publish` unhealthy in its target group and must not be replaced in a loop meanwhile",
-            },
-            Waiver {
-                control: Fsbp::Waived("AutoScaling.6"),
-                checkov: &[],
-                cfn_nag: &[],
-                guard: &[],
-                reason: "one InstanceType parameter keeps the lab's fleets identical; the groups already span two AZs",
-            },
-        ]);
-        let handle = template.add_with(
-            &format!("AutoScalingGroup{}", group.id),
-            AutoScalingGroup {
-                // Redundant with the subnets, which CloudFormation accepts when they agree (they
-                // are the subnets' own AZs); CT.AUTOSCALING.PR.1 reads only this property.
-                availability_zones: network
-                    .private_subnets
-                    .iter()
-                    .map(|s| s.get_att("AvailabilityZone"))
-                    .collect(),
-                vpc_zone_identifier: network.private_subnets.iter().map(|s| s.r#ref()).collect(),
-                launch_template: LaunchTemplateSpecification {
-                    launch_template_id: launch_template.r#ref(),
-                    version: launch_template.get_att("LatestVersionNumber"),
-                },
-                min_size: group.count.clone(),
-                max_size: group.count.clone(),
-                desired_capacity: group.count,
-                target_group_arns: vec![group.target_group.r#ref()],
-                // ELB: a release's instance refresh replaces an instance only once its successor
-                // is healthy in the target group, so a bad version never takes a fleet down.
-                // Before the first release an instance has no version to run and is replaced
-                // after each grace period; the canary alarms need traffic, so nothing rolls back.
-                health_check_type: "ELB",
-                health_check_grace_period: 600,
-                tags: vec![AsgTag {
-                    key: "alb-canary:group",
-                    value: group.id.into(),
-                    propagate_at_launch: true,
-                }],
-            },
-            attributes,
-        );
-        handles.push(handle);
-    }
-    let [v1_group, v2_group, docker_host_group] =
-        <[_; 3]>::try_from(handles).expect("three groups");
-
-    Compute {
-        instance_role,
-        v1_group,
-        v2_group,
-        docker_host_group,
-    }
+    ]
 }

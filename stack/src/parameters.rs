@@ -50,31 +50,10 @@ pub struct Conditions {
 }
 
 pub fn declare(template: &mut Template) -> (Parameters, Conditions) {
-    let cidr = |description: &str, default: &str| {
-        ParamSpec::string(description, default).pattern(CIDR_PATTERN, CIDR_EXPLANATION)
-    };
     let parameters = Parameters {
         vpc_cidr: template.parameter("VpcCidr", cidr("CIDR block of the VPC.", "10.0.0.0/16")),
-        public_subnet_cidrs: [
-            template.parameter(
-                "PublicSubnet1Cidr",
-                cidr("Public subnet in the first AZ (ALB, NAT).", "10.0.10.0/24"),
-            ),
-            template.parameter(
-                "PublicSubnet2Cidr",
-                cidr("Public subnet in the second AZ (ALB, NAT).", "10.0.11.0/24"),
-            ),
-        ],
-        private_subnet_cidrs: [
-            template.parameter(
-                "PrivateSubnet1Cidr",
-                cidr("Private subnet in the first AZ (V1, V2, Docker host).", "10.0.20.0/24"),
-            ),
-            template.parameter(
-                "PrivateSubnet2Cidr",
-                cidr("Private subnet in the second AZ (V1, V2).", "10.0.21.0/24"),
-            ),
-        ],
+        public_subnet_cidrs: subnet_cidrs(template, "Public"),
+        private_subnet_cidrs: subnet_cidrs(template, "Private"),
         nat_gateways: template.parameter(
             "NatGateways",
             ParamSpec::string(
@@ -109,38 +88,9 @@ pub fn declare(template: &mut Template) -> (Parameters, Conditions) {
             ParamSpec::string("EC2 instance type of every instance (x86_64).", "t3.micro")
                 .pattern(r"^[a-z0-9]+\.[a-z0-9]+$", "an EC2 instance type such as t3.micro"),
         ),
-        image_id: template.parameter(
-            "ImageId",
-            ParamSpec {
-                kind: ParamType::SsmImageId,
-                ..ParamSpec::string(
-                    "SSM parameter holding the AMI ID (Ubuntu 24.04 amd64 by default).",
-                    UBUNTU_AMI_PARAMETER,
-                )
-            },
-        ),
-        artifact_prefix: template.parameter(
-            "ArtifactPrefix",
-            ParamSpec::string(
-                "Key prefix of the recommender binary in the artifact bucket: instances fetch s3://<ArtifactBucket>/<ArtifactPrefix>/recommender.",
-                DEFAULT_ARTIFACT_PREFIX,
-            )
-            .pattern(
-                r"^[A-Za-z0-9][A-Za-z0-9._/-]*[A-Za-z0-9]$",
-                "a key prefix without leading or trailing slash",
-            ),
-        ),
-        certificate_arn: template.parameter(
-            "CertificateArn",
-            ParamSpec::string(
-                "ACM certificate ARN for HTTPS on 443 (then 80 redirects to 443). Empty: HTTP on 80 only.",
-                "",
-            )
-            .pattern(
-                r"^$|^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$",
-                "empty or an ACM certificate ARN",
-            ),
-        ),
+        image_id: image_id(template),
+        artifact_prefix: artifact_prefix(template),
+        certificate_arn: certificate_arn(template),
         waf_rate_limit: template.parameter(
             "WafRateLimit",
             ParamSpec::number(
@@ -166,20 +116,83 @@ pub fn declare(template: &mut Template) -> (Parameters, Conditions) {
             )
             .allowed(&["enabled", "disabled"]),
         ),
-        target_signal: template.parameter(
-            "TargetSignal",
-            ParamSpec::string(
-                "enabled: each instance runs alb-canary-signal in front of the service (port 8000, or 80 on the Docker host) and publishes 10-second request, 5XX and latency metrics to CloudWatch (AlbCanary/Targets) through a monitoring interface endpoint; 10-second alarms on them roll V2 back within seconds. disabled: only the ALB's per-minute metrics.",
-                // The functions read the value as is (`contract::env::TARGET_SIGNAL`).
-                contract::env::TARGET_SIGNAL_DISABLED,
-            )
-            .allowed(&[
-                contract::env::TARGET_SIGNAL_ENABLED,
-                contract::env::TARGET_SIGNAL_DISABLED,
-            ]),
-        ),
+        target_signal: target_signal(template),
     };
-    let conditions = Conditions {
+    let conditions = conditions(template, &parameters);
+    (parameters, conditions)
+}
+
+/// Two subnets' CIDR parameters of one `kind` (`Public` or `Private`), one per AZ.
+fn subnet_cidrs(template: &mut Template, kind: &str) -> [Param; 2] {
+    let defaults = match kind {
+        "Public" => [
+            ("Public subnet in the first AZ (ALB, NAT).", "10.0.10.0/24"),
+            ("Public subnet in the second AZ (ALB, NAT).", "10.0.11.0/24"),
+        ],
+        _ => [
+            (
+                "Private subnet in the first AZ (V1, V2, Docker host).",
+                "10.0.20.0/24",
+            ),
+            ("Private subnet in the second AZ (V1, V2).", "10.0.21.0/24"),
+        ],
+    };
+    let mut az = 0;
+    defaults.map(|(description, default)| {
+        az += 1;
+        template.parameter(&format!("{kind}Subnet{az}Cidr"), cidr(description, default))
+    })
+}
+
+fn cidr(description: &str, default: &str) -> ParamSpec {
+    ParamSpec::string(description, default).pattern(CIDR_PATTERN, CIDR_EXPLANATION)
+}
+
+fn artifact_prefix(template: &mut Template) -> Param {
+    template.parameter(
+        "ArtifactPrefix",
+        ParamSpec::string(
+            "Key prefix of the recommender binary in the artifact bucket: instances fetch s3://<ArtifactBucket>/<ArtifactPrefix>/recommender.",
+            DEFAULT_ARTIFACT_PREFIX,
+        )
+        .pattern(
+            r"^[A-Za-z0-9][A-Za-z0-9._/-]*[A-Za-z0-9]$",
+            "a key prefix without leading or trailing slash",
+        ),
+    )
+}
+
+fn certificate_arn(template: &mut Template) -> Param {
+    template.parameter(
+        "CertificateArn",
+        ParamSpec::string(
+            "ACM certificate ARN for HTTPS on 443 (then 80 redirects to 443). Empty: HTTP on 80 only.",
+            "",
+        )
+        .pattern(
+            r"^$|^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$",
+            "empty or an ACM certificate ARN",
+        ),
+    )
+}
+
+fn target_signal(template: &mut Template) -> Param {
+    template.parameter(
+        "TargetSignal",
+        ParamSpec::string(
+            "enabled: each instance runs alb-canary-signal in front of the service (port 8000, or 80 on the Docker host) and publishes 10-second request, 5XX and latency metrics to CloudWatch (AlbCanary/Targets) through a monitoring interface endpoint; 10-second alarms on them roll V2 back within seconds. disabled: only the ALB's per-minute metrics.",
+            // The functions read the value as is (`contract::env::TARGET_SIGNAL`).
+            contract::env::TARGET_SIGNAL_DISABLED,
+        )
+        .allowed(&[
+            contract::env::TARGET_SIGNAL_ENABLED,
+            contract::env::TARGET_SIGNAL_DISABLED,
+        ]),
+    )
+}
+
+fn conditions(template: &mut Template, parameters: &Parameters) -> Conditions {
+    Conditions {
         nat_per_az: template.condition(
             "NatPerAz",
             Expr::equals(parameters.nat_gateways.r#ref(), "per-az"),
@@ -207,6 +220,18 @@ pub fn declare(template: &mut Template) -> (Parameters, Conditions) {
                 contract::env::TARGET_SIGNAL_ENABLED,
             ),
         ),
-    };
-    (parameters, conditions)
+    }
+}
+
+fn image_id(template: &mut Template) -> Param {
+    template.parameter(
+        "ImageId",
+        ParamSpec {
+            kind: ParamType::SsmImageId,
+            ..ParamSpec::string(
+                "SSM parameter holding the AMI ID (Ubuntu 24.04 amd64 by default).",
+                UBUNTU_AMI_PARAMETER,
+            )
+        },
+    )
 }

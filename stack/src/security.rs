@@ -146,11 +146,51 @@ pub fn build(
     conds: &Conditions,
     network: &Network,
 ) -> Security {
-    let anywhere = || Expr::from(ANYWHERE);
-    let [public1, public2] = params.public_subnet_cidrs.each_ref().map(|p| p.r#ref());
-    let [private1, private2] = params.private_subnet_cidrs.each_ref().map(|p| p.r#ref());
+    add_nacl(
+        template,
+        "PublicNacl",
+        network,
+        &[&network.public_subnets[0], &network.public_subnets[1]],
+        public_nacl_entries(params, conds),
+    );
+    let private_nacl_associations = add_nacl(
+        template,
+        "PrivateNacl",
+        network,
+        &[&network.private_subnets[0], &network.private_subnets[1]],
+        private_nacl_entries(params, conds),
+    );
+    let backend_group = backend_group(template, network);
+    let alb_group = alb_group(template, conds, network, &backend_group);
+    backend_ingress_from_alb(template, &backend_group, &alb_group);
+    Security {
+        alb_group,
+        backend_group,
+        private_nacl_associations,
+    }
+}
 
-    let public_entries = vec![
+fn anywhere() -> Expr {
+    Expr::from(ANYWHERE)
+}
+
+/// A TCP rule on `ports`, to or from nothing yet (the caller names the peer).
+fn rule(ports: (u16, u16), description: &str) -> SgRule {
+    SgRule {
+        ip_protocol: "tcp",
+        from_port: ports.0,
+        to_port: ports.1,
+        description: description.to_owned(),
+        cidr_ip: None,
+        source_security_group_id: None,
+        destination_security_group_id: None,
+    }
+}
+
+/// The public subnets: the ALB's listeners, the targets' replies, NAT's traffic.
+fn public_nacl_entries<'a>(params: &Parameters, conds: &'a Conditions) -> Vec<Entry<'a>> {
+    let [private1, private2] = params.private_subnet_cidrs.each_ref().map(|p| p.r#ref());
+    vec![
         entry("InHttp", 100, IN, anywhere(), port(80)),
         Entry {
             condition: Some(&conds.has_certificate),
@@ -213,16 +253,15 @@ pub fn build(
         entry("OutHttp", 120, OUT, anywhere(), port(80)),
         entry("OutHttps", 130, OUT, anywhere(), port(443)),
         entry("OutEphemeral", 140, OUT, anywhere(), EPHEMERAL),
-    ];
-    add_nacl(
-        template,
-        "PublicNacl",
-        network,
-        &[&network.public_subnets[0], &network.public_subnets[1]],
-        public_entries,
-    );
+    ]
+}
 
-    let private_entries = vec![
+/// The private subnets: the ALB's requests in, replies out, HTTPS and HTTP out through NAT or the
+/// endpoints.
+fn private_nacl_entries<'a>(params: &Parameters, conds: &'a Conditions) -> Vec<Entry<'a>> {
+    let [public1, public2] = params.public_subnet_cidrs.each_ref().map(|p| p.r#ref());
+    let [private1, private2] = params.private_subnet_cidrs.each_ref().map(|p| p.r#ref());
+    vec![
         entry("InAppFromPublic1", 100, IN, public1.clone(), port(APP_PORT)),
         entry("InAppFromPublic2", 101, IN, public2.clone(), port(APP_PORT)),
         entry(
@@ -287,28 +326,13 @@ pub fn build(
                 INSTANCE_EPHEMERAL,
             )
         },
-    ];
-    let private_nacl_associations = add_nacl(
-        template,
-        "PrivateNacl",
-        network,
-        &[&network.private_subnets[0], &network.private_subnets[1]],
-        private_entries,
-    );
+    ]
+}
 
-    let rule = |ports: (u16, u16), description: &str| SgRule {
-        ip_protocol: "tcp",
-        from_port: ports.0,
-        to_port: ports.1,
-        description: description.to_owned(),
-        cidr_ip: None,
-        source_security_group_id: None,
-        destination_security_group_id: None,
-    };
-
-    // SG-BACKEND is declared first with its egress inline; its ingress from SG-ALB lives in
-    // separate resources, so the two groups can name each other without a circular dependency.
-    let backend_group = template.add_with(
+/// SG-BACKEND is declared first with its egress inline; its ingress from SG-ALB lives in separate
+/// resources, so the two groups can name each other without a circular dependency.
+fn backend_group(template: &mut Template, network: &Network) -> Handle<SecurityGroup> {
+    template.add_with(
         "BackendSecurityGroup",
         SecurityGroup {
             group_description: "SG-BACKEND: V1, V2 and the Docker host; reachable only from the ALB".into(),
@@ -333,7 +357,16 @@ pub fn build(
             guard: &["EC2_SECURITY_GROUP_EGRESS_OPEN_TO_WORLD_RULE"],
             reason: "the instances' egress is 443 and 80 only, to S3 through the gateway endpoint and to package mirrors through NAT whose addresses are not fixed, and the private NACL and route tables bound where it goes",
         }]),
-    );
+    )
+}
+
+/// SG-ALB, with HTTPS from the internet only when a certificate is set.
+fn alb_group(
+    template: &mut Template,
+    conds: &Conditions,
+    network: &Network,
+    backend_group: &Handle<SecurityGroup>,
+) -> Handle<SecurityGroup> {
     let alb_group = template.add_with(
         "AlbSecurityGroup",
         SecurityGroup {
@@ -376,6 +409,14 @@ pub fn build(
             .condition(&conds.has_certificate)
             .waive(&[PUBLIC_ENTRY_WAIVER]),
     );
+    alb_group
+}
+
+fn backend_ingress_from_alb(
+    template: &mut Template,
+    backend_group: &Handle<SecurityGroup>,
+    alb_group: &Handle<SecurityGroup>,
+) {
     template.add(
         "BackendIngressAppFromAlb",
         SecurityGroupIngress {
@@ -399,10 +440,4 @@ pub fn build(
             },
         },
     );
-
-    Security {
-        alb_group,
-        backend_group,
-        private_nacl_associations,
-    }
 }

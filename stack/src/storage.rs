@@ -175,9 +175,48 @@ const TLS_POLICY_WAIVER: Waiver = Waiver {
 };
 
 pub fn build(template: &mut Template, network: &Network) -> Storage {
-    // Retained on stack deletion: it holds the audit trail, and a bucket with objects cannot be
-    // deleted by CloudFormation anyway.
-    let log_bucket = template.add_with(
+    let log_bucket = log_bucket(template);
+    let artifact_bucket = artifact_bucket(template, &log_bucket);
+    let elb_principal = elb_log_principal(template);
+    let log_statements = log_statements(&log_bucket, &artifact_bucket, elb_principal);
+    let log_bucket_policy = template.add_with(
+        "LogBucketPolicy",
+        BucketPolicy {
+            bucket: log_bucket.r#ref(),
+            policy_document: PolicyDocument::new(log_statements),
+        },
+        Attributes::new().waive(&[TLS_POLICY_WAIVER]),
+    );
+
+    template.add_with(
+        "VpcFlowLog",
+        FlowLog {
+            resource_id: network.vpc.r#ref(),
+            resource_type: "VPC",
+            traffic_type: "ALL",
+            log_destination_type: "s3",
+            log_destination: Sub::new(format!("${{LogBucket.Arn}}/{FLOW_LOG_PREFIX}/"))
+                .var(&log_bucket)
+                .build(),
+            max_aggregation_interval: 600,
+            tags: name_tag(Sub::new("${AWS::StackName}-vpc-flow").build()),
+        },
+        Attributes::new().depends_on(&log_bucket_policy),
+    );
+
+    let s3_endpoint = s3_endpoint(template, network, &artifact_bucket);
+    Storage {
+        artifact_bucket,
+        log_bucket,
+        log_bucket_policy,
+        s3_endpoint,
+    }
+}
+
+/// Retained on stack deletion: it holds the audit trail, and a bucket with objects cannot be
+/// deleted by CloudFormation anyway.
+fn log_bucket(template: &mut Template) -> Handle<Bucket> {
+    template.add_with(
         "LogBucket",
         private_bucket(
             None,
@@ -210,8 +249,11 @@ pub fn build(template: &mut Template, network: &Network) -> Storage {
             SSE_WAIVER,
         ])
         .waive(&BUCKET_WAIVERS),
-    );
-    // Retained on stack deletion: it holds the published binaries.
+    )
+}
+
+/// Retained on stack deletion: it holds the published binaries. TLS only.
+fn artifact_bucket(template: &mut Template, log_bucket: &Handle<Bucket>) -> Handle<Bucket> {
     let artifact_bucket = template.add_with(
         "ArtifactBucket",
         private_bucket(
@@ -247,10 +289,13 @@ pub fn build(template: &mut Template, network: &Network) -> Storage {
         },
         Attributes::new().waive(&[TLS_POLICY_WAIVER]),
     );
+    artifact_bucket
+}
 
-    // Where the region's ELB log delivery comes from: an AWS account in the older regions, the
-    // service principal in the newer ones (CloudFormation has no "key in mapping" test, hence
-    // the condition listing the regions of the mapping).
+/// Where the region's ELB log delivery comes from: an AWS account in the older regions, the
+/// service principal in the newer ones (CloudFormation has no "key in mapping" test, hence the
+/// condition listing the regions of the mapping).
+fn elb_log_principal(template: &mut Template) -> Expr {
     let elb_accounts = template.mapping(
         "ElbLogDeliveryAccount",
         ELB_LOG_ACCOUNTS
@@ -271,7 +316,7 @@ pub fn build(template: &mut Template, network: &Network) -> Storage {
         })
         .collect();
     let legacy_region = template.condition("ElbLogDeliveryByAccount", Expr::or(groups));
-    let elb_principal = Expr::if_(
+    Expr::if_(
         &legacy_region,
         Expr::lit(json!({ "AWS": Expr::join("", [
             Expr::from("arn:"),
@@ -281,16 +326,25 @@ pub fn build(template: &mut Template, network: &Network) -> Storage {
             Expr::from(":root"),
         ]) })),
         Expr::lit(json!({ "Service": "logdelivery.elasticloadbalancing.amazonaws.com" })),
-    );
+    )
+}
+
+/// The log bucket's policy: TLS only, and writes by the ALB's log delivery, S3's server access
+/// logging of the artifact bucket and VPC flow logs, each into its own prefix.
+fn log_statements(
+    log_bucket: &Handle<Bucket>,
+    artifact_bucket: &Handle<Bucket>,
+    elb_principal: Expr,
+) -> Vec<Statement> {
     let account_logs = |prefix: &str| {
         Sub::new(format!(
             "${{LogBucket.Arn}}/{prefix}/AWSLogs/${{AWS::AccountId}}/*"
         ))
-        .var(&log_bucket)
+        .var(log_bucket)
         .build()
     };
     let source_account = json!({ "aws:SourceAccount": Expr::pseudo("AWS::AccountId") });
-    let mut log_statements = vec![deny_insecure_transport(&log_bucket)];
+    let mut log_statements = vec![deny_insecure_transport(log_bucket)];
     log_statements.push(Statement {
         sid: Some("AlbAccessLogs"),
         effect: "Allow",
@@ -304,7 +358,7 @@ pub fn build(template: &mut Template, network: &Network) -> Storage {
         effect: "Allow",
         principal: Some(Principal::Service(vec!["logging.s3.amazonaws.com"])),
         action: vec!["s3:PutObject"],
-        resource: vec![objects(&log_bucket, S3_ACCESS_LOG_PREFIX)],
+        resource: vec![objects(log_bucket, S3_ACCESS_LOG_PREFIX)],
         condition: Some(json!({
             "ArnLike": { "aws:SourceArn": artifact_bucket.get_att("Arn") },
             "StringEquals": source_account.clone(),
@@ -331,39 +385,22 @@ pub fn build(template: &mut Template, network: &Network) -> Storage {
             },
         })),
     });
-    let log_bucket_policy = template.add_with(
-        "LogBucketPolicy",
-        BucketPolicy {
-            bucket: log_bucket.r#ref(),
-            policy_document: PolicyDocument::new(log_statements),
-        },
-        Attributes::new().waive(&[TLS_POLICY_WAIVER]),
-    );
+    log_statements
+}
 
-    template.add_with(
-        "VpcFlowLog",
-        FlowLog {
-            resource_id: network.vpc.r#ref(),
-            resource_type: "VPC",
-            traffic_type: "ALL",
-            log_destination_type: "s3",
-            log_destination: Sub::new(format!("${{LogBucket.Arn}}/{FLOW_LOG_PREFIX}/"))
-                .var(&log_bucket)
-                .build(),
-            max_aggregation_interval: 600,
-            tags: name_tag(Sub::new("${AWS::StackName}-vpc-flow").build()),
-        },
-        Attributes::new().depends_on(&log_bucket_policy),
-    );
-
-    // The endpoint admits reads of the artifact bucket and of the AWS-owned buckets Session
-    // Manager and patching need, nothing else: a compromised instance cannot use it to push data
-    // to another bucket.
+/// The endpoint admits reads of the artifact bucket and of the AWS-owned buckets Session Manager
+/// and patching need, nothing else: a compromised instance cannot use it to push data to another
+/// bucket.
+fn s3_endpoint(
+    template: &mut Template,
+    network: &Network,
+    artifact_bucket: &Handle<Bucket>,
+) -> Handle<VpcEndpoint> {
     let ssm_objects: Vec<Expr> = SSM_BUCKETS
         .iter()
         .map(|bucket| Sub::new(format!("arn:${{AWS::Partition}}:s3:::{bucket}/*")).build())
         .collect();
-    let s3_endpoint = template.add(
+    template.add(
         "S3GatewayEndpoint",
         VpcEndpoint {
             vpc_id: network.vpc.r#ref(),
@@ -383,10 +420,7 @@ pub fn build(template: &mut Template, network: &Network) -> Storage {
                     effect: "Allow",
                     principal: Some(Principal::Anyone("*")),
                     action: vec!["s3:GetObject", "s3:ListBucket"],
-                    resource: vec![
-                        artifact_bucket.get_att("Arn"),
-                        objects(&artifact_bucket, ""),
-                    ],
+                    resource: vec![artifact_bucket.get_att("Arn"), objects(artifact_bucket, "")],
                     condition: None,
                 },
                 Statement {
@@ -399,12 +433,5 @@ pub fn build(template: &mut Template, network: &Network) -> Storage {
                 },
             ]),
         },
-    );
-
-    Storage {
-        artifact_bucket,
-        log_bucket,
-        log_bucket_policy,
-        s3_endpoint,
-    }
+    )
 }

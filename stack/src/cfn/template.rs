@@ -365,6 +365,31 @@ impl Template {
             || self.resources.contains_key(name)
     }
 
+    /// `Fn::Sub`: every `${name}` is a local variable, a pseudo parameter, a parameter or a
+    /// resource (`${Resource.Attribute}` names the resource); the locals' values are walked.
+    fn walk_sub(&self, from: &str, arg: &Value, errors: &mut Vec<ReferenceError>) {
+        let (text, locals) = match arg {
+            Value::Array(parts) => (
+                parts[0].as_str().unwrap_or_default(),
+                parts.get(1).and_then(Value::as_object),
+            ),
+            other => (other.as_str().unwrap_or_default(), None),
+        };
+        for var in sub_variables(text) {
+            let base = var.split('.').next().unwrap_or(var);
+            let local = locals.is_some_and(|l| l.contains_key(var));
+            if !local && !PSEUDO_PARAMETERS.contains(&var) && !self.names_value(base) {
+                errors.push(ReferenceError::Sub {
+                    from: from.to_owned(),
+                    name: var.to_owned(),
+                });
+            }
+        }
+        if let Some(locals) = locals {
+            locals.values().for_each(|v| self.walk(from, v, errors));
+        }
+    }
+
     fn walk(&self, from: &str, value: &Value, errors: &mut Vec<ReferenceError>) {
         match value {
             Value::Array(items) => items.iter().for_each(|v| self.walk(from, v, errors)),
@@ -393,29 +418,7 @@ impl Template {
                             return;
                         }
                         "Fn::Sub" => {
-                            let (text, locals) = match arg {
-                                Value::Array(parts) => (
-                                    parts[0].as_str().unwrap_or_default(),
-                                    parts.get(1).and_then(Value::as_object),
-                                ),
-                                other => (other.as_str().unwrap_or_default(), None),
-                            };
-                            for var in sub_variables(text) {
-                                let base = var.split('.').next().unwrap_or(var);
-                                let local = locals.is_some_and(|l| l.contains_key(var));
-                                if !local
-                                    && !PSEUDO_PARAMETERS.contains(&var)
-                                    && !self.names_value(base)
-                                {
-                                    errors.push(ReferenceError::Sub {
-                                        from: from.to_owned(),
-                                        name: var.to_owned(),
-                                    });
-                                }
-                            }
-                            if let Some(locals) = locals {
-                                locals.values().for_each(|v| self.walk(from, v, errors));
-                            }
+                            self.walk_sub(from, arg, errors);
                             return;
                         }
                         "Fn::If" => {
