@@ -187,10 +187,61 @@ impl Moto {
     }
 }
 
-/// A port free on 127.0.0.1 right now.
+/// A port free on 127.0.0.1 right now, for a server started next.
+///
+/// Taken below the kernel's ephemeral range: a port the kernel hands out (binding port 0) is also
+/// what it gives the next outgoing connection, and one of those (a load generator, a proxy's
+/// upstream) took such a port between its choice and the server's bind in a `bench-lab` run
+/// ("Address already in use"). Below the range only another explicit choice can collide; the
+/// start is random, so concurrent processes rarely try the same ports.
 pub fn free_port() -> u16 {
+    let (first_ephemeral, _) = ephemeral_range();
+    let low = 10_000u16
+        .min(first_ephemeral.saturating_sub(1_000))
+        .max(1_024);
+    let span = u32::from(first_ephemeral.saturating_sub(low)).max(1);
+    let seed = std::process::id()
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |t| t.subsec_nanos());
+    let start = seed.wrapping_mul(2_654_435_761) % span;
+    for step in 0..span {
+        let port = low + u16::try_from((start + step * 7_919) % span).unwrap_or(0);
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
     TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .map(|addr| addr.port())
         .expect("the loopback interface has a free port")
+}
+
+/// The kernel's ephemeral port range (Linux's default when it cannot be read).
+fn ephemeral_range() -> (u16, u16) {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|text| {
+            let mut bounds = text.split_whitespace().map(|n| n.parse::<u16>().ok());
+            Some((bounds.next()??, bounds.next()??))
+        })
+        .unwrap_or((32_768, 60_999))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_ports_are_bindable_and_never_ephemeral() {
+        let (first, last) = ephemeral_range();
+        for _ in 0..20 {
+            let port = free_port();
+            assert!(
+                !(first..=last).contains(&port),
+                "{port} is in the ephemeral range {first}-{last}"
+            );
+            TcpListener::bind(("127.0.0.1", port)).expect("the port is free");
+        }
+    }
 }
