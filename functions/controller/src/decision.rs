@@ -403,6 +403,6 @@ fn start(plan: &Plan, live: Weights, observed: &Observation) -> Decision {
 }
 
 #[cfg(test)]
-mod properties;
+pub(crate) mod properties;
 #[cfg(test)]
 mod tests;

@@ -1,30 +1,11 @@
 //! The state machine under any sequence of events, on any plan: what no sequence may do.
 
 use super::*;
+use crate::decision::properties::arb_plan;
 use crate::decision::{Weights, expected_weights};
 use proptest::prelude::*;
 
 const T: i64 = 1_800_000_000;
-
-fn arb_plan() -> impl Strategy<Value = Plan> {
-    (
-        proptest::collection::btree_set(1u8..100, 0..5),
-        0u64..1200,
-        0u64..300,
-    )
-        .prop_map(|(steps, bake, settle)| {
-            let mut steps: Vec<u8> = steps.into_iter().collect();
-            steps.push(100);
-            let mut plan = Plan {
-                steps,
-                bake_seconds: bake,
-                max_step_seconds: bake + settle + 600,
-                ..Plan::default()
-            };
-            plan.health.settle_seconds = settle;
-            plan
-        })
-}
 
 fn arb_event() -> impl Strategy<Value = Event> {
     prop_oneof![
