@@ -1,8 +1,9 @@
 """Our judge and two published sequential tests on the same seeded canaries.
 
-Reads the canaries `canaryctl bench-judge --export FILE` wrote (each an error cell's periods under
-a fixed schedule: V2's percent, V1's requests and errors, V2's requests and errors, and the closed
-period at which our judge first rolled back) and runs on each, period by period, over the periods
+Reads the canaries `simulation bench-judge --export FILE` wrote (`cargo xtask bench-peers` runs
+it): each an error cell's periods under a fixed schedule (V2's percent, V1's requests and errors,
+V2's requests and errors, and the closed period at which our judge first rolled back). Runs on
+each, period by period, over the periods
 our controller would have judged:
 
 - savvi 0.3.1 (Lindon & Malek, NeurIPS 2022): `InhomogeneousPoissonProcess` on the errors' arms,

@@ -6,7 +6,6 @@ pub mod aws_error;
 pub mod cli;
 pub mod control;
 pub mod history;
-pub mod judge;
 pub mod publish;
 pub mod release;
 pub mod settings;

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use canaryctl::cli::{BIN_NAME_VAR, Cli, Command};
 use canaryctl::control::Action;
-use canaryctl::{Result, aws_error, control, history, judge, publish, release, status};
+use canaryctl::{Result, aws_error, control, history, publish, release, status};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -36,7 +36,5 @@ async fn run(command: Command) -> Result {
         Command::Resume(options) => control::run(Action::Resume, &options).await,
         Command::Promote(options) => control::run(Action::Promote, &options).await,
         Command::Abort(options) => control::run(Action::Abort, &options).await,
-        Command::Judge(args) => judge::run(&args),
-        Command::BenchJudge(args) => judge::bench(&args),
     }
 }

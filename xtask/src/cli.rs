@@ -135,7 +135,7 @@ pub enum Command {
     /// Roll back now [canaryctl]
     #[command(disable_help_flag = true)]
     Abort(Passthrough),
-    /// Replay one decision from its inputs (README, section Replay a decision) [canaryctl]
+    /// Replay one decision from its inputs (README, section Replay a decision) [simulation]
     #[command(disable_help_flag = true)]
     Judge(Passthrough),
     /// Rehearse a canary on 127.0.0.1: HAProxy, the real controller and service, the emulator [lab binary]
@@ -188,7 +188,7 @@ pub enum Command {
         #[arg(long, value_name = "TEXT")]
         only: Option<String>,
     },
-    /// Seeded Monte Carlo canaries through the judge, both methods side by side [canaryctl]
+    /// Seeded Monte Carlo canaries through the judge, both methods side by side [simulation]
     #[command(disable_help_flag = true)]
     BenchJudge(Passthrough),
     /// Our judge next to published sequential tests (savvi, expectation) on the same canaries
@@ -214,6 +214,14 @@ impl Command {
             Command::Resume(p) => ("resume", p),
             Command::Promote(p) => ("promote", p),
             Command::Abort(p) => ("abort", p),
+            _ => return None,
+        };
+        Some((name, &passthrough.args))
+    }
+
+    /// The commands the `simulation` binary runs (the judge without AWS).
+    pub fn simulation_command(&self) -> Option<(&'static str, &[String])> {
+        let (name, passthrough) = match self {
             Command::Judge(p) => ("judge", p),
             Command::BenchJudge(p) => ("bench-judge", p),
             _ => return None,
@@ -262,6 +270,7 @@ mod tests {
                         Command::Lab(p) | Command::BenchLab(p) => p.args.clone(),
                         other => other
                             .canaryctl_command()
+                            .or(other.simulation_command())
                             .expect("passed through")
                             .1
                             .to_vec(),

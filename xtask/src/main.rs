@@ -17,6 +17,7 @@ mod peers;
 mod project;
 mod scan;
 mod service;
+mod simulation;
 mod synth;
 mod target;
 mod test;
@@ -81,11 +82,12 @@ fn run() -> Result {
         Command::BenchLambda => lambda::bench(),
         Command::BenchPeers { canaries, only } => peers::bench(canaries, only.as_deref()),
         Command::BenchFaults { only } => faults::bench(only),
-        // The judge's and the operator commands run in canaryctl: they need the SDK and the
-        // controller crate.
-        other => match other.canaryctl_command() {
-            Some((name, args)) => ops::run(name, args),
-            None => Err(format!("no handler for {other:?}").into()),
+        // The operator commands run in canaryctl (they need the SDK and the controller crate); the
+        // judge's in `simulation` (no SDK).
+        other => match (other.canaryctl_command(), other.simulation_command()) {
+            (Some((name, args)), _) => ops::run(name, args),
+            (None, Some((name, args))) => simulation::run(name, args),
+            (None, None) => Err(format!("no handler for {other:?}").into()),
         },
     }
 }

@@ -1,5 +1,5 @@
 //! `cargo xtask bench-peers`: our judge next to published sequential tests on the same seeded
-//! canaries. canaryctl's `bench-judge --export` writes the error cells' canaries under a fixed
+//! canaries. `simulation bench-judge --export` writes the error cells' canaries under a fixed
 //! schedule with our verdict; `benches/peers/compare.py` runs the peers on them in `.venv-peers`.
 
 use std::process::Command;
@@ -11,7 +11,6 @@ pub fn bench(canaries: u32, only: Option<&str>) -> crate::Result {
     let bin = PEERS.ensure()?;
     let export = target_dir().join("bench-peers.jsonl");
     let mut args = vec![
-        "bench-judge".to_owned(),
         "--canaries".to_owned(),
         canaries.to_string(),
         "--export".to_owned(),
@@ -21,9 +20,8 @@ pub fn bench(canaries: u32, only: Option<&str>) -> crate::Result {
         args.extend(["--only".to_owned(), only.to_owned()]);
     }
     run_command(
-        crate::project::cargo()
-            .current_dir(root())
-            .args(["run", "--quiet", "--package", "canaryctl", "--"])
+        crate::simulation::simulation()
+            .arg("bench-judge")
             .args(&args),
     )?;
     run_command(

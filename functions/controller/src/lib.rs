@@ -1,8 +1,8 @@
-//! Canary controller shared library: the pure decision core ([`decision`]), thin AWS adapters
-//! ([`listener`], [`metrics`], [`state`], [`records`], [`fleet`], [`notify`], [`schedule`]), the
-//! release lifecycle ([`lifecycle`]) and the two handlers
-//! ([`promotion::handle_promotion`], [`rollback::handle_alarm`]) the `promote` and `rollback`
-//! Lambdas call. Handlers take their clients and configuration as parameters, so tests call them
+//! Canary controller shared library: thin AWS adapters around the pure core (crate `canary`,
+//! re-exported as [`decision`] and [`machine`]): [`listener`], [`metrics`], [`state`],
+//! [`records`], [`fleet`], [`notify`], [`schedule`]; the release lifecycle ([`lifecycle`]) and the
+//! two handlers ([`promotion::handle_promotion`], [`rollback::handle_alarm`]) the `promote` and
+//! `rollback` Lambdas call. Handlers take their clients and configuration as parameters, so tests call them
 //! in-process against the emulator.
 
 // This code runs inside the Lambdas, where a panic aborts the invocation: errors are returned.
@@ -11,26 +11,24 @@
 pub mod aws_error;
 pub mod clients;
 pub mod config;
-pub mod decision;
 pub mod error;
 pub mod events;
 pub mod fleet;
 pub mod lambda;
 pub mod lifecycle;
 pub mod listener;
-pub mod machine;
 pub mod metrics;
 pub mod notify;
 pub mod outcome;
 pub mod promotion;
 pub mod records;
-pub mod replay;
 pub mod report;
 pub mod rollback;
 pub mod schedule;
-pub mod simulation;
 pub mod state;
 
+// The pure core, under the paths the adapters and canaryctl have always used.
+pub use canary::{decision, machine};
 pub use clients::Clients;
 pub use config::Config;
 pub use error::Error;

@@ -10,11 +10,11 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use contract::table;
-use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 pub use crate::records::{ReleaseRecord, history, history_between, latest_history, releases};
+pub use canary::recorded::{Recorded, Release};
 
 pub(crate) type Item = HashMap<String, AttributeValue>;
 
@@ -36,67 +36,6 @@ pub(crate) fn key(config: &Config, sort: &str) -> Item {
 /// When an item written at `now` (epoch seconds) expires.
 pub(crate) fn expires_at(config: &Config, now: i64) -> i64 {
     now + i64::from(config.history_days) * 86_400
-}
-
-/// The release lifecycle, recorded in the same item as the canary state.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
-pub struct Release {
-    /// The release in progress, or the last one.
-    pub version: Option<String>,
-    /// What the stable fleet serves; `None` before the first release.
-    pub stable_version: Option<String>,
-    /// What the canary fleet was last moved to.
-    pub canary_version: Option<String>,
-    /// The fleet move in progress: its instance refresh and when it began.
-    pub refresh_id: Option<String>,
-    pub moved_at: Option<i64>,
-    /// Sort key of the release's record.
-    pub record: Option<String>,
-    /// Set by a rollback while the stable fleet was moving to the release: the version it must be
-    /// moved back to, until it is (a run that dies in between leaves it for the next).
-    pub stable_back: Option<String>,
-}
-
-/// The whole state item.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Recorded {
-    pub canary: CanaryState,
-    pub release: Release,
-}
-
-impl Recorded {
-    /// The state before any release: nothing recorded yet.
-    pub fn idle() -> Recorded {
-        Recorded {
-            canary: CanaryState {
-                status: Status::Idle,
-                step: 0,
-                step_started_at: 0,
-                bake_started_at: 0,
-                bake_skipped: false,
-                canary_started_at: 0,
-                version: 0,
-                reason: None,
-            },
-            release: Release::default(),
-        }
-    }
-
-    /// A release is in flight: deploying, running, paused or finishing.
-    pub fn in_progress(&self) -> bool {
-        matches!(
-            self.canary.status,
-            Status::Deploying | Status::Running | Status::Paused | Status::Complete
-        )
-    }
-
-    /// The same item, one version later, changed by `change`.
-    pub fn next(&self, change: impl FnOnce(&mut Recorded)) -> Recorded {
-        let mut next = self.clone();
-        next.canary.version = self.canary.version + 1;
-        change(&mut next);
-        next
-    }
 }
 
 /// The recorded state, or `None` before the first release.

@@ -6,7 +6,6 @@
 //!   slow-share test, the confidence bound on V1's rate used at 100 %).
 //! - [`assess`]: the plan's rules applied to a [`Window`]: an [`Assessment`] with every statistic
 //!   and its threshold, and the [`Verdict`].
-//! - [`sample`]: seeded samplers for the benchmark's simulated traffic.
 //!
 //! # The period, and what the guarantees assume of it
 //!
@@ -47,9 +46,8 @@
 
 pub mod assess;
 pub mod evidence;
-pub mod sample;
 pub mod series;
-mod special;
+pub mod special;
 
 pub use assess::{
     Assessment, Calibration, ErrorEvidence, FinalStepEvidence, LatencyEvidence, LatencyThreshold,

@@ -10,8 +10,7 @@ mod options;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 pub use options::{
-    ArtifactStore, BenchArgs, DEFAULT_STACK, HistoryArgs, Options, PublishArgs, ReleaseArgs,
-    ReplayArgs, version_arg,
+    ArtifactStore, DEFAULT_STACK, HistoryArgs, Options, PublishArgs, ReleaseArgs, version_arg,
 };
 
 /// Set by `cargo xtask` when it runs canaryctl, so that usage lines and suggestions name the
@@ -61,12 +60,6 @@ pub enum Command {
     /// Roll back now: V2 weight 0, recorded, schedule disabled, notified
     #[command(after_help = "Example:\n  canaryctl abort --stack alb-canary")]
     Abort(Options),
-    /// Recompute one decision from its inputs and print every statistic with its threshold
-    #[command(after_help = "Example:\n  canaryctl judge --replay decision.json")]
-    Judge(ReplayArgs),
-    /// Seeded Monte Carlo canaries through the judge, both methods side by side
-    #[command(after_help = "Example:\n  canaryctl bench-judge --canaries 200 --seed 7 --json")]
-    BenchJudge(BenchArgs),
 }
 
 impl Cli {
@@ -155,7 +148,7 @@ mod tests {
             .map(|c| c.get_name().to_owned())
             .filter(|name| name != "help")
             .collect();
-        assert_eq!(names.len(), 10, "{names:?}");
+        assert_eq!(names.len(), 8, "{names:?}");
         for name in &names {
             let err = Cli::parse_named(None, ["canaryctl", name, "--help"].map(String::from))
                 .expect_err("--help ends the parse");

@@ -1,6 +1,5 @@
 //! Each command's options, as clap checks them.
 
-use std::num::NonZeroUsize;
 use std::path::PathBuf;
 
 use contract::release::{DEFAULT_ARTIFACT_PREFIX, validate_version};
@@ -89,43 +88,6 @@ pub struct HistoryArgs {
     pub release: Option<String>,
     #[command(flatten)]
     pub target: Options,
-}
-
-/// `judge`'s options.
-#[derive(Clone, Debug, PartialEq, Eq, clap::Args)]
-pub struct ReplayArgs {
-    /// A replay input (JSON: the plan, the state, the weights and the minutes a decision saw)
-    #[arg(long, value_name = "FILE")]
-    pub replay: PathBuf,
-}
-
-/// `bench-judge`'s options.
-#[derive(Clone, Debug, PartialEq, Eq, clap::Args)]
-pub struct BenchArgs {
-    /// Canaries simulated per cell and method
-    #[arg(long, value_name = "N", default_value_t = NonZeroUsize::new(1000).expect("1000 > 0"))]
-    pub canaries: NonZeroUsize,
-    /// Seed of the simulation (the same seed gives the same table)
-    #[arg(long, value_name = "S", default_value_t = 20_261_125)]
-    pub seed: u64,
-    /// Print the table as JSON
-    #[arg(long)]
-    pub json: bool,
-    /// The plan's health.period_seconds: one simulated datapoint and decision per period (10, 20,
-    /// 30 or a multiple of 60; below a minute the steps' limit shrinks to CloudWatch's 3 hours)
-    #[arg(long, value_name = "S", default_value_t = 60)]
-    pub period: u64,
-    /// Only the cells whose label contains this text (e.g. "latency", "no baseline", "V2 2 %")
-    #[arg(long, value_name = "TEXT")]
-    pub only: Option<String>,
-    /// The sequential method's plan as JSON, checked as the stack's parameter is (default: the
-    /// stack's default plan); `--period` still applies to it
-    #[arg(long, value_name = "FILE")]
-    pub plan: Option<PathBuf>,
-    /// Instead of the table: write the error cells' canaries under a fixed schedule, one JSON line
-    /// each, with the period our judge would roll back at (`cargo xtask bench-peers` reads them)
-    #[arg(long, value_name = "FILE")]
-    pub export: Option<PathBuf>,
 }
 
 /// A version as clap checks it: the rules of [`validate_version`].

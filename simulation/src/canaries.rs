@@ -1,15 +1,15 @@
-//! Whole canaries simulated through the real decision code ([`crate::decision`] and the `judge`
+//! Whole canaries simulated through the real decision code ([`canary::decision`] and the `judge`
 //! crate): Poisson traffic split by the listener's weights, one decision per metrics period (the
 //! plan's `health.period_seconds`, a minute by default), only the periods CloudWatch has closed
 //! (`settle_seconds`). `cargo xtask bench-judge` runs the grid;
 //! a small seeded run is a test. Pure and seeded: the same seed gives the same numbers.
 
-use crate::decision::{
+use crate::sample::{LatencyModel, Sampler};
+use canary::decision::{
     Calibration, CanaryState, Counts, Decision, Minute, Observation, Status, Weights,
     decide_with_statistics,
 };
 use contract::{Method, Plan};
-use judge::sample::{LatencyModel, Sampler};
 use serde::Serialize;
 
 /// V1's latency: 10 ms plus a Lomax tail (scale 15 ms, shape 3): p99 ≈ 64.6 ms.

@@ -3,7 +3,7 @@
 //! (Marsaglia–Tsang), Beta order statistics, and a Lomax (Pareto II) latency model whose tail
 //! and quantiles are closed-form.
 
-use crate::special::ln_gamma;
+use judge::special::ln_gamma;
 
 /// A seeded source of random numbers (`fastrand`'s wyrand): the same seed, the same canaries.
 pub struct Sampler {

@@ -12,7 +12,7 @@
 use serde::Serialize;
 
 use super::{Sampler, Scenario, V1_LATENCY, split};
-use crate::decision::{CanaryState, Decision, Minute, Observation, Status, Weights};
+use canary::decision::{CanaryState, Decision, Minute, Observation, Status, Weights};
 use contract::Plan;
 
 /// The canary's clock starts here; our judge's decisions are taken at each period's start.

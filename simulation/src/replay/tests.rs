@@ -1,5 +1,5 @@
 use super::*;
-use crate::decision::Counts;
+use canary::decision::Counts;
 use proptest::prelude::*;
 
 const ISSUE_EXAMPLE: &str = r#"{"plan": {}, "canary_started_at": 1700000000, "step": 0, "step_started_at": 1700000000,

@@ -2,20 +2,20 @@
 //! The replay prints one decision recomputed from its inputs; the benchmark runs seeded Monte
 //! Carlo canaries through the real decision code, both methods side by side.
 
+use crate::canaries::{CellSummary, Scenario, grid, peers, plan_for, run_cell, seed_for};
 use contract::{Method, Plan};
-use controller::simulation::{CellSummary, Scenario, grid, peers, plan_for, run_cell, seed_for};
 use serde_json::json;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-pub use canaryctl_args::{BenchArgs, ReplayArgs};
+pub use crate::cli::{BenchArgs, ReplayArgs};
 
 /// `judge --replay FILE`: the decision, its reason and every statistic with its threshold.
 pub fn run(args: &ReplayArgs) -> crate::Result {
     let file = args.replay.display();
     let text = std::fs::read_to_string(&args.replay).map_err(|err| format!("{file}: {err}"))?;
-    let out = controller::replay::replay(&text).map_err(|err| format!("{file}: {err}"))?;
+    let out = crate::replay::replay(&text).map_err(|err| format!("{file}: {err}"))?;
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(())
 }
@@ -144,7 +144,7 @@ pub fn bench(args: &BenchArgs) -> crate::Result {
 }
 
 /// `--export FILE`: the error cells' canaries under the fixed schedule of
-/// [`controller::simulation::peers`], one JSON line each.
+/// [`crate::canaries::peers`], one JSON line each.
 fn export(
     path: &std::path::Path,
     plan: &Plan,

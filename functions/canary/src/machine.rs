@@ -19,7 +19,7 @@
 use contract::Plan;
 
 use crate::decision::{CanaryState, Status};
-use crate::state::Recorded;
+use crate::recorded::Recorded;
 
 /// What happened, as the state machine needs to know it.
 #[derive(Debug, Clone, PartialEq, Eq)]

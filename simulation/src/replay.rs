@@ -14,7 +14,7 @@
 //! `calibration` (`{"v1_ms": 3.1, "until": 1700000180}`, used without a baseline) and,
 //! per version, `connection_errors`, `slow` and `latency_ms` are optional.
 
-use crate::decision::{
+use canary::decision::{
     Calibration, CanaryState, Decision, Judged, Minute, Observation, Status, Weights,
     decide_with_statistics,
 };

@@ -1,6 +1,7 @@
 //! The pure decision core: no I/O, no clock. Everything it needs comes in as values, so every branch
 //! is unit-tested, its safety properties are checked with proptest, and any decision can be
-//! replayed ([`crate::replay`]). The statistics are the `judge` crate's.
+//! replayed (`cargo xtask judge --replay`, crate `simulation`). The statistics are the `judge`
+//! crate's.
 
 use contract::Plan;
 use judge::{Assessment, Verdict, Window, assess, closed_periods, period_of};
