@@ -2,9 +2,9 @@
 //! way the functions respect it (conditional on the state's version, so a concurrent promotion
 //! run and an operator cannot both win), each with its own history item.
 
+use controller::history::{Command, Entry, OPERATOR, Operator, Position, Record, RolledBack};
 use controller::machine::{self, Event};
 use controller::{listener, rollback, state};
-use serde_json::json;
 
 use crate::settings::{Options, Target};
 
@@ -22,6 +22,7 @@ pub enum Action {
 }
 
 impl Action {
+    /// The command's word on the command line.
     fn name(self) -> &'static str {
         match self {
             Action::Pause => "pause",
@@ -52,14 +53,14 @@ pub async fn apply(target: &Target, action: Action, now: i64) -> crate::Result<S
         }
         let reason = "aborted by an operator".to_owned();
         let before = rollback::write_stable(clients, config).await?;
-        let history = json!({
-            "function": "canaryctl",
-            "at": now,
-            "release": recorded.and_then(|r| r.release.version),
-            "decision": { "decision": "roll_back", "reason": reason },
-            "weights_before": before,
-        });
-        rollback::after_write(clients, config, &reason, now, "canaryctl", &history).await?;
+        let aborted = RolledBack {
+            reason: reason.clone(),
+            release: recorded.and_then(|r| r.release.version),
+            weights_before: Some(before),
+            ..RolledBack::default()
+        };
+        let history = Record::new(OPERATOR, now, Entry::RolledBack(aborted));
+        rollback::after_write(clients, config, &reason, now, &history).await?;
         return Ok(format!(
             "aborted: V2 weight 0 (was {before}), rolled back, schedule disabled"
         ));
@@ -67,12 +68,15 @@ pub async fn apply(target: &Target, action: Action, now: i64) -> crate::Result<S
     let current = recorded.ok_or(
         "no release is recorded yet: `cargo xtask release VERSION` starts one; nothing changed",
     )?;
-    let event = match action {
-        Action::Pause => Event::Pause {
-            reason: "paused by an operator".into(),
-        },
-        Action::Resume => Event::Resume,
-        Action::Promote => Event::SkipBake,
+    let (event, command) = match action {
+        Action::Pause => (
+            Event::Pause {
+                reason: "paused by an operator".into(),
+            },
+            Command::Pause,
+        ),
+        Action::Resume => (Event::Resume, Command::Resume),
+        Action::Promote => (Event::SkipBake, Command::SkipBake),
         Action::Abort => unreachable!("handled above"),
     };
     let status = current.canary.status;
@@ -84,19 +88,24 @@ pub async fn apply(target: &Target, action: Action, now: i64) -> crate::Result<S
             refused.why
         )
     })?;
-    let record = json!({
-        "function": "canaryctl",
-        "at": now,
-        "decision": { "decision": action.name() },
-        "release": current.release.version,
-        "state_before": { "status": status.as_str(), "step": current.canary.step },
-        "state_after": { "status": next.canary.status.as_str(), "step": next.canary.step },
-    });
+    let command = Operator {
+        command,
+        release: current.release.version.clone(),
+        state_before: Position {
+            status,
+            step: current.canary.step,
+        },
+        state_after: Position {
+            status: next.canary.status,
+            step: next.canary.step,
+        },
+    };
+    let record = Record::new(OPERATOR, now, Entry::Operator(command));
     // The state and its history item: all or nothing, so a command that dies half-way and is
     // run again neither loses nor doubles the decision.
     state::Batch::new()
         .replace(config, Some(&current), &next, now)?
-        .history(config, now * 1000, action.name(), &record)?
+        .history(config, now * 1000, &record)?
         .commit(&clients.dynamodb, config)
         .await?;
     Ok(match action {

@@ -80,8 +80,9 @@ pub async fn report(target: &Target, release: Option<&str>, now: i64) -> crate::
         )
         .await?;
         out += &format!("  {} decisions:\n", decisions.len());
-        for (kind, item) in decisions {
-            out += &format!("    {kind:<10} {item}\n");
+        for item in decisions {
+            let at = item.at().map_or("-".into(), timestamp);
+            out += &format!("    {:<10} {at} {}\n", item.kind, item.line());
         }
     }
     Ok(out)

@@ -6,10 +6,10 @@
 use crate::aws_error::describe;
 use contract::release::{Artifact, Fleet, validate_version};
 use controller::decision::Status;
+use controller::history::{Entry, OPERATOR, Record, ReleaseStarted, RolledBack};
 use controller::machine::{self, Event};
 use controller::state::{self, Recorded};
 use controller::{fleet, lifecycle, rollback, schedule};
-use serde_json::json;
 
 use crate::settings::Target;
 
@@ -142,7 +142,7 @@ pub async fn release(
         .is_some_and(|r| r.canary.status == Status::RolledBack)
         && schedule::is_enabled(&clients.scheduler, config).await?
     {
-        rollback::settle(clients, config, now, "canaryctl").await?;
+        rollback::settle(clients, config, now, OPERATOR).await?;
     }
     let mut superseded = None;
     if let Some(running) = current.as_ref().filter(|r| r.in_progress()) {
@@ -167,14 +167,14 @@ pub async fn release(
         }
         let reason = format!("aborted by release {version} --force");
         let before = rollback::write_stable(clients, config).await?;
-        let history = json!({
-            "function": "canaryctl",
-            "at": now,
-            "release": running_version,
-            "decision": {"decision": "roll_back", "reason": reason},
-            "weights_before": before,
-        });
-        rollback::after_write(clients, config, &reason, now, "canaryctl", &history).await?;
+        let aborted = RolledBack {
+            reason: reason.clone(),
+            release: Some(running_version.clone()),
+            weights_before: Some(before),
+            ..RolledBack::default()
+        };
+        let history = Record::new(OPERATOR, now, Entry::RolledBack(aborted));
+        rollback::after_write(clients, config, &reason, now, &history).await?;
         superseded = Some(running_version);
         current = state::read(&clients.dynamodb, config).await?;
     }
@@ -191,19 +191,18 @@ pub async fn release(
     };
     let next = machine::transition(&config.plan, &base, &event, now)
         .map_err(|refused| format!("release refused: {refused}; nothing changed"))?;
-    let history = json!({
-        "function": "canaryctl",
-        "at": now,
-        "release": version,
-        "decision": {"decision": "release", "reason": next.canary.reason},
-        "superseded": superseded,
-        "stable_version": base.release.stable_version,
-        "canary_refresh": refresh,
-    });
+    let started = ReleaseStarted {
+        reason: next.canary.reason.clone().unwrap_or_default(),
+        release: version.to_string(),
+        superseded: superseded.clone(),
+        stable_version: base.release.stable_version.clone(),
+        canary_refresh: refresh.clone(),
+    };
+    let history = Record::new(OPERATOR, now, Entry::ReleaseStarted(started));
     // The record, the state and the decision: all or nothing.
     batch
         .replace(config, current.as_ref(), &next, now)?
-        .history(config, now * 1000, "release", &history)?
+        .history(config, now * 1000, &history)?
         .commit(&clients.dynamodb, config)
         .await?;
     schedule::enable(&clients.scheduler, config).await?;

@@ -120,23 +120,25 @@ pub async fn report(target: &Target, now: i64) -> crate::Result<String> {
     // among a few more the judge's latest statistics.
     let latest = state::latest_history(&clients.dynamodb, config, STATISTICS_LOOKBACK).await?;
     // The judge's latest statistics, each next to its threshold.
-    if let Some((kind, record)) = latest
-        .iter()
-        .find(|(_, r)| r.get("statistics").is_some_and(|s| !s.is_null()))
-    {
+    let judged = latest.iter().find_map(|item| {
+        let record = item.record.as_ref().ok()?;
+        Some((record, record.statistics()?))
+    });
+    if let Some((record, statistics)) = judged {
         out += &format!(
-            "judge      latest statistics (decision {kind} at {}):\n",
-            record["at"].as_i64().map_or("-".into(), timestamp)
+            "judge      latest statistics (decision {} at {}):\n",
+            record.kind(),
+            timestamp(record.at)
         );
-        for line in controller::report::statistics_lines(&record["statistics"]).unwrap_or_default()
-        {
+        for line in controller::report::statistics_lines(statistics) {
             out += &format!("  {line}\n");
         }
     }
     let latest = &latest[..latest.len().min(LAST_DECISIONS)];
     out += &format!("decisions  the last {}, latest first:\n", latest.len());
-    for (kind, record) in latest {
-        out += &format!("  {kind:<10} {record}\n");
+    for item in latest {
+        let at = item.at().map_or("-".into(), timestamp);
+        out += &format!("  {:<10} {at} {}\n", item.kind, item.line());
     }
     Ok(out)
 }

@@ -12,14 +12,14 @@
 
 mod common;
 
-use alb_canary_tests::controller_env::{Env, fixture};
+use alb_canary_tests::controller_env::Env;
 use canaryctl::control::{Action as Operator, apply};
 use common::*;
 use contract::release::Fleet;
 use controller::Outcome;
-use controller::decision::{Status, Weights};
+use controller::decision::{Decision, Status, Weights};
+use controller::history::{Entry, Inputs, Judgement, PROMOTION, Record};
 use controller::rollback::handle_alarm_at;
-use serde_json::{Value, json};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_schedule_promotes_a_healthy_canary_through_every_step_and_operators_steer_it() {
@@ -110,9 +110,14 @@ async fn the_schedule_promotes_a_healthy_canary_through_every_step_and_operators
     }
     let decisions = decisions(&report);
     assert_eq!(decisions.first(), Some(&"complete"), "{report}");
-    for kind in ["pause", "resume", "promote", "hold"] {
+    for kind in ["pause", "resume", "skip_bake", "promote", "hold"] {
         assert!(decisions.contains(&kind), "no {kind} decision in {report}");
     }
+    assert!(!report.contains("(unread"), "{report}");
+    assert!(
+        report.contains("by canaryctl — running step 1 -> paused step 1"),
+        "{report}"
+    );
     // The judge's latest statistics, each with its threshold.
     assert!(
         report.contains("judge      latest statistics (decision complete")
@@ -240,67 +245,6 @@ async fn abort_through_the_cli_rolls_a_running_canary_back_at_once() {
         "{text}"
     );
     check_recorded_calls(&deployed);
-}
-
-/// An alarm event of one of the stack's rollback alarms, entering ALARM.
-fn alarm_event(deployed: &Deployed, logical_id: &str) -> Value {
-    let mut event = fixture("alarm-v2-5xx-alarm.json");
-    event["alarmData"]["alarmName"] = json!(deployed.deployment.lookup(logical_id));
-    event["alarmArn"] = json!(deployed.deployment.get_att(logical_id, "Arn"));
-    event
-}
-
-/// The stack deployed, idle on 1.0.0 released at `now`, and 1.1.0's canary at its first step.
-async fn canary_at_first_step(env: &Env, now: i64) -> Deployed {
-    let deployed = deploy(env).await;
-    first_release(env, &deployed, "1.0.0", now).await;
-    start_canary(env, &deployed, "1.1.0", now + 120).await;
-    deployed
-}
-
-/// Healthy minutes and scheduled runs from the canary's step `first` (the one before it baking
-/// since `now`) to its completion; returns the time of the completing run.
-async fn bake_steps_to_completion(
-    env: &Env,
-    deployed: &Deployed,
-    first: usize,
-    mut now: i64,
-) -> i64 {
-    let steps = emulator_plan().steps;
-    for (step, percent) in steps.iter().enumerate().skip(first) {
-        healthy_minute(env, deployed, now + 30).await;
-        now += step_length();
-        assert_eq!(
-            scheduled_run(deployed, now).await,
-            Outcome::Promoted {
-                step,
-                weights: Weights::for_percent(*percent)
-            }
-        );
-        assert_eq!(weights(deployed).await.v2_percent(), f64::from(*percent));
-    }
-    // At 100 % V1 serves nothing; V2's own numbers decide.
-    env.put_minute(
-        &deployed.target.config.canary_tg_arn,
-        now + 30,
-        1000.0,
-        1.0,
-        0.070,
-    )
-    .await;
-    now += step_length();
-    assert_eq!(scheduled_run(deployed, now).await, Outcome::Completed);
-    now
-}
-
-/// The decision kinds the status report lists, latest first.
-fn decisions(report: &str) -> Vec<&str> {
-    report
-        .lines()
-        .skip_while(|l| !l.starts_with("decisions"))
-        .skip(1)
-        .map(|l| l.split_whitespace().next().unwrap())
-        .collect()
 }
 
 /// The canary completed: the stable fleet moves to `version`, then the stack is idle on it.
@@ -450,6 +394,24 @@ async fn the_life_of_the_stack_first_deploy_releases_a_rollback_and_a_fresh_rele
     assert!(text.contains("release 1.2.0 started"), "{text}");
     assert!(text.contains("outcome rolled_back"), "{text}");
     assert!(text.contains("roll_back"), "{text}");
+    // Every record the functions and canaryctl wrote reads back as its kind.
+    let (clients, config) = (&deployed.reader, &deployed.target.config);
+    let items = controller::state::history(&clients.dynamodb, config)
+        .await
+        .unwrap();
+    let unread: Vec<_> = items.iter().filter(|i| i.record.is_err()).collect();
+    assert!(unread.is_empty(), "{unread:?}");
+    let kinds: std::collections::BTreeSet<&str> = items.iter().map(|i| i.kind.as_str()).collect();
+    for kind in [
+        "release",
+        "promote",
+        "hold",
+        "complete",
+        "released",
+        "roll_back",
+    ] {
+        assert!(kinds.contains(kind), "no {kind} among {kinds:?}");
+    }
     check_recorded_calls(&deployed);
 }
 
@@ -565,16 +527,20 @@ async fn status_shows_the_latest_decisions_with_more_history_than_one_page() {
     let padding = "x".repeat(4000);
     let old = now - 3 * 86_400;
     for i in 0..300 {
-        let record = json!({"at": old + i, "decision": {"decision": "hold", "reason": padding}});
-        controller::state::append_history(
-            &clients.dynamodb,
-            config,
-            (old + i) * 1000,
-            "hold",
-            &record,
-        )
-        .await
-        .unwrap();
+        let hold = Judgement {
+            release: None,
+            decision: Decision::Hold {
+                reason: padding.clone(),
+            },
+            state_before: None,
+            weights_before: Weights::STABLE_ONLY,
+            statistics: None,
+            inputs: Inputs::default(),
+        };
+        let record = Record::new(PROMOTION, old + i, Entry::Judgement(Box::new(hold)));
+        controller::state::append_history(&clients.dynamodb, config, (old + i) * 1000, &record)
+            .await
+            .unwrap();
     }
     first_release(&env, &deployed, "1.0.0", now).await;
     let report = status(&deployed, now + 120).await;
@@ -587,6 +553,10 @@ async fn status_shows_the_latest_decisions_with_more_history_than_one_page() {
         .await
         .unwrap();
     assert_eq!(all.len(), 302);
-    assert_eq!(all.last().unwrap().0, "released", "paging reads to the end");
+    assert_eq!(
+        all.last().unwrap().kind,
+        "released",
+        "paging reads to the end"
+    );
     check_recorded_calls(&deployed);
 }

@@ -59,7 +59,9 @@ impl Cli {
 /// `judge`'s options.
 #[derive(Clone, Debug, PartialEq, Eq, clap::Args)]
 pub struct ReplayArgs {
-    /// A replay input (JSON: the plan, the state, the weights and the minutes a decision saw)
+    /// A replay input (JSON: the plan, the state, the weights and the minutes a decision saw), or
+    /// a recorded decision (`{"plan", "record", "minutes"}`, `record` from its log line or history
+    /// item)
     #[arg(long, value_name = "FILE")]
     pub replay: PathBuf,
 }

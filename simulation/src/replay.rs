@@ -15,9 +15,9 @@
 //! per version, `connection_errors`, `slow` and `latency_ms` are optional.
 
 use canary::decision::{
-    Calibration, CanaryState, Decision, Judged, Minute, Observation, Status, Weights,
-    decide_with_statistics,
+    Calibration, CanaryState, Judged, Minute, Observation, Status, Weights, decide_with_statistics,
 };
+use canary::history::{Entry, Record, describe};
 use contract::Plan;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -174,6 +174,35 @@ impl ReplayInput {
         Ok(())
     }
 
+    /// The input of a decision the history recorded (a [`Judgement`]), with the plan the
+    /// function ran and the series it read (neither is in the record: the plan is the stack's,
+    /// the series CloudWatch's).
+    pub fn from_record(
+        plan: &Plan,
+        record: &Record,
+        minutes: Vec<Minute>,
+    ) -> Result<ReplayInput, String> {
+        let Entry::Judgement(judgement) = &record.entry else {
+            return Err(format!(
+                "a `{}` record is not a judgement: nothing to replay",
+                record.kind()
+            ));
+        };
+        let state = judgement
+            .state_before
+            .as_ref()
+            .ok_or("the judgement was taken before any release: no canary to replay")?;
+        let observed = Observation {
+            minutes,
+            baseline_ms: judgement.inputs.baseline_ms,
+            calibration: judgement.inputs.calibration,
+            v2_healthy_targets: judgement.inputs.v2_healthy_targets,
+        };
+        let input = ReplayInput::new(plan, state, judgement.weights_before, &observed, record.at);
+        input.validate()?;
+        Ok(input)
+    }
+
     /// The decision and its statistics.
     pub fn decide(&self) -> Judged {
         let state = CanaryState {
@@ -199,18 +228,7 @@ impl ReplayInput {
 /// The printed result: `decision`, `reason`, what it writes, and every statistic with its threshold.
 pub fn render(judged: &Judged) -> Value {
     let d = &judged.decision;
-    let reason = match d {
-        Decision::Hold { reason } | Decision::RollBack { reason } | Decision::Pause { reason } => {
-            reason.clone()
-        }
-        Decision::Promote { step, weights } => {
-            format!("healthy and baked: to step {step} ({weights})")
-        }
-        Decision::Complete => "the last step baked healthy".to_string(),
-        Decision::Drift { found, expected } => {
-            format!("drift: listener holds {found}, the controller expected {expected}")
-        }
-    };
+    let reason = describe(d);
     json!({
         "decision": d.kind(),
         "reason": reason,
@@ -219,9 +237,38 @@ pub fn render(judged: &Judged) -> Value {
     })
 }
 
-/// Reads, decides, renders: the whole `--replay` command on a file's text.
+/// A decision as the history recorded it (the `record` field of the decision's log line, or the
+/// table item's `record`), with the plan and the series it was taken on.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecordedDecision {
+    #[serde(default)]
+    plan: Plan,
+    record: Value,
+    #[serde(default)]
+    minutes: Vec<Minute>,
+}
+
+/// Reads, decides, renders: the whole `--replay` command on a file's text, which is a replay
+/// input or a recorded decision (`{"plan", "record", "minutes"}`).
 pub fn replay(text: &str) -> Result<Value, String> {
-    Ok(render(&ReplayInput::from_json(text)?.decide()))
+    let recorded = serde_json::from_str::<Value>(text)
+        .ok()
+        .filter(|v| v.get("record").is_some());
+    let input = match recorded {
+        None => ReplayInput::from_json(text)?,
+        Some(value) => {
+            let r: RecordedDecision =
+                serde_json::from_value(value).map_err(|e| format!("recorded decision: {e}"))?;
+            let kind = r.record["decision"]["decision"]
+                .as_str()
+                .ok_or("record.decision.decision: the record names no decision")?;
+            let record = Record::from_json(kind, &r.record.to_string())
+                .map_err(|e| format!("record: {e}"))?;
+            ReplayInput::from_record(&r.plan, &record, r.minutes)?
+        }
+    };
+    Ok(render(&input.decide()))
 }
 
 #[cfg(test)]

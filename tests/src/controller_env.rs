@@ -296,12 +296,18 @@ impl Env {
             .map(|r| r.canary)
     }
 
+    /// The kinds of the history's items, oldest first; every item must read as its record.
     pub async fn history(&self, canary: &Canary) -> Vec<String> {
         controller::state::history(&self.clients.dynamodb, &canary.config)
             .await
             .unwrap()
             .into_iter()
-            .map(|(kind, _)| kind)
+            .map(|item| {
+                if let Err(unread) = &item.record {
+                    panic!("history item {} does not read: {unread:?}", item.kind);
+                }
+                item.kind
+            })
             .collect()
     }
 

@@ -4,7 +4,7 @@
 //! crate's.
 
 use contract::Plan;
-use judge::{Assessment, Verdict, Window, assess, closed_periods, period_of};
+use judge::{Assessment, Verdict, Window, assess_with_verdict, closed_periods, period_of};
 pub use judge::{Calibration, Counts, Minute};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -278,7 +278,7 @@ pub fn decide_with_statistics(
         health.settle_seconds,
         period_of(health.period_seconds),
     );
-    let statistics = assess(
+    let (statistics, verdict) = assess_with_verdict(
         health,
         &Window {
             minutes: &minutes,
@@ -296,15 +296,7 @@ pub fn decide_with_statistics(
         .map_or(state.bake_started_at, |from| {
             from.max(state.bake_started_at)
         });
-    let decision = next_step(
-        plan,
-        state,
-        percent,
-        live,
-        &statistics.verdict,
-        bake_from,
-        now,
-    );
+    let decision = next_step(plan, state, percent, live, &verdict, bake_from, now);
     Judged {
         decision,
         statistics: Some(statistics),

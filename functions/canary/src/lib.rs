@@ -7,5 +7,6 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod decision;
+pub mod history;
 pub mod machine;
 pub mod recorded;

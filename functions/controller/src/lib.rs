@@ -28,7 +28,7 @@ pub mod schedule;
 pub mod state;
 
 // The pure core, under the paths the adapters and canaryctl have always used.
-pub use canary::{decision, machine};
+pub use canary::{decision, history, machine};
 pub use clients::Clients;
 pub use config::Config;
 pub use error::Error;

@@ -11,10 +11,10 @@ use crate::machine::{self, Event};
 use crate::outcome::Outcome;
 use crate::state::{self, Recorded};
 use crate::{listener, notify, report};
+use canary::history::{
+    Entry, Judgement, PROMOTION as FUNCTION, Record, Released, StableMoveFailed,
+};
 use contract::release::Fleet;
-use serde_json::{Value, json};
-
-const FUNCTION: &str = "promote";
 
 fn transition(config: &Config, rec: &Recorded, event: &Event, now: i64) -> Result<Recorded, Error> {
     machine::transition(&config.plan, rec, event, now)
@@ -34,13 +34,13 @@ pub async fn complete(
     config: &Config,
     prev: &Recorded,
     now: i64,
-    history: &Value,
+    history: &Record,
 ) -> Result<(), Error> {
     let version = release_version(config, prev)?;
     let next = transition(config, prev, &Event::Completed, now)?;
     state::Batch::new()
         .replace(config, Some(prev), &next, now)?
-        .history(config, now * 1000, "complete", history)?
+        .history(config, now * 1000, history)?
         .commit(&clients.dynamodb, config)
         .await?;
     begin_stable_move(clients, config, &next, &version, now, Some(history)).await?;
@@ -56,10 +56,21 @@ async fn begin_stable_move(
     rec: &Recorded,
     version: &str,
     now: i64,
-    history: Option<&Value>,
+    history: Option<&Record>,
 ) -> Result<String, Error> {
-    let note = json!({"function": FUNCTION, "at": now, "release": version,
-        "decision": {"decision": "complete", "reason": rec.canary.reason}});
+    // A later run starting the move notifies without the judgement: the state says it all.
+    let note = Record::new(
+        FUNCTION,
+        now,
+        Entry::Judgement(Box::new(Judgement {
+            release: Some(version.to_string()),
+            decision: crate::decision::Decision::Complete,
+            state_before: Some(rec.canary.clone()),
+            weights_before: Weights::for_percent(100),
+            statistics: None,
+            inputs: Default::default(),
+        })),
+    );
     notify::publish(
         &clients.sns,
         config,
@@ -118,11 +129,14 @@ pub async fn finish(clients: &Clients, config: &Config, now: i64) -> Result<Outc
                     reason: reason.clone(),
                 };
                 let next = transition(config, &rec, &failed, now)?;
-                let history = json!({"function": FUNCTION, "at": now, "release": version,
-                    "decision": {"decision": "stable_move_failed", "reason": reason}});
+                let failed = StableMoveFailed {
+                    reason: reason.clone(),
+                    release: version.clone(),
+                };
+                let history = Record::new(FUNCTION, now, Entry::StableMoveFailed(failed));
                 state::Batch::new()
                     .replace(config, Some(&rec), &next, now)?
-                    .history(config, now * 1000, "stable_move_failed", &history)?
+                    .history(config, now * 1000, &history)?
                     .commit(&clients.dynamodb, config)
                     .await?;
                 notify::publish(
@@ -156,21 +170,14 @@ async fn released(
     }
     let next = transition(config, rec, &Event::Released, now)?;
     let reason = next.canary.reason.clone().unwrap_or_default();
-    let history = json!({
-        "function": FUNCTION,
-        "at": now,
-        "release": version,
-        "decision": {"decision": "released", "reason": reason},
-        "weights_before": live.weights,
-        "stable_healthy_targets": healthy,
-    });
-    report::decision(
-        config,
-        FUNCTION,
-        now * 1000,
-        &history,
-        Some(Weights::STABLE_ONLY),
-    );
+    let done = Released {
+        reason: reason.clone(),
+        release: version.to_string(),
+        weights_before: live.weights,
+        stable_healthy_targets: healthy,
+    };
+    let history = Record::new(FUNCTION, now, Entry::Released(done));
+    report::decision(config, now * 1000, &history, Some(Weights::STABLE_ONLY));
     // Notified first: a run that fails or dies before its record is followed by one that
     // releases (and notifies) again; after the record nothing would (at least once, never lost).
     notify::publish(
@@ -186,7 +193,7 @@ async fn released(
         batch = batch.close(config, record, "released", &reason, now)?;
     }
     batch
-        .history(config, now * 1000, "released", &history)?
+        .history(config, now * 1000, &history)?
         .commit(&clients.dynamodb, config)
         .await?;
     Ok(Outcome::Released {

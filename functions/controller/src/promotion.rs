@@ -16,10 +16,11 @@ use crate::machine::{self, Event};
 use crate::outcome::Outcome;
 use crate::state::{self, Recorded};
 use crate::{events, lifecycle, metrics, notify, report, rollback, schedule};
+use canary::history::{
+    Entry, Judgement, PROMOTION as FUNCTION, PromotionUndone, Record, RollbackEnforced,
+};
 use contract::release::Fleet;
-use serde_json::{Value, json};
-
-const FUNCTION: &str = "promote";
+use serde_json::Value;
 
 /// Everything read for one decision, and the decision.
 #[derive(Debug, Clone)]
@@ -231,29 +232,9 @@ pub async fn write(clients: &Clients, config: &Config, d: &Decided) -> Result<()
 /// Verifies written weights landed, records the decision (conditionally) and its history item.
 pub async fn record(clients: &Clients, config: &Config, d: &Decided) -> Result<Outcome, Error> {
     let prev = &d.state;
-    let history = json!({
-        "function": FUNCTION,
-        "at": d.now,
-        "release": prev.release.version,
-        "decision": d.decision,
-        "state_before": prev.canary,
-        "weights_before": d.live.weights,
-        "statistics": d.statistics,
-        "inputs": {
-            "minutes_read": d.observation.minutes.len(),
-            "baseline_ms": d.observation.baseline_ms,
-            "calibration": d.observation.calibration,
-            "v2_healthy_targets": d.observation.v2_healthy_targets,
-        },
-    });
+    let history = judgement(d);
     let weights_after = d.decision.writes().unwrap_or(d.live.weights);
-    report::decision(
-        config,
-        FUNCTION,
-        d.now * 1000,
-        &history,
-        Some(weights_after),
-    );
+    report::decision(config, d.now * 1000, &history, Some(weights_after));
     let outcome = match &d.decision {
         Decision::Promote { step, weights } => {
             listener::verify(&clients.elbv2, config, *weights).await?;
@@ -267,7 +248,7 @@ pub async fn record(clients: &Clients, config: &Config, d: &Decided) -> Result<O
                 batch = batch.step(config, record, *step, percent, d.now)?;
             }
             batch
-                .history(config, d.now * 1000, d.decision.kind(), &history)?
+                .history(config, d.now * 1000, &history)?
                 .commit(&clients.dynamodb, config)
                 .await?;
             return Ok(Outcome::Promoted {
@@ -277,7 +258,7 @@ pub async fn record(clients: &Clients, config: &Config, d: &Decided) -> Result<O
         }
         Decision::RollBack { reason } => {
             // Rollback always wins: its state write is unconditional, like the rollback function's.
-            return rollback::after_write(clients, config, reason, d.now, FUNCTION, &history).await;
+            return rollback::after_write(clients, config, reason, d.now, &history).await;
         }
         Decision::Hold { reason } => Outcome::Held {
             reason: reason.clone(),
@@ -288,7 +269,7 @@ pub async fn record(clients: &Clients, config: &Config, d: &Decided) -> Result<O
             return Ok(Outcome::Completed);
         }
         Decision::Pause { reason } => {
-            pause(clients, config, prev, reason, d.now, &d.decision, &history).await?;
+            pause(clients, config, prev, reason, d.now, &history).await?;
             let subject = "Canary paused: a step held longer than max_step_seconds";
             notify::publish(&clients.sns, config, subject, &history).await?;
             return Ok(Outcome::Paused {
@@ -304,7 +285,7 @@ pub async fn record(clients: &Clients, config: &Config, d: &Decided) -> Result<O
             };
             // Paused, so the next run does not report it again; a person resolves it.
             if prev.canary.status == Status::Running {
-                pause(clients, config, prev, &reason, d.now, &d.decision, &history).await?;
+                pause(clients, config, prev, &reason, d.now, &history).await?;
                 let subject = "Canary paused: listener weights changed by someone else";
                 notify::publish(&clients.sns, config, subject, &history).await?;
                 return Ok(outcome);
@@ -314,15 +295,24 @@ pub async fn record(clients: &Clients, config: &Config, d: &Decided) -> Result<O
             outcome
         }
     };
-    state::append_history(
-        &clients.dynamodb,
-        config,
-        d.now * 1000,
-        d.decision.kind(),
-        &history,
-    )
-    .await?;
+    state::append_history(&clients.dynamodb, config, d.now * 1000, &history).await?;
     Ok(outcome)
+}
+
+/// The history record of a decision: what it was taken on, with the statistics behind it.
+fn judgement(d: &Decided) -> Record {
+    let judged = Judged {
+        decision: d.decision.clone(),
+        statistics: d.statistics.clone(),
+    };
+    let judgement = Judgement::new(
+        d.state.release.version.clone(),
+        &d.state.canary,
+        d.live.weights,
+        &d.observation,
+        judged,
+    );
+    Record::new(FUNCTION, d.now, Entry::Judgement(Box::new(judgement)))
 }
 
 /// Records the canary as paused, with why, and the decision, together; a person resumes it.
@@ -332,8 +322,7 @@ async fn pause(
     prev: &Recorded,
     reason: &str,
     now: i64,
-    decision: &Decision,
-    history: &Value,
+    history: &Record,
 ) -> Result<(), Error> {
     let pause = Event::Pause {
         reason: reason.to_owned(),
@@ -342,7 +331,7 @@ async fn pause(
         .map_err(|refused| refused_by_state(config, refused))?;
     state::Batch::new()
         .replace(config, Some(prev), &next, now)?
-        .history(config, now * 1000, decision.kind(), history)?
+        .history(config, now * 1000, history)?
         .commit(&clients.dynamodb, config)
         .await
 }
@@ -386,24 +375,15 @@ async fn undo_unrecorded(
     )
     .await?;
     listener::verify(&clients.elbv2, config, recorded).await?;
-    let history = json!({
-        "function": FUNCTION,
-        "at": d.now,
-        "decision": {"decision": "promotion_undone",
-                     "reason": "another writer changed the state before this run recorded its promotion"},
-        "promotion_discarded": d.decision,
-        "status": current.canary.status,
-        "step": current.canary.step,
-    });
-    report::decision(config, FUNCTION, d.now * 1000, &history, Some(recorded));
-    state::append_history(
-        &clients.dynamodb,
-        config,
-        d.now * 1000,
-        "promotion_undone",
-        &history,
-    )
-    .await
+    let undone = PromotionUndone {
+        reason: "another writer changed the state before this run recorded its promotion".into(),
+        promotion_discarded: d.decision.clone(),
+        status: current.canary.status,
+        step: current.canary.step,
+    };
+    let history = Record::new(FUNCTION, d.now, Entry::PromotionUndone(undone));
+    report::decision(config, d.now * 1000, &history, Some(recorded));
+    state::append_history(&clients.dynamodb, config, d.now * 1000, &history).await
 }
 
 /// After a promotion's own listener write: if a rollback was recorded meanwhile, V2 goes back to 0.
@@ -433,28 +413,14 @@ pub async fn enforce(
     listener::write(&clients.elbv2, config, Weights::STABLE_ONLY, None, true).await?;
     listener::verify(&clients.elbv2, config, Weights::STABLE_ONLY).await?;
     let reason = rolled_back.reason.unwrap_or_else(|| "rolled back".into());
-    let history = json!({
-        "function": FUNCTION,
-        "at": d.now,
-        "decision": {"decision": "rollback_enforced", "reason": reason},
-        "promotion_discarded": d.decision,
-        "record_result": recorded.as_ref().map_err(|e| e.to_string()).err(),
-    });
-    report::decision(
-        config,
-        FUNCTION,
-        d.now * 1000,
-        &history,
-        Some(Weights::STABLE_ONLY),
-    );
-    state::append_history(
-        &clients.dynamodb,
-        config,
-        d.now * 1000,
-        "rollback_enforced",
-        &history,
-    )
-    .await?;
+    let enforced = RollbackEnforced {
+        reason: reason.clone(),
+        promotion_discarded: d.decision.clone(),
+        record_result: recorded.as_ref().map_err(|e| e.to_string()).err(),
+    };
+    let history = Record::new(FUNCTION, d.now, Entry::RollbackEnforced(enforced));
+    report::decision(config, d.now * 1000, &history, Some(Weights::STABLE_ONLY));
+    state::append_history(&clients.dynamodb, config, d.now * 1000, &history).await?;
     Ok(Outcome::RollbackWon { reason })
 }
 

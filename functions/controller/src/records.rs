@@ -7,9 +7,9 @@ use crate::error::Error;
 use crate::state::{Item, expires_at, key, n, s};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
+use canary::history::Item as HistoryItem;
 use contract::table;
 use serde::Serialize;
-use serde_json::Value;
 
 /// One release, as its record says.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -76,12 +76,10 @@ fn number(item: &Item, name: &str) -> Option<i64> {
     }
 }
 
-fn decision(item: &Item) -> (String, Value) {
-    (
-        text(item, "decision").unwrap_or_default(),
-        text(item, "record")
-            .and_then(|r| serde_json::from_str(&r).ok())
-            .unwrap_or_default(),
+fn decision(item: &Item) -> HistoryItem {
+    HistoryItem::read(
+        &text(item, "decision").unwrap_or_default(),
+        &text(item, "record").unwrap_or_default(),
     )
 }
 
@@ -94,8 +92,8 @@ fn history_range(from_ms: i64, to_ms: i64) -> (String, String) {
     )
 }
 
-/// Every history item of this canary, oldest first: (decision kind, record JSON).
-pub async fn history(ddb: &Client, config: &Config) -> Result<Vec<(String, Value)>, Error> {
+/// Every history item of this canary, oldest first, read as its record.
+pub async fn history(ddb: &Client, config: &Config) -> Result<Vec<HistoryItem>, Error> {
     history_between(ddb, config, 0, i64::MAX / 1_000_000).await
 }
 
@@ -105,7 +103,7 @@ pub async fn history_between(
     config: &Config,
     from_ms: i64,
     to_ms: i64,
-) -> Result<Vec<(String, Value)>, Error> {
+) -> Result<Vec<HistoryItem>, Error> {
     let (from, to) = history_range(from_ms, to_ms);
     let items = query(ddb, config, &from, &to, false, None).await?;
     Ok(items.iter().map(decision).collect())
@@ -116,7 +114,7 @@ pub async fn latest_history(
     ddb: &Client,
     config: &Config,
     count: usize,
-) -> Result<Vec<(String, Value)>, Error> {
+) -> Result<Vec<HistoryItem>, Error> {
     let (from, to) = history_range(0, i64::MAX / 1_000_000);
     let items = query(ddb, config, &from, &to, true, Some(count)).await?;
     Ok(items.iter().map(decision).collect())

@@ -3,8 +3,10 @@
 
 use crate::config::Config;
 use crate::decision::Weights;
-use contract::metric;
-use serde_json::{Value, json};
+use canary::history::Record;
+use contract::{Method, metric};
+use judge::{Assessment, FinalStepEvidence, ThresholdSource};
+use serde_json::json;
 
 /// The embedded-metric-format line for V2's share after a decision.
 pub fn emf_line(config: &Config, now_ms: i64, weights: Weights) -> String {
@@ -25,64 +27,51 @@ pub fn emf_line(config: &Config, now_ms: i64, weights: Weights) -> String {
 
 /// Logs one decision (inputs and outcome) and prints its metric line. The statistics that drove
 /// it, each with its threshold, are flat fields (easy to query in CloudWatch Logs Insights);
-/// `record` holds the whole snapshot.
-pub fn decision(
-    config: &Config,
-    function: &str,
-    now_ms: i64,
-    record: &Value,
-    weights_after: Option<Weights>,
-) {
-    let field = |path: &[&str]| -> String {
-        let mut v = record;
-        for key in path {
-            v = &v[*key];
-        }
-        match v {
-            Value::Null => String::new(),
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        }
-    };
+/// `record` holds the whole history record.
+pub fn decision(config: &Config, now_ms: i64, record: &Record, weights_after: Option<Weights>) {
+    let s = record.statistics();
+    let (errors, latency) = (s.map(|s| &s.errors), s.map(|s| &s.latency));
+    let errors_final = errors.and_then(|e| e.final_step.as_ref());
+    let source = latency.and_then(|l| l.threshold_source);
     tracing::info!(
-        function,
+        function = %record.function,
         listener = %config.listener_arn,
-        decision = %field(&["decision", "decision"]),
-        reason = %field(&["decision", "reason"]),
-        closed_periods = %field(&["statistics", "closed_periods"]),
-        period_seconds = %field(&["statistics", "period_seconds"]),
-        step_v2_requests = %field(&["statistics", "step_v2_requests"]),
-        min_requests = %field(&["statistics", "min_requests"]),
-        v1_requests = %field(&["statistics", "errors", "v1_requests"]),
-        v1_errors = %field(&["statistics", "errors", "v1_errors"]),
-        v2_requests = %field(&["statistics", "errors", "v2_requests"]),
-        v2_errors = %field(&["statistics", "errors", "v2_errors"]),
-        errors_ln_e_relative = %field(&["statistics", "errors", "ln_e_relative"]),
-        errors_ln_e_absolute = %field(&["statistics", "errors", "ln_e_absolute"]),
-        errors_ratio_estimate = %field(&["statistics", "errors", "ratio_estimate"]),
-        errors_ln_threshold = %field(&["statistics", "errors", "ln_threshold"]),
-        errors_final_step_ln_e = %field(&["statistics", "errors", "final_step", "ln_e"]),
-        errors_final_step_ln_threshold = %field(&["statistics", "errors", "final_step", "ln_threshold"]),
-        errors_step_rate = %field(&["statistics", "errors", "step_rate"]),
-        latency_threshold_ms = %field(&["statistics", "latency", "threshold_ms"]),
-        latency_threshold_source = %field(&["statistics", "latency", "threshold_source"]),
-        latency_v1_slow = %field(&["statistics", "latency", "v1_slow"]),
-        latency_v2_slow = %field(&["statistics", "latency", "v2_slow"]),
-        latency_ln_e_relative = %field(&["statistics", "latency", "ln_e_relative"]),
-        latency_ln_e_absolute = %field(&["statistics", "latency", "ln_e_absolute"]),
-        latency_ln_e = %field(&["statistics", "latency", "ln_e"]),
-        latency_ln_threshold = %field(&["statistics", "latency", "ln_threshold"]),
-        latency_v2_ms = %field(&["statistics", "latency", "v2_ms"]),
+        decision = record.kind(),
+        reason = record.reason().unwrap_or_default(),
+        closed_periods = s.map(|s| s.closed_periods as u64),
+        period_seconds = s.map(|s| s.period_seconds),
+        step_v2_requests = s.map(|s| s.step_v2_requests),
+        min_requests = s.map(|s| s.min_requests),
+        v1_requests = errors.map(|e| e.v1_requests),
+        v1_errors = errors.map(|e| e.v1_errors),
+        v2_requests = errors.map(|e| e.v2_requests),
+        v2_errors = errors.map(|e| e.v2_errors),
+        errors_ln_e_relative = errors.and_then(|e| e.ln_e_relative),
+        errors_ln_e_absolute = errors.and_then(|e| e.ln_e_absolute),
+        errors_ratio_estimate = errors.and_then(|e| e.ratio_estimate),
+        errors_ln_threshold = errors.and_then(|e| e.ln_threshold),
+        errors_final_step_ln_e = errors_final.and_then(|f| f.ln_e),
+        errors_final_step_ln_threshold = errors_final.map(|f| f.ln_threshold),
+        errors_step_rate = errors.and_then(|e| e.step_rate),
+        latency_threshold_ms = latency.map(|l| l.threshold_ms),
+        latency_threshold_source = source.map(|s| s.as_str()),
+        latency_v1_slow = latency.map(|l| l.v1_slow),
+        latency_v2_slow = latency.map(|l| l.v2_slow),
+        latency_ln_e_relative = latency.and_then(|l| l.ln_e_relative),
+        latency_ln_e_absolute = latency.and_then(|l| l.ln_e_absolute),
+        latency_ln_e = latency.and_then(|l| l.ln_e),
+        latency_ln_threshold = latency.and_then(|l| l.ln_threshold),
+        latency_v2_ms = latency.and_then(|l| l.v2_ms),
         v2_percent_after = weights_after.map(|w| w.v2_percent()),
-        record = %record,
+        record = %record.to_json(),
         "decision"
     );
-    if field(&["statistics", "latency", "threshold_source"]) == "ceiling" {
+    if let (Some(ThresholdSource::Ceiling), Some(latency)) = (source, latency) {
         // Without V1's latency, only a V2 slower than the ceiling is caught: someone should know.
         tracing::warn!(
-            function,
+            function = %record.function,
             listener = %config.listener_arn,
-            latency_threshold_ms = %field(&["statistics", "latency", "threshold_ms"]),
+            latency_threshold_ms = latency.threshold_ms,
             "latency judged against the ceiling only: V1 served no latency to fix T from yet \
              (no baseline before the canary, no calibration span with V1 traffic)"
         );
@@ -93,95 +82,95 @@ pub fn decision(
     }
 }
 
-/// One line per judged dimension from a decision's `statistics` (its history item's): each
-/// statistic next to the threshold it is compared with. `None` for a decision without them.
-pub fn statistics_lines(statistics: &Value) -> Option<Vec<String>> {
-    let num = |v: &Value| v.as_f64().map_or("-".to_string(), |x| format!("{x:.2}"));
-    let int = |v: &Value| v.as_u64().map_or("-".to_string(), |x| x.to_string());
-    let errors = statistics.get("errors")?;
-    let latency = statistics.get("latency")?;
-    // History written before the period was a plan setting says `closed_minutes`.
-    let (closed, period) = match statistics.get("closed_periods") {
-        Some(n) => (n, statistics["period_seconds"].as_u64().unwrap_or(60)),
-        None => (&statistics["closed_minutes"], 60),
-    };
+/// One line per judged dimension of a decision's statistics (its history record's): each
+/// statistic next to the threshold it is compared with.
+pub fn statistics_lines(statistics: &Assessment) -> Vec<String> {
+    let num = |v: Option<f64>| v.map_or("-".to_string(), |x| format!("{x:.2}"));
+    let Assessment {
+        errors, latency, ..
+    } = statistics;
     let mut lines = vec![format!(
-        "data       {} closed {period} s periods; this step {} V2 requests of {} needed",
-        int(closed),
-        int(&statistics["step_v2_requests"]),
-        int(&statistics["min_requests"]),
+        "data       {} closed {} s periods; this step {} V2 requests of {} needed",
+        statistics.closed_periods,
+        statistics.period_seconds,
+        statistics.step_v2_requests,
+        statistics.min_requests,
     )];
     let counts = format!(
         "V2 {} of {}, V1 {} of {}",
-        int(&errors["v2_errors"]),
-        int(&errors["v2_requests"]),
-        int(&errors["v1_errors"]),
-        int(&errors["v1_requests"])
+        errors.v2_errors, errors.v2_requests, errors.v1_errors, errors.v1_requests
     );
-    lines.push(if errors["method"] == "threshold" {
-        format!(
+    lines.push(match errors.method {
+        Method::Threshold => format!(
             "errors     threshold: {counts}; step rate {} (rolls back above {})",
-            num(&errors["step_rate"]),
-            num(&errors["max_rate"])
-        )
-    } else {
-        format!(
+            num(errors.step_rate),
+            num(errors.max_rate)
+        ),
+        Method::Sequential => format!(
             "errors     sequential: {counts}; ln e_rel {} and ln e_abs {} (both ≥ {} rolls back); ratio ≈ {}",
-            num(&errors["ln_e_relative"]),
-            num(&errors["ln_e_absolute"]),
-            num(&errors["ln_threshold"]),
-            num(&errors["ratio_estimate"])
-        )
+            num(errors.ln_e_relative),
+            num(errors.ln_e_absolute),
+            num(errors.ln_threshold),
+            num(errors.ratio_estimate)
+        ),
     });
     // The 100 % test, errors' or latency's: V2 since that step against V1's upper bound.
-    let final_step = |dimension: &Value, counted: &str, bound: &str| {
-        dimension
-            .get("final_step")
-            .filter(|f| !f.is_null())
-            .map(|f| {
-                format!(
-                    "at 100 %   V2 {} of {}{counted} against {} (V1 upper {bound} {}): ln e {} (≥ {} rolls back)",
-                    int(&f["v2_errors"]),
-                    int(&f["v2_requests"]),
-                    num(&f["bound_rate"]),
-                    num(&f["v1_upper_rate"]),
-                    num(&f["ln_e"]),
-                    num(&f["ln_threshold"])
-                )
-            })
+    let final_step = |f: &FinalStepEvidence, counted: &str, bound: &str| {
+        format!(
+            "at 100 %   V2 {} of {}{counted} against {} (V1 upper {bound} {}): ln e {} (≥ {} rolls back)",
+            f.v2_errors,
+            f.v2_requests,
+            num(Some(f.bound_rate)),
+            num(Some(f.v1_upper_rate)),
+            num(f.ln_e),
+            num(Some(f.ln_threshold))
+        )
     };
-    lines.extend(final_step(errors, "", "rate"));
-    lines.push(if latency["method"] == "threshold" {
-        format!(
+    lines.extend(
+        errors
+            .final_step
+            .as_ref()
+            .map(|f| final_step(f, "", "rate")),
+    );
+    lines.push(match latency.method {
+        Method::Threshold => format!(
             "latency    threshold: V2 {} ms, V1 {} ms, allowance {} ms, ceiling {} ms",
-            num(&latency["v2_ms"]),
-            num(&latency["v1_ms"]),
-            num(&latency["allowance_ms"]),
-            num(&latency["threshold_ms"])
-        )
-    } else {
-        // History written before V1's slow share was judged has neither source nor V1 counts.
-        let source = latency["threshold_source"].as_str().unwrap_or("baseline or ceiling");
-        let warning = if source == "ceiling" {
-            " — CEILING ONLY: no V1 latency fixed T, only a V2 slower than it is caught"
-        } else {
-            ""
-        };
-        format!(
-            "latency    sequential: V2 {} of {}, V1 {} of {} slower than T {} ms (from {source}, V1 {} ms){warning}; ln e_rel {} and ln e_abs {} (both ≥ {} breaches)",
-            int(&latency["v2_slow"]),
-            int(&latency["v2_requests"]),
-            int(&latency["v1_slow"]),
-            int(&latency["v1_requests"]),
-            num(&latency["threshold_ms"]),
-            num(&latency["reference_ms"]),
-            num(&latency["ln_e_relative"]),
-            num(&latency["ln_e_absolute"]),
-            num(&latency["ln_threshold"])
-        )
+            num(latency.v2_ms),
+            num(latency.v1_ms),
+            num(latency.allowance_ms),
+            num(Some(latency.threshold_ms))
+        ),
+        Method::Sequential => {
+            // Records written before V1's slow share was judged have no source.
+            let source = latency
+                .threshold_source
+                .map_or("baseline or ceiling", ThresholdSource::as_str);
+            let warning = if latency.threshold_source == Some(ThresholdSource::Ceiling) {
+                " — CEILING ONLY: no V1 latency fixed T, only a V2 slower than it is caught"
+            } else {
+                ""
+            };
+            format!(
+                "latency    sequential: V2 {} of {}, V1 {} of {} slower than T {} ms (from {source}, V1 {} ms){warning}; ln e_rel {} and ln e_abs {} (both ≥ {} breaches)",
+                latency.v2_slow,
+                latency.v2_requests,
+                latency.v1_slow,
+                latency.v1_requests,
+                num(Some(latency.threshold_ms)),
+                num(latency.reference_ms),
+                num(latency.ln_e_relative),
+                num(latency.ln_e_absolute),
+                num(latency.ln_threshold)
+            )
+        }
     });
-    lines.extend(final_step(latency, " slow", "share"));
-    Some(lines)
+    lines.extend(
+        latency
+            .final_step
+            .as_ref()
+            .map(|f| final_step(f, " slow", "share")),
+    );
+    lines
 }
 
 /// JSON logs for the Lambda binaries, one line per event.
@@ -201,6 +190,7 @@ pub fn init_logging() {
 mod tests {
     use super::*;
     use contract::env;
+    use serde_json::Value;
 
     #[test]
     fn emf_line_names_namespace_metric_and_dimension() {

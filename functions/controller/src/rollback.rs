@@ -12,10 +12,11 @@ use crate::outcome::Outcome;
 use crate::state::Recorded;
 use crate::{events, fleet, listener, notify, report, schedule, state};
 use aws_lambda_events::cloudwatch_alarms::CloudWatchAlarmStateValue;
+use canary::history::{
+    Entry, ROLLBACK as FUNCTION, Record, RolledBack, SCHEDULE_AFTER_ROLLBACK, UnhealthyWhileIdle,
+};
 use contract::release::Fleet;
-use serde_json::{Value, json};
-
-const FUNCTION: &str = "rollback";
+use serde_json::Value;
 
 /// The alarm invocation, at the current time.
 pub async fn handle_alarm(
@@ -86,14 +87,14 @@ pub async fn handle_alarm_at(
         }
         Err(err) => return Err(err),
     };
-    let history = json!({
-        "function": FUNCTION,
-        "at": now,
-        "decision": {"decision": "roll_back", "reason": reason},
-        "alarm": change.alarm_name,
-        "weights_before": before,
-    });
-    after_write(clients, config, &reason, now, FUNCTION, &history).await
+    let rolled_back = RolledBack {
+        reason: reason.clone(),
+        alarm: Some(change.alarm_name),
+        weights_before: Some(before),
+        ..RolledBack::default()
+    };
+    let history = Record::new(FUNCTION, now, Entry::RolledBack(rolled_back));
+    after_write(clients, config, &reason, now, &history).await
 }
 
 /// An alarm with no canary in progress: no weight written, no rollback recorded, the schedule
@@ -107,23 +108,17 @@ async fn unhealthy_while_idle(
     current: Option<Recorded>,
 ) -> Result<Outcome, Error> {
     let status = current.as_ref().map_or(Status::Idle, |r| r.canary.status);
-    let history = json!({
-        "function": FUNCTION,
-        "at": now,
-        "decision": {"decision": "unhealthy_while_idle", "reason": reason},
-        "alarm": alarm,
-        "status": status,
-        "canary_version": current.as_ref().and_then(|r| r.release.canary_version.clone()),
-    });
-    report::decision(config, FUNCTION, now * 1000, &history, None);
-    state::append_history(
-        &clients.dynamodb,
-        config,
-        now * 1000,
-        "unhealthy_while_idle",
-        &history,
-    )
-    .await?;
+    let unhealthy = UnhealthyWhileIdle {
+        reason: reason.to_string(),
+        alarm: alarm.to_string(),
+        status,
+        canary_version: current
+            .as_ref()
+            .and_then(|r| r.release.canary_version.clone()),
+    };
+    let history = Record::new(FUNCTION, now, Entry::UnhealthyWhileIdle(unhealthy));
+    report::decision(config, now * 1000, &history, None);
+    state::append_history(&clients.dynamodb, config, now * 1000, &history).await?;
     notify::publish(
         &clients.sns,
         config,
@@ -157,10 +152,9 @@ pub async fn after_write(
     config: &Config,
     reason: &str,
     now: i64,
-    function: &str,
-    history: &Value,
+    history: &Record,
 ) -> Result<Outcome, Error> {
-    let recorded = record(clients, config, reason, now, function, history).await;
+    let recorded = record(clients, config, reason, now, history).await;
     confirm(clients, config).await?;
     recorded
 }
@@ -174,16 +168,9 @@ pub async fn record(
     config: &Config,
     reason: &str,
     now: i64,
-    function: &str,
-    history: &Value,
+    history: &Record,
 ) -> Result<Outcome, Error> {
-    report::decision(
-        config,
-        function,
-        now * 1000,
-        history,
-        Some(Weights::STABLE_ONLY),
-    );
+    report::decision(config, now * 1000, history, Some(Weights::STABLE_ONLY));
     let repeated = commit(clients, config, reason, now, history).await?;
     // Notified before the schedule stops: while it runs, a promotion run that finds the canary
     // rolled back finishes what a failed or dead run left ([`settle`]), so the notification is
@@ -211,21 +198,19 @@ async fn commit(
     config: &Config,
     reason: &str,
     now: i64,
-    history: &Value,
+    history: &Record,
 ) -> Result<bool, Error> {
     let before = state::read(&clients.dynamodb, config).await?;
     let repeated = before
         .as_ref()
         .is_some_and(|r| r.canary.status == Status::RolledBack);
     if repeated {
-        state::append_history(
-            &clients.dynamodb,
-            config,
-            now * 1000,
-            "roll_back_repeat",
-            history,
-        )
-        .await?;
+        let repeated = Record::new(
+            &history.function,
+            history.at,
+            Entry::Repeated(Box::new(history.entry.clone())),
+        );
+        state::append_history(&clients.dynamodb, config, now * 1000, &repeated).await?;
         return Ok(true);
     }
     let in_progress = before.as_ref().filter(|b| b.in_progress());
@@ -235,7 +220,7 @@ async fn commit(
         batch = batch.close(config, record, "rolled_back", reason, now)?;
     }
     batch
-        .history(config, now * 1000, "roll_back", history)?
+        .history(config, now * 1000, history)?
         .commit(&clients.dynamodb, config)
         .await?;
     if let Some(previous) = &back {
@@ -258,14 +243,14 @@ async fn pending(
     now: i64,
     listener_error: Error,
 ) -> Error {
-    let history = json!({
-        "function": FUNCTION,
-        "at": now,
-        "decision": {"decision": "roll_back", "reason": reason},
-        "alarm": alarm,
-        "listener_pending": listener_error.to_string(),
-    });
-    report::decision(config, FUNCTION, now * 1000, &history, None);
+    let pending = RolledBack {
+        reason: reason.to_string(),
+        alarm: Some(alarm.to_string()),
+        listener_pending: Some(listener_error.to_string()),
+        ..RolledBack::default()
+    };
+    let history = Record::new(FUNCTION, now, Entry::RolledBack(pending));
+    report::decision(config, now * 1000, &history, None);
     tracing::error!(function = FUNCTION, alarm = %alarm, error = %listener_error, "the listener could not be written: rollback recorded as pending, finished by the next run once ELBv2 answers");
     let recorded = async {
         if !commit(clients, config, reason, now, &history).await? {
@@ -318,27 +303,17 @@ pub async fn settle(
     if let Some(previous) = current.and_then(|r| r.release.stable_back) {
         move_stable_back(clients, config, &previous).await?;
     }
-    let history = json!({
-        "function": function,
-        "at": now,
-        "decision": {"decision": "roll_back_repeat",
-                     "reason": "the schedule still ran after the rollback: disabled now"},
-    });
-    report::decision(
-        config,
+    let repeated = RolledBack {
+        reason: SCHEDULE_AFTER_ROLLBACK.into(),
+        ..RolledBack::default()
+    };
+    let history = Record::new(
         function,
-        now * 1000,
-        &history,
-        Some(Weights::STABLE_ONLY),
+        now,
+        Entry::Repeated(Box::new(Entry::RolledBack(repeated))),
     );
-    state::append_history(
-        &clients.dynamodb,
-        config,
-        now * 1000,
-        "roll_back_repeat",
-        &history,
-    )
-    .await?;
+    report::decision(config, now * 1000, &history, Some(Weights::STABLE_ONLY));
+    state::append_history(&clients.dynamodb, config, now * 1000, &history).await?;
     notify::publish(
         &clients.sns,
         config,

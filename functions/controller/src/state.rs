@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 pub use crate::records::{ReleaseRecord, history, history_between, latest_history, releases};
+pub use canary::history::{Item as HistoryItem, Record};
 pub use canary::recorded::{Recorded, Release};
 
 pub(crate) type Item = HashMap<String, AttributeValue>;
@@ -275,13 +276,12 @@ impl Batch {
         mut self,
         config: &Config,
         now_ms: i64,
-        kind: &str,
-        record: &serde_json::Value,
+        record: &Record,
     ) -> Result<Batch, Error> {
         use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
         let put = Put::builder()
             .table_name(&config.table)
-            .set_item(Some(history_item(config, now_ms, kind, record)));
+            .set_item(Some(history_item(config, now_ms, record)));
         self.items.push(
             TransactWriteItem::builder()
                 .put(built("the history item", put.build())?)
@@ -352,26 +352,25 @@ pub async fn append_history(
     ddb: &Client,
     config: &Config,
     now_ms: i64,
-    kind: &str,
-    record: &serde_json::Value,
+    record: &Record,
 ) -> Result<(), Error> {
     ddb.put_item()
         .table_name(&config.table)
-        .set_item(Some(history_item(config, now_ms, kind, record)))
+        .set_item(Some(history_item(config, now_ms, record)))
         .send()
         .await
         .map_err(Error::aws)?;
     Ok(())
 }
 
-fn history_item(config: &Config, now_ms: i64, kind: &str, record: &serde_json::Value) -> Item {
+fn history_item(config: &Config, now_ms: i64, record: &Record) -> Item {
     let seq = SEQUENCE.fetch_add(1, Ordering::Relaxed);
     let nonce = std::process::id();
     let sort = format!("{}{now_ms:013}#{nonce}-{seq}", table::HISTORY_PREFIX);
     let mut item = key(config, &sort);
-    item.insert("decision".into(), s(kind));
+    item.insert("decision".into(), s(record.kind()));
     item.insert("at_ms".into(), n(now_ms));
-    item.insert("record".into(), s(record.to_string()));
+    item.insert("record".into(), s(record.to_json().to_string()));
     item.insert(
         table::TTL_ATTRIBUTE.into(),
         n(expires_at(config, now_ms.div_euclid(1000))),

@@ -3,6 +3,7 @@
 
 use alb_canary_tests::controller_env::{Canary, Env, fixture, test_plan};
 use controller::decision::{Decision, Status, Weights};
+use controller::history::{Entry, ROLLBACK, Record, RolledBack};
 use controller::promotion::{self, Decided, Prepared};
 use controller::{Error, Outcome, rollback};
 
@@ -54,7 +55,12 @@ async fn run(
     let mut r = 0;
     let mut decided = None;
     let reason = "alarm alb-canary-v2-5xx entered ALARM (interleaving test)";
-    let history = serde_json::json!({"decision": {"decision": "roll_back", "reason": reason}});
+    let rolled_back = RolledBack {
+        reason: reason.into(),
+        alarm: Some("alb-canary-v2-5xx".into()),
+        ..RolledBack::default()
+    };
+    let history = Record::new(ROLLBACK, now, Entry::RolledBack(rolled_back));
     for step in order {
         if *step == 'R' {
             match r {
@@ -62,7 +68,7 @@ async fn run(
                     rollback::write_stable(clients, config).await.unwrap();
                 }
                 1 => {
-                    rollback::record(clients, config, reason, now, "rollback", &history)
+                    rollback::record(clients, config, reason, now, &history)
                         .await
                         .unwrap();
                 }

@@ -131,7 +131,7 @@ pub enum Verdict {
 /// The 100 % step's test: V2 since the step began against `max(max_ratio × U1, floor)`, with
 /// `U1` an anytime-valid upper bound (level α/4) on V1's rate during the canary. For latency the
 /// "errors" are the requests slower than T and the floor is `max_slow_share`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FinalStepEvidence {
     pub v1_upper_rate: f64,
     pub bound_rate: f64,
@@ -142,7 +142,7 @@ pub struct FinalStepEvidence {
 }
 
 /// Errors (5XX + connection errors) since the canary started, and the tests' statistics.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ErrorEvidence {
     pub method: Method,
     pub v1_requests: u64,
@@ -171,7 +171,7 @@ pub struct ErrorEvidence {
 
 /// Latency: requests slower than T since the canary started, both versions, and the tests'
 /// statistics.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LatencyEvidence {
     pub method: Method,
     pub statistic: String,
@@ -217,11 +217,15 @@ pub struct LatencyEvidence {
     pub reject: bool,
 }
 
-/// Every statistic a decision used, with its threshold; `verdict` is what they mean.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// Every statistic a decision used, with its threshold ([`assess_with_verdict`] adds what they mean). Read back
+/// from the history too: records written before the period was a plan setting say
+/// `closed_minutes`, of 60 s.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Assessment {
     /// The plan's metrics period: one entry of the series.
+    #[serde(default = "sixty")]
     pub period_seconds: u64,
+    #[serde(alias = "closed_minutes")]
     pub closed_periods: usize,
     /// End of the last judged period (epoch seconds).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -230,8 +234,10 @@ pub struct Assessment {
     pub min_requests: u64,
     pub errors: ErrorEvidence,
     pub latency: LatencyEvidence,
-    #[serde(skip)]
-    pub verdict: Verdict,
+}
+
+fn sixty() -> u64 {
+    60
 }
 
 /// `T = min(max(ratio × base, base + margin), ceiling)`; the ceiling without a baseline.
@@ -244,8 +250,14 @@ pub fn latency_threshold_ms(rules: &LatencyRules, baseline_ms: Option<f64>) -> f
     }
 }
 
-/// The plan's rules on `window`. The plan is assumed valid (`Plan::validate`).
+/// The plan's rules on `window`: the statistics ([`assess_with_verdict`] without the verdict).
 pub fn assess(health: &HealthRules, window: &Window) -> Assessment {
+    assess_with_verdict(health, window).0
+}
+
+/// The plan's rules on `window`: the statistics and what they mean. The plan is assumed valid
+/// (`Plan::validate`).
+pub fn assess_with_verdict(health: &HealthRules, window: &Window) -> (Assessment, Verdict) {
     let period = period_of(health.period_seconds);
     let step_v2_requests = window.step_minutes(period).map(|m| m.v2.requests).sum();
     let (errors, error_reason) = match health.errors.method {
@@ -275,7 +287,7 @@ pub fn assess(health: &HealthRules, window: &Window) -> Assessment {
     } else {
         Verdict::Healthy
     };
-    Assessment {
+    let statistics = Assessment {
         period_seconds: health.period_seconds,
         closed_periods: window.minutes.len(),
         judged_until: window.minutes.iter().map(|m| m.t + period).max(),
@@ -283,8 +295,8 @@ pub fn assess(health: &HealthRules, window: &Window) -> Assessment {
         min_requests: health.min_requests,
         errors,
         latency,
-        verdict,
-    }
+    };
+    (statistics, verdict)
 }
 
 fn percent(part: u64, whole: u64) -> f64 {

@@ -51,6 +51,7 @@ pub mod special;
 
 pub use assess::{
     Assessment, Calibration, ErrorEvidence, FinalStepEvidence, LatencyEvidence, LatencyThreshold,
-    ThresholdSource, Verdict, Window, assess, latency_threshold, latency_threshold_ms,
+    ThresholdSource, Verdict, Window, assess, assess_with_verdict, latency_threshold,
+    latency_threshold_ms,
 };
 pub use series::{Counts, Minute, closed_periods, closed_until, period_of, period_start};

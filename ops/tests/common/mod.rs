@@ -3,7 +3,7 @@
 //! for the IAM proof, and publishing, releasing, scheduled runs and status.
 
 use alb_canary_tests::calls::{CallLog, Recorder};
-use alb_canary_tests::controller_env::Env;
+use alb_canary_tests::controller_env::{Env, fixture};
 use alb_canary_tests::stack_in_moto::{self, CANARY_FLEET, LoadBalancer, STABLE_FLEET};
 use alb_canary_tests::template::Deployment;
 pub use alb_canary_tests::template::STACK;
@@ -13,7 +13,7 @@ use contract::release::Fleet;
 use controller::decision::Weights;
 use controller::promotion::handle_promotion_at;
 use controller::{Clients, Config, Outcome};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// The principals whose calls the IAM proof evaluates: the functions' roles and the operators'
 /// managed policy, by logical ID.
@@ -344,4 +344,65 @@ pub async fn start_canary(env: &Env, deployed: &Deployed, version: &str, now: i6
             weights: Weights::for_percent(emulator_plan().steps[0])
         }
     );
+}
+
+/// An alarm event of one of the stack's rollback alarms, entering ALARM.
+pub fn alarm_event(deployed: &Deployed, logical_id: &str) -> Value {
+    let mut event = fixture("alarm-v2-5xx-alarm.json");
+    event["alarmData"]["alarmName"] = json!(deployed.deployment.lookup(logical_id));
+    event["alarmArn"] = json!(deployed.deployment.get_att(logical_id, "Arn"));
+    event
+}
+
+/// The stack deployed, idle on 1.0.0 released at `now`, and 1.1.0's canary at its first step.
+pub async fn canary_at_first_step(env: &Env, now: i64) -> Deployed {
+    let deployed = deploy(env).await;
+    first_release(env, &deployed, "1.0.0", now).await;
+    start_canary(env, &deployed, "1.1.0", now + 120).await;
+    deployed
+}
+
+/// Healthy minutes and scheduled runs from the canary's step `first` (the one before it baking
+/// since `now`) to its completion; returns the time of the completing run.
+pub async fn bake_steps_to_completion(
+    env: &Env,
+    deployed: &Deployed,
+    first: usize,
+    mut now: i64,
+) -> i64 {
+    let steps = emulator_plan().steps;
+    for (step, percent) in steps.iter().enumerate().skip(first) {
+        healthy_minute(env, deployed, now + 30).await;
+        now += step_length();
+        assert_eq!(
+            scheduled_run(deployed, now).await,
+            Outcome::Promoted {
+                step,
+                weights: Weights::for_percent(*percent)
+            }
+        );
+        assert_eq!(weights(deployed).await.v2_percent(), f64::from(*percent));
+    }
+    // At 100 % V1 serves nothing; V2's own numbers decide.
+    env.put_minute(
+        &deployed.target.config.canary_tg_arn,
+        now + 30,
+        1000.0,
+        1.0,
+        0.070,
+    )
+    .await;
+    now += step_length();
+    assert_eq!(scheduled_run(deployed, now).await, Outcome::Completed);
+    now
+}
+
+/// The decision kinds the status report lists, latest first.
+pub fn decisions(report: &str) -> Vec<&str> {
+    report
+        .lines()
+        .skip_while(|l| !l.starts_with("decisions"))
+        .skip(1)
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect()
 }

@@ -42,7 +42,7 @@ pub async fn snapshot(env: &Env, world: &World) -> Snapshot {
         .await
         .expect("history readable")
         .into_iter()
-        .map(|(kind, _)| kind)
+        .map(|item| item.kind)
         // A hold changes nothing: a run that failed before it recorded its hold lost nothing.
         // A repeated rollback, and an alarm retried after its rollback was complete (recorded as
         // the fleet unhealthy while idle, as any alarm after a rollback is), are retries' traces.

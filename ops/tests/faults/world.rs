@@ -6,7 +6,8 @@ use alb_canary_tests::faults::Faults;
 use canaryctl::control::{self, Action};
 use canaryctl::settings::Target as Operator;
 use contract::release::{Fleet, fleet_key};
-use controller::decision::Weights;
+use controller::decision::{Decision, Weights};
+use controller::history::{Entry, Inputs, Judgement, PROMOTION, Record};
 use controller::state::{self, Recorded};
 use controller::{Clients, listener, promotion, rollback, schedule};
 
@@ -227,18 +228,28 @@ async fn advance(clients: &Clients, canary: &Canary, step: usize, now: i64) {
     state::Batch::new()
         .replace(config, Some(&rec), &next, now)
         .and_then(|b| b.step(config, &record, step, percent, now))
-        .and_then(|b| {
-            b.history(
-                config,
-                now * 1000,
-                "promote",
-                &serde_json::json!({"set_up": step}),
-            )
-        })
+        .and_then(|b| b.history(config, now * 1000, &promoted(&config.plan, &rec, step, now)))
         .expect("batch")
         .commit(&clients.dynamodb, config)
         .await
         .expect("promoted");
+}
+
+/// The history record of set-up's promotion to `step`, as a promotion run writes it.
+fn promoted(plan: &contract::Plan, rec: &Recorded, step: usize, now: i64) -> Record {
+    let percent = |step: usize| plan.steps[step];
+    let judgement = Judgement {
+        release: rec.release.version.clone(),
+        decision: Decision::Promote {
+            step,
+            weights: Weights::for_percent(percent(step)),
+        },
+        state_before: Some(rec.canary.clone()),
+        weights_before: Weights::for_percent(percent(rec.canary.step)),
+        statistics: None,
+        inputs: Inputs::default(),
+    };
+    Record::new(PROMOTION, now, Entry::Judgement(Box::new(judgement)))
 }
 
 /// A fault-free promotion run during set-up, which must end as `expected` says.

@@ -1,5 +1,6 @@
 use super::*;
 use canary::decision::Counts;
+use canary::history::{Judgement, PROMOTION, ROLLBACK};
 use proptest::prelude::*;
 
 const ISSUE_EXAMPLE: &str = r#"{"plan": {}, "canary_started_at": 1700000000, "step": 0, "step_started_at": 1700000000,
@@ -59,6 +60,50 @@ fn the_issues_example_promotes_with_its_statistics() {
             .unwrap()
             .contains("insufficient data: 60 V2 requests"),
         "{out}"
+    );
+}
+
+#[test]
+fn a_decision_recorded_by_the_function_replays_from_its_record() {
+    let input = ReplayInput::from_json(
+        &ISSUE_EXAMPLE.replace(r#""weights""#, r#""baseline_ms": 60.0, "weights""#),
+    )
+    .unwrap();
+    let judged = input.decide();
+    let state = CanaryState {
+        status: Status::Running,
+        step: 0,
+        step_started_at: input.step_started_at,
+        bake_started_at: input.step_started_at,
+        bake_skipped: false,
+        canary_started_at: input.canary_started_at,
+        version: 4,
+        reason: None,
+    };
+    let observed = Observation {
+        minutes: input.minutes.clone(),
+        baseline_ms: input.baseline_ms,
+        calibration: None,
+        v2_healthy_targets: 2,
+    };
+    let judgement = Judgement::new(None, &state, input.weights, &observed, judged.clone());
+    let record = Record::new(PROMOTION, input.now, Entry::Judgement(Box::new(judgement)));
+    let file = json!({"plan": {}, "record": record.to_json(), "minutes": input.minutes});
+    let out = replay(&file.to_string()).unwrap();
+    assert_eq!(out, render(&judged));
+    assert_eq!(out["decision"], "promote", "{out}");
+    // The series is not in the record: without it, the same record holds for too little data.
+    let bare = json!({"plan": {}, "record": record.to_json()});
+    assert_eq!(replay(&bare.to_string()).unwrap()["decision"], "hold");
+    let hold = Record::new(
+        ROLLBACK,
+        1,
+        Entry::RolledBack(canary::history::RolledBack::default()),
+    );
+    let err = replay(&json!({"record": hold.to_json()}).to_string()).unwrap_err();
+    assert_eq!(
+        err,
+        "a `roll_back` record is not a judgement: nothing to replay"
     );
 }
 
@@ -224,5 +269,34 @@ proptest! {
         let parsed = ReplayInput::from_json(&file).unwrap();
         prop_assert_eq!(&parsed, &input);
         prop_assert_eq!(render(&parsed.decide()), render(&live));
+    }
+
+    #[test]
+    fn a_recorded_judgement_replays_to_the_same_decision(input in arb_input()) {
+        let state = CanaryState {
+            status: input.status,
+            step: input.step,
+            step_started_at: input.step_started_at,
+            bake_started_at: input.step_started_at,
+            bake_skipped: false,
+            canary_started_at: input.canary_started_at,
+            version: 3,
+            reason: None,
+        };
+        let observed = Observation {
+            minutes: input.minutes.clone(),
+            baseline_ms: input.baseline_ms,
+            calibration: input.calibration,
+            v2_healthy_targets: 2,
+        };
+        let live = decide_with_statistics(&input.plan, Some(&state), input.weights, &observed, input.now);
+        let judgement = Judgement::new(Some("1.2.0".into()), &state, input.weights, &observed, live.clone());
+        let written = Record::new(PROMOTION, input.now, Entry::Judgement(Box::new(judgement)));
+        // As the table holds it, and as the history reads it back.
+        let read = Record::from_json(written.kind(), &written.to_json().to_string()).unwrap();
+        prop_assert_eq!(&read, &written);
+        prop_assert_eq!(read.statistics(), live.statistics.as_ref());
+        let replayed = ReplayInput::from_record(&input.plan, &read, input.minutes.clone()).unwrap();
+        prop_assert_eq!(replayed.decide(), live);
     }
 }
