@@ -126,7 +126,7 @@ pub fn bench(args: &BenchArgs) -> crate::Result {
         return Ok(());
     }
     println!(
-        "{} canaries per cell, seed {}, {} s periods, {elapsed:.1} s on {threads} thread(s). Per method: rolled back / reached 100 % / median closed minutes to rollback / mean V2 errors served",
+        "{} canaries per cell, seed {}, {} s periods, {elapsed:.1} s on {threads} thread(s). Per method: rolled back / reached 100 % / median closed periods to rollback / mean V2 errors served",
         canaries, options.seed, options.period
     );
     println!();
@@ -190,13 +190,13 @@ fn scenario_rps(s: &Scenario) -> String {
 }
 
 fn row(s: &CellSummary) -> String {
-    let minutes = s
+    let periods = s
         .median_closed_minutes_to_rollback
         .map_or("–".to_string(), |m| {
             format!("{}", (m * 100.0).round() / 100.0)
         });
     format!(
-        "{:.1} % / {:.1} % / {minutes} / {:.1}",
+        "{:.1} % / {:.1} % / {periods} / {:.1}",
         100.0 * s.rolled_back,
         100.0 * s.reached_final_step,
         s.mean_v2_errors_served

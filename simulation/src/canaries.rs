@@ -6,7 +6,7 @@
 
 use crate::sample::{LatencyModel, Sampler};
 use canary::decision::{
-    Calibration, CanaryState, Counts, Decision, Minute, Observation, Status, Weights,
+    Calibration, CanaryState, Counts, Decision, Observation, Period, Status, Weights,
     decide_with_statistics,
 };
 use contract::{Method, Plan};
@@ -89,7 +89,7 @@ pub fn run_canary(plan: &Plan, scenario: &Scenario, seed: u64) -> CanaryRun {
     let mut calibration_v1_requests = 0;
 
     let mut observed = Observation {
-        minutes: Vec::new(),
+        periods: Vec::new(),
         baseline_ms,
         calibration: None,
         v2_healthy_targets: 1,
@@ -176,7 +176,7 @@ pub fn run_canary(plan: &Plan, scenario: &Scenario, seed: u64) -> CanaryRun {
             candidate = candidate.saturating_mul(2);
         }
         run.v2_errors_served += v2.errors;
-        observed.minutes.push(Minute { t: now, v1, v2 });
+        observed.periods.push(Period { t: now, v1, v2 });
     }
     run.paused = true;
     run

@@ -1,13 +1,14 @@
 //! `cargo xtask judge --replay FILE`: one decision replayed from its inputs. The decision is a
 //! pure function of (plan, state, weights, the per-period series, now), so the same input gives
-//! the same decision and statistics as the promotion function computed. `minutes` holds one entry
+//! the same decision and statistics as the promotion function computed. `periods` holds one entry
 //! per period of the plan's `health.period_seconds` (60 unless the plan says otherwise); each `t`
-//! starts a period.
+//! starts a period (files written before the period was a plan setting say `minutes`; they
+//! still read).
 //!
 //! ```json
 //! {"plan": {}, "canary_started_at": 1700000000, "step": 0, "step_started_at": 1700000000,
 //!  "now": 1700000900, "weights": {"v1": 90, "v2": 10}, "baseline_ms": 60.0,
-//!  "minutes": [{"t": 1700000000, "v1": {"requests": 540, "errors": 1},
+//!  "periods": [{"t": 1700000000, "v1": {"requests": 540, "errors": 1},
 //!               "v2": {"requests": 60, "errors": 0, "connection_errors": 0, "slow": 0}}]}
 //! ```
 //! Plan fields left out take the defaults; `status` (`running` or `paused`), `baseline_ms`,
@@ -15,7 +16,7 @@
 //! per version, `connection_errors`, `slow` and `latency_ms` are optional.
 
 use canary::decision::{
-    Calibration, CanaryState, Judged, Minute, Observation, Status, Weights, decide_with_statistics,
+    Calibration, CanaryState, Judged, Observation, Period, Status, Weights, decide_with_statistics,
 };
 use canary::history::{Entry, Record, describe};
 use contract::Plan;
@@ -47,8 +48,10 @@ pub struct ReplayInput {
     /// Without a baseline: V1's statistic over the canary's first calibration span, and its end.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calibration: Option<Calibration>,
-    #[serde(default)]
-    pub minutes: Vec<Minute>,
+    /// The series, one entry per period (`minutes` in files written before periods were a plan
+    /// setting).
+    #[serde(default, alias = "minutes")]
+    pub periods: Vec<Period>,
 }
 
 fn running() -> Status {
@@ -76,7 +79,7 @@ impl ReplayInput {
             weights,
             baseline_ms: observed.baseline_ms,
             calibration: observed.calibration,
-            minutes: observed.minutes.clone(),
+            periods: observed.periods.clone(),
         }
     }
 
@@ -138,18 +141,18 @@ impl ReplayInput {
         }
         let period = self.plan.health.period_seconds;
         let mut seen = HashMap::new();
-        for (i, m) in self.minutes.iter().enumerate() {
+        for (i, m) in self.periods.iter().enumerate() {
             if let Some(first) = seen.insert(m.t, i) {
-                return Err(format!("minutes[{i}].t duplicates minutes[{first}].t"));
+                return Err(format!("periods[{i}].t duplicates periods[{first}].t"));
             }
             // Each entry covers [t, t + period): two closer than a period would overlap.
             let near = self
-                .minutes
+                .periods
                 .iter()
                 .position(|o| o.t != m.t && (o.t - m.t).unsigned_abs() < period);
             if let Some(j) = near {
                 return Err(format!(
-                    "minutes[{i}].t and minutes[{j}].t are less than plan.health.period_seconds \
+                    "periods[{i}].t and periods[{j}].t are less than plan.health.period_seconds \
                      {period} apart: each entry is one period"
                 ));
             }
@@ -158,7 +161,7 @@ impl ReplayInput {
                     && slow > c.requests
                 {
                     return Err(format!(
-                        "minutes[{i}].{name}.slow {slow} exceeds requests {}",
+                        "periods[{i}].{name}.slow {slow} exceeds requests {}",
                         c.requests
                     ));
                 }
@@ -166,7 +169,7 @@ impl ReplayInput {
                     && !(l.is_finite() && l >= 0.0)
                 {
                     return Err(format!(
-                        "minutes[{i}].{name}.latency_ms {l} is not a non-negative number"
+                        "periods[{i}].{name}.latency_ms {l} is not a non-negative number"
                     ));
                 }
             }
@@ -180,7 +183,7 @@ impl ReplayInput {
     pub fn from_record(
         plan: &Plan,
         record: &Record,
-        minutes: Vec<Minute>,
+        periods: Vec<Period>,
     ) -> Result<ReplayInput, String> {
         let Entry::Judgement(judgement) = &record.entry else {
             return Err(format!(
@@ -193,7 +196,7 @@ impl ReplayInput {
             .as_ref()
             .ok_or("the judgement was taken before any release: no canary to replay")?;
         let observed = Observation {
-            minutes,
+            periods,
             baseline_ms: judgement.inputs.baseline_ms,
             calibration: judgement.inputs.calibration,
             v2_healthy_targets: judgement.inputs.v2_healthy_targets,
@@ -216,7 +219,7 @@ impl ReplayInput {
             reason: None,
         };
         let observed = Observation {
-            minutes: self.minutes.clone(),
+            periods: self.periods.clone(),
             baseline_ms: self.baseline_ms,
             calibration: self.calibration,
             v2_healthy_targets: 0,
@@ -245,8 +248,8 @@ struct RecordedDecision {
     #[serde(default)]
     plan: Plan,
     record: Value,
-    #[serde(default)]
-    minutes: Vec<Minute>,
+    #[serde(default, alias = "minutes")]
+    periods: Vec<Period>,
 }
 
 /// Reads, decides, renders: the whole `--replay` command on a file's text, which is a replay
@@ -265,7 +268,7 @@ pub fn replay(text: &str) -> Result<Value, String> {
                 .ok_or("record.decision.decision: the record names no decision")?;
             let record = Record::from_json(kind, &r.record.to_string())
                 .map_err(|e| format!("record: {e}"))?;
-            ReplayInput::from_record(&r.plan, &record, r.minutes)?
+            ReplayInput::from_record(&r.plan, &record, r.periods)?
         }
     };
     Ok(render(&input.decide()))

@@ -5,7 +5,7 @@
 
 use contract::Plan;
 use judge::{Assessment, Verdict, Window, assess_with_verdict, closed_periods, period_of};
-pub use judge::{Calibration, Counts, Minute};
+pub use judge::{Calibration, Counts, Period};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -131,7 +131,7 @@ pub struct CanaryState {
 pub struct Observation {
     /// Per-period counts of both target groups since the canary started (the decision keeps
     /// only the closed ones: ended at least `settle_seconds` ago).
-    pub minutes: Vec<Minute>,
+    pub periods: Vec<Period>,
     /// V1's latency statistic over the baseline before the canary, in milliseconds.
     pub baseline_ms: Option<f64>,
     /// Without a baseline: V1's latency statistic over the canary's first calibration span.
@@ -271,8 +271,8 @@ pub fn decide_with_statistics(
         });
     };
     let health = &plan.health;
-    let minutes = closed_periods(
-        &observed.minutes,
+    let periods = closed_periods(
+        &observed.periods,
         state.canary_started_at,
         now,
         health.settle_seconds,
@@ -281,7 +281,7 @@ pub fn decide_with_statistics(
     let (statistics, verdict) = assess_with_verdict(
         health,
         &Window {
-            minutes: &minutes,
+            periods: &periods,
             step_started_at: state.step_started_at,
             final_step: percent == 100,
             baseline_ms: observed.baseline_ms,

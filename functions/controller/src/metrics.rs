@@ -14,7 +14,7 @@
 //! when its Average exceeds T.
 
 use crate::config::Config;
-use crate::decision::{Counts, Minute};
+use crate::decision::{Counts, Period};
 use crate::error::Error;
 use crate::listener::target_group_dimension;
 use aws_sdk_cloudwatch::Client;
@@ -90,8 +90,8 @@ pub fn series_queries(
 /// requests (ALB publishes no zero counts); latency arrives in seconds and leaves in
 /// milliseconds. Slow counts come from the rank at the period's threshold: at the ceiling before
 /// `ceiling_until`, at T from it on.
-pub fn assemble(series: &Series, ceiling_until: Option<i64>) -> Vec<Minute> {
-    let mut minutes: BTreeMap<i64, Minute> = BTreeMap::new();
+pub fn assemble(series: &Series, ceiling_until: Option<i64>) -> Vec<Period> {
+    let mut periods: BTreeMap<i64, Period> = BTreeMap::new();
     let mut ranks = Vec::new();
     for (id, points) in series {
         let (group, field) = id.split_at(id.len().min(2));
@@ -102,9 +102,9 @@ pub fn assemble(series: &Series, ceiling_until: Option<i64>) -> Vec<Minute> {
                 "rankc" if at_ceiling => ranks.push((group.to_string(), t, value)),
                 "rank" | "rankc" => {}
                 _ => {
-                    let minute = minutes.entry(t).or_insert_with(|| Minute {
+                    let minute = periods.entry(t).or_insert_with(|| Period {
                         t,
-                        ..Minute::default()
+                        ..Period::default()
                     });
                     let counts: &mut Counts = match group {
                         "v1" => &mut minute.v1,
@@ -125,7 +125,7 @@ pub fn assemble(series: &Series, ceiling_until: Option<i64>) -> Vec<Minute> {
     }
     // A rank needs the period's requests: resolved once every series is in.
     for (group, t, rank) in ranks {
-        if let Some(minute) = minutes.get_mut(&t) {
+        if let Some(minute) = periods.get_mut(&t) {
             let counts = if group == "v1" {
                 &mut minute.v1
             } else {
@@ -134,7 +134,7 @@ pub fn assemble(series: &Series, ceiling_until: Option<i64>) -> Vec<Minute> {
             counts.slow = Some(slow_from_rank(counts.requests, rank));
         }
     }
-    minutes.into_values().collect()
+    periods.into_values().collect()
 }
 
 /// Both groups' periods in `[start, end)`, both rounded down to whole periods (so the buckets,
@@ -145,7 +145,7 @@ pub async fn read_series(
     start: i64,
     end: i64,
     threshold: &LatencyThreshold,
-) -> Result<Vec<Minute>, Error> {
+) -> Result<Vec<Period>, Error> {
     let period = period_of(config.plan.health.period_seconds);
     let (start, end) = (period_start(start, period), period_start(end, period));
     if end <= start {

@@ -190,7 +190,7 @@ async fn observe(
     };
     let threshold = judge::latency_threshold(&health.latency, baseline_ms, calibration);
     let settle = i64::try_from(health.settle_seconds).unwrap_or(i64::MAX);
-    let minutes = metrics::read_series(
+    let periods = metrics::read_series(
         &clients.cloudwatch,
         config,
         state.canary_started_at,
@@ -199,7 +199,7 @@ async fn observe(
     )
     .await?;
     Ok(Observation {
-        minutes,
+        periods,
         baseline_ms,
         calibration,
         v2_healthy_targets: 0,

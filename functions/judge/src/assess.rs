@@ -2,7 +2,7 @@
 //! statistic with its threshold ([`Assessment`]) and what it means for the canary ([`Verdict`]).
 
 use crate::evidence::{self, Paired};
-use crate::series::{Counts, Minute, period_of};
+use crate::series::{Counts, Period, period_of};
 use contract::{ErrorRules, HealthRules, LatencyBreach, LatencyRules, Method};
 use serde::{Deserialize, Serialize};
 
@@ -13,7 +13,7 @@ use latency::{sequential_latency, threshold_latency};
 #[derive(Debug, Clone, Copy)]
 pub struct Window<'a> {
     /// Closed periods since the canary started ([`crate::closed_periods`]).
-    pub minutes: &'a [Minute],
+    pub periods: &'a [Period],
     /// When the step in force began (epoch seconds): the window of `min_requests`, of the 100 %
     /// test and of the threshold methods.
     pub step_started_at: i64,
@@ -110,8 +110,8 @@ pub fn latency_threshold(
 
 impl Window<'_> {
     /// The periods overlapping the step in force.
-    fn step_minutes(&self, period: i64) -> impl Iterator<Item = &Minute> {
-        self.minutes
+    fn step_periods(&self, period: i64) -> impl Iterator<Item = &Period> {
+        self.periods
             .iter()
             .filter(move |m| m.t + period > self.step_started_at)
     }
@@ -259,7 +259,7 @@ pub fn assess(health: &HealthRules, window: &Window) -> Assessment {
 /// (`Plan::validate`).
 pub fn assess_with_verdict(health: &HealthRules, window: &Window) -> (Assessment, Verdict) {
     let period = period_of(health.period_seconds);
-    let step_v2_requests = window.step_minutes(period).map(|m| m.v2.requests).sum();
+    let step_v2_requests = window.step_periods(period).map(|m| m.v2.requests).sum();
     let (errors, error_reason) = match health.errors.method {
         Method::Sequential => sequential_errors(&health.errors, window, period),
         Method::Threshold => threshold_errors(&health.errors, health.min_requests, window, period),
@@ -289,8 +289,8 @@ pub fn assess_with_verdict(health: &HealthRules, window: &Window) -> (Assessment
     };
     let statistics = Assessment {
         period_seconds: health.period_seconds,
-        closed_periods: window.minutes.len(),
-        judged_until: window.minutes.iter().map(|m| m.t + period).max(),
+        closed_periods: window.periods.len(),
+        judged_until: window.periods.iter().map(|m| m.t + period).max(),
         step_v2_requests,
         min_requests: health.min_requests,
         errors,
@@ -313,7 +313,7 @@ fn sequential_errors(
     period: i64,
 ) -> (ErrorEvidence, Option<String>) {
     let paired: Vec<Paired> = window
-        .minutes
+        .periods
         .iter()
         .map(|m| Paired {
             n1: m.v1.trials() as f64,
@@ -322,7 +322,7 @@ fn sequential_errors(
             e2: m.v2.failures() as f64,
         })
         .collect();
-    let total = |f: fn(&Minute) -> u64| window.minutes.iter().map(f).sum::<u64>();
+    let total = |f: fn(&Period) -> u64| window.periods.iter().map(f).sum::<u64>();
     let (n1, e1) = (total(|m| m.v1.trials()), total(|m| m.v1.failures()));
     let (n2, e2) = (total(|m| m.v2.trials()), total(|m| m.v2.failures()));
     let relative = evidence::relative(&paired, rules.max_ratio);
@@ -341,7 +341,7 @@ fn sequential_errors(
     });
     let final_step = window.final_step.then(|| {
         let (sn, se) = window
-            .step_minutes(period)
+            .step_periods(period)
             .fold((0, 0), |(n, e), m| (n + m.v2.trials(), e + m.v2.failures()));
         final_step_test(
             e1,
@@ -396,9 +396,9 @@ fn threshold_errors(
     window: &Window,
     period: i64,
 ) -> (ErrorEvidence, Option<String>) {
-    let total = |f: fn(&Minute) -> u64| window.minutes.iter().map(f).sum::<u64>();
+    let total = |f: fn(&Period) -> u64| window.periods.iter().map(f).sum::<u64>();
     let (n, e) = window
-        .step_minutes(period)
+        .step_periods(period)
         .fold((0, 0), |(n, e), m| (n + m.v2.trials(), e + m.v2.failures()));
     let rate = if n == 0 { 0.0 } else { e as f64 / n as f64 };
     let reason = (n >= min_requests && rate > rules.max_rate).then(|| {

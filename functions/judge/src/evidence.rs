@@ -58,16 +58,16 @@ impl Paired {
 
 /// The relative test's log-likelihood `ℓ(r)`: given a minute's errors, V2's share of them is
 /// Binomial with `θ(r) = n2·r / (n1 + n2·r)`, where `r = p2 / p1` (V1's rate cancels).
-pub fn relative_log_likelihood(minutes: &[Paired], r: f64) -> f64 {
+pub fn relative_log_likelihood(periods: &[Paired], r: f64) -> f64 {
     if r == 0.0 {
         // θ = 0: certain when V2 had no errors, impossible otherwise.
-        return if minutes.iter().all(|m| m.e2 == 0.0) {
+        return if periods.iter().all(|m| m.e2 == 0.0) {
             0.0
         } else {
             f64::NEG_INFINITY
         };
     }
-    minutes
+    periods
         .iter()
         .filter(|m| m.informative())
         .map(|m| {
@@ -78,10 +78,10 @@ pub fn relative_log_likelihood(minutes: &[Paired], r: f64) -> f64 {
 }
 
 /// Score (derivative of `ℓ` in `s = ln r`) and its derivative; `ℓ` is concave in `s`.
-fn score(minutes: &[Paired], s: f64) -> (f64, f64) {
+fn score(periods: &[Paired], s: f64) -> (f64, f64) {
     let r = s.exp();
     let (mut g, mut dg) = (0.0, 0.0);
-    for m in minutes {
+    for m in periods {
         let theta = m.n2 * r / (m.n1 + m.n2 * r);
         let k = m.e1 + m.e2;
         g += m.e2 - k * theta;
@@ -91,8 +91,8 @@ fn score(minutes: &[Paired], s: f64) -> (f64, f64) {
 }
 
 /// The maximiser `r̂` of `ℓ`: 0 when V2 had no errors, `∞` when V1 had none.
-pub fn ratio_estimate(minutes: &[Paired]) -> f64 {
-    let used: Vec<Paired> = minutes
+pub fn ratio_estimate(periods: &[Paired]) -> f64 {
+    let used: Vec<Paired> = periods
         .iter()
         .copied()
         .filter(Paired::informative)
@@ -150,8 +150,8 @@ pub struct Relative {
 }
 
 /// `ln e_rel = ln mean_k exp(ℓ(r_k) − ℓ(min(r̂, r0)))`, `r_k` log-spaced in `[1.1·r0, 200]`.
-pub fn relative(minutes: &[Paired], max_ratio: f64) -> Relative {
-    let used: Vec<Paired> = minutes
+pub fn relative(periods: &[Paired], max_ratio: f64) -> Relative {
+    let used: Vec<Paired> = periods
         .iter()
         .copied()
         .filter(Paired::informative)

@@ -54,4 +54,4 @@ pub use assess::{
     ThresholdSource, Verdict, Window, assess, assess_with_verdict, latency_threshold,
     latency_threshold_ms,
 };
-pub use series::{Counts, Minute, closed_periods, closed_until, period_of, period_start};
+pub use series::{Counts, Period, closed_periods, closed_until, period_of, period_start};

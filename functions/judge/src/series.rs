@@ -1,7 +1,7 @@
 //! The series the judge reads: one closed CloudWatch period of both target groups per entry.
 //! The period is the plan's `health.period_seconds` (ALB publishes per minute: 60 in
-//! production); an entry starting at `t` covers `[t, t + period)`. The entries keep the name
-//! [`Minute`] (and the replay file its `minutes` key) from the default period.
+//! production, 10 s for the targets' signal, up to a day); an entry starting at `t` covers
+//! `[t, t + period)`.
 
 use serde::{Deserialize, Serialize};
 
@@ -42,7 +42,7 @@ impl Counts {
 /// One period of both versions, starting at `t` (epoch seconds, a multiple of the period).
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Minute {
+pub struct Period {
     pub t: i64,
     #[serde(default)]
     pub v1: Counts,
@@ -70,14 +70,14 @@ pub fn closed_until(now: i64, settle_seconds: u64, period: i64) -> i64 {
 /// The periods a decision at `now` may judge: those overlapping the canary (ending after
 /// `canary_started_at`) that ended at least `settle_seconds` before `now`. Sorted by time.
 pub fn closed_periods(
-    minutes: &[Minute],
+    periods: &[Period],
     canary_started_at: i64,
     now: i64,
     settle_seconds: u64,
     period: i64,
-) -> Vec<Minute> {
+) -> Vec<Period> {
     let until = closed_until(now, settle_seconds, period);
-    let mut out: Vec<Minute> = minutes
+    let mut out: Vec<Period> = periods
         .iter()
         .filter(|m| m.t + period > canary_started_at && m.t + period <= until)
         .copied()
@@ -90,16 +90,16 @@ pub fn closed_periods(
 mod tests {
     use super::*;
 
-    fn at(t: i64) -> Minute {
-        Minute {
+    fn at(t: i64) -> Period {
+        Period {
             t,
-            ..Minute::default()
+            ..Period::default()
         }
     }
 
     #[test]
     fn closed_periods_follow_the_period() {
-        let series: Vec<Minute> = (0..12).map(|k| at(1_000_020 + 10 * k)).collect();
+        let series: Vec<Period> = (0..12).map(|k| at(1_000_020 + 10 * k)).collect();
         // At 10 s: canary from 1_000_025, now 1_000_081, settle 0 → [1_000_020, 1_000_080).
         let got = closed_periods(&series, 1_000_025, 1_000_081, 0, 10);
         let ts: Vec<i64> = got.iter().map(|m| m.t).collect();

@@ -6,7 +6,7 @@
 
 use contract::HealthRules;
 use judge::evidence::{Paired, one_sample, relative};
-use judge::{Counts, Minute, Window, assess};
+use judge::{Counts, Period, Window, assess};
 use proptest::prelude::*;
 
 const R0: f64 = 1.5;
@@ -25,8 +25,8 @@ fn arb_minutes() -> impl Strategy<Value = Vec<Paired>> {
     proptest::collection::vec(arb_minute(), 0..30)
 }
 
-fn ln_abs(minutes: &[Paired]) -> f64 {
-    let (e, n) = minutes
+fn ln_abs(periods: &[Paired]) -> f64 {
+    let (e, n) = periods
         .iter()
         .fold((0.0, 0.0), |(e, n), m| (e + m.e2, n + m.n2));
     one_sample(e, n, FLOOR).unwrap()
@@ -37,11 +37,11 @@ fn same(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-9 * a.abs().max(1.0)
 }
 
-fn window_minutes(paired: &[Paired]) -> Vec<Minute> {
+fn window_minutes(paired: &[Paired]) -> Vec<Period> {
     paired
         .iter()
         .enumerate()
-        .map(|(i, p)| Minute {
+        .map(|(i, p)| Period {
             t: 60 * i as i64,
             v1: Counts {
                 requests: p.n1 as u64,
@@ -66,7 +66,7 @@ fn no_data_is_no_evidence() {
     let a = assess(
         &health,
         &Window {
-            minutes: &[],
+            periods: &[],
             step_started_at: 0,
             final_step: true,
             baseline_ms: None,
@@ -78,10 +78,10 @@ fn no_data_is_no_evidence() {
 
 proptest! {
     #[test]
-    fn no_v2_errors_is_no_evidence(minutes in arb_minutes(), v1_errors in 1u32..40) {
+    fn no_v2_errors_is_no_evidence(periods in arb_minutes(), v1_errors in 1u32..40) {
         // V2 without an error beside V1 with some: the relative test runs (its minutes are
         // informative) and must find nothing against V2.
-        let mut quiet: Vec<Paired> = minutes.iter().map(|m| Paired { e2: 0.0, ..*m }).collect();
+        let mut quiet: Vec<Paired> = periods.iter().map(|m| Paired { e2: 0.0, ..*m }).collect();
         quiet.push(Paired { n1: 1000.0, e1: v1_errors.into(), n2: 1000.0, e2: 0.0 });
         let rel = relative(&quiet, R0);
         prop_assert_eq!(rel.ratio_estimate, Some(0.0), "{:?}", rel);
@@ -89,50 +89,50 @@ proptest! {
         prop_assert!(ln_abs(&quiet) <= 0.0);
         let health = HealthRules::default();
         let series = window_minutes(&quiet);
-        let a = assess(&health, &Window { minutes: &series, step_started_at: 0, final_step: true, baseline_ms: None, calibration: None });
+        let a = assess(&health, &Window { periods: &series, step_started_at: 0, final_step: true, baseline_ms: None, calibration: None });
         prop_assert!(!a.errors.reject && !a.latency.reject, "{:?}", a);
     }
 
     #[test]
-    fn the_order_of_the_minutes_changes_nothing(minutes in arb_minutes(), rotate in 0usize..30) {
-        let mut other = minutes.clone();
+    fn the_order_of_the_minutes_changes_nothing(periods in arb_minutes(), rotate in 0usize..30) {
+        let mut other = periods.clone();
         if !other.is_empty() {
             let n = other.len();
             other.rotate_left(rotate % n);
         }
         other.reverse();
-        prop_assert!(same(relative(&minutes, R0).ln_e, relative(&other, R0).ln_e));
-        prop_assert!(same(ln_abs(&minutes), ln_abs(&other)));
+        prop_assert!(same(relative(&periods, R0).ln_e, relative(&other, R0).ln_e));
+        prop_assert!(same(ln_abs(&periods), ln_abs(&other)));
     }
 
     #[test]
-    fn one_more_v2_error_never_lowers_the_evidence(minutes in arb_minutes(), pick in 0usize..30) {
-        prop_assume!(!minutes.is_empty());
-        let i = pick % minutes.len();
-        prop_assume!(minutes[i].e2 < minutes[i].n2);
-        let mut worse = minutes.clone();
+    fn one_more_v2_error_never_lowers_the_evidence(periods in arb_minutes(), pick in 0usize..30) {
+        prop_assume!(!periods.is_empty());
+        let i = pick % periods.len();
+        prop_assume!(periods[i].e2 < periods[i].n2);
+        let mut worse = periods.clone();
         worse[i].e2 += 1.0;
-        let (before, after) = (relative(&minutes, R0).ln_e, relative(&worse, R0).ln_e);
+        let (before, after) = (relative(&periods, R0).ln_e, relative(&worse, R0).ln_e);
         prop_assert!(after >= before - 1e-9 * before.abs().max(1.0), "{} -> {}", before, after);
-        prop_assert!(ln_abs(&worse) >= ln_abs(&minutes) - 1e-9);
+        prop_assert!(ln_abs(&worse) >= ln_abs(&periods) - 1e-9);
     }
 
     #[test]
-    fn one_more_v1_error_never_raises_it(minutes in arb_minutes(), pick in 0usize..30) {
-        prop_assume!(!minutes.is_empty());
-        let i = pick % minutes.len();
-        prop_assume!(minutes[i].e1 < minutes[i].n1);
-        let mut v1_worse = minutes.clone();
+    fn one_more_v1_error_never_raises_it(periods in arb_minutes(), pick in 0usize..30) {
+        prop_assume!(!periods.is_empty());
+        let i = pick % periods.len();
+        prop_assume!(periods[i].e1 < periods[i].n1);
+        let mut v1_worse = periods.clone();
         v1_worse[i].e1 += 1.0;
-        let (before, after) = (relative(&minutes, R0).ln_e, relative(&v1_worse, R0).ln_e);
+        let (before, after) = (relative(&periods, R0).ln_e, relative(&v1_worse, R0).ln_e);
         prop_assert!(after <= before + 1e-9 * before.abs().max(1.0), "{} -> {}", before, after);
-        prop_assert!(same(ln_abs(&v1_worse), ln_abs(&minutes)));
+        prop_assert!(same(ln_abs(&v1_worse), ln_abs(&periods)));
     }
 
     #[test]
-    fn v2_within_the_ratio_of_v1_never_rejects(minutes in arb_minutes()) {
+    fn v2_within_the_ratio_of_v1_never_rejects(periods in arb_minutes()) {
         // Keep V2's errors within max_ratio × V1's rate in every minute: e2·n1 ≤ r0·e1·n2.
-        let within: Vec<Paired> = minutes
+        let within: Vec<Paired> = periods
             .iter()
             .map(|m| Paired { e2: m.e2.min((R0 * m.e1 * m.n2 / m.n1).floor()), ..*m })
             .collect();
@@ -140,17 +140,17 @@ proptest! {
         prop_assert!(rel.ln_e <= 1e-9, "{:?}", rel);
         let health = HealthRules::default();
         let series = window_minutes(&within);
-        let a = assess(&health, &Window { minutes: &series, step_started_at: 0, final_step: false, baseline_ms: None, calibration: None });
+        let a = assess(&health, &Window { periods: &series, step_started_at: 0, final_step: false, baseline_ms: None, calibration: None });
         prop_assert!(!a.errors.reject, "{:?}", a.errors);
     }
 
     #[test]
     fn proportional_counts_give_a_ratio_estimate_at_the_proportion(
-        minutes in proptest::collection::vec((1u32..50, 1u32..20, 1u32..4), 1..10),
+        periods in proptest::collection::vec((1u32..50, 1u32..20, 1u32..4), 1..10),
         ratio in 1u32..3,
     ) {
         // V2 with `ratio` times V1's rate in every minute (n2 = k·n1, e2 = ratio·k·e1).
-        let paired: Vec<Paired> = minutes
+        let paired: Vec<Paired> = periods
             .iter()
             .map(|&(n, e, k)| Paired {
                 n1: f64::from(100 * n),
@@ -172,25 +172,25 @@ proptest! {
         errors in proptest::collection::vec((0u64..6, 0u64..6), 6),
         final_step in any::<bool>(),
     ) {
-        let sub: Vec<Minute> = units
+        let sub: Vec<Period> = units
             .iter()
             .zip(&errors)
             .enumerate()
-            .map(|(j, (&m, &(e1, e2)))| Minute {
+            .map(|(j, (&m, &(e1, e2)))| Period {
                 t: 600 + 10 * j as i64,
                 v1: Counts { requests: a * m, errors: e1.min(a * m), ..Counts::default() },
                 v2: Counts { requests: b * m, errors: e2.min(b * m), slow: Some(0), ..Counts::default() },
             })
             .collect();
-        let sum = |f: fn(&Minute) -> u64| sub.iter().map(f).sum::<u64>();
-        let whole = [Minute {
+        let sum = |f: fn(&Period) -> u64| sub.iter().map(f).sum::<u64>();
+        let whole = [Period {
             t: 600,
             v1: Counts { requests: sum(|m| m.v1.requests), errors: sum(|m| m.v1.errors), ..Counts::default() },
             v2: Counts { requests: sum(|m| m.v2.requests), errors: sum(|m| m.v2.errors), slow: Some(0), ..Counts::default() },
         }];
-        let judge = |minutes: &[Minute], period: u64| {
+        let judge = |periods: &[Period], period: u64| {
             let health = HealthRules { period_seconds: period, ..HealthRules::default() };
-            assess(&health, &Window { minutes, step_started_at: 600, final_step, baseline_ms: None, calibration: None })
+            assess(&health, &Window { periods, step_started_at: 600, final_step, baseline_ms: None, calibration: None })
         };
         let (fine, coarse) = (judge(&sub, 10), judge(&whole, 60));
         let close = |x: Option<f64>, y: Option<f64>| match (x, y) {

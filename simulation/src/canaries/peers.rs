@@ -12,7 +12,7 @@
 use serde::Serialize;
 
 use super::{Sampler, Scenario, V1_LATENCY, split};
-use canary::decision::{CanaryState, Decision, Minute, Observation, Status, Weights};
+use canary::decision::{CanaryState, Decision, Observation, Period, Status, Weights};
 use contract::Plan;
 
 /// The canary's clock starts here; our judge's decisions are taken at each period's start.
@@ -47,7 +47,7 @@ pub fn stream(plan: &Plan, scenario: &Scenario, seed: u64) -> Stream {
     let hour = sampler.poisson(3600.0 * scenario.rps);
     let baseline_ms = V1_LATENCY.sample_percentile(&mut sampler, quantile, hour.max(1));
     let mut observed = Observation {
-        minutes: Vec::new(),
+        periods: Vec::new(),
         baseline_ms,
         calibration: None,
         v2_healthy_targets: 1,
@@ -102,7 +102,7 @@ pub fn stream(plan: &Plan, scenario: &Scenario, seed: u64) -> Stream {
             v2.requests,
             v2.errors,
         ]);
-        observed.minutes.push(Minute { t: now, v1, v2 });
+        observed.periods.push(Period { t: now, v1, v2 });
         now += period;
     }
 }

@@ -5,7 +5,7 @@ use proptest::prelude::*;
 
 const ISSUE_EXAMPLE: &str = r#"{"plan": {}, "canary_started_at": 1700000000, "step": 0, "step_started_at": 1700000000,
  "now": 1700000900, "weights": {"v1": 90, "v2": 10},
- "minutes": [{"t": 1700000000, "v1": {"requests": 540, "errors": 1}, "v2": {"requests": 60, "errors": 0}}]}"#;
+ "periods": [{"t": 1700000000, "v1": {"requests": 540, "errors": 1}, "v2": {"requests": 60, "errors": 0}}]}"#;
 
 #[test]
 fn the_issues_example_promotes_with_its_statistics() {
@@ -81,14 +81,14 @@ fn a_decision_recorded_by_the_function_replays_from_its_record() {
         reason: None,
     };
     let observed = Observation {
-        minutes: input.minutes.clone(),
+        periods: input.periods.clone(),
         baseline_ms: input.baseline_ms,
         calibration: None,
         v2_healthy_targets: 2,
     };
     let judgement = Judgement::new(None, &state, input.weights, &observed, judged.clone());
     let record = Record::new(PROMOTION, input.now, Entry::Judgement(Box::new(judgement)));
-    let file = json!({"plan": {}, "record": record.to_json(), "minutes": input.minutes});
+    let file = json!({"plan": {}, "record": record.to_json(), "periods": input.periods});
     let out = replay(&file.to_string()).unwrap();
     assert_eq!(out, render(&judged));
     assert_eq!(out["decision"], "promote", "{out}");
@@ -105,6 +105,15 @@ fn a_decision_recorded_by_the_function_replays_from_its_record() {
         err,
         "a `roll_back` record is not a judgement: nothing to replay"
     );
+}
+
+#[test]
+fn a_file_written_before_periods_were_named_still_reads() {
+    let legacy = ISSUE_EXAMPLE.replace(r#""periods""#, r#""minutes""#);
+    assert_ne!(legacy, ISSUE_EXAMPLE);
+    assert_eq!(replay(&legacy).unwrap(), replay(ISSUE_EXAMPLE).unwrap());
+    let both = ISSUE_EXAMPLE.replace(r#""periods": ["#, r#""minutes": [], "periods": ["#);
+    assert!(replay(&both).unwrap_err().contains("duplicate field"));
 }
 
 #[test]
@@ -128,11 +137,11 @@ fn bad_input_names_the_field() {
         ),
         (
             ISSUE_EXAMPLE.replace(r#""requests": 540"#, r#""requests": "many""#),
-            "minutes[0].v1.requests: invalid type",
+            "periods[0].v1.requests: invalid type",
         ),
         (
             ISSUE_EXAMPLE.replace(r#""errors": 1}"#, r#""errors": 1, "warnings": 2}"#),
-            "minutes[0].v1.warnings: unknown field `warnings`",
+            "periods[0].v1.warnings: unknown field `warnings`",
         ),
         (
             ISSUE_EXAMPLE.replace(
@@ -158,7 +167,7 @@ fn bad_input_names_the_field() {
         ),
         (
             ISSUE_EXAMPLE.replace(r#""errors": 0}}"#, r#""errors": 0, "slow": 61}}"#),
-            "minutes[0].v2.slow 61 exceeds requests 60",
+            "periods[0].v2.slow 61 exceeds requests 60",
         ),
         (
             ISSUE_EXAMPLE.replace(r#""now": 1700000900"#, r#""now": 1600000000"#),
@@ -181,7 +190,7 @@ fn bad_input_names_the_field() {
     assert!(
         replay(&dup)
             .unwrap_err()
-            .contains("minutes[1].t duplicates minutes[0].t")
+            .contains("periods[1].t duplicates periods[0].t")
     );
     // Half a minute apart is two overlapping minutes, but two 10 s periods.
     let close = ISSUE_EXAMPLE.replace(
@@ -190,7 +199,7 @@ fn bad_input_names_the_field() {
     );
     let err = replay(&close).unwrap_err();
     assert!(
-        err.contains("minutes[0].t and minutes[1].t are less than plan.health.period_seconds 60"),
+        err.contains("periods[0].t and periods[1].t are less than plan.health.period_seconds 60"),
         "{err}"
     );
     let ten = close.replace(
@@ -217,7 +226,7 @@ fn arb_counts() -> impl Strategy<Value = Counts> {
 prop_compose! {
     fn arb_input()(
         step in 0usize..4,
-        minutes in proptest::collection::btree_map(0i64..60, (arb_counts(), arb_counts()), 0..40),
+        periods in proptest::collection::btree_map(0i64..60, (arb_counts(), arb_counts()), 0..40),
         age in 0i64..3600,
         baseline in proptest::option::of(0u32..400),
         paused in any::<bool>(),
@@ -235,9 +244,9 @@ prop_compose! {
             weights: Weights::for_percent(Plan::default().steps[step]),
             baseline_ms: baseline.map(f64::from),
             calibration: None,
-            minutes: minutes
+            periods: periods
                 .into_iter()
-                .map(|(k, (v1, v2))| Minute { t: start + 60 * k, v1, v2 })
+                .map(|(k, (v1, v2))| Period { t: start + 60 * k, v1, v2 })
                 .collect(),
         }
     }
@@ -257,7 +266,7 @@ proptest! {
             reason: None,
         };
         let observed = Observation {
-            minutes: input.minutes.clone(),
+            periods: input.periods.clone(),
             baseline_ms: input.baseline_ms,
             calibration: input.calibration,
             v2_healthy_targets: 1,
@@ -284,7 +293,7 @@ proptest! {
             reason: None,
         };
         let observed = Observation {
-            minutes: input.minutes.clone(),
+            periods: input.periods.clone(),
             baseline_ms: input.baseline_ms,
             calibration: input.calibration,
             v2_healthy_targets: 2,
@@ -296,7 +305,7 @@ proptest! {
         let read = Record::from_json(written.kind(), &written.to_json().to_string()).unwrap();
         prop_assert_eq!(&read, &written);
         prop_assert_eq!(read.statistics(), live.statistics.as_ref());
-        let replayed = ReplayInput::from_record(&input.plan, &read, input.minutes.clone()).unwrap();
+        let replayed = ReplayInput::from_record(&input.plan, &read, input.periods.clone()).unwrap();
         prop_assert_eq!(replayed.decide(), live);
     }
 }

@@ -56,10 +56,10 @@ fn arb_observation() -> impl Strategy<Value = Observation> {
         proptest::option::of(0.0f64..500.0),
         0u32..3,
     )
-        .prop_map(|(minutes, baseline_ms, h)| Observation {
-            minutes: minutes
+        .prop_map(|(periods, baseline_ms, h)| Observation {
+            periods: periods
                 .into_iter()
-                .map(|(k, (v1, v2))| Minute {
+                .map(|(k, (v1, v2))| Period {
                     t: START + 60 * k,
                     v1,
                     v2,
@@ -279,7 +279,7 @@ fn insufficient_data_never_promotes() {
             };
             state.status = Status::Running;
             let live = expected_weights(&plan, Some(&state)).unwrap();
-            for m in &mut obs.minutes {
+            for m in &mut obs.periods {
                 m.v2.requests %= plan.health.min_requests.div_ceil(40).max(1);
             }
             let d = decide(&plan, Some(&state), live, &obs, now);
@@ -296,7 +296,7 @@ fn insufficient_data_never_promotes() {
 proptest! {
     #[test]
     fn no_data_never_rolls_back((plan, state, live, mut obs, now) in arb_case()) {
-        obs.minutes.clear();
+        obs.periods.clear();
         let d = decide(&plan, state.as_ref(), live, &obs, now);
         prop_assert!(!matches!(d, Decision::RollBack { .. }), "{:?}", d);
     }
@@ -307,9 +307,9 @@ proptest! {
         rotate in 0usize..30,
     ) {
         let mut shuffled = obs.clone();
-        let n = shuffled.minutes.len().max(1);
-        shuffled.minutes.rotate_left(rotate % n);
-        shuffled.minutes.reverse();
+        let n = shuffled.periods.len().max(1);
+        shuffled.periods.rotate_left(rotate % n);
+        shuffled.periods.reverse();
         let a = decide_with_statistics(&plan, state.as_ref(), live, &obs, now);
         let b = decide_with_statistics(&plan, state.as_ref(), live, &shuffled, now);
         prop_assert_eq!(&a.decision, &b.decision);

@@ -39,9 +39,9 @@ fn counts(requests: u64, errors: u64, latency_ms: f64) -> Counts {
 }
 
 /// `n` minutes from `from`, each with V1 and V2 as given.
-fn minutes(from: i64, n: i64, v1: Counts, v2: Counts) -> Vec<Minute> {
+fn periods(from: i64, n: i64, v1: Counts, v2: Counts) -> Vec<Period> {
     (0..n)
-        .map(|i| Minute {
+        .map(|i| Period {
             t: from + 60 * i,
             v1,
             v2,
@@ -52,7 +52,7 @@ fn minutes(from: i64, n: i64, v1: Counts, v2: Counts) -> Vec<Minute> {
 /// Ten healthy minutes since the start: V1 900 requests a minute, V2 100, V2 ~50 ms slower.
 fn healthy() -> Observation {
     Observation {
-        minutes: minutes(START, 10, counts(900, 1, 20.0), counts(100, 0, 70.0)),
+        periods: periods(START, 10, counts(900, 1, 20.0), counts(100, 0, 70.0)),
         baseline_ms: Some(20.0),
         calibration: None,
         v2_healthy_targets: 1,
@@ -137,8 +137,8 @@ fn the_plans_period_decides_which_periods_are_closed() {
     let mut plan = plan();
     plan.health.period_seconds = 10;
     let obs = Observation {
-        minutes: (0..40)
-            .map(|i| Minute {
+        periods: (0..40)
+            .map(|i| Period {
                 t: START + 10 * i,
                 v1: counts(150, 0, 20.0),
                 v2: counts(17, 0, 70.0),
@@ -176,7 +176,7 @@ fn the_plans_period_decides_which_periods_are_closed() {
 #[test]
 fn last_step_baked_completes_and_statistics_come_with_every_decision() {
     let mut obs = healthy();
-    for m in &mut obs.minutes {
+    for m in &mut obs.periods {
         m.v1 = Counts::default();
     }
     let judged =
@@ -191,7 +191,7 @@ fn last_step_baked_completes_and_statistics_come_with_every_decision() {
 #[test]
 fn too_little_data_holds_a_promotion_but_never_a_rollback() {
     let thin = Observation {
-        minutes: minutes(START, 10, counts(900, 0, 20.0), counts(4, 0, 70.0)),
+        periods: periods(START, 10, counts(900, 0, 20.0), counts(4, 0, 70.0)),
         ..healthy()
     };
     let d = decide_at(&thin, 1, START + 900);
@@ -201,7 +201,7 @@ fn too_little_data_holds_a_promotion_but_never_a_rollback() {
     );
     // 49 of 49 V2 requests failing is no "too little data".
     let failing = Observation {
-        minutes: minutes(START, 1, counts(441, 0, 20.0), counts(49, 49, 70.0)),
+        periods: periods(START, 1, counts(441, 0, 20.0), counts(49, 49, 70.0)),
         ..healthy()
     };
     let d = decide_at(&failing, 0, START + 60 + SETTLE);
@@ -214,7 +214,7 @@ fn too_little_data_holds_a_promotion_but_never_a_rollback() {
 #[test]
 fn connection_errors_count_as_errors() {
     let refusing = Observation {
-        minutes: minutes(
+        periods: periods(
             START,
             3,
             counts(900, 1, 20.0),
@@ -235,7 +235,7 @@ fn connection_errors_count_as_errors() {
 #[test]
 fn a_shared_outage_is_not_v2s_fault() {
     let outage = Observation {
-        minutes: minutes(START, 10, counts(900, 54, 20.0), counts(100, 6, 70.0)),
+        periods: periods(START, 10, counts(900, 54, 20.0), counts(100, 6, 70.0)),
         ..healthy()
     };
     assert!(matches!(
@@ -247,13 +247,13 @@ fn a_shared_outage_is_not_v2s_fault() {
 #[test]
 fn minutes_not_yet_settled_or_before_the_canary_are_not_judged() {
     let mut obs = healthy();
-    obs.minutes.extend(minutes(
+    obs.periods.extend(periods(
         START + 600,
         1,
         counts(900, 0, 20.0),
         counts(100, 100, 70.0),
     ));
-    obs.minutes.extend(minutes(
+    obs.periods.extend(periods(
         START - 600,
         5,
         counts(900, 0, 20.0),
@@ -273,7 +273,7 @@ fn minutes_not_yet_settled_or_before_the_canary_are_not_judged() {
 #[test]
 fn slow_v2_rolls_back_or_holds_as_configured_and_fifty_ms_is_fine() {
     let slow = Observation {
-        minutes: minutes(START, 3, counts(900, 0, 20.0), counts(100, 0, 400.0)),
+        periods: periods(START, 3, counts(900, 0, 20.0), counts(100, 0, 400.0)),
         ..healthy()
     };
     let d = decide_at(&slow, 0, START + 180 + SETTLE);
@@ -295,7 +295,7 @@ fn slow_v2_rolls_back_or_holds_as_configured_and_fifty_ms_is_fine() {
     let mut p = plan();
     p.health.latency.statistic = "p99".into();
     let mut fine = healthy();
-    for m in &mut fine.minutes {
+    for m in &mut fine.periods {
         m.v2.slow = Some(1);
     }
     let d = decide(
@@ -312,10 +312,10 @@ fn slow_v2_rolls_back_or_holds_as_configured_and_fifty_ms_is_fine() {
 fn at_100_percent_v2_is_compared_with_v1s_earlier_rate() {
     // V1 at 0.1 % for 20 minutes before the last step; V2 alone at 3 % since.
     let mut obs = Observation {
-        minutes: minutes(START, 20, counts(900, 1, 20.0), counts(100, 0, 70.0)),
+        periods: periods(START, 20, counts(900, 1, 20.0), counts(100, 0, 70.0)),
         ..healthy()
     };
-    obs.minutes.extend(minutes(
+    obs.periods.extend(periods(
         START + 1200,
         10,
         Counts::default(),
@@ -335,7 +335,7 @@ fn at_100_percent_v2_is_compared_with_v1s_earlier_rate() {
 #[test]
 fn judging_continues_while_paused_and_on_drift() {
     let failing = Observation {
-        minutes: minutes(START, 3, counts(900, 0, 20.0), counts(100, 30, 70.0)),
+        periods: periods(START, 3, counts(900, 0, 20.0), counts(100, 30, 70.0)),
         ..healthy()
     };
     let mut paused = running(1, START);
@@ -364,7 +364,7 @@ fn judging_continues_while_paused_and_on_drift() {
 #[test]
 fn a_hold_older_than_max_step_seconds_pauses() {
     let quiet = Observation {
-        minutes: Vec::new(),
+        periods: Vec::new(),
         ..healthy()
     };
     let d = decide_at(&quiet, 0, START + 1800);
@@ -383,7 +383,7 @@ fn the_threshold_method_is_the_old_rule() {
     p.health.errors.method = Method::Threshold;
     p.health.latency.method = Method::Threshold;
     let obs = Observation {
-        minutes: minutes(START, 5, counts(900, 0, 20.0), counts(100, 6, 70.0)),
+        periods: periods(START, 5, counts(900, 0, 20.0), counts(100, 6, 70.0)),
         ..healthy()
     };
     let d = decide(
@@ -398,7 +398,7 @@ fn the_threshold_method_is_the_old_rule() {
         "{d:?}"
     );
     let slow = Observation {
-        minutes: minutes(START, 5, counts(900, 0, 20.0), counts(100, 0, 121.0)),
+        periods: periods(START, 5, counts(900, 0, 20.0), counts(100, 0, 121.0)),
         ..healthy()
     };
     let d = decide(
@@ -414,7 +414,7 @@ fn the_threshold_method_is_the_old_rule() {
     );
     p.health.latency.on_breach = LatencyBreach::Hold;
     let over = Observation {
-        minutes: minutes(START, 5, counts(900, 0, 1990.0), counts(100, 0, 2001.0)),
+        periods: periods(START, 5, counts(900, 0, 1990.0), counts(100, 0, 2001.0)),
         ..healthy()
     };
     let d = decide(
@@ -495,7 +495,7 @@ fn without_v1_latency_a_step_holds_and_a_calibration_restarts_its_bake() {
     ));
     // The same V2 400 ms slow after the calibration is rolled back against V1's 20 ms.
     let mut slow = calibrated.clone();
-    for m in slow.minutes.iter_mut().filter(|m| m.t >= START + 360) {
+    for m in slow.periods.iter_mut().filter(|m| m.t >= START + 360) {
         m.v2.latency_ms = Some(420.0);
     }
     let d = decide_at(&slow, 0, START + 600 + SETTLE);
@@ -554,7 +554,7 @@ fn crash_after_a_steps_listener_write_is_taken_again_once_baked() {
         Decision::Drift { .. }
     ));
     let failing = Observation {
-        minutes: minutes(START, 10, counts(900, 1, 20.0), counts(100, 50, 70.0)),
+        periods: periods(START, 10, counts(900, 1, 20.0), counts(100, 50, 70.0)),
         ..healthy()
     };
     assert!(matches!(

@@ -172,7 +172,7 @@ impl Judgement {
             weights_before,
             statistics: judged.statistics,
             inputs: Inputs {
-                periods_read: observed.minutes.len(),
+                periods_read: observed.periods.len(),
                 baseline_ms: observed.baseline_ms,
                 calibration: observed.calibration,
                 v2_healthy_targets: observed.v2_healthy_targets,

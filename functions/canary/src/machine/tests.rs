@@ -1,7 +1,7 @@
 //! The transitions one by one: what each event changes, and what each state refuses.
 
 use super::*;
-use crate::decision::{Counts, Decision, Minute, Observation, Weights, decide};
+use crate::decision::{Counts, Decision, Observation, Period, Weights, decide};
 
 const T: i64 = 1_800_000_000;
 
@@ -105,20 +105,20 @@ fn a_skipped_bake_still_needs_the_steps_own_requests() {
         ..Counts::default()
     };
     // Busy before this step began (a previous canary's minutes), nearly quiet since.
-    let mut minutes: Vec<Minute> = (-20..0)
-        .map(|k| Minute {
+    let mut periods: Vec<Period> = (-20..0)
+        .map(|k| Period {
             t: step_start + 60 * k,
             v1: healthy(900),
             v2: healthy(100),
         })
         .collect();
-    minutes.extend((0..2).map(|k| Minute {
+    periods.extend((0..2).map(|k| Period {
         t: step_start + 60 * k,
         v1: healthy(900),
         v2: healthy(1),
     }));
     let observed = Observation {
-        minutes,
+        periods,
         baseline_ms: Some(50.0),
         calibration: None,
         v2_healthy_targets: 1,

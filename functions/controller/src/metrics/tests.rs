@@ -145,29 +145,29 @@ fn minutes_are_assembled_from_the_series() {
         // 98.5 % of 100 requests at most T: 1.5 → 2 slow; 100 % of 60: none.
         ("v2rank".to_string(), vec![(60, 98.5), (0, 100.0)]),
     ]);
-    let minutes = assemble(&series, None);
-    assert_eq!(minutes.len(), 2);
-    assert_eq!(minutes[0].t, 0);
+    let periods = assemble(&series, None);
+    assert_eq!(periods.len(), 2);
+    assert_eq!(periods[0].t, 0);
     assert_eq!(
-        minutes[0].v1,
+        periods[0].v1,
         Counts {
             requests: 540,
             errors: 1,
             ..Counts::default()
         }
     );
-    assert_eq!(minutes[0].v2.slow, Some(0));
-    let v2 = minutes[1].v2;
+    assert_eq!(periods[0].v2.slow, Some(0));
+    let v2 = periods[1].v2;
     assert_eq!(
         (v2.requests, v2.connection_errors, v2.slow),
         (100, 3, Some(2))
     );
     assert!((v2.latency_ms.unwrap() - 70.0).abs() < 1e-9);
-    assert_eq!(minutes[1].v1.requests, 900);
+    assert_eq!(periods[1].v1.requests, 900);
     // ALB publishes no zero count: a period with requests and no 5XX datapoint is traffic
     // without errors, never a period without traffic.
     assert_eq!((v2.requests, v2.errors), (100, 0));
-    assert_eq!((minutes[1].v1.requests, minutes[1].v1.errors), (900, 0));
+    assert_eq!((periods[1].v1.requests, periods[1].v1.errors), (900, 0));
     assert!(assemble(&HashMap::new(), None).is_empty());
 }
 
@@ -232,9 +232,9 @@ fn calibrated_periods_rank_at_t_and_earlier_ones_at_the_ceiling() {
         ("v2rank".to_string(), vec![(0, 0.0), (60, 10.0)]),
         ("v2rankc".to_string(), vec![(0, 90.0), (60, 100.0)]),
     ]);
-    let minutes = assemble(&series, threshold.from);
-    assert_eq!((minutes[0].v1.slow, minutes[0].v2.slow), (Some(0), Some(1)));
-    assert_eq!((minutes[1].v1.slow, minutes[1].v2.slow), (Some(1), Some(9)));
+    let periods = assemble(&series, threshold.from);
+    assert_eq!((periods[0].v1.slow, periods[0].v2.slow), (Some(0), Some(1)));
+    assert_eq!((periods[1].v1.slow, periods[1].v2.slow), (Some(1), Some(9)));
 }
 
 #[test]

@@ -8,7 +8,7 @@ use controller::decision::{Status, Weights};
 use controller::{Error, Outcome};
 
 use crate::setup::{
-    at_first_step, baseline, healthy_minute, promote, set_listener, t0, v1_minute, v2_minute,
+    at_first_step, baseline, healthy_minute, promote, set_listener, t0, v1_period, v2_period,
 };
 
 #[tokio::test(flavor = "multi_thread")]
@@ -94,8 +94,8 @@ async fn healthy_v2_promotes_step_by_step_to_100() {
 #[tokio::test(flavor = "multi_thread")]
 async fn v2_5xx_spike_rolls_back() {
     let (env, canary, now) = at_first_step(test_plan()).await;
-    v1_minute(&env, &canary, now + 30).await;
-    v2_minute(&env, &canary, now + 30, 20.0, 0.070).await;
+    v1_period(&env, &canary, now + 30).await;
+    v2_period(&env, &canary, now + 30, 20.0, 0.070).await;
     // Not judged before its minute has closed and settled...
     let early = promote(&env, &canary, now + 90).await;
     assert!(matches!(&early, Outcome::Held { .. }), "{early:?}");
@@ -125,8 +125,8 @@ async fn slow_v2(on_breach: LatencyBreach) -> (Outcome, Weights, Status) {
     let now = t0();
     baseline(&env, &canary, now).await;
     promote(&env, &canary, now).await;
-    v1_minute(&env, &canary, now + 30).await;
-    v2_minute(&env, &canary, now + 30, 0.0, 0.400).await;
+    v1_period(&env, &canary, now + 30).await;
+    v2_period(&env, &canary, now + 30, 0.0, 0.400).await;
     let outcome = promote(&env, &canary, now + 400).await;
     (
         outcome,
@@ -157,8 +157,8 @@ async fn without_a_baseline_v1s_first_span_fixes_t_and_a_slower_v2_is_rolled_bac
     let canary = env.canary(test_plan()).await;
     let start = t0().div_euclid(180) * 180;
     promote(&env, &canary, start).await;
-    v1_minute(&env, &canary, start).await;
-    v2_minute(&env, &canary, start, 0.0, 0.400).await;
+    v1_period(&env, &canary, start).await;
+    v2_period(&env, &canary, start, 0.0, 0.400).await;
     // The calibration span [start, start + 180) has not closed: judged at the ceiling, held.
     let held = promote(&env, &canary, start + 200).await;
     assert!(
@@ -166,8 +166,8 @@ async fn without_a_baseline_v1s_first_span_fixes_t_and_a_slower_v2_is_rolled_bac
         "{held:?}"
     );
     for at in [start + 180, start + 240] {
-        v1_minute(&env, &canary, at).await;
-        v2_minute(&env, &canary, at, 0.0, 0.400).await;
+        v1_period(&env, &canary, at).await;
+        v2_period(&env, &canary, at, 0.0, 0.400).await;
     }
     // The first minute counts against the ceiling (none slow), the next two against T.
     let outcome = promote(&env, &canary, start + 400).await;
@@ -189,7 +189,7 @@ async fn a_slowdown_both_versions_share_promotes() {
     // A slow dependency: both versions at 400 ms, against a 20 ms baseline (T 120 ms).
     env.put_minute(&canary.config.stable_tg_arn, now + 30, 900.0, 0.0, 0.400)
         .await;
-    v2_minute(&env, &canary, now + 30, 0.0, 0.400).await;
+    v2_period(&env, &canary, now + 30, 0.0, 0.400).await;
     assert_eq!(
         promote(&env, &canary, now + 361).await,
         Outcome::Promoted {
@@ -215,7 +215,7 @@ async fn v2_slow_holds_when_so_configured() {
 #[tokio::test(flavor = "multi_thread")]
 async fn no_v2_traffic_holds_even_after_the_bake() {
     let (env, canary, now) = at_first_step(test_plan()).await;
-    v1_minute(&env, &canary, now + 30).await;
+    v1_period(&env, &canary, now + 30).await;
     let outcome = promote(&env, &canary, now + 3000).await;
     assert!(
         matches!(&outcome, Outcome::Held { reason } if reason.contains("insufficient data: 0 V2 requests")),
@@ -247,8 +247,8 @@ async fn drift_is_reported_and_pauses_without_overwriting() {
 #[tokio::test(flavor = "multi_thread")]
 async fn connection_errors_to_v2_roll_back() {
     let (env, canary, now) = at_first_step(test_plan()).await;
-    v1_minute(&env, &canary, now + 30).await;
-    v2_minute(&env, &canary, now + 30, 0.0, 0.070).await;
+    v1_period(&env, &canary, now + 30).await;
+    v2_period(&env, &canary, now + 30, 0.0, 0.070).await;
     env.put_connection_errors(&canary.config.canary_tg_arn, now + 30, 30.0)
         .await;
     let outcome = promote(&env, &canary, now + 150).await;
@@ -286,8 +286,8 @@ async fn a_paused_canary_is_still_judged_and_rolls_back() {
         "{held:?}"
     );
     assert_eq!(env.weights(&canary).await, Weights::for_percent(10));
-    v2_minute(&env, &canary, now + 450, 40.0, 0.070).await;
-    v1_minute(&env, &canary, now + 450).await;
+    v2_period(&env, &canary, now + 450, 40.0, 0.070).await;
+    v1_period(&env, &canary, now + 450).await;
     let outcome = promote(&env, &canary, now + 600).await;
     assert!(
         matches!(&outcome, Outcome::RolledBack { .. }),
@@ -302,7 +302,7 @@ async fn a_step_holding_past_max_step_seconds_pauses_and_notifies() {
     let mut plan = test_plan();
     plan.max_step_seconds = 600;
     let (env, canary, now) = at_first_step(plan).await;
-    v1_minute(&env, &canary, now + 30).await;
+    v1_period(&env, &canary, now + 30).await;
     let held = promote(&env, &canary, now + 600).await;
     assert!(matches!(&held, Outcome::Held { .. }), "{held:?}");
     let outcome = promote(&env, &canary, now + 601).await;

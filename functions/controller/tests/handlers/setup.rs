@@ -42,13 +42,13 @@ pub async fn baseline(env: &Env, canary: &Canary, canary_start: i64) {
 }
 
 /// V1's share of a 10 % split: 900 requests at 20 ms, no errors.
-pub async fn v1_minute(env: &Env, canary: &Canary, at: i64) {
+pub async fn v1_period(env: &Env, canary: &Canary, at: i64) {
     env.put_minute(&canary.config.stable_tg_arn, at, 900.0, 0.0, 0.020)
         .await;
 }
 
 /// V2's share of a 10 % split: 100 requests, `errors` of them 5XX, at `latency_secs`.
-pub async fn v2_minute(env: &Env, canary: &Canary, at: i64, errors: f64, latency_secs: f64) {
+pub async fn v2_period(env: &Env, canary: &Canary, at: i64, errors: f64, latency_secs: f64) {
     env.put_minute(
         &canary.config.canary_tg_arn,
         at,
@@ -63,7 +63,7 @@ pub async fn v2_minute(env: &Env, canary: &Canary, at: i64, errors: f64, latency
 pub async fn healthy_minute(env: &Env, canary: &Canary, at: i64) {
     env.put_minute(&canary.config.stable_tg_arn, at, 900.0, 1.0, 0.020)
         .await;
-    v2_minute(env, canary, at, 0.0, 0.070).await;
+    v2_period(env, canary, at, 0.0, 0.070).await;
 }
 
 /// Sets the listener's default action behind the controller's back (an operator, a drift).

@@ -28,10 +28,10 @@ pub(super) fn sequential_latency(
 ) -> LatencyJudgement {
     let rules = &health.latency;
     let threshold = latency_threshold(rules, window.baseline_ms, window.calibration);
-    let mut paired = Vec::with_capacity(window.minutes.len());
+    let mut paired = Vec::with_capacity(window.periods.len());
     let (mut n1, mut s1, mut n2, mut s2) = (0, 0, 0, 0);
     let (mut step_n2, mut step_s2) = (0, 0);
-    for m in window.minutes {
+    for m in window.periods {
         let t = threshold.at(m.t, rules.ceiling_ms);
         let (slow1, slow2) = (
             slow_requests(rules, &m.v1, t),
@@ -142,10 +142,10 @@ fn step_latency(
     rules: &LatencyRules,
     window: &Window,
     period: i64,
-    pick: fn(&Minute) -> (u64, Option<f64>),
+    pick: fn(&Period) -> (u64, Option<f64>),
 ) -> Option<f64> {
     let points: Vec<(u64, f64)> = window
-        .step_minutes(period)
+        .step_periods(period)
         .filter_map(|m| {
             let (n, l) = pick(m);
             l.map(|l| (n, l))
@@ -177,7 +177,7 @@ pub(super) fn threshold_latency(
 ) -> LatencyJudgement {
     let v2_ms = step_latency(rules, window, period, |m| (m.v2.requests, m.v2.latency_ms));
     let v1_ms = step_latency(rules, window, period, |m| (m.v1.requests, m.v1.latency_ms));
-    let n = window.step_minutes(period).map(|m| m.v2.requests).sum();
+    let n = window.step_periods(period).map(|m| m.v2.requests).sum();
     let allowance_ms = v1_ms.map(|v1| (v1 * rules.ratio).max(v1 + rules.margin_ms));
     let (reason, gap) = match (v2_ms, v1_ms, allowance_ms) {
         (None, _, _) => (
@@ -211,7 +211,7 @@ pub(super) fn threshold_latency(
         threshold_source: None,
         reference_ms: None,
         threshold_from: None,
-        v1_requests: window.step_minutes(period).map(|m| m.v1.requests).sum(),
+        v1_requests: window.step_periods(period).map(|m| m.v1.requests).sum(),
         v1_slow: 0,
         v2_requests: n,
         v2_slow: 0,

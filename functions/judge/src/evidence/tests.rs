@@ -64,7 +64,7 @@ fn cases() -> Vec<(&'static str, Vec<Paired>, f64, f64, f64, f64, bool)> {
             false,
         ),
         (
-            "ten minutes of A/A at 0.1 %",
+            "ten periods of A/A at 0.1 %",
             vec![minute(5400, 5, 600, 1); 10],
             -0.148_336_622_720_794_05,
             -0.462_189_854_040_050_8,
@@ -79,9 +79,9 @@ fn cases() -> Vec<(&'static str, Vec<Paired>, f64, f64, f64, f64, bool)> {
 fn the_notes_checked_values() {
     let threshold = (2.0f64 / 0.01).ln();
     close(threshold, 5.2983, 5e-5, "ln(2/α)");
-    for (name, minutes, rel, abs, note_rel, note_abs, roll_back) in cases() {
-        let got_rel = relative(&minutes, R0).ln_e;
-        let (e2, n2) = minutes
+    for (name, periods, rel, abs, note_rel, note_abs, roll_back) in cases() {
+        let got_rel = relative(&periods, R0).ln_e;
+        let (e2, n2) = periods
             .iter()
             .fold((0.0, 0.0), |(e, n), m| (e + m.e2, n + m.n2));
         let got_abs = one_sample(e2, n2, FLOOR).unwrap();
@@ -105,7 +105,7 @@ fn ratio_estimate_is_the_maximiser() {
         ratio_estimate(&[minute(900, 3, 100, 1), minute(500, 1, 500, 4)]),
         3.481430395524388,
         1e-9,
-        "two minutes",
+        "two periods",
     );
     assert_eq!(ratio_estimate(&[minute(441, 0, 49, 49)]), f64::INFINITY);
     assert_eq!(ratio_estimate(&[minute(441, 3, 49, 0)]), 0.0);
