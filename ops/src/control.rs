@@ -1,4 +1,4 @@
-//! `pause`, `resume`, `promote` and `abort`: operator actions on the recorded state, written the
+//! `pause`, `resume`, `skip-bake` and `abort`: operator actions on the recorded state, written the
 //! way the functions respect it (conditional on the state's version, so a concurrent promotion
 //! run and an operator cannot both win), each with its own history item.
 
@@ -15,7 +15,7 @@ pub enum Action {
     /// Continue from the recorded step; the bake of that step starts again.
     Resume,
     /// Skip the rest of this step's bake: the next run may promote (if V2 is healthy).
-    Promote,
+    SkipBake,
     /// Immediate rollback of the release in progress: V2 weight 0, recorded, schedule disabled,
     /// notified. Refused while idle with V2 already at 0: there is nothing to abort.
     Abort,
@@ -27,7 +27,7 @@ impl Action {
         match self {
             Action::Pause => "pause",
             Action::Resume => "resume",
-            Action::Promote => "promote",
+            Action::SkipBake => "skip-bake",
             Action::Abort => "abort",
         }
     }
@@ -76,7 +76,7 @@ pub async fn apply(target: &Target, action: Action, now: i64) -> crate::Result<S
             Command::Pause,
         ),
         Action::Resume => (Event::Resume, Command::Resume),
-        Action::Promote => (Event::SkipBake, Command::SkipBake),
+        Action::SkipBake => (Event::SkipBake, Command::SkipBake),
         Action::Abort => unreachable!("handled above"),
     };
     let status = current.canary.status;

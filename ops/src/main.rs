@@ -34,7 +34,7 @@ async fn run(command: Command) -> Result {
         Command::History(args) => history::run(&args).await,
         Command::Pause(options) => control::run(Action::Pause, &options).await,
         Command::Resume(options) => control::run(Action::Resume, &options).await,
-        Command::Promote(options) => control::run(Action::Promote, &options).await,
+        Command::SkipBake(options) => control::run(Action::SkipBake, &options).await,
         Command::Abort(options) => control::run(Action::Abort, &options).await,
     }
 }

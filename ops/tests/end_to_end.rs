@@ -79,7 +79,7 @@ async fn the_schedule_promotes_a_healthy_canary_through_every_step_and_operators
     );
 
     // `promote` skips the rest of the bake: the next run moves on once the minute above settled.
-    apply(&deployed.target, Operator::Promote, now + 130)
+    apply(&deployed.target, Operator::SkipBake, now + 130)
         .await
         .unwrap();
     now += 240;
@@ -127,7 +127,7 @@ async fn the_schedule_promotes_a_healthy_canary_through_every_step_and_operators
         "{report}"
     );
     // Complete means done: operators can no longer pause or skip.
-    let err = apply(&deployed.target, Operator::Promote, now + 120)
+    let err = apply(&deployed.target, Operator::SkipBake, now + 120)
         .await
         .unwrap_err()
         .to_string();

@@ -129,9 +129,9 @@ pub enum Command {
     /// Continue a paused canary [canaryctl]
     #[command(disable_help_flag = true)]
     Resume(Passthrough),
-    /// Skip the rest of this step's bake [canaryctl]
-    #[command(disable_help_flag = true)]
-    Promote(Passthrough),
+    /// Skip the rest of this step's bake (formerly `promote`) [canaryctl]
+    #[command(disable_help_flag = true, alias = "promote")]
+    SkipBake(Passthrough),
     /// Roll back now [canaryctl]
     #[command(disable_help_flag = true)]
     Abort(Passthrough),
@@ -212,7 +212,7 @@ impl Command {
             Command::History(p) => ("history", p),
             Command::Pause(p) => ("pause", p),
             Command::Resume(p) => ("resume", p),
-            Command::Promote(p) => ("promote", p),
+            Command::SkipBake(p) => ("skip-bake", p),
             Command::Abort(p) => ("abort", p),
             _ => return None,
         };

@@ -21,7 +21,7 @@ pub const BIN_NAME_VAR: &str = "CANARYCTL_BIN_NAME";
 #[command(
     name = "canaryctl",
     arg_required_else_help = true,
-    about = "Operate the deployed canary: publish and release versions, read its status and history, pause, resume, promote or abort",
+    about = "Operate the deployed canary: publish and release versions, read its status and history, pause, resume, skip a bake or abort",
     after_help = "Examples:\n  canaryctl status --stack alb-canary\n  canaryctl release 1.2.0\n  canaryctl abort --function alb-canary-rollback\n\nThe same commands run as `cargo xtask <command>` (README, section Operate)."
 )]
 pub struct Cli {
@@ -54,9 +54,13 @@ pub enum Command {
     /// Continue a paused canary; the bake of its step starts again
     #[command(after_help = "Example:\n  canaryctl resume --stack alb-canary")]
     Resume(Options),
-    /// Skip the rest of this step's bake: the next run may promote if V2 is healthy
-    #[command(after_help = "Example:\n  canaryctl promote --stack alb-canary")]
-    Promote(Options),
+    /// Skip the rest of this step's bake: the next run may promote if V2 is healthy (`promote`
+    /// is its former name, still accepted)
+    #[command(
+        alias = "promote",
+        after_help = "Example:\n  canaryctl skip-bake --stack alb-canary"
+    )]
+    SkipBake(Options),
     /// Roll back now: V2 weight 0, recorded, schedule disabled, notified
     #[command(after_help = "Example:\n  canaryctl abort --stack alb-canary")]
     Abort(Options),
@@ -136,6 +140,15 @@ mod tests {
         );
         let own = help(None, &["release", "--help"]);
         assert!(own.contains("  canaryctl release 1.2.0"), "{own}");
+    }
+
+    #[test]
+    fn skip_bake_keeps_its_former_name_promote() {
+        for word in ["skip-bake", "promote"] {
+            let cli = Cli::parse_named(None, ["canaryctl", word, "--stack", "s"].map(String::from))
+                .unwrap();
+            assert!(matches!(cli.command, Command::SkipBake(_)), "{word}");
+        }
     }
 
     #[test]

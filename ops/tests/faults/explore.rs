@@ -101,7 +101,7 @@ pub const SCENARIOS: &[Scenario] = &[
     scenario("abort", Phase::FirstStep, Op::Abort, true),
     scenario("pause", Phase::FirstStep, Op::Pause, false),
     scenario("resume", Phase::Paused, Op::Resume, false),
-    scenario("promote", Phase::FirstStep, Op::Promote, false),
+    scenario("skip-bake", Phase::FirstStep, Op::SkipBake, false),
 ];
 
 /// A kind of fault exploration (see the module's documentation).

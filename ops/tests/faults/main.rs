@@ -196,8 +196,8 @@ async fn release_force_crash_after_its_record() {
 /// conflict (the emulator ignored the client request token that AWS honours), the command run
 /// again, the skip recorded twice.
 #[tokio::test(flavor = "multi_thread")]
-async fn promote_answer_lost_on_the_state_transaction() {
-    survives("promote", |f| {
+async fn skip_bake_answer_lost_on_the_state_transaction() {
+    survives("skip-bake", |f| {
         f.fail(
             Target::operation("dynamodb", "TransactWriteItems"),
             Kind::AnswerLost,
@@ -230,7 +230,7 @@ async fn alarm_elbv2_outage_through_the_retries() {
 async fn an_operator_command_racing_each_stage_of_a_promotion() {
     let mut violations = Vec::new();
     let mut explored = 0;
-    for action in [Action::Pause, Action::Abort, Action::Promote] {
+    for action in [Action::Pause, Action::Abort, Action::SkipBake] {
         for at in 0..=races::STAGES {
             explored += 1;
             let problems = races::race(action, at).await;

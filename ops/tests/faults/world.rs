@@ -51,7 +51,7 @@ pub enum Op {
     Abort,
     Pause,
     Resume,
-    Promote,
+    SkipBake,
 }
 
 /// The exploration's clock: an hour-aligned time two hours back (the metrics' periods fall on the
@@ -304,7 +304,7 @@ async fn run_at(world: &World, op: Op, now: i64) -> Result<String, String> {
         Op::Resume => control::apply(&ops, Action::Resume, now)
             .await
             .map_err(|e| e.to_string()),
-        Op::Promote => control::apply(&ops, Action::Promote, now)
+        Op::SkipBake => control::apply(&ops, Action::SkipBake, now)
             .await
             .map_err(|e| e.to_string()),
     }
