@@ -200,7 +200,7 @@ mod tests {
 
     fn error_rate_alarm() -> Value {
         json!({
-            "AlarmName": "s-canary-5xx-rate",
+            "AlarmName": "s-canary-error-rate",
             "ComparisonOperator": "GreaterThanThreshold",
             "Threshold": "5",
             "EvaluationPeriods": "2",

@@ -241,7 +241,7 @@ mod tests {
     #[test]
     fn the_alarm_event_is_one_the_rollback_code_accepts() {
         let spec = AlarmSpec::from_properties(
-            &json!({"AlarmName": "s-canary-5xx-rate", "ComparisonOperator": "GreaterThanThreshold",
+            &json!({"AlarmName": "s-canary-error-rate", "ComparisonOperator": "GreaterThanThreshold",
                     "Threshold": 5, "EvaluationPeriods": 2, "Period": 60, "Namespace": "n", "MetricName": "m",
                     "Statistic": "Sum"}),
             "x",
@@ -254,7 +254,7 @@ mod tests {
             1_764_000_000,
         );
         let change = controller::events::alarm(event).unwrap();
-        assert_eq!(change.alarm_name, "s-canary-5xx-rate");
+        assert_eq!(change.alarm_name, "s-canary-error-rate");
         assert_eq!(change.reason, "crossed");
     }
 }

@@ -90,7 +90,7 @@ fn error_rate(
             .var(min_requests)
             .build(),
         ),
-        label: Some("V2 5XX rate (%)"),
+        label: Some("V2 error rate (%)"),
         metric_stat: None,
         return_data: true,
     });

@@ -13,13 +13,16 @@ use super::AlarmKind;
 pub(super) fn dashboard_body(lb: &LoadBalancing) -> Expr {
     let ns = contract::alb_metric::NAMESPACE;
     let per_tg = |metric: &str, stat: &str, tg: &str, label: &str| json!([ns, metric, "LoadBalancer", "${Alb}", "TargetGroup", tg, { "stat": stat, "label": label }]);
+    // The error rate the judge and the alarms use: target 5XX and connection errors.
     let rate = |id: &str, tg: &str, label: &str| {
         vec![
             json!([ns, contract::alb_metric::TARGET_5XX, "LoadBalancer", "${Alb}", "TargetGroup", tg,
                    { "stat": "Sum", "id": format!("{id}e"), "visible": false }]),
+            json!([ns, contract::alb_metric::TARGET_CONNECTION_ERRORS, "LoadBalancer", "${Alb}", "TargetGroup", tg,
+                   { "stat": "Sum", "id": format!("{id}c"), "visible": false }]),
             json!([ns, contract::alb_metric::REQUEST_COUNT, "LoadBalancer", "${Alb}", "TargetGroup", tg,
                    { "stat": "Sum", "id": format!("{id}r"), "visible": false }]),
-            json!([{ "expression": format!("IF({id}r > 0, 100 * {id}e / {id}r, 0)"), "label": label }]),
+            json!([{ "expression": format!("IF({id}r > 0, 100 * (FILL({id}e, 0) + FILL({id}c, 0)) / {id}r, 0)"), "label": label }]),
         ]
     };
     let widget = |x: u32, y: u32, title: &str, metrics: Vec<Value>| {
@@ -41,7 +44,7 @@ pub(super) fn dashboard_body(lb: &LoadBalancing) -> Expr {
                 per_tg(contract::alb_metric::REQUEST_COUNT, "Sum", "${TargetGroupV1}", "V1"),
                 per_tg(contract::alb_metric::REQUEST_COUNT, "Sum", "${CanaryTargetGroup}", "V2"),
             ]),
-            widget(12, 0, "5XX rate (%): V1 vs V2",
+            widget(12, 0, "Error rate (%, 5XX and connection errors): V1 vs V2",
                 rate("v1", "${TargetGroupV1}", "V1").into_iter().chain(rate("v2", "${CanaryTargetGroup}", "V2")).collect()),
             widget(0, 6, "Target response time p50 / p99 (s)", vec![
                 per_tg(contract::alb_metric::RESPONSE_TIME, "p50", "${TargetGroupV1}", "V1 p50"),

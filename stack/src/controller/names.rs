@@ -84,10 +84,10 @@ impl AlarmKind {
     /// The alarm name's suffix after `<stack name>-`.
     pub fn suffix(self) -> &'static str {
         match self {
-            AlarmKind::ErrorRate => "canary-5xx-rate",
+            AlarmKind::ErrorRate => "canary-error-rate",
             AlarmKind::Latency => "canary-p99-latency",
             AlarmKind::UnhealthyHosts => "canary-unhealthy-hosts",
-            AlarmKind::TargetErrorRate => "canary-target-5xx-rate",
+            AlarmKind::TargetErrorRate => "canary-target-error-rate",
             AlarmKind::TargetLatency => "canary-target-p90-latency",
         }
     }

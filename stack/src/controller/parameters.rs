@@ -33,12 +33,12 @@ pub(super) fn declare_parameters(template: &mut Template) -> (ControllerParamete
         ),
         error_rate_threshold_percent: template.parameter(
             "CanaryErrorRateThresholdPercent",
-            ParamSpec::number("V2's 5XX rate (percent of its requests) that rolls the canary back.", 5, 1, 100),
+            ParamSpec::number("V2's error rate (target 5XX and connection errors, percent of its requests) that rolls the canary back.", 5, 1, 100),
         ),
         alarm_min_requests: template.parameter(
             "CanaryAlarmMinRequests",
             ParamSpec::number(
-                "V2 requests one alarm period needs before the 5XX-rate alarm may fire: a handful of requests cannot roll a canary back.",
+                "V2 requests one alarm period needs before the error-rate alarm may fire: a handful of requests cannot roll a canary back.",
                 50,
                 1,
                 1_000_000,
@@ -60,7 +60,7 @@ pub(super) fn declare_parameters(template: &mut Template) -> (ControllerParamete
         target_alarm_min_requests: template.parameter(
             "TargetAlarmMinRequests",
             ParamSpec::number(
-                "With TargetSignal=enabled: V2 requests one 10-second period needs before the target signal's 5XX-rate and latency alarms may count it as breaching.",
+                "With TargetSignal=enabled: V2 requests one 10-second period needs before the target signal's error-rate and latency alarms may count it as breaching.",
                 10,
                 1,
                 1_000_000,

@@ -477,7 +477,7 @@ fn the_dashboard_shows_v1_against_v2_the_weight_and_the_alarms() {
         .collect();
     for needle in [
         "Requests",
-        "5XX rate",
+        "Error rate",
         "p50 / p99",
         "Canary weight",
         "alarms",
@@ -488,6 +488,8 @@ fn the_dashboard_shows_v1_against_v2_the_weight_and_the_alarms() {
         );
     }
     assert!(text.contains(contract::metric::CANARY_WEIGHT));
+    // The error rate the judge and the alarms use: connection errors count.
+    assert!(text.contains(contract::alb_metric::TARGET_CONNECTION_ERRORS));
     for kind in AlarmKind::ALL {
         assert_eq!(
             text.contains(kind.suffix()),
