@@ -218,7 +218,7 @@ pub fn lab_plan() -> Plan {
         max_step_seconds: 600,
         ..Plan::default()
     };
-    plan.health.min_requests = 20;
+    plan.health.min_step_requests = 20;
     plan.health.settle_seconds = 2;
     plan.health.period_seconds = timing::COMPRESSED_PERIOD_SECS as u64;
     plan

@@ -128,7 +128,7 @@ pub struct HealthRules {
     pub latency: LatencyRules,
     /// V2 requests the current step must have served before it may be promoted. Too little data
     /// holds a promotion, never a rollback.
-    pub min_requests: u64,
+    pub min_step_requests: u64,
     /// Only periods that ended at least this long ago are judged (CloudWatch publishes late).
     pub settle_seconds: u64,
     /// The metrics period: the `Period` of every series query and the judge's unit of data
@@ -186,7 +186,7 @@ impl Default for HealthRules {
         HealthRules {
             errors: ErrorRules::default(),
             latency: LatencyRules::default(),
-            min_requests: 50,
+            min_step_requests: 50,
             settle_seconds: 120,
             period_seconds: 60,
             signal: Signal::Alb,
@@ -200,7 +200,9 @@ impl Default for HealthRules {
 struct HealthJson {
     errors: ErrorRules,
     latency: LatencyRules,
-    min_requests: u64,
+    /// `min_requests` before the alarms' own minimum had a name beside it: still read.
+    #[serde(alias = "min_requests")]
+    min_step_requests: u64,
     settle_seconds: u64,
     period_seconds: u64,
     signal: Signal,
@@ -218,7 +220,7 @@ impl Default for HealthJson {
         HealthJson {
             errors: d.errors,
             latency: d.latency,
-            min_requests: d.min_requests,
+            min_step_requests: d.min_step_requests,
             settle_seconds: d.settle_seconds,
             period_seconds: d.period_seconds,
             signal: d.signal,
@@ -275,7 +277,7 @@ impl TryFrom<HealthJson> for HealthRules {
         Ok(HealthRules {
             errors: json.errors,
             latency: json.latency,
-            min_requests: json.min_requests,
+            min_step_requests: json.min_step_requests,
             settle_seconds: json.settle_seconds,
             period_seconds: json.period_seconds,
             signal: json.signal,
@@ -372,9 +374,9 @@ impl Plan {
                 self.max_step_seconds
             ));
         }
-        if h.min_requests == 0 {
+        if h.min_step_requests == 0 {
             return Err(
-                "health.min_requests is 0: zero requests would be enough to promote".into(),
+                "health.min_step_requests is 0: zero requests would be enough to promote".into(),
             );
         }
         if h.settle_seconds > 3600 {

@@ -41,7 +41,7 @@ pub fn decision(config: &Config, now_ms: i64, record: &Record, weights_after: Op
         closed_periods = s.map(|s| s.closed_periods as u64),
         period_seconds = s.map(|s| s.period_seconds),
         step_v2_requests = s.map(|s| s.step_v2_requests),
-        min_requests = s.map(|s| s.min_requests),
+        min_step_requests = s.map(|s| s.min_step_requests),
         v1_requests = errors.map(|e| e.v1_requests),
         v1_errors = errors.map(|e| e.v1_errors),
         v2_requests = errors.map(|e| e.v2_requests),
@@ -94,7 +94,7 @@ pub fn statistics_lines(statistics: &Assessment) -> Vec<String> {
         statistics.closed_periods,
         statistics.period_seconds,
         statistics.step_v2_requests,
-        statistics.min_requests,
+        statistics.min_step_requests,
     )];
     let counts = format!(
         "V2 {} of {}, V1 {} of {}",

@@ -14,7 +14,7 @@ use latency::{sequential_latency, threshold_latency};
 pub struct Window<'a> {
     /// Closed periods since the canary started ([`crate::closed_periods`]).
     pub periods: &'a [Period],
-    /// When the step in force began (epoch seconds): the window of `min_requests`, of the 100 %
+    /// When the step in force began (epoch seconds): the window of `min_step_requests`, of the 100 %
     /// test and of the threshold methods.
     pub step_started_at: i64,
     /// V1 serves nothing in this step (100 %): V2 is compared with V1's earlier rate.
@@ -231,7 +231,8 @@ pub struct Assessment {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub judged_until: Option<i64>,
     pub step_v2_requests: u64,
-    pub min_requests: u64,
+    #[serde(alias = "min_requests")]
+    pub min_step_requests: u64,
     pub errors: ErrorEvidence,
     pub latency: LatencyEvidence,
 }
@@ -262,7 +263,9 @@ pub fn assess_with_verdict(health: &HealthRules, window: &Window) -> (Assessment
     let step_v2_requests = window.step_periods(period).map(|m| m.v2.requests).sum();
     let (errors, error_reason) = match health.errors.method {
         Method::Sequential => sequential_errors(&health.errors, window, period),
-        Method::Threshold => threshold_errors(&health.errors, health.min_requests, window, period),
+        Method::Threshold => {
+            threshold_errors(&health.errors, health.min_step_requests, window, period)
+        }
     };
     let (latency, latency_reason, latency_gap) = match health.latency.method {
         Method::Sequential => sequential_latency(health, window, period),
@@ -277,10 +280,10 @@ pub fn assess_with_verdict(health: &HealthRules, window: &Window) -> (Assessment
             LatencyBreach::Hold if !over_ceiling => Verdict::Hold(reason),
             _ => Verdict::RollBack(reason),
         }
-    } else if step_v2_requests < health.min_requests {
+    } else if step_v2_requests < health.min_step_requests {
         Verdict::TooLittleData(format!(
             "insufficient data: {step_v2_requests} V2 requests judged in this step, {} needed",
-            health.min_requests
+            health.min_step_requests
         ))
     } else if let Some(gap) = latency_gap {
         Verdict::TooLittleData(gap)
@@ -292,7 +295,7 @@ pub fn assess_with_verdict(health: &HealthRules, window: &Window) -> (Assessment
         closed_periods: window.periods.len(),
         judged_until: window.periods.iter().map(|m| m.t + period).max(),
         step_v2_requests,
-        min_requests: health.min_requests,
+        min_step_requests: health.min_step_requests,
         errors,
         latency,
     };
@@ -389,10 +392,10 @@ fn sequential_errors(
     (evidence, reason)
 }
 
-/// The old rule: V2's rate since the step began above `max_rate`, once `min_requests` were served.
+/// The old rule: V2's rate since the step began above `max_rate`, once `min_step_requests` were served.
 fn threshold_errors(
     rules: &ErrorRules,
-    min_requests: u64,
+    min_step_requests: u64,
     window: &Window,
     period: i64,
 ) -> (ErrorEvidence, Option<String>) {
@@ -401,7 +404,7 @@ fn threshold_errors(
         .step_periods(period)
         .fold((0, 0), |(n, e), m| (n + m.v2.trials(), e + m.v2.failures()));
     let rate = if n == 0 { 0.0 } else { e as f64 / n as f64 };
-    let reason = (n >= min_requests && rate > rules.max_rate).then(|| {
+    let reason = (n >= min_step_requests && rate > rules.max_rate).then(|| {
         format!(
             "V2 error rate {rate:.4} ({e} of {n}) since the step began above {}",
             rules.max_rate

@@ -31,7 +31,7 @@
 //!   the minute the canary started in, else over the first calibration span with enough V1
 //!   requests (applied from its end; earlier periods are counted at the ceiling), else the
 //!   ceiling (`docs/judge.md`, "Why it stays valid").
-//! - **`min_requests`** counts V2's requests in the step, not per period. The bake counts settled
+//! - **`min_step_requests`** counts V2's requests in the step, not per period. The bake counts settled
 //!   time since the step began; the judged data ends at the last closed period ([`closed_until`]),
 //!   so up to one period of a bake may still be unjudged when it ends — one reason to keep the
 //!   period short next to the bake (the plan's check keeps `max_step_seconds` above

@@ -50,7 +50,7 @@ fn the_issues_example_promotes_with_its_statistics() {
         .replace(r#""weights""#, r#""baseline_ms": 60.0, "weights""#)
         .replace(
             r#""plan": {}"#,
-            r#""plan": {"health": {"min_requests": 100}}"#,
+            r#""plan": {"health": {"min_step_requests": 100}}"#,
         );
     let out = replay(&thin).unwrap();
     assert_eq!(out["decision"], "hold");

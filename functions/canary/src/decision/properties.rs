@@ -27,7 +27,7 @@ pub(crate) fn arb_plan() -> impl Strategy<Value = Plan> {
                 ..Plan::default()
             };
             plan.health.settle_seconds = settle;
-            plan.health.min_requests = min;
+            plan.health.min_step_requests = min;
             plan.health.latency.statistic = "Average".into();
             if threshold {
                 plan.health.errors.method = Method::Threshold;
@@ -280,7 +280,7 @@ fn insufficient_data_never_promotes() {
             state.status = Status::Running;
             let live = expected_weights(&plan, Some(&state)).unwrap();
             for m in &mut obs.periods {
-                m.v2.requests %= plan.health.min_requests.div_ceil(40).max(1);
+                m.v2.requests %= plan.health.min_step_requests.div_ceil(40).max(1);
             }
             let d = decide(&plan, Some(&state), live, &obs, now);
             prop_assert!(

@@ -21,8 +21,19 @@ fn partial_json_takes_defaults() {
     assert!(!plan.health.latency.uses_percentile_rank());
     assert_eq!(plan.health.errors.alpha, 0.05);
     assert_eq!(plan.health.errors.max_ratio, 1.0);
-    assert_eq!(plan.health.min_requests, 50);
+    assert_eq!(plan.health.min_step_requests, 50);
     assert_eq!(plan.max_step_seconds, 3600);
+}
+
+#[test]
+fn min_requests_is_read_as_min_step_requests() {
+    // A stack deployed with the former name keeps its value.
+    let plan = Plan::from_json(r#"{"health":{"min_requests":400}}"#).unwrap();
+    assert_eq!(plan.health.min_step_requests, 400);
+    let plan = Plan::from_json(r#"{"health":{"min_step_requests":400}}"#).unwrap();
+    assert_eq!(plan.health.min_step_requests, 400);
+    let both = Plan::from_json(r#"{"health":{"min_requests":1,"min_step_requests":2}}"#);
+    assert!(both.unwrap_err().to_string().contains("duplicate field"));
 }
 
 #[test]
@@ -131,7 +142,7 @@ fn bad_plans_are_refused_naming_the_value() {
             r#"{"health":{"latency":{"baseline_seconds":90}}}"#,
             "baseline_seconds 90",
         ),
-        (r#"{"health":{"min_requests":0}}"#, "min_requests"),
+        (r#"{"health":{"min_step_requests":0}}"#, "min_step_requests"),
         (r#"{"max_step_seconds":600}"#, "max_step_seconds 600"),
         (
             r#"{"health":{"period_seconds":15}}"#,
