@@ -40,6 +40,8 @@ pub struct Env {
 /// One canary: its configuration (listener and target groups) in an [`Env`].
 pub struct Canary {
     pub config: Config,
+    /// The settings `config` was read from: a function binary's environment for this canary.
+    pub vars: Vec<(&'static str, String)>,
 }
 
 static PORTS: AtomicU32 = AtomicU32::new(8000);
@@ -162,7 +164,9 @@ impl Env {
         ]);
         let config = Config::from_lookup(|name| vars.get(name).cloned())
             .expect("test configuration is valid");
-        Canary { config }
+        let mut vars: Vec<_> = vars.into_iter().collect();
+        vars.sort();
+        Canary { config, vars }
     }
 
     pub async fn target_group(&self, name: &str) -> String {

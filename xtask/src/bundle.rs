@@ -19,6 +19,12 @@ pub const FUNCTIONS: [&str; 2] = [
 /// The cargo profile of the bundles (root `Cargo.toml`): release with `opt-level = "z"`.
 const PROFILE: &str = "lambda";
 
+/// Set for every build of the bundles' profile: aws-lc (the TLS crypto of the SDK clients) then
+/// seeds its random generator from the kernel alone, as ring and OpenSSL do, instead of also
+/// sampling CPU jitter, which cost 50.7 ms of a cold start's first TLS handshake here
+/// (`cargo xtask bench-lambda`, "aws-lc's first random bytes"; 0.02 ms without it).
+pub const NO_JITTER_ENTROPY: (&str, &str) = ("AWS_LC_SYS_NO_JITTER_ENTROPY", "1");
+
 pub fn dir() -> PathBuf {
     root().join("build").join("lambda")
 }
@@ -32,6 +38,7 @@ pub fn build(arch: Architecture) -> crate::Result<PathBuf> {
     let mut cmd = crate::project::as_from_a_shell(Command::new(bin.join("cargo-lambda")));
     cmd.current_dir(root())
         .env("PATH", venv::path_with_bin(&bin))
+        .env(NO_JITTER_ENTROPY.0, NO_JITTER_ENTROPY.1)
         .args([
             "lambda",
             "build",
@@ -62,5 +69,61 @@ pub fn build(arch: Architecture) -> crate::Result<PathBuf> {
             return Err(format!("cargo lambda did not produce {}", zip.display()).into());
         }
     }
+    check_no_jitter(arch)?;
     Ok(dir())
+}
+
+/// Whether aws-lc-sys's build script output says it found [`NO_JITTER_ENTROPY`].
+fn saw_no_jitter(output: &str) -> bool {
+    let (name, value) = NO_JITTER_ENTROPY;
+    output
+        .lines()
+        .any(|line| line == format!("cargo:warning=Environment Variable found '{name}': '{value}'"))
+}
+
+/// aws-lc-sys's build script says which settings it found: the bundles' must name ours.
+fn check_no_jitter(arch: Architecture) -> crate::Result {
+    let builds = crate::project::target_dir()
+        .join(rust_target(arch))
+        .join(PROFILE)
+        .join("build");
+    let mut outputs: Vec<(std::time::SystemTime, String)> = std::fs::read_dir(&builds)?
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("aws-lc-sys-"))
+        .filter_map(|e| {
+            let path = e.path().join("output");
+            let modified = std::fs::metadata(&path).ok()?.modified().ok()?;
+            Some((modified, std::fs::read_to_string(path).ok()?))
+        })
+        .collect();
+    outputs.sort();
+    match outputs.last() {
+        Some((_, output)) if saw_no_jitter(output) => Ok(()),
+        Some(_) => Err(format!(
+            "the bundles' aws-lc was built without {}={} (its build script's output in {})",
+            NO_JITTER_ENTROPY.0,
+            NO_JITTER_ENTROPY.1,
+            builds.display()
+        )
+        .into()),
+        None => Err(format!("no aws-lc-sys build output under {}", builds.display()).into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::saw_no_jitter;
+
+    #[test]
+    fn the_build_scripts_own_words_say_whether_jitter_entropy_is_off() {
+        let seen = "cargo:rerun-if-env-changed=AWS_LC_SYS_NO_JITTER_ENTROPY\n\
+                    cargo:warning=Environment Variable found 'AWS_LC_SYS_NO_JITTER_ENTROPY': '1'\n";
+        assert!(saw_no_jitter(seen));
+        assert!(!saw_no_jitter(
+            "cargo:rerun-if-env-changed=AWS_LC_SYS_NO_JITTER_ENTROPY\n"
+        ));
+        assert!(!saw_no_jitter(
+            "cargo:warning=Environment Variable found 'AWS_LC_SYS_NO_JITTER_ENTROPY': '0'\n"
+        ));
+    }
 }

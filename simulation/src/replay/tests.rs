@@ -63,6 +63,27 @@ fn the_issues_example_promotes_with_its_statistics() {
     );
 }
 
+/// The recorded state and the observation a replay input stands for (as the function had them).
+fn recorded(input: &ReplayInput) -> (CanaryState, Observation) {
+    let state = CanaryState {
+        status: input.status,
+        step: input.step,
+        step_started_at: input.step_started_at,
+        bake_started_at: input.bake_started_at.unwrap_or(input.step_started_at),
+        bake_skipped: input.bake_skipped,
+        canary_started_at: input.canary_started_at,
+        version: 9,
+        reason: None,
+    };
+    let observed = Observation {
+        periods: input.periods.clone(),
+        baseline_ms: input.baseline_ms,
+        calibration: input.calibration,
+        v2_healthy_targets: 2,
+    };
+    (state, observed)
+}
+
 #[test]
 fn a_decision_recorded_by_the_function_replays_from_its_record() {
     let input = ReplayInput::from_json(
@@ -70,22 +91,7 @@ fn a_decision_recorded_by_the_function_replays_from_its_record() {
     )
     .unwrap();
     let judged = input.decide();
-    let state = CanaryState {
-        status: Status::Running,
-        step: 0,
-        step_started_at: input.step_started_at,
-        bake_started_at: input.step_started_at,
-        bake_skipped: false,
-        canary_started_at: input.canary_started_at,
-        version: 4,
-        reason: None,
-    };
-    let observed = Observation {
-        periods: input.periods.clone(),
-        baseline_ms: input.baseline_ms,
-        calibration: None,
-        v2_healthy_targets: 2,
-    };
+    let (state, observed) = recorded(&input);
     let judgement = Judgement::new(None, &state, input.weights, &observed, judged.clone());
     let record = Record::new(PROMOTION, input.now, Entry::Judgement(Box::new(judgement)));
     let file = json!({"plan": {}, "record": record.to_json(), "periods": input.periods});
@@ -255,22 +261,7 @@ prop_compose! {
 proptest! {
     #[test]
     fn a_decision_round_trips_through_its_replay_file(input in arb_input()) {
-        let state = CanaryState {
-            status: input.status,
-            step: input.step,
-            step_started_at: input.step_started_at,
-            bake_started_at: input.bake_started_at.unwrap_or(input.step_started_at),
-            bake_skipped: input.bake_skipped,
-            canary_started_at: input.canary_started_at,
-            version: 9,
-            reason: None,
-        };
-        let observed = Observation {
-            periods: input.periods.clone(),
-            baseline_ms: input.baseline_ms,
-            calibration: input.calibration,
-            v2_healthy_targets: 1,
-        };
+        let (state, observed) = recorded(&input);
         let live = decide_with_statistics(&input.plan, Some(&state), input.weights, &observed, input.now);
         let file = serde_json::to_string_pretty(
             &ReplayInput::new(&input.plan, &state, input.weights, &observed, input.now),
@@ -282,22 +273,7 @@ proptest! {
 
     #[test]
     fn a_recorded_judgement_replays_to_the_same_decision(input in arb_input()) {
-        let state = CanaryState {
-            status: input.status,
-            step: input.step,
-            step_started_at: input.step_started_at,
-            bake_started_at: input.step_started_at,
-            bake_skipped: false,
-            canary_started_at: input.canary_started_at,
-            version: 3,
-            reason: None,
-        };
-        let observed = Observation {
-            periods: input.periods.clone(),
-            baseline_ms: input.baseline_ms,
-            calibration: input.calibration,
-            v2_healthy_targets: 2,
-        };
+        let (state, observed) = recorded(&input);
         let live = decide_with_statistics(&input.plan, Some(&state), input.weights, &observed, input.now);
         let judgement = Judgement::new(Some("1.2.0".into()), &state, input.weights, &observed, live.clone());
         let written = Record::new(PROMOTION, input.now, Entry::Judgement(Box::new(judgement)));
