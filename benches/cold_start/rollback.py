@@ -54,7 +54,7 @@ def handle(event):
     }
     ELBV2.modify_listener(ListenerArn=LISTENER, DefaultActions=[forward])
     if weights().get(CANARY, 0) != 0:
-        raise RuntimeError("the listener did not take V2 = 0")
+        raise RuntimeError("the listener did not take canary = 0")
     DYNAMODB.get_item(TableName=TABLE, Key=KEY, ConsistentRead=True)
     reason = f"alarm {alarm} entered ALARM"
     record = {"function": "rollback", "at": now, "alarm": alarm, "weights_before": before,
@@ -81,7 +81,7 @@ def handle(event):
                               FlexibleTimeWindow=schedule["FlexibleTimeWindow"],
                               Target=schedule["Target"], State="DISABLED")
     if weights().get(CANARY, 0) != 0:
-        raise RuntimeError("V2 has traffic again")
+        raise RuntimeError("canary has traffic again")
     return {"outcome": "rolled_back", "reason": reason}
 
 

@@ -1,19 +1,19 @@
 """Our judge and two published sequential tests on the same seeded canaries.
 
 Reads the canaries `simulation bench-judge --export FILE` wrote (`cargo xtask bench-peers` runs
-it): each an error cell's periods under a fixed schedule (V2's percent, V1's requests and errors,
-V2's requests and errors, and the closed period at which our judge first rolled back). Runs on
+it): each an error cell's periods under a fixed schedule (the canary's percent, the stable version's requests and errors,
+the canary's requests and errors, and the closed period at which our judge first rolled back). Runs on
 each, period by period, over the periods
 our controller would have judged:
 
 - savvi 0.3.1 (Lindon & Malek, NeurIPS 2022): `InhomogeneousPoissonProcess` on the errors' arms,
   assignment probabilities the step's weights, one test per step with their odds multiplied (a
-  product of e-processes over consecutive steps is one); no test at 100 %, where V1 serves nothing.
+  product of e-processes over consecutive steps is one); no test at 100 %, where stable serves nothing.
 - expectation 0.6.1 (Turner, Ly & Grünwald 2022): `KSampleSequentialTest`, k = 2, on every
   request's outcome; periods where a version served nothing are skipped (it refuses empty groups).
 
-Both test equal rates (two-sided); a rejection counts as a rollback only while V2's observed rate
-is above V1's. Every test at the exported alpha. Prints a Markdown table: per cell, rolled back /
+Both test equal rates (two-sided); a rejection counts as a rollback only while the canary's observed rate
+is above the stable version's. Every test at the exported alpha. Prints a Markdown table: per cell, rolled back /
 median closed periods at rollback. Fails (exit 1) when a canary's data are inconsistent.
 
 Usage: compare.py FILE
@@ -32,7 +32,7 @@ from savvi.multinomial import InhomogeneousPoissonProcess
 
 
 def savvi_rollback(periods, alpha):
-    """First closed period (1-based) at which savvi rejects with V2 worse, or None."""
+    """First closed period (1-based) at which savvi rejects with canary worse, or None."""
     carried, test, step_percent = 1.0, None, None
     e = [0, 0]
     n = [0, 0]
@@ -54,7 +54,7 @@ def savvi_rollback(periods, alpha):
 
 
 def expectation_rollback(periods, alpha):
-    """First closed period (1-based) at which expectation rejects with V2 worse, or None."""
+    """First closed period (1-based) at which expectation rejects with canary worse, or None."""
     test = KSampleSequentialTest(KSampleConfig(k=2, significance_level=alpha))
     totals = [0, 0, 0, 0]
     for i, (_, n1, e1, n2, e2) in enumerate(periods, start=1):
@@ -62,13 +62,13 @@ def expectation_rollback(periods, alpha):
             continue
         totals = [totals[0] + n1, totals[1] + e1, totals[2] + n2, totals[3] + e2]
         worse = totals[3] / totals[2] > totals[1] / totals[0]
-        v1 = np.zeros(n1, dtype=np.int8); v1[:e1] = 1
-        v2 = np.zeros(n2, dtype=np.int8); v2[:e2] = 1
+        stable = np.zeros(n1, dtype=np.int8); stable[:e1] = 1
+        canary = np.zeros(n2, dtype=np.int8); canary[:e2] = 1
         try:
-            result = test.update({0: v1, 1: v2})
+            result = test.update({0: stable, 1: canary})
         except ValueError as err:
-            # Its e-process refuses an infinite e-value (e.g. every V2 request failing against
-            # none of V1's): evidence beyond any threshold.
+            # Its e-process refuses an infinite e-value (e.g. every canary request failing against
+            # none of the stable version's): evidence beyond any threshold.
             if "Infinite e-value" in str(err):
                 return i if worse else None
             raise

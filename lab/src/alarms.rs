@@ -1,4 +1,4 @@
-//! The stack's V2 alarms evaluated as CloudWatch would: each on its period (the timing profile's,
+//! The stack's canary alarms evaluated as CloudWatch would: each on its period (the timing profile's,
 //! [`crate::timing::Timing::alarm_period`]), right after each of its periods closes, over an
 //! evaluation range a few periods longer than it evaluates, on what the emulator shows then
 //! ([`crate::timing::evaluated`]). A transition into ALARM sets the alarm's state in the emulator

@@ -162,15 +162,23 @@ pub async fn run(ctx: Arc<Ctx>) -> Result<(), String> {
         let start = end as i64 - period;
         let after = haproxy::stats(&ctx.socket).await?;
         let log = ctx.book.take_window();
-        let (v1, v2) = (
-            window_metrics(&before.v1, &after.v1, ctx.health.take_window(Group::V1)),
-            window_metrics(&before.v2, &after.v2, ctx.health.take_window(Group::V2)),
+        let (stable, canary) = (
+            window_metrics(
+                &before.stable,
+                &after.stable,
+                ctx.health.take_window(Group::Stable),
+            ),
+            window_metrics(
+                &before.canary,
+                &after.canary,
+                ctx.health.take_window(Group::Canary),
+            ),
         );
         let mut data = Vec::new();
         let lb = &ctx.config.load_balancer;
         for (arn, m, tally) in [
-            (&ctx.config.stable_tg_arn, &v1, &log.v1),
-            (&ctx.config.canary_tg_arn, &v2, &log.v2),
+            (&ctx.config.stable_tg_arn, &stable, &log.stable),
+            (&ctx.config.canary_tg_arn, &canary, &log.canary),
         ] {
             let tg = controller::listener::target_group_dimension(arn)
                 .ok_or_else(|| format!("{arn} has no target group dimension"))?;
@@ -186,13 +194,13 @@ pub async fn run(ctx: Arc<Ctx>) -> Result<(), String> {
         let delay = ctx.timing.delay_of(start);
         tracing::info!(
             window_start = start,
-            v1_requests = v1.requests,
-            v1_5xx = v1.errors_5xx,
-            v2_requests = v2.requests,
-            v2_5xx = v2.errors_5xx,
-            v2_connection_errors = v2.connection_errors,
-            v2_unhealthy_hosts = v2.hosts.unhealthy,
-            v2_mean_ms = log.v2.mean_ms(),
+            stable_requests = stable.requests,
+            stable_5xx = stable.errors_5xx,
+            canary_requests = canary.requests,
+            canary_5xx = canary.errors_5xx,
+            canary_connection_errors = canary.connection_errors,
+            canary_unhealthy_hosts = canary.hosts.unhealthy,
+            canary_mean_ms = log.canary.mean_ms(),
             visible_after_s = delay.as_secs_f64(),
             "bridged"
         );

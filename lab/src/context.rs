@@ -55,9 +55,9 @@ impl Ctx {
             .map(|(_, v)| v.as_str())?;
         let dim = |arn: &str| controller::listener::target_group_dimension(arn).map(str::to_owned);
         if Some(tg.to_owned()) == dim(&self.config.stable_tg_arn) {
-            Some(Group::V1)
+            Some(Group::Stable)
         } else if Some(tg.to_owned()) == dim(&self.config.canary_tg_arn) {
-            Some(Group::V2)
+            Some(Group::Canary)
         } else {
             None
         }

@@ -1,6 +1,6 @@
-//! What a killed V2 shows in HAProxy's own counters and weights (never in what the controller
+//! What a killed canary shows in HAProxy's own counters and weights (never in what the controller
 //! reports): its target group kept its share and every request sent to it failed (the ALB's
-//! fail open), until the controller took V2's weight to 0.
+//! fail open), until the controller took the canary's weight to 0.
 
 use serde::{Deserialize, Serialize};
 
@@ -12,18 +12,18 @@ use crate::timeline::Record;
 pub struct FailOpen {
     /// Seconds into the scenario.
     pub killed_at: f64,
-    /// HAProxy's V2 weight right after the kill.
-    pub v2_weight_at_kill: u32,
-    /// Requests HAProxy sent V2's server from the kill to the end of the scenario (its weight
-    /// went to 0 on the way, so these are the ones the dead V2 got).
-    pub v2_requests_after_kill: u64,
+    /// HAProxy's canary weight right after the kill.
+    pub canary_weight_at_kill: u32,
+    /// Requests HAProxy sent the canary's server from the kill to the end of the scenario (its weight
+    /// went to 0 on the way, so these are the ones the dead canary got).
+    pub canary_requests_after_kill: u64,
     /// Of those, failed: refused connections, broken responses, 5XX.
-    pub v2_failed_after_kill: u64,
-    /// The first of the sampler's once-a-second reads of HAProxy after the kill that shows V2's
+    pub canary_failed_after_kill: u64,
+    /// The first of the sampler's once-a-second reads of HAProxy after the kill that shows the canary's
     /// weight 0.
-    pub v2_weight_zero_seen_at: Option<f64>,
-    /// When the target health checks turned V2's target unhealthy.
-    pub v2_unhealthy_at: Option<f64>,
+    pub canary_weight_zero_seen_at: Option<f64>,
+    /// When the target health checks turned the canary's target unhealthy.
+    pub canary_unhealthy_at: Option<f64>,
 }
 
 fn failed(s: &ServerStat) -> u64 {
@@ -31,32 +31,33 @@ fn failed(s: &ServerStat) -> u64 {
 }
 
 impl FailOpen {
-    /// From the timeline's kill event (HAProxy's V2 counters right after the kill), its samples of
-    /// HAProxy, and HAProxy's V2 counters at the end; `None` when nothing was killed.
+    /// From the timeline's kill event (HAProxy's canary counters right after the kill), its samples of
+    /// HAProxy, and HAProxy's canary counters at the end; `None` when nothing was killed.
     pub fn new(record: &Record, end: &ServerStat) -> Option<FailOpen> {
         let kill = record
             .events
             .iter()
             .find(|e| e.kind == crate::fault::ON && e.detail["kind"] == "kill")?;
-        let at_kill: ServerStat = serde_json::from_value(kill.detail["v2_at_kill"].clone()).ok()?;
+        let at_kill: ServerStat =
+            serde_json::from_value(kill.detail["canary_at_kill"].clone()).ok()?;
         Some(FailOpen {
             killed_at: kill.t,
-            v2_weight_at_kill: at_kill.weight,
-            v2_requests_after_kill: growth(at_kill.stot, end.stot),
-            v2_failed_after_kill: growth(failed(&at_kill), failed(end)),
-            v2_weight_zero_seen_at: record
+            canary_weight_at_kill: at_kill.weight,
+            canary_requests_after_kill: growth(at_kill.stot, end.stot),
+            canary_failed_after_kill: growth(failed(&at_kill), failed(end)),
+            canary_weight_zero_seen_at: record
                 .samples
                 .iter()
-                .find(|s| s.t > kill.t && s.haproxy.v2.weight == 0)
+                .find(|s| s.t > kill.t && s.haproxy.canary.weight == 0)
                 .map(|s| s.t),
-            v2_unhealthy_at: record
+            canary_unhealthy_at: record
                 .events
                 .iter()
                 .find(|e| {
                     e.source == "health"
                         && e.kind == "unhealthy"
                         && e.t > kill.t
-                        && e.detail["target_group"] == crate::haproxy::V2_SERVER
+                        && e.detail["target_group"] == crate::haproxy::CANARY_SERVER
                 })
                 .map(|e| e.t),
         })
@@ -64,19 +65,19 @@ impl FailOpen {
 
     /// One line saying what the run failed to show; `None` when it showed all of it.
     pub fn missed(&self) -> Option<String> {
-        let problem = if self.v2_weight_at_kill == 0 {
-            "V2 had no weight when it was killed".to_owned()
-        } else if self.v2_requests_after_kill == 0 {
-            "the dead V2 got no request: HAProxy routed around it, which an ALB does not do"
+        let problem = if self.canary_weight_at_kill == 0 {
+            "canary had no weight when it was killed".to_owned()
+        } else if self.canary_requests_after_kill == 0 {
+            "the dead canary got no request: HAProxy routed around it, which an ALB does not do"
                 .to_owned()
-        } else if self.v2_failed_after_kill < self.v2_requests_after_kill {
+        } else if self.canary_failed_after_kill < self.canary_requests_after_kill {
             format!(
-                "the dead V2 answered: {} of its {} requests after the kill did not fail",
-                self.v2_requests_after_kill - self.v2_failed_after_kill,
-                self.v2_requests_after_kill
+                "the dead canary answered: {} of its {} requests after the kill did not fail",
+                self.canary_requests_after_kill - self.canary_failed_after_kill,
+                self.canary_requests_after_kill
             )
-        } else if self.v2_weight_zero_seen_at.is_none() {
-            "HAProxy's V2 weight never went to 0 after the kill".to_owned()
+        } else if self.canary_weight_zero_seen_at.is_none() {
+            "HAProxy's canary weight never went to 0 after the kill".to_owned()
         } else {
             return None;
         };
@@ -91,11 +92,11 @@ mod tests {
     fn shown() -> FailOpen {
         FailOpen {
             killed_at: 40.0,
-            v2_weight_at_kill: 10,
-            v2_requests_after_kill: 80,
-            v2_failed_after_kill: 80,
-            v2_weight_zero_seen_at: Some(60.0),
-            v2_unhealthy_at: Some(42.0),
+            canary_weight_at_kill: 10,
+            canary_requests_after_kill: 80,
+            canary_failed_after_kill: 80,
+            canary_weight_zero_seen_at: Some(60.0),
+            canary_unhealthy_at: Some(42.0),
         }
     }
 
@@ -105,29 +106,29 @@ mod tests {
         for (broken, needle) in [
             (
                 FailOpen {
-                    v2_requests_after_kill: 0,
-                    v2_failed_after_kill: 0,
+                    canary_requests_after_kill: 0,
+                    canary_failed_after_kill: 0,
                     ..shown()
                 },
                 "routed around it",
             ),
             (
                 FailOpen {
-                    v2_failed_after_kill: 70,
+                    canary_failed_after_kill: 70,
                     ..shown()
                 },
                 "10 of its 80 requests",
             ),
             (
                 FailOpen {
-                    v2_weight_zero_seen_at: None,
+                    canary_weight_zero_seen_at: None,
                     ..shown()
                 },
                 "never went to 0",
             ),
             (
                 FailOpen {
-                    v2_weight_at_kill: 0,
+                    canary_weight_at_kill: 0,
                     ..shown()
                 },
                 "no weight",

@@ -1,5 +1,5 @@
-//! The rollback scenario's fault, keyed to V2's first step as HAProxy applies it: `errors`
-//! points V2's server at a second V2 started with the fault knobs; `kill` sends V2's process
+//! The rollback scenario's fault, keyed to the canary's first step as HAProxy applies it: `errors`
+//! points the canary's server at a second canary started with the fault knobs; `kill` sends the canary's process
 //! SIGKILL halfway through the step's bake, and nothing restarts it.
 
 use std::sync::Arc;
@@ -16,9 +16,9 @@ use crate::weights::HaproxyWeights;
 /// Which fault the rollback scenario injects.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Kind {
-    /// V2's answers fail and slow down (--fault-error-rate, --fault-latency-ms).
+    /// The canary's answers fail and slow down (--fault-error-rate, --fault-latency-ms).
     Errors,
-    /// V2's process dies (SIGKILL) mid-step, halfway through the bake; nothing restarts it, and
+    /// The canary's process dies (SIGKILL) mid-step, halfway through the bake; nothing restarts it, and
     /// its target group keeps its weight as an ALB's does (fail open).
     Kill,
 }
@@ -26,7 +26,7 @@ pub enum Kind {
 /// The event every fault records when it takes effect; the summary measures from it.
 pub const ON: &str = "fault_on";
 
-/// Waits until HAProxy first gives V2 `at_percent` or more.
+/// Waits until HAProxy first gives canary `at_percent` or more.
 async fn first_step(
     applied: &mut watch::Receiver<HaproxyWeights>,
     at_percent: f64,
@@ -37,13 +37,13 @@ async fn first_step(
             .await
             .map_err(|_| "the syncer stopped".to_owned())?;
         let w = *applied.borrow();
-        if w.v2 > 0 && w.v2_percent() >= at_percent {
+        if w.canary > 0 && w.canary_percent() >= at_percent {
             return Ok(w);
         }
     }
 }
 
-/// At V2's first step, V2's server is pointed at the V2 process started with the fault knobs.
+/// At the canary's first step, the canary's server is pointed at the canary process started with the fault knobs.
 pub async fn errors_on(
     ctx: Arc<Ctx>,
     mut applied: watch::Receiver<HaproxyWeights>,
@@ -52,12 +52,12 @@ pub async fn errors_on(
     faults: Faults,
 ) -> Result<(), String> {
     first_step(&mut applied, at_percent).await?;
-    haproxy::repoint(&ctx.socket, haproxy::V2_SERVER, faulty_port).await?;
+    haproxy::repoint(&ctx.socket, haproxy::CANARY_SERVER, faulty_port).await?;
     ctx.recorder.event_with(
         "fault",
         ON,
         format!(
-            "V2 now answers {:.0} % of requests with 500 (+{} ms)",
+            "canary now answers {:.0} % of requests with 500 (+{} ms)",
             faults.error_rate * 100.0,
             faults.extra_latency_ms
         ),
@@ -66,8 +66,8 @@ pub async fn errors_on(
     Ok(())
 }
 
-/// `after` into V2's first step, SIGKILL to V2's process (`pid`). HAProxy's V2 counters are read
-/// right after the kill: every request V2's server counts from then on went to a dead process.
+/// `after` into the canary's first step, SIGKILL to the canary's process (`pid`). HAProxy's canary counters are read
+/// right after the kill: every request the canary's server counts from then on went to a dead process.
 pub async fn kill_at_step(
     ctx: Arc<Ctx>,
     mut applied: watch::Receiver<HaproxyWeights>,
@@ -77,22 +77,22 @@ pub async fn kill_at_step(
 ) -> Result<(), String> {
     first_step(&mut applied, at_percent).await?;
     tokio::time::sleep(after).await;
-    // SAFETY: kill(2) of the lab's own V2 process, whose pid its guard read from /proc.
+    // SAFETY: kill(2) of the lab's own canary process, whose pid its guard read from /proc.
     if unsafe { libc::kill(pid as i32, libc::SIGKILL) } != 0 {
         return Err(format!(
-            "SIGKILL to V2's process {pid}: {}",
+            "SIGKILL to the canary's process {pid}: {}",
             std::io::Error::last_os_error()
         ));
     }
-    let at_kill = haproxy::stats(&ctx.socket).await?.v2;
+    let at_kill = haproxy::stats(&ctx.socket).await?.canary;
     ctx.recorder.event_with(
         "fault",
         ON,
         format!(
-            "V2's process {pid} killed (SIGKILL) at HAProxy weight {}; nothing restarts it",
+            "the canary's process {pid} killed (SIGKILL) at HAProxy weight {}; nothing restarts it",
             at_kill.weight
         ),
-        json!({"kind": "kill", "pid": pid, "v2_at_kill": at_kill}),
+        json!({"kind": "kill", "pid": pid, "canary_at_kill": at_kill}),
     );
     Ok(())
 }

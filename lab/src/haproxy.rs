@@ -18,8 +18,8 @@ use crate::weights::HaproxyWeights;
 use alb_canary_tests::child::Guarded;
 
 pub const BACKEND: &str = "tg";
-pub const V1_SERVER: &str = "tg-v1";
-pub const V2_SERVER: &str = "tg-v2";
+pub const STABLE_SERVER: &str = "tg-v1";
+pub const CANARY_SERVER: &str = "tg-v2";
 /// Debian 12's HAProxy series (LTS); the lab relies on its runtime API and log format.
 const SERIES: &str = "2.6.";
 
@@ -101,8 +101,8 @@ fn check_version(path: PathBuf) -> Result<PathBuf, String> {
 /// Where HAProxy listens and what it forwards to.
 pub struct Layout {
     pub frontend_port: u16,
-    pub v1_port: u16,
-    pub v2_port: u16,
+    pub stable_port: u16,
+    pub canary_port: u16,
     pub log_port: u16,
     pub dir: PathBuf,
 }
@@ -112,7 +112,7 @@ impl Layout {
         self.dir.join("haproxy.sock")
     }
 
-    /// The configuration: V1 takes everything until the syncer says otherwise, as the template's
+    /// The configuration: stable takes everything until the syncer says otherwise, as the template's
     /// listener does. `http-server-close` makes every request its own server connection, so
     /// `stot` counts requests and each request is balanced on the weights in force.
     ///
@@ -126,8 +126,8 @@ impl Layout {
     pub fn config(&self) -> String {
         let Layout {
             frontend_port,
-            v1_port,
-            v2_port,
+            stable_port,
+            canary_port,
             log_port,
             ..
         } = self;
@@ -154,8 +154,8 @@ frontend alb
 
 backend {BACKEND}
     balance roundrobin
-    server {V1_SERVER} 127.0.0.1:{v1_port} weight 100
-    server {V2_SERVER} 127.0.0.1:{v2_port} weight 0
+    server {STABLE_SERVER} 127.0.0.1:{stable_port} weight 100
+    server {CANARY_SERVER} 127.0.0.1:{canary_port} weight 0
 ",
             socket = self.socket().display()
         )
@@ -206,8 +206,8 @@ pub async fn set_weights(socket: &Path, w: HaproxyWeights) -> Result<(), String>
     let answer = command(
         socket,
         &format!(
-            "set weight {BACKEND}/{V1_SERVER} {}; set weight {BACKEND}/{V2_SERVER} {}",
-            w.v1, w.v2
+            "set weight {BACKEND}/{STABLE_SERVER} {}; set weight {BACKEND}/{CANARY_SERVER} {}",
+            w.stable, w.canary
         ),
     )
     .await?;
@@ -252,11 +252,11 @@ pub struct ServerStat {
     pub port: u16,
 }
 
-/// V1's and V2's counters.
+/// The stable version's and the canary's counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Stats {
-    pub v1: ServerStat,
-    pub v2: ServerStat,
+    pub stable: ServerStat,
+    pub canary: ServerStat,
 }
 
 pub async fn stats(socket: &Path) -> Result<Stats, String> {
@@ -307,13 +307,13 @@ pub fn parse_stats(csv: &str) -> Result<Stats, String> {
                 .unwrap_or(0),
         };
         match f[sv] {
-            V1_SERVER => found.0 = Some(stat),
-            V2_SERVER => found.1 = Some(stat),
+            STABLE_SERVER => found.0 = Some(stat),
+            CANARY_SERVER => found.1 = Some(stat),
             _ => {}
         }
     }
     match found {
-        (Some(v1), Some(v2)) => Ok(Stats { v1, v2 }),
+        (Some(stable), Some(canary)) => Ok(Stats { stable, canary }),
         _ => Err("show stat: the backend's servers are missing".into()),
     }
 }
@@ -331,7 +331,7 @@ mod tests {
                    tg,BACKEND,30,2,1,100,UP,3,,\n";
         let s = parse_stats(csv).unwrap();
         assert_eq!(
-            s.v2,
+            s.canary,
             ServerStat {
                 stot: 10,
                 hrsp_5xx: 3,
@@ -341,8 +341,8 @@ mod tests {
                 port: 4102,
             }
         );
-        assert_eq!(s.v1.port, 4101);
-        assert_eq!(s.v1.eresp, 1);
+        assert_eq!(s.stable.port, 4101);
+        assert_eq!(s.stable.eresp, 1);
         assert!(parse_stats("# pxname,svname\n").is_err());
     }
 
@@ -350,8 +350,8 @@ mod tests {
     fn servers_follow_the_weights_whatever_their_health_and_a_refused_connection_is_not_retried() {
         let layout = Layout {
             frontend_port: 1,
-            v1_port: 2,
-            v2_port: 3,
+            stable_port: 2,
+            canary_port: 3,
             log_port: 4,
             dir: "/tmp/lab".into(),
         };
@@ -361,7 +361,7 @@ mod tests {
             .filter(|l| l.trim_start().starts_with("server "))
             .collect();
         assert_eq!(servers.len(), 2, "{config}");
-        // A check would take a dead V2 out of rotation, which the ALB does not do (fail open).
+        // A check would take a dead canary out of rotation, which the ALB does not do (fail open).
         assert!(servers.iter().all(|l| !l.contains("check")), "{config}");
         assert!(!config.contains("httpchk"), "{config}");
         assert!(config.contains("\n    retries 0\n"), "{config}");

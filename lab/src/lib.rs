@@ -1,6 +1,6 @@
 //! The canary lab (`cargo xtask lab`): a canary rehearsed end to end on one machine.
 //!
-//! Traffic → HAProxy (the ALB stand-in) → the real V1/V2 `recommender` processes; HAProxy's
+//! Traffic → HAProxy (the ALB stand-in) → the real stable/canary `recommender` processes; HAProxy's
 //! counters and per-request log → the metrics bridge → `AWS/ApplicationELB` metrics in the moto
 //! emulator → the real promotion and rollback code (on a compressed schedule, and when the stack's
 //! alarms, evaluated here as CloudWatch would, fire) → `ModifyListener` → the syncer → HAProxy's

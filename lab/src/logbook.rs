@@ -3,13 +3,13 @@
 
 use std::sync::Mutex;
 
-use crate::haproxy::{V1_SERVER, V2_SERVER};
+use crate::haproxy::{CANARY_SERVER, STABLE_SERVER};
 
 /// Which target group's server answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Group {
-    V1,
-    V2,
+    Stable,
+    Canary,
 }
 
 /// One request as HAProxy logged it.
@@ -26,8 +26,8 @@ pub struct Entry {
 pub fn parse(line: &str) -> Option<Entry> {
     let mut f = line.split_whitespace();
     let group = match f.next()? {
-        V1_SERVER => Group::V1,
-        V2_SERVER => Group::V2,
+        STABLE_SERVER => Group::Stable,
+        CANARY_SERVER => Group::Canary,
         _ => return None,
     };
     let status = f.next()?.parse().ok()?;
@@ -65,25 +65,25 @@ impl Tally {
     }
 }
 
-/// V1's and V2's tallies.
+/// The stable version's and the canary's tallies.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Pair {
-    pub v1: Tally,
-    pub v2: Tally,
+    pub stable: Tally,
+    pub canary: Tally,
 }
 
 impl Pair {
     pub fn get(&self, g: Group) -> &Tally {
         match g {
-            Group::V1 => &self.v1,
-            Group::V2 => &self.v2,
+            Group::Stable => &self.stable,
+            Group::Canary => &self.canary,
         }
     }
 
     fn add(&mut self, e: &Entry) {
         match e.group {
-            Group::V1 => self.v1.add(e),
-            Group::V2 => self.v2.add(e),
+            Group::Stable => self.stable.add(e),
+            Group::Canary => self.canary.add(e),
         }
     }
 }
@@ -133,7 +133,7 @@ mod tests {
         assert_eq!(
             parse("tg-v2 500 52 53"),
             Some(Entry {
-                group: Group::V2,
+                group: Group::Canary,
                 status: 500,
                 response_ms: Some(52.0)
             })
@@ -149,18 +149,18 @@ mod tests {
         for ms in 1..=100 {
             let status = if ms % 10 == 0 { 500 } else { 200 };
             book.record(&Entry {
-                group: Group::V2,
+                group: Group::Canary,
                 status,
                 response_ms: Some(f64::from(ms)),
             });
         }
         let w = book.take_window();
-        assert_eq!(w.v2.requests, 100);
-        assert_eq!(w.v2.errors_5xx, 10);
-        assert_eq!(w.v2.mean_ms(), Some(50.5));
-        assert_eq!(w.v1, Tally::default());
+        assert_eq!(w.canary.requests, 100);
+        assert_eq!(w.canary.errors_5xx, 10);
+        assert_eq!(w.canary.mean_ms(), Some(50.5));
+        assert_eq!(w.stable, Tally::default());
         // The per-second tally is independent of the window's.
-        assert_eq!(book.take_second().v2.requests, 100);
-        assert_eq!(book.take_window().v2.requests, 0);
+        assert_eq!(book.take_second().canary.requests, 100);
+        assert_eq!(book.take_window().canary.requests, 0);
     }
 }

@@ -83,12 +83,12 @@ fn run(cli: options::Cli) -> Result<(), String> {
 
 fn line(s: &output::Summary, out: &std::path::Path) -> String {
     let onset = s.onset_to_zero_seconds.map_or(String::new(), |v| {
-        format!("; fault onset → V2 weight 0 in HAProxy {v:.1} s")
+        format!("; fault onset → canary weight 0 in HAProxy {v:.1} s")
     });
     let fail_open = s.fail_open.as_ref().map_or(String::new(), |f| {
         format!(
-            "; the dead V2 got {} requests after the kill, {} failed",
-            f.v2_requests_after_kill, f.v2_failed_after_kill
+            "; the dead canary got {} requests after the kill, {} failed",
+            f.canary_requests_after_kill, f.canary_failed_after_kill
         )
     });
     let table = &s.state_final;

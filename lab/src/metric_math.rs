@@ -317,19 +317,25 @@ mod tests {
 
     #[test]
     fn the_stacks_latency_excess_expression() {
-        let e = parse("IF(requests >= 10, MAX([v2 - (1.5 * FILL(v1, 1000) + 0.1), v2 - 1.5]), 0)")
-            .unwrap();
-        let excess = |r, v2, v1| {
-            e.eval(&vars(&[("requests", r), ("v2", v2), ("v1", v1)]))
-                .map(|x: f64| (x * 1000.0).round() / 1000.0)
+        let e = parse(
+            "IF(requests >= 10, MAX([canary - (1.5 * FILL(stable, 1000) + 0.1), canary - 1.5]), 0)",
+        )
+        .unwrap();
+        let excess = |r, canary, stable| {
+            e.eval(&vars(&[
+                ("requests", r),
+                ("canary", canary),
+                ("stable", stable),
+            ]))
+            .map(|x: f64| (x * 1000.0).round() / 1000.0)
         };
-        // 400 ms slower than a 20 ms V1: 0.4 - 0.13 above its allowance.
+        // 400 ms slower than a 20 ms stable: 0.4 - 0.13 above its allowance.
         assert_eq!(excess(Some(40.0), Some(0.42), Some(0.02)), Some(0.29));
-        // As slow as V1: below.
+        // As slow as stable: below.
         assert_eq!(excess(Some(40.0), Some(0.021), Some(0.02)), Some(-0.109));
-        // No V1 data: only the ceiling counts.
+        // No stable data: only the ceiling counts.
         assert_eq!(excess(Some(40.0), Some(1.6), None), Some(0.1));
-        // Too few requests: 0; no V2 data: none.
+        // Too few requests: 0; no canary data: none.
         assert_eq!(excess(Some(9.0), Some(3.0), Some(0.02)), Some(0.0));
         assert_eq!(excess(Some(40.0), None, Some(0.02)), None);
         assert_eq!(

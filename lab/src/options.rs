@@ -46,10 +46,10 @@ pub struct SignalOptions {
     about = "Rehearse a canary on 127.0.0.1: HAProxy as the ALB, the real controller and service, the moto emulator as AWS",
     // The last value of an option counts: `cargo xtask bench-lab` appends its own.
     args_override_self = true,
-    after_help = "Examples:\n  cargo xtask lab                      # both scenarios at 40 requests/s\n  cargo xtask lab --scenario rollback --rps 60 --fault-error-rate 0.5\n  cargo xtask lab --scenario rollback --fault kill            # V2's process dies mid-step\n  cargo xtask lab --scenario rollback --timing aws --duration 1200   # ALB metrics as AWS delivers them"
+    after_help = "Examples:\n  cargo xtask lab                      # both scenarios at 40 requests/s\n  cargo xtask lab --scenario rollback --rps 60 --fault-error-rate 0.5\n  cargo xtask lab --scenario rollback --fault kill            # the canary's process dies mid-step\n  cargo xtask lab --scenario rollback --timing aws --duration 1200   # ALB metrics as AWS delivers them"
 )]
 struct Args {
-    /// promote: a healthy V2 goes to 100 %; rollback: V2 goes bad at its first step (--fault) and
+    /// promote: a healthy canary goes to 100 %; rollback: canary goes bad at its first step (--fault) and
     /// the canary must be rolled back; both: one, then the other
     #[arg(long, value_enum, default_value_t = Scenarios::Both)]
     scenario: Scenarios,
@@ -69,13 +69,13 @@ struct Args {
     /// The service binary (default: `recommender` beside this binary)
     #[arg(long, value_name = "PATH")]
     recommender: Option<PathBuf>,
-    /// The rollback scenario's fault, at V2's first step
+    /// The rollback scenario's fault, at the canary's first step
     #[arg(long, value_enum, default_value_t = fault::Kind::Errors)]
     fault: fault::Kind,
-    /// Share of V2's answers that are 500 once its faults are on (0 to 1)
+    /// Share of the canary's answers that are 500 once its faults are on (0 to 1)
     #[arg(long, value_name = "F", default_value_t = 0.2, value_parser = share)]
     fault_error_rate: f64,
-    /// Latency V2 adds once its faults are on, in milliseconds
+    /// Latency canary adds once its faults are on, in milliseconds
     #[arg(long, value_name = "MS", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=60_000))]
     fault_latency_ms: u64,
     /// Seconds between promotion runs (default: compressed 5, the schedule's minute compressed;
@@ -210,8 +210,8 @@ fn beside_this_binary(name: &str) -> PathBuf {
 /// (high-resolution metrics: the judge's period is a plan setting, 60 s in production), settled
 /// 2 s (the bridge puts a window's datapoints 0.2 s after it ends). Latency on the production
 /// statistic: the bridge puts every request's latency and the harness's emulator computes `p99`
-/// and `PR(:T)` over them; T comes from V1's first 30 s (three periods) of the canary, as on a
-/// stack whose V1 served nothing in the hour before. 20 V2 requests make a judgeable step.
+/// and `PR(:T)` over them; T comes from the stable version's first 30 s (three periods) of the canary, as on a
+/// stack whose stable served nothing in the hour before. 20 canary requests make a judgeable step.
 pub fn lab_plan() -> Plan {
     let mut plan = Plan {
         bake_seconds: 20,
@@ -292,8 +292,8 @@ mod tests {
             "--recommender <PATH>",
             "--fault <FAULT>",
             "[default: errors]",
-            "- errors: V2's answers fail",
-            "- kill:   V2's process dies (SIGKILL) mid-step",
+            "- errors: The canary's answers fail",
+            "- kill:   The canary's process dies (SIGKILL) mid-step",
             "--fault-error-rate <F>",
             "[default: 0.2]",
             "--fault-latency-ms <MS>",

@@ -22,12 +22,12 @@ pub struct Summary {
     pub end: String,
     /// Wall time of the scenario, set-up included.
     pub seconds: f64,
-    /// When V2's faults switched on (seconds into the scenario).
+    /// When the canary's faults switched on (seconds into the scenario).
     pub fault_on_at: Option<f64>,
-    /// When the syncer next set V2's weight in HAProxy to 0 after that.
-    pub v2_weight_zero_at: Option<f64>,
+    /// When the syncer next set the canary's weight in HAProxy to 0 after that.
+    pub canary_weight_zero_at: Option<f64>,
     pub onset_to_zero_seconds: Option<f64>,
-    /// With `--fault kill`: what HAProxy showed of the dead V2 (fail open, then weight 0).
+    /// With `--fault kill`: what HAProxy showed of the dead canary (fail open, then weight 0).
     #[serde(default)]
     pub fail_open: Option<FailOpen>,
     /// The emulator's listener at the end (read by the lab, not reported by the controller).
@@ -91,11 +91,11 @@ impl Summary {
             .iter()
             .find(|e| e.kind == crate::fault::ON)
             .map(|e| e.t);
-        let v2_weight_zero_at = fault_on_at.and_then(|on| {
+        let canary_weight_zero_at = fault_on_at.and_then(|on| {
             record
                 .events
                 .iter()
-                .find(|e| e.source == "syncer" && e.t > on && e.detail["v2"] == 0)
+                .find(|e| e.source == "syncer" && e.t > on && e.detail["canary"] == 0)
                 .map(|e| e.t)
         });
         Summary {
@@ -107,9 +107,9 @@ impl Summary {
             .into(),
             seconds: record.events.last().map_or(0.0, |e| e.t),
             fault_on_at,
-            v2_weight_zero_at,
-            onset_to_zero_seconds: fault_on_at.zip(v2_weight_zero_at).map(|(a, b)| b - a),
-            fail_open: FailOpen::new(record, &finally.haproxy.v2),
+            canary_weight_zero_at,
+            onset_to_zero_seconds: fault_on_at.zip(canary_weight_zero_at).map(|(a, b)| b - a),
+            fail_open: FailOpen::new(record, &finally.haproxy.canary),
             listener_final: finally.listener,
             haproxy_final: finally.haproxy,
             state_final: finally.table,
@@ -135,14 +135,14 @@ pub fn text_timeline(record: &Record) -> String {
             (
                 s.t,
                 format!(
-                    "HAProxy V1 {:>3} / V2 {:>3}  rps V1 {:>5.1} V2 {:>5.1}  V2 5xx {:>4}  latency V1 {:>5} V2 {:>5}",
-                    s.haproxy.v1.weight,
-                    s.haproxy.v2.weight,
-                    s.v1_rps,
-                    s.v2_rps,
-                    opt(s.v2_error_percent, "%"),
-                    opt(s.v1_latency_ms, "ms"),
-                    opt(s.v2_latency_ms, "ms"),
+                    "HAProxy stable {:>3} / canary {:>3}  rps stable {:>5.1} canary {:>5.1}  canary 5xx {:>4}  latency stable {:>5} canary {:>5}",
+                    s.haproxy.stable.weight,
+                    s.haproxy.canary.weight,
+                    s.stable_rps,
+                    s.canary_rps,
+                    opt(s.canary_error_percent, "%"),
+                    opt(s.stable_latency_ms, "ms"),
+                    opt(s.canary_latency_ms, "ms"),
                 ),
             )
         })

@@ -1,5 +1,5 @@
 //! The picture: four panels over the scenario's seconds (HAProxy's weights, request rate per
-//! version, V2's 5XX rate, mean response time), with the decisions and the fault marked.
+//! version, the canary's 5XX rate, mean response time), with the decisions and the fault marked.
 
 use std::path::Path;
 
@@ -7,8 +7,8 @@ use plotters::prelude::*;
 
 use crate::timeline::{Mark, Record, Sample};
 
-const V1: RGBColor = RGBColor(31, 119, 180);
-const V2: RGBColor = RGBColor(230, 110, 0);
+const STABLE_COLOUR: RGBColor = RGBColor(31, 119, 180);
+const CANARY_COLOUR: RGBColor = RGBColor(230, 110, 0);
 const LISTENER: RGBColor = RGBColor(150, 150, 150);
 
 type Series = (&'static str, RGBColor, Vec<(f64, f64)>);
@@ -22,7 +22,7 @@ fn markers(record: &Record) -> Vec<(f64, String, RGBColor)> {
     let label = |m: &Mark| -> Option<(String, RGBColor)> {
         match (m.source.as_str(), m.kind.as_str()) {
             (_, "promoted") => Some((
-                m.detail["outcome"]["weights"]["v2"]
+                m.detail["outcome"]["weights"]["canary"]
                     .as_u64()
                     .map_or("promote".into(), |p| format!("{p}%")),
                 RGBColor(40, 150, 40),
@@ -61,36 +61,46 @@ fn draw_inner(path: &Path, record: &Record) -> Result<(), Box<dyn std::error::Er
     };
     let panels: Vec<(&str, &str, Vec<Series>)> = vec![
         (
-            "Traffic split: V2's share (HAProxy weights; grey: the emulator's listener)",
-            "% to V2",
+            "Traffic split: the canary's share (HAProxy weights; grey: the emulator's listener)",
+            "% to canary",
             vec![
                 (
                     "HAProxy",
-                    V2,
-                    points(s, |x| share(x.haproxy.v1.weight, x.haproxy.v2.weight)),
+                    CANARY_COLOUR,
+                    points(s, |x| {
+                        share(x.haproxy.stable.weight, x.haproxy.canary.weight)
+                    }),
                 ),
-                ("listener", LISTENER, points(s, |x| x.listener_v2_percent)),
+                (
+                    "listener",
+                    LISTENER,
+                    points(s, |x| x.listener_canary_percent),
+                ),
             ],
         ),
         (
             "Requests per second (HAProxy's per-server counters)",
             "req/s",
             vec![
-                ("V1", V1, points(s, |x| Some(x.v1_rps))),
-                ("V2", V2, points(s, |x| Some(x.v2_rps))),
+                ("stable", STABLE_COLOUR, points(s, |x| Some(x.stable_rps))),
+                ("canary", CANARY_COLOUR, points(s, |x| Some(x.canary_rps))),
             ],
         ),
         (
-            "V2 5XX rate (last 5 s, HAProxy's counters)",
-            "% of V2 requests",
-            vec![("V2", V2, points(s, |x| x.v2_error_percent))],
+            "The canary's 5XX rate (last 5 s, HAProxy's counters)",
+            "% of canary requests",
+            vec![(
+                "canary",
+                CANARY_COLOUR,
+                points(s, |x| x.canary_error_percent),
+            )],
         ),
         (
             "Mean server response time (HAProxy's per-request log)",
             "ms",
             vec![
-                ("V1", V1, points(s, |x| x.v1_latency_ms)),
-                ("V2", V2, points(s, |x| x.v2_latency_ms)),
+                ("stable", STABLE_COLOUR, points(s, |x| x.stable_latency_ms)),
+                ("canary", CANARY_COLOUR, points(s, |x| x.canary_latency_ms)),
             ],
         ),
     ];

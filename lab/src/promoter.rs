@@ -61,7 +61,7 @@ fn describe(outcome: &Outcome) -> (String, String) {
         Outcome::Held { reason } => reason.clone(),
         Outcome::RolledBack { reason } | Outcome::RollbackWon { reason } => reason.clone(),
         Outcome::Idle { status } => format!("nothing to do: {}", status.as_str()),
-        Outcome::Completed => "every step baked healthy: V2 serves everything".into(),
+        Outcome::Completed => "every step baked healthy: canary serves everything".into(),
         Outcome::AlreadyRolledBack => "already rolled back".into(),
         Outcome::Drift { found, expected } => format!("drift: {found}, expected {expected}"),
         Outcome::Ignored { alarm, state } => format!("{alarm} {state}"),

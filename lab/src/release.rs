@@ -21,9 +21,9 @@ use serde_json::json;
 use crate::context::Ctx;
 use crate::haproxy;
 
-/// The version V1's process stands for: what the stable fleet serves before the release.
+/// The version the stable version's process stands for: what the stable fleet serves before the release.
 pub const STABLE: &str = "1.0.0";
-/// The version V2's process stands for: the release the lab rehearses.
+/// The version the canary's process stands for: the release the lab rehearses.
 pub const RELEASE: &str = "2.0.0";
 
 /// The lab's processes by version: the port of each.
@@ -107,9 +107,9 @@ pub async fn fleets(
                 continue;
             }
             let (fleet, server) = if refresh.group == ctx.config.stable_fleet {
-                (Fleet::Stable, haproxy::V1_SERVER)
+                (Fleet::Stable, haproxy::STABLE_SERVER)
             } else if refresh.group == ctx.config.canary_fleet {
-                (Fleet::Canary, haproxy::V2_SERVER)
+                (Fleet::Canary, haproxy::CANARY_SERVER)
             } else {
                 return Err(format!("a refresh of an unknown group {}", refresh.group));
             };

@@ -14,7 +14,7 @@ pub const ERROR_RATE_SECONDS: usize = 5;
 pub async fn run(ctx: Arc<Ctx>) -> Result<(), String> {
     let mut interval = tokio::time::interval(Duration::from_secs(1));
     let mut before: Option<(f64, Stats)> = None;
-    // V2's error rate over the last seconds: at a few V2 requests per second, one second's
+    // The canary's error rate over the last seconds: at a few canary requests per second, one second's
     // rate jumps between 0 and 50 %.
     let mut recent: VecDeque<Stats> = VecDeque::new();
     loop {
@@ -26,7 +26,7 @@ pub async fn run(ctx: Arc<Ctx>) -> Result<(), String> {
             .listener
             .lock()
             .expect("listener lock")
-            .map(|w| w.v2_percent());
+            .map(|w| w.canary_percent());
         recent.push_back(stats);
         if recent.len() > ERROR_RATE_SECONDS + 1 {
             recent.pop_front();
@@ -34,17 +34,17 @@ pub async fn run(ctx: Arc<Ctx>) -> Result<(), String> {
         let oldest = recent.front().copied().unwrap_or(stats);
         let g = crate::bridge::growth;
         // A refused connection is a failed request too (the client gets HAProxy's 503).
-        let failed = |s: &Stats| s.v2.hrsp_5xx + s.v2.econ + s.v2.eresp;
-        let v2_5xx = (
-            g(oldest.v2.stot, stats.v2.stot),
+        let failed = |s: &Stats| s.canary.hrsp_5xx + s.canary.econ + s.canary.eresp;
+        let canary_5xx = (
+            g(oldest.canary.stot, stats.canary.stot),
             g(failed(&oldest), failed(&stats)),
         );
-        let (v1_rps, v2_rps) = match before {
+        let (stable_rps, canary_rps) = match before {
             Some((t0, b)) if t > t0 => {
                 let dt = t - t0;
                 (
-                    g(b.v1.stot, stats.v1.stot) as f64 / dt,
-                    g(b.v2.stot, stats.v2.stot) as f64 / dt,
+                    g(b.stable.stot, stats.stable.stot) as f64 / dt,
+                    g(b.canary.stot, stats.canary.stot) as f64 / dt,
                 )
             }
             _ => (0.0, 0.0),
@@ -52,12 +52,13 @@ pub async fn run(ctx: Arc<Ctx>) -> Result<(), String> {
         ctx.recorder.sample(Sample {
             t,
             haproxy: stats,
-            listener_v2_percent: listener,
-            v1_rps,
-            v2_rps,
-            v2_error_percent: (v2_5xx.0 > 0).then(|| 100.0 * v2_5xx.1 as f64 / v2_5xx.0 as f64),
-            v1_latency_ms: log.v1.mean_ms(),
-            v2_latency_ms: log.v2.mean_ms(),
+            listener_canary_percent: listener,
+            stable_rps,
+            canary_rps,
+            canary_error_percent: (canary_5xx.0 > 0)
+                .then(|| 100.0 * canary_5xx.1 as f64 / canary_5xx.0 as f64),
+            stable_latency_ms: log.stable.mean_ms(),
+            canary_latency_ms: log.canary.mean_ms(),
         });
         before = Some((t, stats));
     }

@@ -32,9 +32,9 @@ use crate::{
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scenario {
-    /// A healthy V2 goes through every step and completes.
+    /// A healthy canary goes through every step and completes.
     Promote,
-    /// V2 goes bad at its first step (its errors switch on, or its process dies: `--fault`); the
+    /// Canary goes bad at its first step (its errors switch on, or its process dies: `--fault`); the
     /// canary must be rolled back.
     Rollback,
 }
@@ -47,7 +47,7 @@ impl Scenario {
         }
     }
 
-    /// How the scenario must end: a healthy V2 released, a faulty one rolled back.
+    /// How the scenario must end: a healthy canary released, a faulty one rolled back.
     pub fn expected_end(self) -> &'static str {
         match self {
             Scenario::Promote => "released",
@@ -60,10 +60,10 @@ impl Scenario {
     pub fn missed(self, end: &str) -> Option<String> {
         (end != self.expected_end()).then(|| match self {
             Scenario::Promote => format!(
-                "promote scenario: the healthy V2 ended {end}, not released (a false rollback)"
+                "promote scenario: the healthy canary ended {end}, not released (a false rollback)"
             ),
             Scenario::Rollback => format!(
-                "rollback scenario: the faulty V2 ended {end}, not rolled back (the fault was not caught)"
+                "rollback scenario: the faulty canary ended {end}, not rolled back (the fault was not caught)"
             ),
         })
     }
@@ -79,7 +79,7 @@ pub struct Options {
     pub haproxy: PathBuf,
     /// The rollback scenario's fault.
     pub fault: fault::Kind,
-    /// V2's fault knobs under the `errors` fault.
+    /// The canary's fault knobs under the `errors` fault.
     pub faults: Faults,
     /// How often the promotion schedule fires (the stack's minute, compressed).
     pub tick: Duration,
@@ -89,7 +89,7 @@ pub struct Options {
     pub signal: Option<crate::options::SignalOptions>,
 }
 
-/// V2's share (percent) at which the rollback scenario's faults switch on: its first step.
+/// The canary's share (percent) at which the rollback scenario's faults switch on: its first step.
 fn fault_at_percent(plan: &Plan) -> f64 {
     f64::from(plan.steps[0])
 }
@@ -176,7 +176,7 @@ pub async fn run(scenario: Scenario, opts: &Options) -> Result<output::Summary, 
 
     // The services and the balancer.
     let ports = (free_port(), free_port(), free_port(), free_port());
-    let (v1_port, v2_port, faulty_port, frontend_port) = ports;
+    let (stable_port, canary_port, faulty_port, frontend_port) = ports;
     let recommender = &opts.recommender;
     let healthy = Faults::default();
     let moto_env = moto.env();
@@ -193,27 +193,27 @@ pub async fn run(scenario: Scenario, opts: &Options) -> Result<output::Summary, 
         load_balancer: &config.load_balancer,
         target_group,
     };
-    let v1_sink = signal.map(|(_, v1, _)| sink(v1));
-    let v2_sink = signal.map(|(_, _, v2)| sink(v2));
+    let stable_sink = signal.map(|(_, stable, _)| sink(stable));
+    let canary_sink = signal.map(|(_, _, canary)| sink(canary));
     let binary = signal.map(|(binary, ..)| binary);
-    let _v1 = service::start_target(
+    let _stable = service::start_target(
         recommender,
+        "stable",
         "v1",
-        "v1",
-        v1_port,
+        stable_port,
         healthy,
-        binary.zip(v1_sink.as_ref()),
+        binary.zip(stable_sink.as_ref()),
         &dir,
         bound,
     )
     .await?;
-    let v2 = service::start_target(
+    let canary = service::start_target(
         recommender,
+        "canary",
         "v2",
-        "v2",
-        v2_port,
+        canary_port,
         healthy,
-        binary.zip(v2_sink.as_ref()),
+        binary.zip(canary_sink.as_ref()),
         &dir,
         bound,
     )
@@ -222,11 +222,11 @@ pub async fn run(scenario: Scenario, opts: &Options) -> Result<output::Summary, 
         (Scenario::Rollback, fault::Kind::Errors) => Some(
             service::start_target(
                 recommender,
-                "v2-faulty",
+                "canary-faulty",
                 "v2",
                 faulty_port,
                 opts.faults,
-                binary.zip(v2_sink.as_ref()),
+                binary.zip(canary_sink.as_ref()),
                 &dir,
                 bound,
             )
@@ -239,15 +239,15 @@ pub async fn run(scenario: Scenario, opts: &Options) -> Result<output::Summary, 
         .map_err(|e| e.to_string())?;
     let layout = haproxy::Layout {
         frontend_port,
-        v1_port,
-        v2_port,
+        stable_port,
+        canary_port,
         log_port: log_socket.local_addr().map_err(|e| e.to_string())?.port(),
         dir: dir.clone(),
     };
     let _haproxy = haproxy::start(&opts.haproxy, &layout, bound).await?;
     let processes = release::Processes {
-        stable: v1_port,
-        release: v2_port,
+        stable: stable_port,
+        release: canary_port,
     };
 
     let (end_tx, mut end_rx) = watch::channel(None);
@@ -267,7 +267,10 @@ pub async fn run(scenario: Scenario, opts: &Options) -> Result<output::Summary, 
         end: end_tx,
     });
     let counts = Arc::new(traffic::Counts::default());
-    let (applied_tx, applied_rx) = watch::channel(HaproxyWeights { v1: 100, v2: 0 });
+    let (applied_tx, applied_rx) = watch::channel(HaproxyWeights {
+        stable: 100,
+        canary: 0,
+    });
     let mut tasks: JoinSet<Result<(), String>> = JoinSet::new();
     let book = ctx.book.clone();
     tasks.spawn(async move {
@@ -302,7 +305,7 @@ pub async fn run(scenario: Scenario, opts: &Options) -> Result<output::Summary, 
             }
             fault::Kind::Kill => {
                 let mid_step = Duration::from_secs(opts.plan.bake_seconds / 2);
-                let pid = v2.service_pid()?;
+                let pid = canary.service_pid()?;
                 tasks.spawn(fault::kill_at_step(
                     ctx.clone(),
                     applied_rx,
@@ -345,7 +348,7 @@ pub async fn run(scenario: Scenario, opts: &Options) -> Result<output::Summary, 
         }
     };
     // Keep traffic, syncer and sampler running: the timeline shows where requests go after the
-    // last decision (the test checks that V2 gets none after a rollback).
+    // last decision (the test checks that canary gets none after a rollback).
     tokio::time::sleep(Duration::from_secs(match end {
         End::RolledBack => 6,
         End::Released => 4,
@@ -411,14 +414,17 @@ fn health_checks(
     d: &alb_canary_tests::template::Deployment,
     timing: &Timing,
 ) -> Result<Vec<(Group, HealthCheck)>, String> {
-    [(Group::V1, "TargetGroupV1"), (Group::V2, "TargetGroupV2")]
-        .into_iter()
-        .map(|(group, id)| {
-            let check = HealthCheck::from_properties(&d.property(id, &[]))
-                .map_err(|e| format!("{id}: {e}"))?;
-            Ok((group, check.scaled(timing.alb_clock_factor())))
-        })
-        .collect()
+    [
+        (Group::Stable, "TargetGroupV1"),
+        (Group::Canary, "TargetGroupV2"),
+    ]
+    .into_iter()
+    .map(|(group, id)| {
+        let check =
+            HealthCheck::from_properties(&d.property(id, &[])).map_err(|e| format!("{id}: {e}"))?;
+        Ok((group, check.scaled(timing.alb_clock_factor())))
+    })
+    .collect()
 }
 
 /// The template's alarms, resolved, and their ARNs by name.

@@ -1,5 +1,5 @@
-//! The real `recommender` processes behind HAProxy: V1, V2, and for a fault drill a second V2
-//! started with the fault knobs, which takes over V2's server at the scenario's moment. With the
+//! The real `recommender` processes behind HAProxy: stable, canary, and for a fault drill a second canary
+//! started with the fault knobs, which takes over the canary's server at the scenario's moment. With the
 //! target signal, each process has the real `alb-canary-signal` in front of it, as on an instance.
 
 use std::io::{Read, Write};
@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use alb_canary_tests::child::Guarded;
 
-/// V2's fault knobs (the service's own environment variables).
+/// The canary's fault knobs (the service's own environment variables).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Faults {
     pub error_rate: f64,

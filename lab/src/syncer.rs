@@ -26,8 +26,8 @@ pub async fn run(ctx: Arc<Ctx>, applied: watch::Sender<HaproxyWeights>) -> Resul
         let want = HaproxyWeights::from_listener(live);
         let stats = haproxy::stats(&ctx.socket).await?;
         let have = HaproxyWeights {
-            v1: stats.v1.weight,
-            v2: stats.v2.weight,
+            stable: stats.stable.weight,
+            canary: stats.canary.weight,
         };
         if have == want {
             continue;
@@ -39,12 +39,12 @@ pub async fn run(ctx: Arc<Ctx>, applied: watch::Sender<HaproxyWeights>) -> Resul
             "syncer",
             "weights",
             format!(
-                "HAProxy V1 {} / V2 {} (listener {live}; applied in {} ms)",
-                want.v1,
-                want.v2,
+                "HAProxy stable {} / canary {} (listener {live}; applied in {} ms)",
+                want.stable,
+                want.canary,
                 took.as_millis()
             ),
-            serde_json::json!({"v1": want.v1, "v2": want.v2}),
+            serde_json::json!({"stable": want.stable, "canary": want.canary}),
         );
         applied.send_replace(want);
     }

@@ -142,15 +142,15 @@ pub struct HostCounts {
 /// Each group's target states as its checks left them, gathered per bridge window.
 #[derive(Debug, Default)]
 pub struct HostBook {
-    /// Per group (V1, V2): the state now, and whether the target was unhealthy at any check
+    /// Per group (stable, canary): the state now, and whether the target was unhealthy at any check
     /// since the last window was taken.
     groups: Mutex<[(Option<bool>, bool); 2]>,
 }
 
 fn slot(group: Group) -> usize {
     match group {
-        Group::V1 => 0,
-        Group::V2 => 1,
+        Group::Stable => 0,
+        Group::Canary => 1,
     }
 }
 
@@ -211,8 +211,8 @@ pub async fn probe(port: u16, check: &HealthCheck) -> Result<(), String> {
 
 fn server(group: Group) -> &'static str {
     match group {
-        Group::V1 => haproxy::V1_SERVER,
-        Group::V2 => haproxy::V2_SERVER,
+        Group::Stable => haproxy::STABLE_SERVER,
+        Group::Canary => haproxy::CANARY_SERVER,
     }
 }
 
@@ -228,8 +228,8 @@ pub async fn run(ctx: Arc<Ctx>, group: Group, check: HealthCheck) -> Result<(), 
         ticks.tick().await;
         let stats = haproxy::stats(&ctx.socket).await?;
         let now = match group {
-            Group::V1 => stats.v1.port,
-            Group::V2 => stats.v2.port,
+            Group::Stable => stats.stable.port,
+            Group::Canary => stats.canary.port,
         };
         // A fleet moved to another process is a new target, in service as the lab started it.
         if port != Some(now) {
@@ -353,16 +353,16 @@ mod tests {
             healthy: 0,
             unhealthy: 1,
         };
-        assert_eq!(book.take_window(Group::V2), healthy, "not checked yet");
-        book.record(Group::V2, false);
-        book.record(Group::V2, true);
-        assert_eq!(book.take_window(Group::V2), unhealthy);
-        assert_eq!(book.take_window(Group::V2), healthy);
-        book.record(Group::V2, false);
-        assert_eq!(book.take_window(Group::V2), unhealthy);
+        assert_eq!(book.take_window(Group::Canary), healthy, "not checked yet");
+        book.record(Group::Canary, false);
+        book.record(Group::Canary, true);
+        assert_eq!(book.take_window(Group::Canary), unhealthy);
+        assert_eq!(book.take_window(Group::Canary), healthy);
+        book.record(Group::Canary, false);
+        assert_eq!(book.take_window(Group::Canary), unhealthy);
         // No check in the window: the state the last one left.
-        assert_eq!(book.take_window(Group::V2), unhealthy);
-        assert_eq!(book.take_window(Group::V1), healthy);
+        assert_eq!(book.take_window(Group::Canary), unhealthy);
+        assert_eq!(book.take_window(Group::Stable), healthy);
     }
 
     #[tokio::test]

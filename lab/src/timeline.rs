@@ -18,16 +18,16 @@ pub struct Sample {
     pub t: f64,
     /// HAProxy's own counters and weights at `t` (`show stat`).
     pub haproxy: Stats,
-    /// V2's share in the emulator's listener, as the syncer last read it.
-    pub listener_v2_percent: Option<f64>,
-    pub v1_rps: f64,
-    pub v2_rps: f64,
-    /// V2's failed share of its requests (5XX, refused or broken connections) over the last
+    /// The canary's share in the emulator's listener, as the syncer last read it.
+    pub listener_canary_percent: Option<f64>,
+    pub stable_rps: f64,
+    pub canary_rps: f64,
+    /// The canary's failed share of its requests (5XX, refused or broken connections) over the last
     /// [`crate::sampler::ERROR_RATE_SECONDS`] (percent).
-    pub v2_error_percent: Option<f64>,
+    pub canary_error_percent: Option<f64>,
     /// Mean server response time in this second (HAProxy's `%Tr`).
-    pub v1_latency_ms: Option<f64>,
-    pub v2_latency_ms: Option<f64>,
+    pub stable_latency_ms: Option<f64>,
+    pub canary_latency_ms: Option<f64>,
 }
 
 /// A decision (a handler's outcome) or an event (weights applied, fault on, alarm state).

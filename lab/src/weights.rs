@@ -7,8 +7,8 @@ pub const MAX: u32 = 256;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct HaproxyWeights {
-    pub v1: u32,
-    pub v2: u32,
+    pub stable: u32,
+    pub canary: u32,
 }
 
 impl HaproxyWeights {
@@ -16,10 +16,10 @@ impl HaproxyWeights {
     /// larger becomes 256, and a positive weight never rounds down to 0 (that would drop a group
     /// the listener still sends to).
     pub fn from_listener(w: Weights) -> HaproxyWeights {
-        let (v1, v2) = (u32::from(w.v1), u32::from(w.v2));
-        let top = v1.max(v2);
+        let (stable, canary) = (u32::from(w.stable), u32::from(w.canary));
+        let top = stable.max(canary);
         if top <= MAX {
-            return HaproxyWeights { v1, v2 };
+            return HaproxyWeights { stable, canary };
         }
         let scale = |x: u32| {
             if x == 0 {
@@ -29,18 +29,18 @@ impl HaproxyWeights {
             }
         };
         HaproxyWeights {
-            v1: scale(v1),
-            v2: scale(v2),
+            stable: scale(stable),
+            canary: scale(canary),
         }
     }
 
-    /// V2's share in percent.
-    pub fn v2_percent(&self) -> f64 {
-        let total = f64::from(self.v1 + self.v2);
+    /// The canary's share in percent.
+    pub fn canary_percent(&self) -> f64 {
+        let total = f64::from(self.stable + self.canary);
         if total == 0.0 {
             0.0
         } else {
-            100.0 * f64::from(self.v2) / total
+            100.0 * f64::from(self.canary) / total
         }
     }
 }
@@ -53,17 +53,44 @@ mod tests {
     fn percentages_map_one_to_one() {
         for p in [0u8, 10, 25, 50, 100] {
             let h = HaproxyWeights::from_listener(Weights::for_percent(p));
-            assert_eq!((h.v1, h.v2), (100 - u32::from(p), u32::from(p)));
+            assert_eq!((h.stable, h.canary), (100 - u32::from(p), u32::from(p)));
         }
     }
 
     #[test]
     fn large_weights_keep_the_split_and_never_drop_a_group() {
-        let h = HaproxyWeights::from_listener(Weights { v1: 900, v2: 100 });
-        assert_eq!(h, HaproxyWeights { v1: 256, v2: 28 });
-        let h = HaproxyWeights::from_listener(Weights { v1: 999, v2: 1 });
-        assert_eq!(h, HaproxyWeights { v1: 256, v2: 1 });
-        let h = HaproxyWeights::from_listener(Weights { v1: 0, v2: 999 });
-        assert_eq!(h, HaproxyWeights { v1: 0, v2: 256 });
+        let h = HaproxyWeights::from_listener(Weights {
+            stable: 900,
+            canary: 100,
+        });
+        assert_eq!(
+            h,
+            HaproxyWeights {
+                stable: 256,
+                canary: 28
+            }
+        );
+        let h = HaproxyWeights::from_listener(Weights {
+            stable: 999,
+            canary: 1,
+        });
+        assert_eq!(
+            h,
+            HaproxyWeights {
+                stable: 256,
+                canary: 1
+            }
+        );
+        let h = HaproxyWeights::from_listener(Weights {
+            stable: 0,
+            canary: 999,
+        });
+        assert_eq!(
+            h,
+            HaproxyWeights {
+                stable: 0,
+                canary: 256
+            }
+        );
     }
 }

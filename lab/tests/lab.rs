@@ -1,4 +1,4 @@
-//! The closed loop, end to end: `lab --scenario both` at a modest rate, a slow V2 and a V2 whose
+//! The closed loop, end to end: `lab --scenario both` at a modest rate, a slow canary and a canary whose
 //! process dies, judged on what HAProxy counted and what the emulator's listener holds, not on
 //! the controller's own report.
 
@@ -88,11 +88,11 @@ fn run_lab(name: &str, args: &[impl AsRef<std::ffi::OsStr> + std::fmt::Debug]) -
 }
 
 #[test]
-fn a_v2_only_slower_than_v1_is_cut_off_and_the_stable_fleet_stays() {
-    // No errors at all, V2 400 ms slower; V1 served nothing before the canary, so the
-    // threshold comes from V1's first 30 s in it.
+fn a_canary_only_slower_than_stable_is_cut_off_and_the_stable_fleet_stays() {
+    // No errors at all, canary 400 ms slower; stable served nothing before the canary, so the
+    // threshold comes from the stable version's first 30 s in it.
     let out = run_lab("latency", &latency_fault(400));
-    let decisions = slow_v2_cut_off(&out.join("rollback"), 400.0);
+    let decisions = slow_canary_cut_off(&out.join("rollback"), 400.0);
     let rollback = rolled_back_by(&decisions);
     assert_eq!(
         rollback["source"], "schedule",
@@ -101,9 +101,9 @@ fn a_v2_only_slower_than_v1_is_cut_off_and_the_stable_fleet_stays() {
 }
 
 #[test]
-fn the_latency_alarm_alone_cuts_off_a_v2_slower_than_its_threshold() {
+fn the_latency_alarm_alone_cuts_off_a_canary_slower_than_its_threshold() {
     // The backstop: a judge that only holds on a latency breach (as a broken or throttled
-    // promotion function would do nothing at all), and a V2 1.7 s slow, over the alarm's 1.5 s.
+    // promotion function would do nothing at all), and a canary 1.7 s slow, over the alarm's 1.5 s.
     let out = tempdir("hold-plan");
     let plan = out.join("plan.json");
     let mut hold = alb_canary_lab::options::lab_plan();
@@ -112,7 +112,7 @@ fn the_latency_alarm_alone_cuts_off_a_v2_slower_than_its_threshold() {
     let mut args = latency_fault(1700);
     args.extend(["--plan".to_owned(), plan.display().to_string()]);
     let out = run_lab("alarm", &args);
-    let decisions = slow_v2_cut_off(&out.join("rollback"), 1700.0);
+    let decisions = slow_canary_cut_off(&out.join("rollback"), 1700.0);
     let rollback = rolled_back_by(&decisions);
     assert_eq!(rollback["source"], "alarm", "{rollback}");
     assert!(
@@ -125,10 +125,10 @@ fn the_latency_alarm_alone_cuts_off_a_v2_slower_than_its_threshold() {
 }
 
 #[test]
-fn the_target_signal_alone_cuts_off_a_v2_slower_than_v1_but_under_the_albs_threshold() {
+fn the_target_signal_alone_cuts_off_a_canary_slower_than_stable_but_under_the_albs_threshold() {
     // The real proxy in front of every process, its 10 s metrics delayed in the emulator as
-    // CloudWatch ingests them; a judge that only holds on a latency breach, and a V2 400 ms slow:
-    // far below the ALB alarm's absolute 1.5 s, so only the target alarm, relative to V1, sees it.
+    // CloudWatch ingests them; a judge that only holds on a latency breach, and a canary 400 ms slow:
+    // far below the ALB alarm's absolute 1.5 s, so only the target alarm, relative to stable, sees it.
     let out = tempdir("signal-plan");
     let plan = out.join("plan.json");
     let mut hold = alb_canary_lab::options::lab_plan();
@@ -140,7 +140,7 @@ fn the_target_signal_alone_cuts_off_a_v2_slower_than_v1_but_under_the_albs_thres
     args.extend(["--signal".to_owned(), "--signal-binary".to_owned()]);
     args.push(signal().display().to_string());
     let out = run_lab("signal", &args);
-    let decisions = slow_v2_cut_off(&out.join("rollback"), 400.0);
+    let decisions = slow_canary_cut_off(&out.join("rollback"), 400.0);
     let rollback = rolled_back_by(&decisions);
     assert_eq!(rollback["source"], "alarm", "{rollback}");
     assert!(
@@ -152,7 +152,7 @@ fn the_target_signal_alone_cuts_off_a_v2_slower_than_v1_but_under_the_albs_thres
     );
 }
 
-/// The rollback scenario at 40 rps with V2 `ms` slower and no errors.
+/// The rollback scenario at 40 rps with canary `ms` slower and no errors.
 fn latency_fault(ms: u32) -> Vec<String> {
     [
         "--scenario",
@@ -179,47 +179,47 @@ fn rolled_back_by(decisions: &[serde_json::Value]) -> &serde_json::Value {
     rollbacks[0]
 }
 
-/// What HAProxy and the emulator show after a V2 `slow_ms` slower (no errors) was rolled back:
-/// V2 answered slowly, got no request once its weight went to 0, the listener is stable-only,
-/// and V1 still serves the stable version. Returns the lab's decisions.
-fn slow_v2_cut_off(dir: &Path, slow_ms: f64) -> Vec<serde_json::Value> {
+/// What HAProxy and the emulator show after a canary `slow_ms` slower (no errors) was rolled back:
+/// Canary answered slowly, got no request once its weight went to 0, the listener is stable-only,
+/// and stable still serves the stable version. Returns the lab's decisions.
+fn slow_canary_cut_off(dir: &Path, slow_ms: f64) -> Vec<serde_json::Value> {
     let summary: Summary = read(dir, "summary.json");
     let record: Record = read(dir, "timeline.json");
     assert_eq!(summary.end, "rolled_back");
     assert_eq!(
-        (summary.listener_final.v1, summary.listener_final.v2),
+        (summary.listener_final.stable, summary.listener_final.canary),
         (100, 0)
     );
     let end = last(&record).haproxy;
-    assert_eq!(end.v2.weight, 0);
-    assert_eq!(end.v2.hrsp_5xx, 0, "the fault was latency alone");
+    assert_eq!(end.canary.weight, 0);
+    assert_eq!(end.canary.hrsp_5xx, 0, "the fault was latency alone");
     let fault_on = summary.fault_on_at.expect("the fault switched on");
-    // HAProxy's own per-request log saw V2 slow once the fault was on.
+    // HAProxy's own per-request log saw canary slow once the fault was on.
     assert!(
         record
             .samples
             .iter()
             .filter(|s| s.t > fault_on + 1.0)
-            .filter_map(|s| s.v2_latency_ms)
+            .filter_map(|s| s.canary_latency_ms)
             .any(|ms| ms >= slow_ms),
-        "V2 never answered slowly in HAProxy's log"
+        "canary never answered slowly in HAProxy's log"
     );
     let zero = record
         .samples
         .iter()
-        .find(|s| s.t > fault_on && s.haproxy.v2.weight == 0)
-        .expect("HAProxy's V2 weight went back to 0");
+        .find(|s| s.t > fault_on && s.haproxy.canary.weight == 0)
+        .expect("HAProxy's canary weight went back to 0");
     let settled = at(&record, zero.t + 2.0);
     quiet(
         &record,
         settled.t,
         f64::MAX,
-        |s| s.haproxy.v2.stot,
-        "V2 after the rollback",
+        |s| s.haproxy.canary.stot,
+        "canary after the rollback",
     );
     assert_eq!(
-        end.v1.port, summary.processes.stable,
-        "the stable fleet was not moved: V1 still serves 1.0.0"
+        end.stable.port, summary.processes.stable,
+        "the stable fleet was not moved: stable still serves 1.0.0"
     );
     let table = &summary.state_final;
     assert_eq!(
@@ -233,55 +233,57 @@ fn slow_v2_cut_off(dir: &Path, slow_ms: f64) -> Vec<serde_json::Value> {
 fn a_healthy_canary_reaches_all_traffic_and_a_failing_one_is_cut_off() {
     let out = run_lab("both", &["--scenario", "both", "--rps", "40"]);
 
-    // Promote, as a release: HAProxy's V2 weight goes through every step to 100 % and, once the
+    // Promote, as a release: HAProxy's canary weight goes through every step to 100 % and, once the
     // stable fleet serves the release, back to 0 with the listener stable-only again; at 100 %
-    // the V1 server got no request; at the end the V1 server points at the release's process and
-    // the V2 server gets nothing. The state table says idle on the release, the record released.
+    // the stable server got no request; at the end the stable server points at the release's process and
+    // the canary server gets nothing. The state table says idle on the release, the record released.
     let dir = out.join("promote");
     let summary: Summary = read(&dir, "summary.json");
     let record: Record = read(&dir, "timeline.json");
     assert_eq!(summary.end, "released");
     assert_eq!(
-        (summary.listener_final.v1, summary.listener_final.v2),
+        (summary.listener_final.stable, summary.listener_final.canary),
         (100, 0)
     );
     let end = last(&record).haproxy;
-    assert_eq!((end.v1.weight, end.v2.weight), (100, 0));
-    assert_eq!(end.v2.hrsp_5xx, 0);
+    assert_eq!((end.stable.weight, end.canary.weight), (100, 0));
+    assert_eq!(end.canary.hrsp_5xx, 0);
     assert_eq!(
-        (end.v1.port, end.v2.port),
+        (end.stable.port, end.canary.port),
         (summary.processes.release, summary.processes.release),
         "the stable fleet's server serves the release"
     );
     let steps: Vec<u32> = record
         .samples
         .windows(2)
-        .filter(|w| w[0].haproxy.v2.weight != w[1].haproxy.v2.weight)
-        .map(|w| w[1].haproxy.v2.weight)
+        .filter(|w| w[0].haproxy.canary.weight != w[1].haproxy.canary.weight)
+        .map(|w| w[1].haproxy.canary.weight)
         .collect();
     assert_eq!(
         steps,
         [10, 25, 50, 100, 0],
-        "HAProxy's V2 weight went through every step, then back to 0"
+        "HAProxy's canary weight went through every step, then back to 0"
     );
-    let all_v2 = became(&record, |s| s.haproxy.v2.weight == 100);
-    let released = became(&record, |s| s.haproxy.v1.weight == 100 && s.t > all_v2);
+    let all_canary = became(&record, |s| s.haproxy.canary.weight == 100);
+    let released = became(&record, |s| {
+        s.haproxy.stable.weight == 100 && s.t > all_canary
+    });
     quiet(
         &record,
-        all_v2 + 2.0,
+        all_canary + 2.0,
         released,
-        |s| s.haproxy.v1.stot,
-        "V1 at 100 % V2",
+        |s| s.haproxy.stable.stot,
+        "stable at 100 % canary",
     );
     quiet(
         &record,
         released + 2.0,
         f64::MAX,
-        |s| s.haproxy.v2.stot,
-        "V2 after the release",
+        |s| s.haproxy.canary.stot,
+        "canary after the release",
     );
     assert!(
-        end.v1.stot > at(&record, released).haproxy.v1.stot,
+        end.stable.stot > at(&record, released).haproxy.stable.stot,
         "traffic went on, to the stable server"
     );
     let table = &summary.state_final;
@@ -291,46 +293,49 @@ fn a_healthy_canary_reaches_all_traffic_and_a_failing_one_is_cut_off() {
     );
     assert_eq!(table.record_outcome.as_deref(), Some("released"));
 
-    // Rollback: V2 served requests and failed some after its faults switched on; the listener
-    // and HAProxy end with V2 at 0, and from 2 s after HAProxy's V2 weight became 0 its request
+    // Rollback: canary served requests and failed some after its faults switched on; the listener
+    // and HAProxy end with canary at 0, and from 2 s after HAProxy's canary weight became 0 its request
     // counter never moves again.
     let dir = out.join("rollback");
     let summary: Summary = read(&dir, "summary.json");
     let record: Record = read(&dir, "timeline.json");
     assert_eq!(summary.end, "rolled_back");
     assert_eq!(
-        (summary.listener_final.v1, summary.listener_final.v2),
+        (summary.listener_final.stable, summary.listener_final.canary),
         (100, 0)
     );
     let end = last(&record).haproxy;
-    assert_eq!(end.v2.weight, 0);
-    assert!(end.v2.hrsp_5xx > 0, "V2's faults never showed in HAProxy");
+    assert_eq!(end.canary.weight, 0);
+    assert!(
+        end.canary.hrsp_5xx > 0,
+        "the canary's faults never showed in HAProxy"
+    );
     let fault_on = summary.fault_on_at.expect("the faults switched on");
     let zero = record
         .samples
         .iter()
-        .find(|s| s.t > fault_on && s.haproxy.v2.weight == 0)
-        .expect("HAProxy's V2 weight went back to 0");
+        .find(|s| s.t > fault_on && s.haproxy.canary.weight == 0)
+        .expect("HAProxy's canary weight went back to 0");
     let settled = record
         .samples
         .iter()
         .find(|s| s.t >= zero.t + 2.0)
         .expect("the timeline goes on for 2 s after the rollback");
-    assert!(settled.haproxy.v2.stot > 0);
+    assert!(settled.haproxy.canary.stot > 0);
     for s in record.samples.iter().filter(|s| s.t >= settled.t) {
         assert_eq!(
-            s.haproxy.v2.stot, settled.haproxy.v2.stot,
-            "V2 got a request at {:.1} s, after the rollback took effect at {:.1} s",
+            s.haproxy.canary.stot, settled.haproxy.canary.stot,
+            "canary got a request at {:.1} s, after the rollback took effect at {:.1} s",
             s.t, zero.t
         );
     }
     assert!(
-        end.v1.stot > settled.haproxy.v1.stot,
-        "traffic went on, to V1"
+        end.stable.stot > settled.haproxy.stable.stot,
+        "traffic went on, to stable"
     );
     assert_eq!(
-        end.v1.port, summary.processes.stable,
-        "V1 still serves 1.0.0"
+        end.stable.port, summary.processes.stable,
+        "stable still serves 1.0.0"
     );
     let table = &summary.state_final;
     assert_eq!(
@@ -346,7 +351,7 @@ fn a_healthy_canary_reaches_all_traffic_and_a_failing_one_is_cut_off() {
 }
 
 #[test]
-fn a_v2_whose_process_dies_keeps_its_share_and_fails_until_the_controller_takes_it_to_0() {
+fn a_canary_whose_process_dies_keeps_its_share_and_fails_until_the_controller_takes_it_to_0() {
     let out = run_lab(
         "kill",
         &["--scenario", "rollback", "--fault", "kill", "--rps", "40"],
@@ -356,73 +361,78 @@ fn a_v2_whose_process_dies_keeps_its_share_and_fails_until_the_controller_takes_
     let record: Record = read(&dir, "timeline.json");
     assert_eq!(summary.end, "rolled_back");
     assert_eq!(
-        (summary.listener_final.v1, summary.listener_final.v2),
+        (summary.listener_final.stable, summary.listener_final.canary),
         (100, 0)
     );
-    // HAProxy's V2 counters right after the kill, as the lab read them.
+    // HAProxy's canary counters right after the kill, as the lab read them.
     let kill = record
         .events
         .iter()
         .find(|e| e.kind == "fault_on")
         .expect("the kill happened");
     assert_eq!(kill.detail["kind"], "kill", "{kill:?}");
-    let at_kill: ServerStat = serde_json::from_value(kill.detail["v2_at_kill"].clone()).unwrap();
-    assert!(at_kill.weight > 0, "V2 was killed with no weight");
+    let at_kill: ServerStat =
+        serde_json::from_value(kill.detail["canary_at_kill"].clone()).unwrap();
+    assert!(at_kill.weight > 0, "canary was killed with no weight");
     let zero = record
         .samples
         .iter()
-        .find(|s| s.t > kill.t && s.haproxy.v2.weight == 0)
-        .expect("HAProxy's V2 weight went to 0 after the kill");
-    // Fail open: while V2 still had its weight, HAProxy kept sending it requests, and every one
+        .find(|s| s.t > kill.t && s.haproxy.canary.weight == 0)
+        .expect("HAProxy's canary weight went to 0 after the kill");
+    // Fail open: while canary still had its weight, HAProxy kept sending it requests, and every one
     // failed (a refused connection, not a target 5XX).
     let before_zero = record
         .samples
         .iter()
         .rfind(|s| s.t > kill.t && s.t < zero.t)
-        .expect("samples between the kill and V2's weight 0")
+        .expect("samples between the kill and the canary's weight 0")
         .haproxy
-        .v2;
+        .canary;
     let sent = before_zero.stot - at_kill.stot;
     let refused = before_zero.econ - at_kill.econ;
     let failed = refused + (before_zero.eresp - at_kill.eresp);
     assert!(
         sent > 0,
-        "the dead V2 got no request: HAProxy routed around it"
+        "the dead canary got no request: HAProxy routed around it"
     );
-    assert!(refused > 0, "no refused connection to the dead V2");
+    assert!(refused > 0, "no refused connection to the dead canary");
     assert!(
         failed >= sent,
-        "{sent} requests to the dead V2, {failed} failed"
+        "{sent} requests to the dead canary, {failed} failed"
     );
     assert_eq!(
         before_zero.hrsp_5xx, at_kill.hrsp_5xx,
-        "a dead V2 answers no 5XX"
+        "a dead canary answers no 5XX"
     );
-    // The target health checks saw it, and the controller's cut-off held: nothing reached V2
+    // The target health checks saw it, and the controller's cut-off held: nothing reached canary
     // from 2 s after its weight became 0.
     assert!(
         record
             .events
             .iter()
             .any(|e| e.source == "health" && e.kind == "unhealthy" && e.t > kill.t),
-        "V2's target never turned unhealthy"
+        "the canary's target never turned unhealthy"
     );
     quiet(
         &record,
         zero.t + 2.0,
         f64::MAX,
-        |s| s.haproxy.v2.stot,
-        "V2 after its weight 0",
+        |s| s.haproxy.canary.stot,
+        "canary after its weight 0",
     );
     let end = last(&record).haproxy;
-    assert_eq!((end.v1.econ, end.v1.hrsp_5xx), (0, 0), "V1 was untouched");
+    assert_eq!(
+        (end.stable.econ, end.stable.hrsp_5xx),
+        (0, 0),
+        "stable was untouched"
+    );
     assert!(
-        end.v1.stot > at(&record, zero.t).haproxy.v1.stot,
-        "traffic went on, to V1"
+        end.stable.stot > at(&record, zero.t).haproxy.stable.stot,
+        "traffic went on, to stable"
     );
     let fail_open = summary.fail_open.expect("the summary measured the kill");
     assert_eq!(fail_open.missed(), None);
-    assert!(fail_open.v2_requests_after_kill >= sent);
+    assert!(fail_open.canary_requests_after_kill >= sent);
     let table = &summary.state_final;
     assert_eq!(
         (table.status.as_str(), table.stable_version.as_deref()),

@@ -14,10 +14,10 @@ pub enum Action {
     Pause,
     /// Continue from the recorded step; the bake of that step starts again.
     Resume,
-    /// Skip the rest of this step's bake: the next run may promote (if V2 is healthy).
+    /// Skip the rest of this step's bake: the next run may promote (if canary is healthy).
     SkipBake,
-    /// Immediate rollback of the release in progress: V2 weight 0, recorded, schedule disabled,
-    /// notified. Refused while idle with V2 already at 0: there is nothing to abort.
+    /// Immediate rollback of the release in progress: canary weight 0, recorded, schedule disabled,
+    /// notified. Refused while idle with canary already at 0: there is nothing to abort.
     Abort,
 }
 
@@ -45,9 +45,9 @@ pub async fn apply(target: &Target, action: Action, now: i64) -> crate::Result<S
     let recorded = state::read(&clients.dynamodb, config).await?;
     if action == Action::Abort {
         let in_progress = recorded.as_ref().is_some_and(|r| r.in_progress());
-        if !in_progress && listener::read(&clients.elbv2, config).await?.weights.v2 == 0 {
+        if !in_progress && listener::read(&clients.elbv2, config).await?.weights.canary == 0 {
             return Err(
-                "cannot abort: no release is in progress and V2 has no traffic; nothing changed"
+                "cannot abort: no release is in progress and canary has no traffic; nothing changed"
                     .into(),
             );
         }
@@ -62,7 +62,7 @@ pub async fn apply(target: &Target, action: Action, now: i64) -> crate::Result<S
         let history = Record::new(OPERATOR, now, Entry::RolledBack(aborted));
         rollback::after_write(clients, config, &reason, now, &history).await?;
         return Ok(format!(
-            "aborted: V2 weight 0 (was {before}), rolled back, schedule disabled"
+            "aborted: canary weight 0 (was {before}), rolled back, schedule disabled"
         ));
     }
     let current = recorded.ok_or(

@@ -71,7 +71,7 @@ pub async fn report(target: &Target, now: i64) -> crate::Result<String> {
                     timestamp(r.moved_at.unwrap_or(s.step_started_at))
                 ),
                 status => format!(
-                    "release    {name} {} at step {} of {} ({percent}% to V2), since {}\n",
+                    "release    {name} {} at step {} of {} ({percent}% to canary), since {}\n",
                     status.as_str(),
                     s.step + 1,
                     plan.steps.len(),

@@ -55,7 +55,7 @@ async fn the_schedule_promotes_a_healthy_canary_through_every_step_and_operators
     assert!(
         status(&deployed, now + 400)
             .await
-            .contains("release    1.1.0 paused at step 1 of 4 (10% to V2)")
+            .contains("release    1.1.0 paused at step 1 of 4 (10% to canary)")
     );
     let err = apply(&deployed.target, Operator::Pause, now + 410)
         .await
@@ -94,7 +94,10 @@ async fn the_schedule_promotes_a_healthy_canary_through_every_step_and_operators
     now = bake_steps_to_completion(&env, &deployed, 2, now).await;
 
     let report = status(&deployed, now + 60).await;
-    assert!(report.contains("weights    V1 0 / V2 100"), "{report}");
+    assert!(
+        report.contains("weights    stable 0 / canary 100"),
+        "{report}"
+    );
     assert!(
         report.contains("release    1.1.0 complete: the stable fleet moves to it"),
         "{report}"
@@ -121,9 +124,9 @@ async fn the_schedule_promotes_a_healthy_canary_through_every_step_and_operators
     // The judge's latest statistics, each with its threshold.
     assert!(
         report.contains("judge      latest statistics (decision complete")
-            && report.contains("errors     sequential: V2 1 of 1400")
+            && report.contains("errors     sequential: canary 1 of 1400")
             && report.contains("(both ≥ 5.30 rolls back)")
-            && report.contains("latency    sequential: V2 0 of 1400, V1 "),
+            && report.contains("latency    sequential: canary 0 of 1400, stable "),
         "{report}"
     );
     // Complete means done: operators can no longer pause or skip.
@@ -136,11 +139,11 @@ async fn the_schedule_promotes_a_healthy_canary_through_every_step_and_operators
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_v2_error_spike_and_its_alarm_roll_the_canary_back_for_good() {
+async fn a_canary_error_spike_and_its_alarm_roll_the_canary_back_for_good() {
     let env = Env::start().await;
     let deployed = canary_at_first_step(&env, t0() - 600).await;
     let now = t0();
-    assert_eq!(weights(&deployed).await.v2, 10);
+    assert_eq!(weights(&deployed).await.canary, 10);
 
     let config = &deployed.target.config;
     env.put_minute(&config.stable_tg_arn, now + 30, 900.0, 1.0, 0.020)
@@ -161,7 +164,7 @@ async fn a_v2_error_spike_and_its_alarm_roll_the_canary_back_for_good() {
             .unwrap()
     );
 
-    // A later scheduled run (one that was already on its way, say) never brings V2 back.
+    // A later scheduled run (one that was already on its way, say) never brings canary back.
     assert_eq!(
         scheduled_run(&deployed, now + 400).await,
         Outcome::Idle {
@@ -193,7 +196,7 @@ async fn a_v2_error_spike_and_its_alarm_roll_the_canary_back_for_good() {
 async fn abort_through_the_cli_rolls_a_running_canary_back_at_once() {
     let env = Env::start().await;
     let deployed = canary_at_first_step(&env, t0() - 600).await;
-    assert_eq!(weights(&deployed).await.v2, 10);
+    assert_eq!(weights(&deployed).await.canary, 10);
 
     let cli = |command: &str, function: &str| {
         let output = std::process::Command::new(env!("CARGO_BIN_EXE_canaryctl"))
@@ -217,7 +220,7 @@ async fn abort_through_the_cli_rolls_a_running_canary_back_at_once() {
     let (ok, text) = cli("abort", function);
     assert!(ok, "{text}");
     assert!(
-        text.contains("aborted: V2 weight 0 (was V1 90 / V2 10)"),
+        text.contains("aborted: canary weight 0 (was stable 90 / canary 10)"),
         "{text}"
     );
     assert_eq!(weights(&deployed).await, Weights::STABLE_ONLY);
@@ -260,8 +263,11 @@ async fn finish(env: &Env, deployed: &Deployed, version: &str, now: i64) {
     );
     assert_eq!(
         weights(deployed).await,
-        Weights { v1: 0, v2: 100 },
-        "V2 serves until stable is ready"
+        Weights {
+            stable: 0,
+            canary: 100
+        },
+        "canary serves until stable is ready"
     );
     refresh_done(env, deployed, Fleet::Stable).await;
     assert_eq!(
@@ -496,7 +502,7 @@ async fn every_release_refusal_says_why_and_changes_nothing() {
     }
     assert_eq!(snapshot(&env, &deployed).await, before, "changed something");
 
-    // --force aborts the running release (rolled back, V2 at 0) and starts the new one.
+    // --force aborts the running release (rolled back, canary at 0) and starts the new one.
     let said = release(&deployed, "1.2.0", true, now + 300).await.unwrap();
     assert!(said.contains("release 1.1.0 aborted"), "{said}");
     assert_eq!(weights(&deployed).await, Weights::STABLE_ONLY);

@@ -126,7 +126,7 @@ pub fn bench(args: &BenchArgs) -> crate::Result {
         return Ok(());
     }
     println!(
-        "{} canaries per cell, seed {}, {} s periods, {elapsed:.1} s on {threads} thread(s). Per method: rolled back / reached 100 % / median closed periods to rollback / mean V2 errors served",
+        "{} canaries per cell, seed {}, {} s periods, {elapsed:.1} s on {threads} thread(s). Per method: rolled back / reached 100 % / median closed periods to rollback / mean canary errors served",
         canaries, options.seed, options.period
     );
     println!();
@@ -199,7 +199,7 @@ fn row(s: &CellSummary) -> String {
         "{:.1} % / {:.1} % / {periods} / {:.1}",
         100.0 * s.rolled_back,
         100.0 * s.reached_final_step,
-        s.mean_v2_errors_served
+        s.mean_canary_errors_served
     )
 }
 

@@ -12,27 +12,27 @@ use canary::decision::{
 use contract::{Method, Plan};
 use serde::Serialize;
 
-/// V1's latency: 10 ms plus a Lomax tail (scale 15 ms, shape 3): p99 ≈ 64.6 ms.
-pub const V1_LATENCY: LatencyModel = LatencyModel {
+/// The stable version's latency: 10 ms plus a Lomax tail (scale 15 ms, shape 3): p99 ≈ 64.6 ms.
+pub const STABLE_LATENCY: LatencyModel = LatencyModel {
     base_ms: 10.0,
     scale_ms: 15.0,
     shape: 3.0,
     shift_ms: 0.0,
 };
 
-/// A cell of the grid: traffic, both versions' error rates, V2's extra latency.
+/// A cell of the grid: traffic, both versions' error rates, the canary's extra latency.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Scenario {
     /// Total requests per second over both versions.
     pub rps: f64,
-    pub v1_error_rate: f64,
-    pub v2_error_rate: f64,
-    /// Added to every V2 request's latency.
-    pub v2_extra_ms: f64,
-    /// Added to every V1 request's latency during the canary (a slowdown both versions share,
-    /// such as a slow dependency, when V2's extra equals it); the baseline before is unaffected.
-    pub v1_extra_ms: f64,
-    /// V1 served in the hour before the canary: T from its baseline; otherwise from V1's first
+    pub stable_error_rate: f64,
+    pub canary_error_rate: f64,
+    /// Added to every canary request's latency.
+    pub canary_extra_ms: f64,
+    /// Added to every stable request's latency during the canary (a slowdown both versions share,
+    /// such as a slow dependency, when the canary's extra equals it); the baseline before is unaffected.
+    pub stable_extra_ms: f64,
+    /// Stable served in the hour before the canary: T from its baseline; otherwise from the stable version's first
     /// calibration span in the canary.
     pub baseline: bool,
 }
@@ -48,8 +48,8 @@ pub struct CanaryRun {
     pub seconds: u32,
     /// Seconds of closed periods the rollback was decided on (0 without rollback).
     pub closed_seconds_at_rollback: u32,
-    /// V2 errors its users saw before the canary ended.
-    pub v2_errors_served: u64,
+    /// Canary errors its users saw before the canary ended.
+    pub canary_errors_served: u64,
 }
 
 /// The canary's clock starts here (a whole minute); the baseline is the hour before.
@@ -66,33 +66,33 @@ pub fn run_canary(plan: &Plan, scenario: &Scenario, seed: u64) -> CanaryRun {
         .trim_start_matches(['p', 'P'])
         .parse::<f64>()
         .map_or(0.99, |p| p / 100.0);
-    let v1_latency = LatencyModel {
-        shift_ms: scenario.v1_extra_ms,
-        ..V1_LATENCY
+    let stable_latency = LatencyModel {
+        shift_ms: scenario.stable_extra_ms,
+        ..STABLE_LATENCY
     };
-    let v2_latency = LatencyModel {
-        shift_ms: scenario.v2_extra_ms,
-        ..V1_LATENCY
+    let canary_latency = LatencyModel {
+        shift_ms: scenario.canary_extra_ms,
+        ..STABLE_LATENCY
     };
     let hour = sampler.poisson(3600.0 * scenario.rps);
-    let baseline_ms = V1_LATENCY.sample_percentile(&mut sampler, quantile, hour);
+    let baseline_ms = STABLE_LATENCY.sample_percentile(&mut sampler, quantile, hour);
     let baseline_ms =
         baseline_ms.filter(|_| scenario.baseline && hour >= latency.reference_requests);
     let per_period_percentiles = latency.method == Method::Threshold;
-    // Without a baseline, V1's statistic over the shortest of 1, 2, 4 ... calibration spans with
-    // `reference_requests` V1 requests (as `metrics::read_calibration` reads it): known once the
+    // Without a baseline, the stable version's statistic over the shortest of 1, 2, 4 ... calibration spans with
+    // `reference_requests` stable requests (as `metrics::read_calibration` reads it): known once the
     // span's data exists, seen by the controller once it has closed.
     let span = i64::try_from(plan.health.calibration_span_seconds()).unwrap_or(i64::MAX);
     let span_start = judge::period_start(START, span);
     let mut calibration: Option<Calibration> = None;
     let mut candidate = span;
-    let mut calibration_v1_requests = 0;
+    let mut calibration_stable_requests = 0;
 
     let mut observed = Observation {
         periods: Vec::new(),
         baseline_ms,
         calibration: None,
-        v2_healthy_targets: 1,
+        canary_healthy_targets: 1,
     };
     let mut run = CanaryRun::default();
     let mut state: Option<CanaryState> = None;
@@ -144,39 +144,48 @@ pub fn run_canary(plan: &Plan, scenario: &Scenario, seed: u64) -> CanaryRun {
             continue;
         }
         // The period that starts now, under the weights just decided.
-        let share = live.v2_percent() / 100.0;
+        let share = live.canary_percent() / 100.0;
         let lambda = f64::from(period) * scenario.rps;
         let (l1, l2) = (lambda * (1.0 - share), lambda * share);
         let threshold =
             judge::latency_threshold(latency, baseline_ms, calibration).at(now, latency.ceiling_ms);
-        let mut v1 = split(
+        let mut stable = split(
             &mut sampler,
             l1,
-            scenario.v1_error_rate,
-            v1_latency.tail(threshold),
+            scenario.stable_error_rate,
+            stable_latency.tail(threshold),
         );
-        let mut v2 = split(
+        let mut canary = split(
             &mut sampler,
             l2,
-            scenario.v2_error_rate,
-            v2_latency.tail(threshold),
+            scenario.canary_error_rate,
+            canary_latency.tail(threshold),
         );
         if per_period_percentiles {
-            v1.latency_ms = v1_latency.sample_percentile(&mut sampler, quantile, v1.requests);
-            v2.latency_ms = v2_latency.sample_percentile(&mut sampler, quantile, v2.requests);
+            stable.latency_ms =
+                stable_latency.sample_percentile(&mut sampler, quantile, stable.requests);
+            canary.latency_ms =
+                canary_latency.sample_percentile(&mut sampler, quantile, canary.requests);
         }
-        calibration_v1_requests += v1.requests;
+        calibration_stable_requests += stable.requests;
         let end = now + i64::from(period);
         if calibration.is_none() && baseline_ms.is_none() && end == span_start + candidate {
-            if calibration_v1_requests >= latency.reference_requests {
-                calibration = v1_latency
-                    .sample_percentile(&mut sampler, quantile, calibration_v1_requests)
-                    .map(|v1_ms| Calibration { v1_ms, until: end });
+            if calibration_stable_requests >= latency.reference_requests {
+                calibration = stable_latency
+                    .sample_percentile(&mut sampler, quantile, calibration_stable_requests)
+                    .map(|stable_ms| Calibration {
+                        stable_ms,
+                        until: end,
+                    });
             }
             candidate = candidate.saturating_mul(2);
         }
-        run.v2_errors_served += v2.errors;
-        observed.periods.push(Period { t: now, v1, v2 });
+        run.canary_errors_served += canary.errors;
+        observed.periods.push(Period {
+            t: now,
+            stable,
+            canary,
+        });
     }
     run.paused = true;
     run
@@ -207,7 +216,7 @@ pub struct CellSummary {
     pub paused: f64,
     pub median_minutes_to_rollback: Option<f64>,
     pub median_closed_minutes_to_rollback: Option<f64>,
-    pub mean_v2_errors_served: f64,
+    pub mean_canary_errors_served: f64,
 }
 
 fn median(mut values: Vec<u32>) -> Option<f64> {
@@ -263,7 +272,10 @@ pub fn run_cell(
                 .collect(),
         )
         .map(|s| s / 60.0),
-        mean_v2_errors_served: runs.iter().map(|r| r.v2_errors_served as f64).sum::<f64>()
+        mean_canary_errors_served: runs
+            .iter()
+            .map(|r| r.canary_errors_served as f64)
+            .sum::<f64>()
             / canaries.max(1) as f64,
     }
 }
@@ -274,16 +286,16 @@ pub fn grid() -> Vec<(&'static str, String, Scenario)> {
     let rates = [1.0, 10.0, 100.0];
     let base = |rps| Scenario {
         rps,
-        v1_error_rate: 0.001,
-        v2_error_rate: 0.001,
-        v2_extra_ms: 0.0,
-        v1_extra_ms: 0.0,
+        stable_error_rate: 0.001,
+        canary_error_rate: 0.001,
+        canary_extra_ms: 0.0,
+        stable_extra_ms: 0.0,
         baseline: true,
     };
     for (label, p2) in [
         ("0.1 %", 0.001),
-        ("0.5 % (5 × V1)", 0.005),
-        ("1 % (10 × V1)", 0.01),
+        ("0.5 % (5 × stable)", 0.005),
+        ("1 % (10 × stable)", 0.01),
         ("2 %", 0.02),
         ("5 %", 0.05),
         ("10 %", 0.1),
@@ -291,10 +303,10 @@ pub fn grid() -> Vec<(&'static str, String, Scenario)> {
     ] {
         for rps in rates {
             cells.push((
-                "errors (V1 0.1 %)",
-                format!("V2 {label}"),
+                "errors (stable 0.1 %)",
+                format!("canary {label}"),
                 Scenario {
-                    v2_error_rate: p2,
+                    canary_error_rate: p2,
                     ..base(rps)
                 },
             ));
@@ -305,19 +317,19 @@ pub fn grid() -> Vec<(&'static str, String, Scenario)> {
             "A/A",
             "both 2 %".to_string(),
             Scenario {
-                v1_error_rate: 0.02,
-                v2_error_rate: 0.02,
+                stable_error_rate: 0.02,
+                canary_error_rate: 0.02,
                 ..base(rps)
             },
         ));
     }
     for baseline in [true, false] {
         let family = if baseline {
-            "latency (V1's baseline)"
+            "latency (the stable version's baseline)"
         } else {
             "latency (no baseline: calibrated in the canary)"
         };
-        for (label, v2_extra, v1_extra) in [
+        for (label, canary_extra, stable_extra) in [
             ("identical", 0.0, 0.0),
             ("+50 ms", 50.0, 0.0),
             ("+100 ms", 100.0, 0.0),
@@ -328,10 +340,10 @@ pub fn grid() -> Vec<(&'static str, String, Scenario)> {
             for rps in rates {
                 cells.push((
                     family,
-                    format!("V2 {label}"),
+                    format!("canary {label}"),
                     Scenario {
-                        v2_extra_ms: v2_extra,
-                        v1_extra_ms: v1_extra,
+                        canary_extra_ms: canary_extra,
+                        stable_extra_ms: stable_extra,
                         baseline,
                         ..base(rps)
                     },
@@ -339,15 +351,15 @@ pub fn grid() -> Vec<(&'static str, String, Scenario)> {
             }
         }
     }
-    // Appended, so the cells above keep their seeds: V2 around the tolerance (`max_ratio` 1.5 ×
-    // V1), where what it accepts and how long a worse V2 serves are traded.
+    // Appended, so the cells above keep their seeds: canary around the tolerance (`max_ratio` 1.5 ×
+    // stable), where what it accepts and how long a worse canary serves are traded.
     for (label, ratio) in [("1.2", 1.2), ("1.5", 1.5), ("2", 2.0), ("3", 3.0)] {
         for rps in rates {
             cells.push((
-                "errors near the tolerance (V1 0.1 %)",
-                format!("V2 {label} × V1"),
+                "errors near the tolerance (stable 0.1 %)",
+                format!("canary {label} × stable"),
                 Scenario {
-                    v2_error_rate: 0.001 * ratio,
+                    canary_error_rate: 0.001 * ratio,
                     ..base(rps)
                 },
             ));
@@ -358,8 +370,8 @@ pub fn grid() -> Vec<(&'static str, String, Scenario)> {
             "A/A",
             "both 6 % (an outage both versions share)".to_string(),
             Scenario {
-                v1_error_rate: 0.06,
-                v2_error_rate: 0.06,
+                stable_error_rate: 0.06,
+                canary_error_rate: 0.06,
                 ..base(rps)
             },
         ));

@@ -82,7 +82,7 @@ pub struct BenchArgs {
     /// 30 or a multiple of 60; below a minute the steps' limit shrinks to CloudWatch's 3 hours)
     #[arg(long, value_name = "S", default_value_t = 60)]
     pub period: u64,
-    /// Only the cells whose label contains this text (e.g. "latency", "no baseline", "V2 2 %")
+    /// Only the cells whose label contains this text (e.g. "latency", "no baseline", "canary 2 %")
     #[arg(long, value_name = "TEXT")]
     pub only: Option<String>,
     /// The sequential method's plan as JSON, checked as the stack's parameter is (default: the

@@ -7,12 +7,12 @@
 //!
 //! ```json
 //! {"plan": {}, "canary_started_at": 1700000000, "step": 0, "step_started_at": 1700000000,
-//!  "now": 1700000900, "weights": {"v1": 90, "v2": 10}, "baseline_ms": 60.0,
-//!  "periods": [{"t": 1700000000, "v1": {"requests": 540, "errors": 1},
-//!               "v2": {"requests": 60, "errors": 0, "connection_errors": 0, "slow": 0}}]}
+//!  "now": 1700000900, "weights": {"stable": 90, "canary": 10}, "baseline_ms": 60.0,
+//!  "periods": [{"t": 1700000000, "stable": {"requests": 540, "errors": 1},
+//!               "canary": {"requests": 60, "errors": 0, "connection_errors": 0, "slow": 0}}]}
 //! ```
 //! Plan fields left out take the defaults; `status` (`running` or `paused`), `baseline_ms`,
-//! `calibration` (`{"v1_ms": 3.1, "until": 1700000180}`, used without a baseline) and,
+//! `calibration` (`{"stable_ms": 3.1, "until": 1700000180}`, used without a baseline) and,
 //! per version, `connection_errors`, `slow` and `latency_ms` are optional.
 
 use canary::decision::{
@@ -45,7 +45,7 @@ pub struct ReplayInput {
     pub weights: Weights,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline_ms: Option<f64>,
-    /// Without a baseline: V1's statistic over the canary's first calibration span, and its end.
+    /// Without a baseline: the stable version's statistic over the canary's first calibration span, and its end.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calibration: Option<Calibration>,
     /// The series, one entry per period (`minutes` in files written before periods were a plan
@@ -125,18 +125,19 @@ impl ReplayInput {
                 self.now, self.step_started_at
             ));
         }
-        Weights::new(self.weights.v1, self.weights.v2).map_err(|err| format!("weights: {err}"))?;
+        Weights::new(self.weights.stable, self.weights.canary)
+            .map_err(|err| format!("weights: {err}"))?;
         if let Some(b) = self.baseline_ms
             && !(b.is_finite() && b >= 0.0)
         {
             return Err(format!("baseline_ms {b} is not a non-negative number"));
         }
         if let Some(c) = self.calibration
-            && !(c.v1_ms.is_finite() && c.v1_ms >= 0.0)
+            && !(c.stable_ms.is_finite() && c.stable_ms >= 0.0)
         {
             return Err(format!(
-                "calibration.v1_ms {} is not a non-negative number",
-                c.v1_ms
+                "calibration.stable_ms {} is not a non-negative number",
+                c.stable_ms
             ));
         }
         let period = self.plan.health.period_seconds;
@@ -156,7 +157,7 @@ impl ReplayInput {
                      {period} apart: each entry is one period"
                 ));
             }
-            for (name, c) in [("v1", &m.v1), ("v2", &m.v2)] {
+            for (name, c) in [("stable", &m.stable), ("canary", &m.canary)] {
                 if let Some(slow) = c.slow
                     && slow > c.requests
                 {
@@ -199,7 +200,7 @@ impl ReplayInput {
             periods,
             baseline_ms: judgement.inputs.baseline_ms,
             calibration: judgement.inputs.calibration,
-            v2_healthy_targets: judgement.inputs.v2_healthy_targets,
+            canary_healthy_targets: judgement.inputs.canary_healthy_targets,
         };
         let input = ReplayInput::new(plan, state, judgement.weights_before, &observed, record.at);
         input.validate()?;
@@ -222,7 +223,7 @@ impl ReplayInput {
             periods: self.periods.clone(),
             baseline_ms: self.baseline_ms,
             calibration: self.calibration,
-            v2_healthy_targets: 0,
+            canary_healthy_targets: 0,
         };
         decide_with_statistics(&self.plan, Some(&state), self.weights, &observed, self.now)
     }

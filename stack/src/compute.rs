@@ -1,4 +1,4 @@
-//! Instance role, launch templates and Auto Scaling groups for V1, V2 and the Docker host, and
+//! Instance role, launch templates and Auto Scaling groups for stable, canary and the Docker host, and
 //! the user data that starts the recommender with no manual step, no keys and no SSH.
 
 use crate::cfn::resources::{
@@ -37,9 +37,9 @@ const HOST_USER_HOME: &str = "/var/lib/recommender";
 pub struct Compute {
     /// Every instance's role: the target signal adds its metrics right to it.
     pub instance_role: Handle<Role>,
-    pub v1_group: Handle<AutoScalingGroup>,
+    pub stable_group: Handle<AutoScalingGroup>,
     /// Exists only with `CanaryPlatform=vm`.
-    pub v2_group: Handle<AutoScalingGroup>,
+    pub canary_group: Handle<AutoScalingGroup>,
     /// Exists only with `CanaryPlatform=docker`.
     pub docker_host_group: Handle<AutoScalingGroup>,
 }
@@ -65,7 +65,7 @@ impl BootInputs<'_> {
     }
 }
 
-/// User data of a V1 or V2 instance: the binary as the systemd unit `recommender@<model>`; with
+/// User data of a stable or canary instance: the binary as the systemd unit `recommender@<model>`; with
 /// the target signal, a drop-in moves it to loopback behind the proxy.
 pub fn vm_user_data(
     model: &str,
@@ -93,7 +93,7 @@ pub fn vm_user_data(
     inputs.user_data(script, target_group)
 }
 
-/// User data of the Docker host: V2 as a rootless Podman container (`docs/container-security.md`).
+/// User data of the Docker host: the canary (V2) as a rootless Podman container (`docs/container-security.md`).
 /// Root installs and configures; the engine and the container belong to the unprivileged
 /// `recommender` user, whose systemd starts the Quadlet unit rendered from [`container`].
 pub fn docker_user_data(inputs: &BootInputs<'_>, target_group: &Handle<TargetGroup>) -> Expr {
@@ -137,7 +137,7 @@ struct Group<'a> {
     count: Expr,
     target_group: &'a Handle<TargetGroup>,
     condition: Option<&'a Cond>,
-    /// Installs packages at boot (through NAT); V1 and V2 need no internet path at all.
+    /// Installs packages at boot (through NAT); stable and canary need no internet path at all.
     needs_nat: bool,
 }
 
@@ -170,12 +170,12 @@ pub fn build(
         storage,
         instance_profile: &instance_profile,
     };
-    let [v1_group, v2_group, docker_host_group] =
+    let [stable_group, canary_group, docker_host_group] =
         fleet_groups(&inputs, conds).map(|group| fleet.add(template, group));
     Compute {
         instance_role,
-        v1_group,
-        v2_group,
+        stable_group,
+        canary_group,
         docker_host_group,
     }
 }
@@ -219,36 +219,46 @@ fn instance_role(template: &mut Template, params: &Parameters, storage: &Storage
     )
 }
 
-/// V1's, V2's and the Docker host's groups, in that order.
+/// The stable, canary and Docker host groups, in that order.
 fn fleet_groups<'a>(inputs: &BootInputs<'a>, conds: &'a Conditions) -> [Group<'a>; 3] {
     let (params, load_balancing) = (inputs.params, inputs.load_balancing);
     [
         Group {
             id: "V1",
             model: "v1",
-            user_data: vm_user_data("v1", Fleet::Stable, inputs, &load_balancing.target_group_v1),
-            count: params.v1_instance_count.r#ref(),
-            target_group: &load_balancing.target_group_v1,
+            user_data: vm_user_data(
+                "v1",
+                Fleet::Stable,
+                inputs,
+                &load_balancing.target_group_stable,
+            ),
+            count: params.stable_instance_count.r#ref(),
+            target_group: &load_balancing.target_group_stable,
             condition: None,
             needs_nat: false,
         },
-        // With CanaryPlatform=docker the V2 VMs do not exist at all (rather than a count of 0):
-        // nothing would route to them, and V2InstanceCount keeps one meaning.
+        // With CanaryPlatform=docker the canary VMs do not exist at all (rather than a count of 0):
+        // nothing would route to them, and CanaryInstanceCount keeps one meaning.
         Group {
             id: "V2",
             model: "v2",
-            user_data: vm_user_data("v2", Fleet::Canary, inputs, &load_balancing.target_group_v2),
-            count: params.v2_instance_count.r#ref(),
-            target_group: &load_balancing.target_group_v2,
+            user_data: vm_user_data(
+                "v2",
+                Fleet::Canary,
+                inputs,
+                &load_balancing.target_group_canary,
+            ),
+            count: params.canary_instance_count.r#ref(),
+            target_group: &load_balancing.target_group_canary,
             condition: Some(&conds.canary_on_vm),
             needs_nat: false,
         },
         Group {
             id: "DockerHost",
             model: "v2",
-            user_data: docker_user_data(inputs, &load_balancing.target_group_v2_docker),
+            user_data: docker_user_data(inputs, &load_balancing.target_group_canary_docker),
             count: "1".into(),
-            target_group: &load_balancing.target_group_v2_docker,
+            target_group: &load_balancing.target_group_canary_docker,
             condition: Some(&conds.canary_on_docker),
             needs_nat: true,
         },

@@ -1,6 +1,6 @@
 //! The canary controller in the stack: the promotion and rollback functions, their roles (least
 //! privilege), log groups, dead-letter queue, the state table, the notification topic, the alarms on
-//! V2 that invoke the rollback, the promotion schedule and the dashboard.
+//! Canary that invoke the rollback, the promotion schedule and the dashboard.
 //!
 //! The functions read their settings from the environment variables named in `contract::env`,
 //! and the names the alarms and the schedule get are built here once ([`alarm_name`],
@@ -297,7 +297,7 @@ fn promotion_schedule(
     )
 }
 
-/// The alarms on V2 and their permissions to invoke the rollback; returns the alarms' ARNs (those
+/// The alarms on canary and their permissions to invoke the rollback; returns the alarms' ARNs (those
 /// of the target signal's only when it is on).
 fn rollback_alarms(
     template: &mut Template,

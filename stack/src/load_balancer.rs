@@ -29,7 +29,7 @@ pub const HEALTH_CHECK_PATH: &str = "/health";
 /// once), adds at most 2 s to that of a hung one, and tolerates a `/health` (a static answer
 /// from the service's own runtime, no model call) a thousand times slower than under saturation.
 /// With no healthy target, an ALB keeps sending the group its weight (fail open): the health
-/// checks only feed `UnHealthyHostCount`, the controller takes V2 to 0.
+/// checks only feed `UnHealthyHostCount`, the controller takes canary to 0.
 pub const HEALTH_CHECK_INTERVAL_SECONDS: u16 = 5;
 pub const HEALTH_CHECK_TIMEOUT_SECONDS: u16 = 4;
 pub const HEALTHY_THRESHOLD_COUNT: u16 = 2;
@@ -39,9 +39,9 @@ pub struct LoadBalancing {
     pub alb: Handle<LoadBalancer>,
     /// The listener holding the weighted forward: HTTPS 443 with a certificate, else HTTP 80.
     pub live_listener: Expr,
-    pub target_group_v1: Handle<TargetGroup>,
-    pub target_group_v2: Handle<TargetGroup>,
-    pub target_group_v2_docker: Handle<TargetGroup>,
+    pub target_group_stable: Handle<TargetGroup>,
+    pub target_group_canary: Handle<TargetGroup>,
+    pub target_group_canary_docker: Handle<TargetGroup>,
     /// ARN of the canary target group: TG-V2 on `vm`, TG-V2-Docker on `docker`.
     pub canary_target_group: Expr,
     /// `TargetGroupFullName` of the canary target group (CloudWatch's `TargetGroup` dimension).
@@ -92,9 +92,9 @@ pub fn build(
     storage: &Storage,
 ) -> LoadBalancing {
     let alb = load_balancer(template, params, conds, network, security, storage);
-    let target_group_v1 = target_group(template, "TargetGroupV1", network, APP_PORT, "tg-v1");
-    let target_group_v2 = target_group(template, "TargetGroupV2", network, APP_PORT, "tg-v2");
-    let target_group_v2_docker = target_group(
+    let target_group_stable = target_group(template, "TargetGroupV1", network, APP_PORT, "tg-v1");
+    let target_group_canary = target_group(template, "TargetGroupV2", network, APP_PORT, "tg-v2");
+    let target_group_canary_docker = target_group(
         template,
         "TargetGroupV2Docker",
         network,
@@ -103,13 +103,13 @@ pub fn build(
     );
     let canary_target_group = Expr::if_(
         &conds.canary_on_docker,
-        target_group_v2_docker.r#ref(),
-        target_group_v2.r#ref(),
+        target_group_canary_docker.r#ref(),
+        target_group_canary.r#ref(),
     );
     let canary_target_group_full_name = Expr::if_(
         &conds.canary_on_docker,
-        target_group_v2_docker.get_att("TargetGroupFullName"),
-        target_group_v2.get_att("TargetGroupFullName"),
+        target_group_canary_docker.get_att("TargetGroupFullName"),
+        target_group_canary.get_att("TargetGroupFullName"),
     );
 
     let live_listener = listeners(
@@ -117,16 +117,16 @@ pub fn build(
         params,
         conds,
         &alb,
-        &target_group_v1,
+        &target_group_stable,
         &canary_target_group,
     );
     web_acl(template, params, &alb);
     LoadBalancing {
         alb,
         live_listener,
-        target_group_v1,
-        target_group_v2,
-        target_group_v2_docker,
+        target_group_stable,
+        target_group_canary,
+        target_group_canary_docker,
         canary_target_group,
         canary_target_group_full_name,
     }
@@ -207,10 +207,10 @@ fn listeners(
     params: &Parameters,
     conds: &Conditions,
     alb: &Handle<LoadBalancer>,
-    target_group_v1: &Handle<TargetGroup>,
+    target_group_stable: &Handle<TargetGroup>,
     canary_target_group: &Expr,
 ) -> Expr {
-    let weighted_forward = weighted_forward(target_group_v1, canary_target_group);
+    let weighted_forward = weighted_forward(target_group_stable, canary_target_group);
     let redirect_to_https = Action {
         r#type: "redirect",
         forward_config: None,
@@ -320,13 +320,16 @@ fn web_acl(template: &mut Template, params: &Parameters, alb: &Handle<LoadBalanc
 }
 
 /// The forward the template writes: stable only (see [`STABLE_WEIGHT`]).
-fn weighted_forward(target_group_v1: &Handle<TargetGroup>, canary_target_group: &Expr) -> Action {
+fn weighted_forward(
+    target_group_stable: &Handle<TargetGroup>,
+    canary_target_group: &Expr,
+) -> Action {
     Action {
         r#type: "forward",
         forward_config: Some(ForwardConfig {
             target_groups: vec![
                 WeightedTargetGroup {
-                    target_group_arn: target_group_v1.r#ref(),
+                    target_group_arn: target_group_stable.r#ref(),
                     weight: STABLE_WEIGHT,
                 },
                 WeightedTargetGroup {

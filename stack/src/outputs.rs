@@ -22,18 +22,18 @@ pub fn add(stack: &mut Stack) {
         ),
         (
             "TargetGroupV1Arn",
-            "TG-V1: the stable model V1",
-            lb.target_group_v1.r#ref(),
+            "TG-V1: the stable fleet (model V1)",
+            lb.target_group_stable.r#ref(),
         ),
         (
             "TargetGroupV2Arn",
-            "TG-V2: the canary model V2 on instances",
-            lb.target_group_v2.r#ref(),
+            "TG-V2: the canary on instances (model V2)",
+            lb.target_group_canary.r#ref(),
         ),
         (
             "TargetGroupV2DockerArn",
-            "TG-V2-Docker: the canary model V2 on the Docker host",
-            lb.target_group_v2_docker.r#ref(),
+            "TG-V2-Docker: the canary on the Docker host (model V2)",
+            lb.target_group_canary_docker.r#ref(),
         ),
         (
             "CanaryTargetGroupArn",

@@ -21,8 +21,8 @@ pub struct Parameters {
     pub private_subnet_cidrs: [Param; 2],
     pub nat_gateways: Param,
     pub canary_platform: Param,
-    pub v1_instance_count: Param,
-    pub v2_instance_count: Param,
+    pub stable_instance_count: Param,
+    pub canary_instance_count: Param,
     pub instance_type: Param,
     pub image_id: Param,
     pub artifact_prefix: Param,
@@ -36,9 +36,9 @@ pub struct Parameters {
 pub struct Conditions {
     /// One NAT gateway per AZ instead of one shared.
     pub nat_per_az: Cond,
-    /// `CanaryPlatform` is `vm`: V2 runs on instances in TG-V2.
+    /// `CanaryPlatform` is `vm`: canary runs on instances in TG-V2.
     pub canary_on_vm: Cond,
-    /// `CanaryPlatform` is `docker`: V2 runs on the Docker host in TG-V2-Docker.
+    /// `CanaryPlatform` is `docker`: canary runs on the Docker host in TG-V2-Docker.
     pub canary_on_docker: Cond,
     /// A certificate was given: HTTPS 443 holds the weighted forward, 80 redirects.
     pub has_certificate: Cond,
@@ -65,19 +65,19 @@ pub fn declare(template: &mut Template) -> (Parameters, Conditions) {
         canary_platform: template.parameter(
             "CanaryPlatform",
             ParamSpec::string(
-                "Where V2 (the canary) runs: vm = V2 instances in TG-V2; docker = a Docker host running the V2 container in TG-V2-Docker.",
+                "Where the canary runs: vm = canary instances in TG-V2; docker = a Docker host running the V2 container in TG-V2-Docker.",
                 "vm",
             )
             .allowed(&["vm", "docker"]),
         ),
-        v1_instance_count: template.parameter(
-            "V1InstanceCount",
-            ParamSpec::number("Number of V1 (stable) instances, spread over both AZs.", 3, 1, 10),
+        stable_instance_count: template.parameter(
+            "StableInstanceCount",
+            ParamSpec::number("Number of stable instances, spread over both AZs.", 3, 1, 10),
         ),
-        v2_instance_count: template.parameter(
-            "V2InstanceCount",
+        canary_instance_count: template.parameter(
+            "CanaryInstanceCount",
             ParamSpec::number(
-                "Number of V2 (canary) instances when CanaryPlatform is vm.",
+                "Number of canary instances when CanaryPlatform is vm.",
                 1,
                 0,
                 10,
@@ -131,10 +131,13 @@ fn subnet_cidrs(template: &mut Template, kind: &str) -> [Param; 2] {
         ],
         _ => [
             (
-                "Private subnet in the first AZ (V1, V2, Docker host).",
+                "Private subnet in the first AZ (stable and canary instances, Docker host).",
                 "10.0.20.0/24",
             ),
-            ("Private subnet in the second AZ (V1, V2).", "10.0.21.0/24"),
+            (
+                "Private subnet in the second AZ (stable and canary instances).",
+                "10.0.21.0/24",
+            ),
         ],
     };
     let mut az = 0;
@@ -180,7 +183,7 @@ fn target_signal(template: &mut Template) -> Param {
     template.parameter(
         "TargetSignal",
         ParamSpec::string(
-            "enabled: each instance runs alb-canary-signal in front of the service (port 8000, or 80 on the Docker host) and publishes 10-second request, 5XX and latency metrics to CloudWatch (AlbCanary/Targets) through a monitoring interface endpoint; 10-second alarms on them roll V2 back within seconds. disabled: only the ALB's per-minute metrics.",
+            "enabled: each instance runs alb-canary-signal in front of the service (port 8000, or 80 on the Docker host) and publishes 10-second request, 5XX and latency metrics to CloudWatch (AlbCanary/Targets) through a monitoring interface endpoint; 10-second alarms on them roll the canary back within seconds. disabled: only the ALB's per-minute metrics.",
             // The functions read the value as is (`contract::env::TARGET_SIGNAL`).
             contract::env::TARGET_SIGNAL_DISABLED,
         )

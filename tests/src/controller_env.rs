@@ -20,8 +20,8 @@ use controller::{Clients, Config};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-pub const ALARM_5XX: &str = "alb-canary-v2-5xx";
-pub const ALARM_LATENCY: &str = "alb-canary-v2-latency";
+pub const ALARM_5XX: &str = "alb-canary-canary-error-rate";
+pub const ALARM_LATENCY: &str = "alb-canary-canary-latency";
 
 /// One emulator with one ALB; canaries (listener + target groups) are added to it.
 pub struct Env {
@@ -110,7 +110,7 @@ impl Env {
         }
     }
 
-    /// A new listener forwarding stable-only to two new target groups (V2 with one healthy target),
+    /// A new listener forwarding stable-only to two new target groups (canary with one healthy target),
     /// with a release deploying on it: the canary fleet is on it (no refresh to wait for), so the
     /// first promotion run starts the canary.
     pub async fn canary(&self, plan: Plan) -> Canary {
@@ -130,10 +130,10 @@ impl Env {
     /// A new listener forwarding stable-only to two new target groups, with nothing recorded.
     pub async fn idle_canary(&self, plan: Plan) -> Canary {
         let port = PORTS.fetch_add(1, Ordering::Relaxed);
-        let v1 = self.target_group(&format!("v1-{port}")).await;
-        let v2 = self.target_group(&format!("v2-{port}")).await;
-        requests::register_ip_target(&self.clients.elbv2, &v1, "10.0.20.4").await;
-        requests::register_ip_target(&self.clients.elbv2, &v2, "10.0.20.5").await;
+        let stable = self.target_group(&format!("v1-{port}")).await;
+        let canary = self.target_group(&format!("v2-{port}")).await;
+        requests::register_ip_target(&self.clients.elbv2, &stable, "10.0.20.4").await;
+        requests::register_ip_target(&self.clients.elbv2, &canary, "10.0.20.5").await;
         let listener = self
             .clients
             .elbv2
@@ -141,15 +141,15 @@ impl Env {
             .load_balancer_arn(&self.lb_arn)
             .protocol(ProtocolEnum::Http)
             .port(port as i32)
-            .default_actions(requests::forward(&[(&v1, 100), (&v2, 0)]))
+            .default_actions(requests::forward(&[(&stable, 100), (&canary, 0)]))
             .send()
             .await
             .expect("CreateListener");
         let listener_arn = listener.listeners()[0].listener_arn().unwrap().to_string();
         let vars: HashMap<&str, String> = HashMap::from([
             (env::LISTENER_ARN, listener_arn),
-            (env::STABLE_TARGET_GROUP_ARN, v1),
-            (env::CANARY_TARGET_GROUP_ARN, v2),
+            (env::STABLE_TARGET_GROUP_ARN, stable),
+            (env::CANARY_TARGET_GROUP_ARN, canary),
             (env::LOAD_BALANCER_DIMENSION, self.lb_dimension.clone()),
             (env::STATE_TABLE, self.table.clone()),
             (env::SCHEDULE_NAME, self.schedule.clone()),
@@ -220,7 +220,7 @@ impl Env {
         self.put_metric_data(data).await;
     }
 
-    /// V1 (`stable_tg_arn`) alone in the hour before a canary starting at `canary_start`: 1,000 requests at 20 ms,
+    /// Stable (`stable_tg_arn`) alone in the hour before a canary starting at `canary_start`: 1,000 requests at 20 ms,
     /// so its p99 (the latency baseline) is 20 ms and T = max(1.5 × 20, 20 + 100) = 120 ms.
     /// Without it T would come from a calibration span, whose end depends on where the wall
     /// clock falls in CloudWatch's period grid: tests that need a fixed bake start put this.

@@ -25,7 +25,7 @@ pub fn valid() -> Vec<(&'static str, String)> {
         (env::SCHEDULE_NAME, "promote".into()),
         (env::TOPIC_ARN, "arn:aws:sns:us-east-1:1:canary".into()),
         (env::PLAN, Plan::default().to_json()),
-        (env::ROLLBACK_ALARMS, "v2-5xx, v2-latency".into()),
+        (env::ROLLBACK_ALARMS, "canary-error-rate, canary-latency".into()),
         (env::HISTORY_DAYS, "30".into()),
         (env::ARTIFACT_BUCKET, "artifacts-bucket".into()),
         (env::ARTIFACT_PREFIX, "artifacts".into()),

@@ -133,7 +133,7 @@ pub async fn deploy(moto: &Moto, lb: &LoadBalancer, overrides: &[(&str, &str)]) 
     for (id, target) in [
         ("TargetGroupV1", "10.0.20.4"),
         ("TargetGroupV2", "10.0.20.5"),
-        // The Docker host's group, whichever platform V2 runs on: its user data names it.
+        // The Docker host's group, whichever platform canary runs on: its user data names it.
         ("TargetGroupV2Docker", "10.0.20.6"),
     ] {
         let props = |name: &str| d.property(id, &[name]);

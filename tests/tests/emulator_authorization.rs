@@ -140,7 +140,7 @@ async fn a_signed_form_post_is_checked_on_the_bytes_the_sdk_sent() {
                 .topic_arn(topic)
                 .subject("alb-canary: release 2.0.0 (canary 10 %)")
                 .message(
-                    "V2's 5XX rate 7.5 % > 5 %: rolled back; weights V1 100 / V2 0 → done * ~ + &",
+                    "the canary's 5XX rate 7.5 % > 5 %: rolled back; weights stable 100 / canary 0 → done * ~ + &",
                 )
                 .send()
                 .await

@@ -155,7 +155,7 @@ pub enum Command {
         #[arg(long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
         iterations: u32,
     },
-    /// A bounded load run (wrk) against V1 and V2 on 127.0.0.1
+    /// A bounded load run (wrk) against stable and canary on 127.0.0.1
     #[command(after_help = "Example:\n  cargo xtask bench-service --duration 5 --connections 16")]
     BenchService {
         /// Seconds of load per model
@@ -175,7 +175,7 @@ pub enum Command {
         #[arg(long, value_name = "S", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=600))]
         seconds: u32,
     },
-    /// Both lab scenarios; reports their time and fault onset → V2 weight 0 [lab options]
+    /// Both lab scenarios; reports their time and fault onset → canary weight 0 [lab options]
     #[command(disable_help_flag = true)]
     BenchLab(Passthrough),
     /// Release-build the Lambdas and report bundle sizes and handler times
@@ -192,7 +192,9 @@ pub enum Command {
     #[command(disable_help_flag = true)]
     BenchJudge(Passthrough),
     /// Our judge next to published sequential tests (savvi, expectation) on the same canaries
-    #[command(after_help = "Example:\n  cargo xtask bench-peers --canaries 100 --only \"× V1\"")]
+    #[command(
+        after_help = "Example:\n  cargo xtask bench-peers --canaries 100 --only \"× stable\""
+    )]
     BenchPeers {
         /// Canaries per error cell
         #[arg(long, value_name = "N", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=10_000))]

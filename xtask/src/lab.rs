@@ -1,6 +1,6 @@
 //! `cargo xtask lab`: a canary rehearsed end to end on this machine (crate `lab/`, binary `lab`):
 //! HAProxy as the ALB, the real controller against the moto emulator, the real service.
-//! `cargo xtask bench-lab` runs both scenarios, and the rollback with V2's process killed, under
+//! `cargo xtask bench-lab` runs both scenarios, and the rollback with the canary's process killed, under
 //! both timings and reports the measured targets.
 //!
 //! The arguments go to the lab untouched: it parses them (clap) and answers `--help`. It runs with
@@ -40,10 +40,10 @@ fn run_as(name: &str, args: &[String]) -> crate::Result {
     )
 }
 
-/// Both scenarios under the compressed timing, the rollback scenario with V2's process killed
+/// Both scenarios under the compressed timing, the rollback scenario with the canary's process killed
 /// mid-step, then both rollbacks under AWS's timing of ALB metrics (60 s periods visible
 /// 60–180 s late, `--timing aws`), then the measured numbers from the summaries the lab wrote:
-/// both compressed scenarios ≤ 180 s in all, fault onset → V2's weight 0 in HAProxy ≤ 30 s
+/// both compressed scenarios ≤ 180 s in all, fault onset → the canary's weight 0 in HAProxy ≤ 30 s
 /// compressed, and the honest minutes under AWS timing.
 pub fn bench(args: &[String]) -> crate::Result {
     let name = "cargo xtask bench-lab";
@@ -98,7 +98,7 @@ pub fn bench(args: &[String]) -> crate::Result {
                     Some(limit) => {
                         if onset > limit {
                             missed.push(format!(
-                                "{} {scenario}: fault onset → V2 weight 0 in {onset:.1} s, over {limit} s",
+                                "{} {scenario}: fault onset → canary weight 0 in {onset:.1} s, over {limit} s",
                                 run.name
                             ));
                         }
@@ -107,7 +107,7 @@ pub fn bench(args: &[String]) -> crate::Result {
                     None => "ALB metrics as AWS delivers them: no target, measured".to_owned(),
                 };
                 println!(
-                    "           fault onset → V2 weight 0 in HAProxy: {onset:.1} s ({target})"
+                    "           fault onset → canary weight 0 in HAProxy: {onset:.1} s ({target})"
                 );
             }
             if let Some(peaks) = summary["alarm_peaks"].as_object() {
@@ -121,11 +121,11 @@ pub fn bench(args: &[String]) -> crate::Result {
                 );
             }
             let fail_open = &summary["fail_open"];
-            if let Some(sent) = fail_open["v2_requests_after_kill"].as_u64() {
+            if let Some(sent) = fail_open["canary_requests_after_kill"].as_u64() {
                 println!(
-                    "           the dead V2 (fail open): {sent} requests after the kill, {} failed; its target unhealthy {} s after the kill",
-                    fail_open["v2_failed_after_kill"],
-                    fail_open["v2_unhealthy_at"]
+                    "           the dead canary (fail open): {sent} requests after the kill, {} failed; its target unhealthy {} s after the kill",
+                    fail_open["canary_failed_after_kill"],
+                    fail_open["canary_unhealthy_at"]
                         .as_f64()
                         .zip(fail_open["killed_at"].as_f64())
                         .map_or("-".to_owned(), |(u, k)| format!("{:.1}", u - k))
@@ -143,7 +143,7 @@ pub fn bench(args: &[String]) -> crate::Result {
 }
 
 /// One lab run of the bench: its directory, timing, fault options, whether the target signal
-/// runs, its scenarios, and the fault onset → V2 weight 0 it must not exceed (none: measured).
+/// runs, its scenarios, and the fault onset → canary weight 0 it must not exceed (none: measured).
 struct BenchRun {
     name: &'static str,
     timing: &'static str,
@@ -155,7 +155,7 @@ struct BenchRun {
 
 const ERRORS: &[&str] = &["--fault", "errors"];
 const KILL: &[&str] = &["--fault", "kill"];
-/// V2 400 ms slower, no errors: under the ALB alarm's 1.5 s, so only a signal relative to V1
+/// Canary 400 ms slower, no errors: under the ALB alarm's 1.5 s, so only a signal relative to stable
 /// sees it fast.
 const SLOW: &[&str] = &[
     "--fault",

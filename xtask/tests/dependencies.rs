@@ -26,7 +26,7 @@ fn built_from(package: &str) -> Vec<String> {
     let mut lines: Vec<String> = String::from_utf8(out.stdout)
         .expect("UTF-8")
         .lines()
-        // `name v1.2.3 (path)` or `name v1.2.3 (*)`: the name and version only.
+        // `name stable.2.3 (path)` or `name stable.2.3 (*)`: the name and version only.
         .map(|line| line.split(" (").next().unwrap_or(line).trim().to_owned())
         .filter(|line| !line.is_empty())
         .collect();

@@ -14,54 +14,64 @@ use crate::machine;
 /// ALB's per-target-group weight limit.
 pub const MAX_WEIGHT: u16 = 999;
 
-/// The listener's forward weights for V1 (stable) and V2 (canary): ALB's 0–999 integers, not both 0.
+/// The listener's forward weights for stable and canary: ALB's 0–999 integers, not both 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Weights {
-    pub v1: u16,
-    pub v2: u16,
+    #[serde(alias = "v1")]
+    pub stable: u16,
+    #[serde(alias = "v2")]
+    pub canary: u16,
 }
 
 impl Weights {
-    /// V1 takes everything: the state before a canary and after a rollback.
-    pub const STABLE_ONLY: Weights = Weights { v1: 100, v2: 0 };
+    /// Stable takes everything: the state before a canary and after a rollback.
+    pub const STABLE_ONLY: Weights = Weights {
+        stable: 100,
+        canary: 0,
+    };
 
     /// Validated constructor: refuses what ALB would refuse or mis-route.
-    pub fn new(v1: u16, v2: u16) -> Result<Weights, String> {
-        if v1 > MAX_WEIGHT || v2 > MAX_WEIGHT {
-            return Err(format!("weights {v1}/{v2}: each must be 0..={MAX_WEIGHT}"));
+    pub fn new(stable: u16, canary: u16) -> Result<Weights, String> {
+        if stable > MAX_WEIGHT || canary > MAX_WEIGHT {
+            return Err(format!(
+                "weights {stable}/{canary}: each must be 0..={MAX_WEIGHT}"
+            ));
         }
-        if v1 == 0 && v2 == 0 {
+        if stable == 0 && canary == 0 {
             return Err("weights 0/0: at least one target group needs a positive weight".into());
         }
-        Ok(Weights { v1, v2 })
+        Ok(Weights { stable, canary })
     }
 
-    /// V1 gets `100 - percent`, V2 gets `percent`; both stay within 0–999.
+    /// Stable gets `100 - percent`, canary gets `percent`; both stay within 0–999.
     pub fn for_percent(percent: u8) -> Weights {
         let p = u16::from(percent.min(100));
-        Weights { v1: 100 - p, v2: p }
+        Weights {
+            stable: 100 - p,
+            canary: p,
+        }
     }
 
-    /// V2's share of traffic, in percent (0.0–100.0).
-    pub fn v2_percent(&self) -> f64 {
-        let total = f64::from(self.v1) + f64::from(self.v2);
+    /// The canary's share of traffic, in percent (0.0–100.0).
+    pub fn canary_percent(&self) -> f64 {
+        let total = f64::from(self.stable) + f64::from(self.canary);
         if total == 0.0 {
             0.0
         } else {
-            100.0 * f64::from(self.v2) / total
+            100.0 * f64::from(self.canary) / total
         }
     }
 
     /// Same traffic split, even if written with different integers (90/10 == 900/100).
     pub fn same_split(&self, other: &Weights) -> bool {
-        u32::from(self.v2) * (u32::from(other.v1) + u32::from(other.v2))
-            == u32::from(other.v2) * (u32::from(self.v1) + u32::from(self.v2))
+        u32::from(self.canary) * (u32::from(other.stable) + u32::from(other.canary))
+            == u32::from(other.canary) * (u32::from(self.stable) + u32::from(self.canary))
     }
 }
 
 impl fmt::Display for Weights {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "V1 {} / V2 {}", self.v1, self.v2)
+        write!(f, "stable {} / canary {}", self.stable, self.canary)
     }
 }
 
@@ -132,13 +142,14 @@ pub struct Observation {
     /// Per-period counts of both target groups since the canary started (the decision keeps
     /// only the closed ones: ended at least `settle_seconds` ago).
     pub periods: Vec<Period>,
-    /// V1's latency statistic over the baseline before the canary, in milliseconds.
+    /// The stable version's latency statistic over the baseline before the canary, in milliseconds.
     pub baseline_ms: Option<f64>,
-    /// Without a baseline: V1's latency statistic over the canary's first calibration span.
+    /// Without a baseline: the stable version's latency statistic over the canary's first calibration span.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calibration: Option<Calibration>,
-    /// Healthy targets in V2's target group (`DescribeTargetHealth`).
-    pub v2_healthy_targets: u32,
+    /// Healthy targets in the canary's target group (`DescribeTargetHealth`).
+    #[serde(alias = "v2_healthy_targets")]
+    pub canary_healthy_targets: u32,
 }
 
 /// What the controller does next.
@@ -181,7 +192,7 @@ impl Decision {
         }
     }
 
-    /// The weights this decision writes to the listener, if any. A rollback always writes V2 = 0.
+    /// The weights this decision writes to the listener, if any. A rollback always writes canary = 0.
     pub fn writes(&self) -> Option<Weights> {
         match self {
             Decision::Promote { weights, .. } => Some(*weights),
@@ -229,7 +240,7 @@ pub fn decide(
 
 /// The decision with its statistics. `now` and the state's times are epoch seconds; the plan is
 /// assumed valid (`Plan::validate`). Rollback evidence is checked first, also while paused or
-/// drifted (judging never stops while V2 has traffic); too little data holds a promotion, never
+/// drifted (judging never stops while canary has traffic); too little data holds a promotion, never
 /// a rollback; a hold older than `max_step_seconds` pauses.
 pub fn decide_with_statistics(
     plan: &Plan,
@@ -256,7 +267,7 @@ pub fn decide_with_statistics(
                 reason: "no canary is running (idle)".into(),
             });
         }
-        // The canary fleet is healthy (the adapter found it so, or `v2_healthy_targets` is 0).
+        // The canary fleet is healthy (the adapter found it so, or `canary_healthy_targets` is 0).
         Status::Deploying => return plain(start(plan, live, observed)),
         Status::Complete => return plain(Decision::Complete),
         Status::Running | Status::Paused => {}
@@ -372,21 +383,22 @@ fn next_step(
     }
 }
 
-/// The first promotion: V2 from 0 to the first step, only onto healthy targets. The listener
+/// The first promotion: canary from 0 to the first step, only onto healthy targets. The listener
 /// already at the first step is that promotion written by a run that died before recording it:
 /// taken again while the fleet is healthy, it records it.
 fn start(plan: &Plan, live: Weights, observed: &Observation) -> Decision {
     let first = Weights::for_percent(plan.steps[0]);
-    let unrecorded = live.same_split(&first) && observed.v2_healthy_targets > 0;
+    let unrecorded = live.same_split(&first) && observed.canary_healthy_targets > 0;
     if !live.same_split(&Weights::STABLE_ONLY) && !unrecorded {
         return Decision::Drift {
             found: live,
             expected: Weights::STABLE_ONLY,
         };
     }
-    if observed.v2_healthy_targets == 0 {
+    if observed.canary_healthy_targets == 0 {
         return Decision::Hold {
-            reason: "V2's target group has no healthy targets; the canary does not start".into(),
+            reason: "the canary's target group has no healthy targets; the canary does not start"
+                .into(),
         };
     }
     Decision::Promote {

@@ -49,7 +49,7 @@ pub enum Event {
     /// An operator skips the rest of this step's bake. The step's start stays what it was, so the
     /// judge still needs the step's own evidence (its minimum requests, the test at 100 %).
     SkipBake,
-    /// V2's weight is 0 (the rollback function, an operator's abort, a `release --force`).
+    /// The canary's weight is 0 (the rollback function, an operator's abort, a `release --force`).
     RolledBack { reason: String },
 }
 

@@ -12,9 +12,9 @@ pub mod release;
 pub mod env {
     /// ARN of the ALB listener whose weighted forward action the controller owns.
     pub const LISTENER_ARN: &str = "CANARY_LISTENER_ARN";
-    /// ARN of the stable (V1) target group.
+    /// ARN of the stable target group.
     pub const STABLE_TARGET_GROUP_ARN: &str = "CANARY_STABLE_TARGET_GROUP_ARN";
-    /// ARN of the canary (V2) target group (TG-V2, or TG-V2-Docker on the docker platform).
+    /// ARN of the canary target group (TG-V2, or TG-V2-Docker on the docker platform).
     pub const CANARY_TARGET_GROUP_ARN: &str = "CANARY_CANARY_TARGET_GROUP_ARN";
     /// The `LoadBalancer` metric dimension: the `app/<name>/<id>` suffix of the ALB's ARN
     /// (CloudFormation: `GetAtt Alb.LoadBalancerFullName`).
@@ -29,7 +29,7 @@ pub mod env {
     pub const TOPIC_ARN: &str = "CANARY_TOPIC_ARN";
     /// The canary [`crate::Plan`] as JSON.
     pub const PLAN: &str = "CANARY_PLAN";
-    /// Comma-separated names of the CloudWatch alarms on V2 whose ALARM state triggers a rollback.
+    /// Comma-separated names of the CloudWatch alarms on canary whose ALARM state triggers a rollback.
     pub const ROLLBACK_ALARMS: &str = "CANARY_ROLLBACK_ALARMS";
     /// Days a history item or release record is kept before DynamoDB's TTL deletes it.
     pub const HISTORY_DAYS: &str = "CANARY_HISTORY_DAYS";
@@ -40,7 +40,7 @@ pub mod env {
     pub const ARTIFACT_PREFIX: &str = "CANARY_ARTIFACT_PREFIX";
     /// Name of the stable fleet's Auto Scaling group.
     pub const STABLE_FLEET: &str = "CANARY_STABLE_FLEET";
-    /// Name of the canary fleet's Auto Scaling group (V2 instances, or the Docker host).
+    /// Name of the canary fleet's Auto Scaling group (canary instances, or the Docker host).
     pub const CANARY_FLEET: &str = "CANARY_CANARY_FLEET";
     /// The stack's `TargetSignal`: [`TARGET_SIGNAL_ENABLED`] when every instance runs the target
     /// signal's proxy (a release then needs the proxy published too), else `disabled`.
@@ -68,7 +68,7 @@ pub mod table {
 /// The canary weight the functions publish (CloudWatch embedded metric format) at each decision.
 pub mod metric {
     pub const NAMESPACE: &str = "AlbCanary";
-    /// V2's share of the listener's traffic, in percent (0–100).
+    /// The canary's share of the listener's traffic, in percent (0–100).
     pub const CANARY_WEIGHT: &str = "CanaryWeightPercent";
     /// The only dimension; its value is the `LoadBalancer` dimension of the ALB.
     pub const DIMENSION: &str = "LoadBalancer";
@@ -79,7 +79,7 @@ pub mod alb_metric {
     pub const NAMESPACE: &str = "AWS/ApplicationELB";
     pub const REQUEST_COUNT: &str = "RequestCount";
     pub const TARGET_5XX: &str = "HTTPCode_Target_5XX_Count";
-    /// Connections the load balancer could not open to a target: a V2 that refuses connections
+    /// Connections the load balancer could not open to a target: a canary that refuses connections
     /// fails its users as surely as one answering 5XX, so the judge counts both as errors.
     pub const TARGET_CONNECTION_ERRORS: &str = "TargetConnectionErrorCount";
     pub const RESPONSE_TIME: &str = "TargetResponseTime";

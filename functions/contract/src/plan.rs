@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Method {
-    /// Anytime-valid sequential test: the chance of ever rolling back an acceptable V2 stays
+    /// Anytime-valid sequential test: the chance of ever rolling back an acceptable canary stays
     /// below `alpha`, however often the controller looks.
     Sequential,
     /// The old rule, kept for comparison (`cargo xtask bench-judge`): a fixed threshold on the
@@ -16,7 +16,7 @@ pub enum Method {
     Threshold,
 }
 
-/// What to do when V2's latency breaches.
+/// What to do when the canary's latency breaches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LatencyBreach {
@@ -24,18 +24,18 @@ pub enum LatencyBreach {
     Hold,
 }
 
-/// Errors (target 5XX + target connection errors) of V2 against V1.
+/// Errors (target 5XX + target connection errors) of canary against stable.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ErrorRules {
     pub method: Method,
-    /// Sequential: the chance of ever rolling back a V2 whose error rate is acceptable.
+    /// Sequential: the chance of ever rolling back a canary whose error rate is acceptable.
     pub alpha: f64,
-    /// Sequential: V2 is acceptable while its error rate is at most this many times V1's...
+    /// Sequential: canary is acceptable while its error rate is at most this many times the stable version's...
     pub max_ratio: f64,
-    /// ...or at most this rate, whatever V1 does.
+    /// ...or at most this rate, whatever stable does.
     pub floor_rate: f64,
-    /// Threshold: V2's error rate since the step began above this rolls back.
+    /// Threshold: the canary's error rate since the step began above this rolls back.
     pub max_rate: f64,
 }
 
@@ -51,39 +51,39 @@ impl Default for ErrorRules {
     }
 }
 
-/// Latency: the share of requests slower than a threshold T, V2's against V1's in the same periods
+/// Latency: the share of requests slower than a threshold T, the canary's against the stable version's in the same periods
 /// and against `max_slow_share`. `T = min(max(ratio × base, base + margin_ms), ceiling_ms)`, with
-/// `base` V1's `statistic` fixed before the data it judges: over the `baseline_seconds` before the
-/// canary started; without that, over the canary's first `calibration_seconds` in which V1 served
+/// `base` the stable version's `statistic` fixed before the data it judges: over the `baseline_seconds` before the
+/// canary started; without that, over the canary's first `calibration_seconds` in which stable served
 /// (those periods are then judged against the ceiling); the ceiling alone until then.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LatencyRules {
     pub method: Method,
-    /// Sequential: the chance of ever rolling back a V2 whose slow share is acceptable.
+    /// Sequential: the chance of ever rolling back a canary whose slow share is acceptable.
     pub alpha: f64,
-    /// Sequential: V2's slow share is acceptable while at most `max_slow_share`...
+    /// Sequential: the canary's slow share is acceptable while at most `max_slow_share`...
     pub max_slow_share: f64,
-    /// ...or at most this many times V1's slow share in the same periods (a slowdown both versions
-    /// share is not V2's fault).
+    /// ...or at most this many times the stable version's slow share in the same periods (a slowdown both versions
+    /// share is not the canary's fault).
     pub max_ratio: f64,
     pub ratio: f64,
     pub margin_ms: f64,
-    /// Absolute ceiling on T (and, for the threshold method, on V2's latency).
+    /// Absolute ceiling on T (and, for the threshold method, on the canary's latency).
     pub ceiling_ms: f64,
     /// CloudWatch statistic of `TargetResponseTime`: a percentile (`p99`) in production, where
-    /// V2's slow requests are counted with the percentile rank `PR(:T)`; `Average` where
-    /// percentiles are not computed (the emulator): a minute whose V2 Average exceeds T then
+    /// the canary's slow requests are counted with the percentile rank `PR(:T)`; `Average` where
+    /// percentiles are not computed (the emulator): a minute whose canary Average exceeds T then
     /// counts all its requests as slow.
     pub statistic: String,
-    /// How far before the canary's start V1's baseline is read.
+    /// How far before the canary's start the stable version's baseline is read.
     pub baseline_seconds: u64,
-    /// Without a baseline: the unit of V1's data, from the canary's start, that fixes T, in
+    /// Without a baseline: the unit of the stable version's data, from the canary's start, that fixes T, in
     /// metrics periods (rounded up to a period CloudWatch accepts, see
     /// [`HealthRules::calibration_span_seconds`]). T comes from the shortest of 1, 2, 4, 8 ...
     /// such spans that holds `reference_requests`.
     pub calibration_periods: u64,
-    /// The fewest V1 requests a baseline or a calibration is taken from: a p99 of fewer requests
+    /// The fewest stable requests a baseline or a calibration is taken from: a p99 of fewer requests
     /// is close to their slowest one, and T would be loose. 400 keeps the canaries without a
     /// baseline within 2 points of those with one (`cargo xtask bench-judge`; 200 lost 3 points
     /// at +150 ms and 1 rps), at the cost of a longer calibration below a few requests a second.
@@ -126,7 +126,7 @@ impl LatencyRules {
 pub struct HealthRules {
     pub errors: ErrorRules,
     pub latency: LatencyRules,
-    /// V2 requests the current step must have served before it may be promoted. Too little data
+    /// Canary requests the current step must have served before it may be promoted. Too little data
     /// holds a promotion, never a rollback.
     pub min_step_requests: u64,
     /// Only periods that ended at least this long ago are judged (CloudWatch publishes late).
@@ -285,11 +285,11 @@ impl TryFrom<HealthJson> for HealthRules {
     }
 }
 
-/// A canary plan: V2's share at each step (percent), the timing of a step and the health rules.
+/// A canary plan: the canary's share at each step (percent), the timing of a step and the health rules.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Plan {
-    /// V2's percentage at each step, strictly increasing, each in 1..=100, the last 100.
+    /// The canary's percentage at each step, strictly increasing, each in 1..=100, the last 100.
     pub steps: Vec<u8>,
     /// Seconds of judged (closed) data each step must show healthy before the next.
     pub bake_seconds: u64,
@@ -411,7 +411,7 @@ impl Plan {
         }
         if l.calibration_periods == 0 || h.calibration_span_seconds() > 86_400 {
             return Err(format!(
-                "health.latency.calibration_periods {} is not in 1..: the span of V1's data that \
+                "health.latency.calibration_periods {} is not in 1..: the span of the stable version's data that \
                  fixes T is {} s (at most a day)",
                 l.calibration_periods,
                 h.calibration_span_seconds()

@@ -22,9 +22,9 @@ pub const MAX_VERSION_LEN: usize = 64;
 /// The two fleets a release moves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fleet {
-    /// V1's Auto Scaling group: serves the traffic outside a canary.
+    /// The stable version's Auto Scaling group: serves the traffic outside a canary.
     Stable,
-    /// V2's instances (`vm`) or the Docker host (`docker`): the canary.
+    /// The canary's instances (`vm`) or the Docker host (`docker`): the canary.
     Canary,
 }
 

@@ -3,7 +3,7 @@
 //! and a fresh canary at its first step; its first event is that canary's 5XX alarm. Measured:
 //! spawn → the first `next` (init: settings, logging, clients), `next` → the first `response`
 //! (the cold invocation: a whole rollback), and their sum. The listener is read back after each
-//! run: V2 must be at 0 (evidence the runtime under test did not write).
+//! run: canary must be at 0 (evidence the runtime under test did not write).
 //!
 //! `bench_cold_start NAME RUNS PROGRAM [ARGS...]` prints one JSON line for NAME.
 
@@ -132,12 +132,12 @@ async fn main() {
     };
     let runs: usize = runs.parse().expect("RUNS is a number");
     let env = Env::start().await;
-    let alarm = fixture("alarm-v2-5xx-alarm.json").to_string();
+    let alarm = fixture("alarm-canary-error-rate-alarm.json").to_string();
     let schedule = fixture("schedule-event.json");
     let t0 = controller::now_secs() - 7200;
     let (mut init, mut first, mut total) = (vec![], vec![], vec![]);
     for _ in 0..runs {
-        // A canary at its first step (V2 10 %), promoted in this process.
+        // A canary at its first step (canary 10 %), promoted in this process.
         let canary = env.canary(test_plan()).await;
         env.put_baseline(&canary.config.stable_tg_arn, t0).await;
         let outcome = handle_promotion_at(&env.clients, &canary.config, schedule.clone(), t0)
@@ -202,8 +202,8 @@ async fn main() {
         );
         let weights = env.weights(&canary).await;
         assert_eq!(
-            weights.v2, 0,
-            "{name}: V2 still has traffic after the rollback"
+            weights.canary, 0,
+            "{name}: canary still has traffic after the rollback"
         );
         init.push(ms(next - started));
         first.push(ms(answered_at - next));

@@ -32,7 +32,7 @@ fn summary(kind: &str, mut times: Vec<Duration>) {
 async fn main() {
     let env = Env::start().await;
     let schedule = fixture("schedule-event.json");
-    let alarm = fixture("alarm-v2-5xx-alarm.json");
+    let alarm = fixture("alarm-canary-error-rate-alarm.json");
     let t0 = controller::now_secs() - 7200;
 
     // Warm-up: moto loads each service on its first call.

@@ -6,9 +6,9 @@ use contract::{Plan, env};
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listener_arn: String,
-    /// V1's target group.
+    /// The stable version's target group.
     pub stable_tg_arn: String,
-    /// V2's target group.
+    /// The canary's target group.
     pub canary_tg_arn: String,
     /// `app/<name>/<id>`: the `LoadBalancer` metric dimension.
     pub load_balancer: String,

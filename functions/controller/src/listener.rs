@@ -92,14 +92,14 @@ pub fn parse(config: &Config, actions: &[Action]) -> Result<LiveListener, Error>
 }
 
 /// The complete default action for `weights`. Stickiness is kept unless `unstick`, which turns it off
-/// so that clients pinned to V2 leave it too.
+/// so that clients pinned to canary leave it too.
 pub fn action(
     config: &Config,
     weights: Weights,
     stickiness: Option<&TargetGroupStickinessConfig>,
     unstick: bool,
 ) -> Result<Action, Error> {
-    let weights = Weights::new(weights.v1, weights.v2).map_err(Error::InvalidWeights)?;
+    let weights = Weights::new(weights.stable, weights.canary).map_err(Error::InvalidWeights)?;
     let stickiness = match (unstick, stickiness) {
         (true, _) | (false, None) => TargetGroupStickinessConfig::builder()
             .enabled(false)
@@ -116,8 +116,8 @@ pub fn action(
         .r#type(ActionTypeEnum::Forward)
         .forward_config(
             ForwardActionConfig::builder()
-                .target_groups(tuple(&config.stable_tg_arn, weights.v1))
-                .target_groups(tuple(&config.canary_tg_arn, weights.v2))
+                .target_groups(tuple(&config.stable_tg_arn, weights.stable))
+                .target_groups(tuple(&config.canary_tg_arn, weights.canary))
                 .target_group_stickiness_config(stickiness)
                 .build(),
         )
@@ -160,7 +160,7 @@ pub async fn verify(
     Ok(live)
 }
 
-/// Healthy targets in V2's target group.
+/// Healthy targets in the canary's target group.
 pub async fn healthy_canary_targets(elbv2: &Client, config: &Config) -> Result<u32, Error> {
     let out = elbv2
         .describe_target_health()

@@ -1,5 +1,5 @@
 //! The CloudWatch adapter: both target groups' series since the canary started, one datapoint
-//! per metrics period (the plan's `health.period_seconds`, a minute by default), and V1's latency
+//! per metrics period (the plan's `health.period_seconds`, a minute by default), and the stable version's latency
 //! baseline from before it. The series are the ALB's or, with `health.signal: targets`, the
 //! targets' own (the same names and dimensions in `AlbCanary/Targets`). Sums come raw (the emulator does no metric math)
 //! and the judge does the arithmetic.
@@ -7,7 +7,7 @@
 //! Latency: with a percentile statistic (production, `p99`), both groups' slow requests per period
 //! come from CloudWatch's percentile rank `PR(:T)` on `TargetResponseTime` (the percentage of
 //! requests at most T seconds): `slow = round(requests × (1 − PR / 100))`. T is fixed before the
-//! periods it judges ([`judge::latency_threshold`]): from V1's baseline, else from V1's first
+//! periods it judges ([`judge::latency_threshold`]): from the stable version's baseline, else from the stable version's first
 //! calibration span ([`read_calibration`]; the periods before that span ended are counted against
 //! the ceiling, with a second rank query). The test harness's emulator computes percentiles and
 //! ranks over the raw values (`tests/emulator`); with `Average`, the judge counts a period as slow
@@ -107,8 +107,8 @@ pub fn assemble(series: &Series, ceiling_until: Option<i64>) -> Vec<Period> {
                         ..Period::default()
                     });
                     let counts: &mut Counts = match group {
-                        "v1" => &mut minute.v1,
-                        "v2" => &mut minute.v2,
+                        "stable" => &mut minute.stable,
+                        "canary" => &mut minute.canary,
                         _ => continue,
                     };
                     let count = value.max(0.0).round() as u64;
@@ -126,10 +126,10 @@ pub fn assemble(series: &Series, ceiling_until: Option<i64>) -> Vec<Period> {
     // A rank needs the period's requests: resolved once every series is in.
     for (group, t, rank) in ranks {
         if let Some(minute) = periods.get_mut(&t) {
-            let counts = if group == "v1" {
-                &mut minute.v1
+            let counts = if group == "stable" {
+                &mut minute.stable
             } else {
-                &mut minute.v2
+                &mut minute.canary
             };
             counts.slow = Some(slow_from_rank(counts.requests, rank));
         }
@@ -155,8 +155,8 @@ pub async fn read_series(
     Ok(assemble(&series, threshold.from))
 }
 
-/// V1's latency statistic over the `baseline_seconds` before the canary's first minute, in
-/// milliseconds: one datapoint with a period of the whole baseline. `None` when V1 served fewer
+/// The stable version's latency statistic over the `baseline_seconds` before the canary's first minute, in
+/// milliseconds: one datapoint with a period of the whole baseline. `None` when stable served fewer
 /// than `reference_requests` in it.
 pub async fn read_baseline(
     cloudwatch: &Client,
@@ -177,14 +177,14 @@ pub async fn read_baseline(
     ))
 }
 
-/// V1's statistic and request count (`SampleCount` of the latency) over one bucket of `period`.
+/// The stable version's statistic and request count (`SampleCount` of the latency) over one bucket of `period`.
 fn reference_queries(config: &Config, tg: &str, id: &str, period: i64) -> [MetricDataQuery; 2] {
     let latency = &config.plan.health.latency;
     let period = i32::try_from(period).unwrap_or(i32::MAX);
     [
         query(
             config,
-            &format!("v1{id}"),
+            &format!("stable{id}"),
             alb_metric::RESPONSE_TIME,
             &latency.statistic,
             period,
@@ -210,7 +210,7 @@ fn reference_of(series: &Series, id: &str, start: i64, min_requests: u64) -> Opt
             .map(|(_, v)| *v)
     };
     let requests = at(format!("n{id}")).unwrap_or(0.0);
-    at(format!("v1{id}"))
+    at(format!("stable{id}"))
         .map(|seconds| seconds * 1000.0)
         .filter(|ms| ms.is_finite() && *ms >= 0.0 && requests >= min_requests as f64)
 }
@@ -224,9 +224,9 @@ pub fn calibration_lengths(span: i64, start: i64, closed_until: i64) -> Vec<i64>
         .collect()
 }
 
-/// Without a baseline: V1's latency statistic over the shortest candidate span from the
+/// Without a baseline: the stable version's latency statistic over the shortest candidate span from the
 /// calibration grid's start before the canary ([`calibration_lengths`]) that closed by
-/// `closed_until` with `reference_requests` V1 requests in it. One `GetMetricData`; `None`
+/// `closed_until` with `reference_requests` stable requests in it. One `GetMetricData`; `None`
 /// until such a span exists.
 pub async fn read_calibration(
     cloudwatch: &Client,
@@ -255,15 +255,18 @@ pub async fn read_calibration(
             start,
             health.latency.reference_requests,
         )
-        .map(|v1_ms| Calibration {
-            v1_ms,
+        .map(|stable_ms| Calibration {
+            stable_ms,
             until: start + len,
         })
     }))
 }
 
 fn groups(config: &Config) -> [(&'static str, &String); 2] {
-    [("v1", &config.stable_tg_arn), ("v2", &config.canary_tg_arn)]
+    [
+        ("stable", &config.stable_tg_arn),
+        ("canary", &config.canary_tg_arn),
+    ]
 }
 
 fn dimension_of(arn: &str) -> Result<&str, Error> {

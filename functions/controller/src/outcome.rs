@@ -41,7 +41,7 @@ pub enum Outcome {
         found: Weights,
         expected: Weights,
     },
-    /// A rollback happened while this promotion ran: V2 was set back to 0.
+    /// A rollback happened while this promotion ran: canary was set back to 0.
     RollbackWon {
         reason: String,
     },

@@ -1,6 +1,6 @@
 //! The promotion handler, in stages that tests can interleave with a rollback:
 //! [`prepare`] (read and decide) → [`write`] (the listener) → [`record`] (verify, state, history)
-//! → [`enforce`] (re-read the state; if a rollback happened meanwhile, V2 = 0 again).
+//! → [`enforce`] (re-read the state; if a rollback happened meanwhile, canary = 0 again).
 //! With no release in progress it does nothing; a deploying release starts its canary once the
 //! canary fleet is healthy, and a complete one finishes in [`crate::lifecycle`].
 
@@ -103,7 +103,7 @@ pub async fn prepare(clients: &Clients, config: &Config, now: i64) -> Result<Pre
             // The canary's first step, decided by the core as the start of a canary.
             Progress::Ready { healthy } => {
                 let observation = Observation {
-                    v2_healthy_targets: healthy,
+                    canary_healthy_targets: healthy,
                     ..Observation::default()
                 };
                 let judged = decide_with_statistics(
@@ -156,8 +156,8 @@ pub async fn prepare(clients: &Clients, config: &Config, now: i64) -> Result<Pre
 }
 
 /// The per-period series since the canary started, up to `now − settle_seconds`, and (for the
-/// sequential latency test) what fixes the threshold T before the data it judges: V1's baseline
-/// before the canary, else V1's first calibration span in the canary.
+/// sequential latency test) what fixes the threshold T before the data it judges: the stable version's baseline
+/// before the canary, else the stable version's first calibration span in the canary.
 async fn observe(
     clients: &Clients,
     config: &Config,
@@ -202,7 +202,7 @@ async fn observe(
         periods,
         baseline_ms,
         calibration,
-        v2_healthy_targets: 0,
+        canary_healthy_targets: 0,
     })
 }
 
@@ -386,8 +386,8 @@ async fn undo_unrecorded(
     state::append_history(&clients.dynamodb, config, d.now * 1000, &history).await
 }
 
-/// After a promotion's own listener write: if a rollback was recorded meanwhile, V2 goes back to 0.
-/// Runs whatever [`record`] returned, so a failed or conflicting record cannot leave V2 with traffic.
+/// After a promotion's own listener write: if a rollback was recorded meanwhile, canary goes back to 0.
+/// Runs whatever [`record`] returned, so a failed or conflicting record cannot leave canary with traffic.
 pub async fn enforce(
     clients: &Clients,
     config: &Config,

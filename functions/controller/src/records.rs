@@ -16,7 +16,7 @@ use serde::Serialize;
 pub struct ReleaseRecord {
     pub version: String,
     pub started_at: i64,
-    /// (step index, V2 percent, epoch seconds) for each step entered.
+    /// (step index, canary percent, epoch seconds) for each step entered.
     pub steps: Vec<(u64, u64, i64)>,
     /// `in_progress`, `released`, `rolled_back`.
     pub outcome: String,

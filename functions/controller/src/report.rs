@@ -8,7 +8,7 @@ use contract::{Method, metric};
 use judge::{Assessment, FinalStepEvidence, ThresholdSource};
 use serde_json::json;
 
-/// The embedded-metric-format line for V2's share after a decision.
+/// The embedded-metric-format line for the canary's share after a decision.
 pub fn emf_line(config: &Config, now_ms: i64, weights: Weights) -> String {
     json!({
         "_aws": {
@@ -20,7 +20,7 @@ pub fn emf_line(config: &Config, now_ms: i64, weights: Weights) -> String {
             }],
         },
         metric::DIMENSION: config.load_balancer,
-        metric::CANARY_WEIGHT: weights.v2_percent(),
+        metric::CANARY_WEIGHT: weights.canary_percent(),
     })
     .to_string()
 }
@@ -40,12 +40,12 @@ pub fn decision(config: &Config, now_ms: i64, record: &Record, weights_after: Op
         reason = record.reason().unwrap_or_default(),
         closed_periods = s.map(|s| s.closed_periods as u64),
         period_seconds = s.map(|s| s.period_seconds),
-        step_v2_requests = s.map(|s| s.step_v2_requests),
+        step_canary_requests = s.map(|s| s.step_canary_requests),
         min_step_requests = s.map(|s| s.min_step_requests),
-        v1_requests = errors.map(|e| e.v1_requests),
-        v1_errors = errors.map(|e| e.v1_errors),
-        v2_requests = errors.map(|e| e.v2_requests),
-        v2_errors = errors.map(|e| e.v2_errors),
+        stable_requests = errors.map(|e| e.stable_requests),
+        stable_errors = errors.map(|e| e.stable_errors),
+        canary_requests = errors.map(|e| e.canary_requests),
+        canary_errors = errors.map(|e| e.canary_errors),
         errors_ln_e_relative = errors.and_then(|e| e.ln_e_relative),
         errors_ln_e_absolute = errors.and_then(|e| e.ln_e_absolute),
         errors_ratio_estimate = errors.and_then(|e| e.ratio_estimate),
@@ -55,25 +55,25 @@ pub fn decision(config: &Config, now_ms: i64, record: &Record, weights_after: Op
         errors_step_rate = errors.and_then(|e| e.step_rate),
         latency_threshold_ms = latency.map(|l| l.threshold_ms),
         latency_threshold_source = source.map(|s| s.as_str()),
-        latency_v1_slow = latency.map(|l| l.v1_slow),
-        latency_v2_slow = latency.map(|l| l.v2_slow),
+        latency_stable_slow = latency.map(|l| l.stable_slow),
+        latency_canary_slow = latency.map(|l| l.canary_slow),
         latency_ln_e_relative = latency.and_then(|l| l.ln_e_relative),
         latency_ln_e_absolute = latency.and_then(|l| l.ln_e_absolute),
         latency_ln_e = latency.and_then(|l| l.ln_e),
         latency_ln_threshold = latency.and_then(|l| l.ln_threshold),
-        latency_v2_ms = latency.and_then(|l| l.v2_ms),
-        v2_percent_after = weights_after.map(|w| w.v2_percent()),
+        latency_canary_ms = latency.and_then(|l| l.canary_ms),
+        canary_percent_after = weights_after.map(|w| w.canary_percent()),
         record = %record.to_json(),
         "decision"
     );
     if let (Some(ThresholdSource::Ceiling), Some(latency)) = (source, latency) {
-        // Without V1's latency, only a V2 slower than the ceiling is caught: someone should know.
+        // Without the stable version's latency, only a canary slower than the ceiling is caught: someone should know.
         tracing::warn!(
             function = %record.function,
             listener = %config.listener_arn,
             latency_threshold_ms = latency.threshold_ms,
-            "latency judged against the ceiling only: V1 served no latency to fix T from yet \
-             (no baseline before the canary, no calibration span with V1 traffic)"
+            "latency judged against the ceiling only: stable served no latency to fix T from yet \
+             (no baseline before the canary, no calibration span with stable traffic)"
         );
     }
     if let Some(w) = weights_after {
@@ -90,15 +90,15 @@ pub fn statistics_lines(statistics: &Assessment) -> Vec<String> {
         errors, latency, ..
     } = statistics;
     let mut lines = vec![format!(
-        "data       {} closed {} s periods; this step {} V2 requests of {} needed",
+        "data       {} closed {} s periods; this step {} canary requests of {} needed",
         statistics.closed_periods,
         statistics.period_seconds,
-        statistics.step_v2_requests,
+        statistics.step_canary_requests,
         statistics.min_step_requests,
     )];
     let counts = format!(
-        "V2 {} of {}, V1 {} of {}",
-        errors.v2_errors, errors.v2_requests, errors.v1_errors, errors.v1_requests
+        "canary {} of {}, stable {} of {}",
+        errors.canary_errors, errors.canary_requests, errors.stable_errors, errors.stable_requests
     );
     lines.push(match errors.method {
         Method::Threshold => format!(
@@ -114,14 +114,14 @@ pub fn statistics_lines(statistics: &Assessment) -> Vec<String> {
             num(errors.ratio_estimate)
         ),
     });
-    // The 100 % test, errors' or latency's: V2 since that step against V1's upper bound.
+    // The 100 % test, errors' or latency's: canary since that step against the stable version's upper bound.
     let final_step = |f: &FinalStepEvidence, counted: &str, bound: &str| {
         format!(
-            "at 100 %   V2 {} of {}{counted} against {} (V1 upper {bound} {}): ln e {} (≥ {} rolls back)",
-            f.v2_errors,
-            f.v2_requests,
+            "at 100 %   canary {} of {}{counted} against {} (stable upper {bound} {}): ln e {} (≥ {} rolls back)",
+            f.canary_errors,
+            f.canary_requests,
             num(Some(f.bound_rate)),
-            num(Some(f.v1_upper_rate)),
+            num(Some(f.stable_upper_rate)),
             num(f.ln_e),
             num(Some(f.ln_threshold))
         )
@@ -134,28 +134,28 @@ pub fn statistics_lines(statistics: &Assessment) -> Vec<String> {
     );
     lines.push(match latency.method {
         Method::Threshold => format!(
-            "latency    threshold: V2 {} ms, V1 {} ms, allowance {} ms, ceiling {} ms",
-            num(latency.v2_ms),
-            num(latency.v1_ms),
+            "latency    threshold: canary {} ms, stable {} ms, allowance {} ms, ceiling {} ms",
+            num(latency.canary_ms),
+            num(latency.stable_ms),
             num(latency.allowance_ms),
             num(Some(latency.threshold_ms))
         ),
         Method::Sequential => {
-            // Records written before V1's slow share was judged have no source.
+            // Records written before the stable version's slow share was judged have no source.
             let source = latency
                 .threshold_source
                 .map_or("baseline or ceiling", ThresholdSource::as_str);
             let warning = if latency.threshold_source == Some(ThresholdSource::Ceiling) {
-                " — CEILING ONLY: no V1 latency fixed T, only a V2 slower than it is caught"
+                " — CEILING ONLY: no stable latency fixed T, only a canary slower than it is caught"
             } else {
                 ""
             };
             format!(
-                "latency    sequential: V2 {} of {}, V1 {} of {} slower than T {} ms (from {source}, V1 {} ms){warning}; ln e_rel {} and ln e_abs {} (both ≥ {} breaches)",
-                latency.v2_slow,
-                latency.v2_requests,
-                latency.v1_slow,
-                latency.v1_requests,
+                "latency    sequential: canary {} of {}, stable {} of {} slower than T {} ms (from {source}, stable {} ms){warning}; ln e_rel {} and ln e_abs {} (both ≥ {} breaches)",
+                latency.canary_slow,
+                latency.canary_requests,
+                latency.stable_slow,
+                latency.stable_requests,
                 num(Some(latency.threshold_ms)),
                 num(latency.reference_ms),
                 num(latency.ln_e_relative),
@@ -215,8 +215,15 @@ mod tests {
             )
         })
         .unwrap();
-        let line: Value =
-            serde_json::from_str(&emf_line(&config, 5, Weights { v1: 75, v2: 25 })).unwrap();
+        let line: Value = serde_json::from_str(&emf_line(
+            &config,
+            5,
+            Weights {
+                stable: 75,
+                canary: 25,
+            },
+        ))
+        .unwrap();
         assert_eq!(
             line["_aws"]["CloudWatchMetrics"][0]["Namespace"],
             metric::NAMESPACE

@@ -1,7 +1,7 @@
 //! The rollback handler, in stages that tests can interleave with a promotion:
-//! [`write_stable`] (V2 = 0 first) → [`record`] (state, history, schedule off, notification)
-//! → [`confirm`] (read the listener back; V2 = 0 again if a promotion wrote in between).
-//! With no release in progress and V2 at 0 an alarm moves nothing: it is recorded and notified as
+//! [`write_stable`] (canary = 0 first) → [`record`] (state, history, schedule off, notification)
+//! → [`confirm`] (read the listener back; canary = 0 again if a promotion wrote in between).
+//! With no release in progress and canary at 0 an alarm moves nothing: it is recorded and notified as
 //! the canary fleet being unhealthy while idle.
 
 use crate::clients::Clients;
@@ -67,8 +67,8 @@ pub async fn handle_alarm_at(
     }
     if current.as_ref().is_none_or(|r| !r.in_progress()) {
         let live = listener::read(&clients.elbv2, config).await?;
-        // V2 with traffic is a canary in all but name: that one is rolled back like any other.
-        if live.weights.v2 == 0 {
+        // Canary with traffic is a canary in all but name: that one is rolled back like any other.
+        if live.weights.canary == 0 {
             return unhealthy_while_idle(
                 clients,
                 config,
@@ -131,7 +131,7 @@ async fn unhealthy_while_idle(
     })
 }
 
-/// Stage 1: V2 = 0 with stickiness off, unless the listener already holds exactly that.
+/// Stage 1: canary = 0 with stickiness off, unless the listener already holds exactly that.
 /// Returns the weights found. A listener of the wrong shape is refused before any write.
 pub async fn write_stable(clients: &Clients, config: &Config) -> Result<Weights, Error> {
     let live = listener::read(&clients.elbv2, config).await?;
@@ -139,7 +139,7 @@ pub async fn write_stable(clients: &Clients, config: &Config) -> Result<Weights,
         .stickiness
         .as_ref()
         .is_none_or(|s| s.enabled() != Some(true));
-    if live.weights.v2 != 0 || !unstuck {
+    if live.weights.canary != 0 || !unstuck {
         listener::write(&clients.elbv2, config, Weights::STABLE_ONLY, None, true).await?;
     }
     Ok(live.weights)
@@ -176,9 +176,9 @@ pub async fn record(
     // rolled back finishes what a failed or dead run left ([`settle`]), so the notification is
     // never lost.
     let subject = if repeated {
-        "Canary rollback confirmed: V2 weight 0 (repeated)"
+        "Canary rollback confirmed: canary weight 0 (repeated)"
     } else {
-        "Canary rolled back: V2 weight set to 0"
+        "Canary rolled back: canary weight set to 0"
     };
     notify::publish(&clients.sns, config, subject, history).await?;
     schedule::disable(&clients.scheduler, config).await?;
@@ -233,7 +233,7 @@ async fn commit(
 /// recorded now and the schedule left on, so that what runs next (the alarm's retries, then every
 /// promotion run) finds the canary rolled back and finishes it once ELBv2 answers ([`settle`]).
 /// Without it, an outage longer than Lambda's two retries left the event in the dead-letter queue
-/// and V2 its traffic. Notified as pending; returns the listener's error, so the invocation fails
+/// and canary its traffic. Notified as pending; returns the listener's error, so the invocation fails
 /// and Lambda retries it.
 async fn pending(
     clients: &Clients,
@@ -257,7 +257,7 @@ async fn pending(
             notify::publish(
                 &clients.sns,
                 config,
-                "Canary rollback pending: V2 keeps its traffic until ELBv2 answers",
+                "Canary rollback pending: canary keeps its traffic until ELBv2 answers",
                 &history,
             )
             .await?;
@@ -290,7 +290,7 @@ async fn move_stable_back(clients: &Clients, config: &Config, previous: &str) ->
 }
 
 /// A promotion run that finds the canary rolled back while the schedule still runs: the run that
-/// rolled back died after recording it. V2 = 0 is confirmed, the schedule disabled, and the
+/// rolled back died after recording it. Canary = 0 is confirmed, the schedule disabled, and the
 /// rollback notified (again, maybe: at least once).
 pub async fn settle(
     clients: &Clients,
@@ -317,7 +317,7 @@ pub async fn settle(
     notify::publish(
         &clients.sns,
         config,
-        "Canary rollback confirmed: V2 weight 0 (repeated)",
+        "Canary rollback confirmed: canary weight 0 (repeated)",
         &history,
     )
     .await?;
@@ -325,11 +325,11 @@ pub async fn settle(
     Ok(Outcome::AlreadyRolledBack)
 }
 
-/// Stage 3: reads the listener back; if a promotion wrote V2 > 0 since stage 1, writes V2 = 0 again.
+/// Stage 3: reads the listener back; if a promotion wrote canary > 0 since stage 1, writes canary = 0 again.
 pub async fn confirm(clients: &Clients, config: &Config) -> Result<(), Error> {
     let live = listener::read(&clients.elbv2, config).await?;
-    if live.weights.v2 != 0 {
-        tracing::warn!(function = FUNCTION, found = %live.weights, "V2 had traffic again after the rollback; writing V2 = 0 again");
+    if live.weights.canary != 0 {
+        tracing::warn!(function = FUNCTION, found = %live.weights, "canary had traffic again after the rollback; writing canary = 0 again");
         listener::write(&clients.elbv2, config, Weights::STABLE_ONLY, None, true).await?;
         listener::verify(&clients.elbv2, config, Weights::STABLE_ONLY).await?;
     }

@@ -1,5 +1,5 @@
 //! Rollback always wins: a promotion run and a rollback run, split into their stages, are driven
-//! through every interleaving against the emulator; V2 ends at 0 after every one.
+//! through every interleaving against the emulator; canary ends at 0 after every one.
 
 use alb_canary_tests::controller_env::{Canary, Env, fixture, test_plan};
 use controller::decision::{Decision, Status, Weights};
@@ -8,7 +8,7 @@ use controller::promotion::{self, Decided, Prepared};
 use controller::{Error, Outcome, rollback};
 
 const PROMOTION_STAGES: usize = 4; // prepare, write, record, enforce
-const ROLLBACK_STAGES: usize = 3; // write V2 = 0, record, confirm
+const ROLLBACK_STAGES: usize = 3; // write canary = 0, record, confirm
 
 /// Every order of the two runs' stages that keeps each run's own order ('P' or 'R' per stage).
 fn interleavings() -> Vec<Vec<char>> {
@@ -54,10 +54,10 @@ async fn run(
     let mut p = Promotion::NotStarted;
     let mut r = 0;
     let mut decided = None;
-    let reason = "alarm alb-canary-v2-5xx entered ALARM (interleaving test)";
+    let reason = "alarm alb-canary-canary-error-rate entered ALARM (interleaving test)";
     let rolled_back = RolledBack {
         reason: reason.into(),
-        alarm: Some("alb-canary-v2-5xx".into()),
+        alarm: Some("alb-canary-canary-error-rate".into()),
         ..RolledBack::default()
     };
     let history = Record::new(ROLLBACK, now, Entry::RolledBack(rolled_back));
@@ -119,7 +119,7 @@ async fn check_all(mid_canary: bool) {
         let mut now = t0;
         if mid_canary {
             // Running at step 1 (25 %), baked and healthy: the promotion wants 50 %.
-            // V1's baseline fixes T before the canary, so the first bake ends on time.
+            // The stable version's baseline fixes T before the canary, so the first bake ends on time.
             env.put_baseline(&c.stable_tg_arn, t0).await;
             for _ in 0..2 {
                 promotion::handle_promotion_at(
@@ -144,13 +144,13 @@ async fn check_all(mid_canary: bool) {
         let order: String = order.iter().collect();
         let weights = env.weights(&canary).await;
         assert_eq!(
-            weights.v2, 0,
-            "{order}: V2 has traffic after the rollback: {weights}"
+            weights.canary, 0,
+            "{order}: canary has traffic after the rollback: {weights}"
         );
         let state = env.state(&canary).await.unwrap();
         assert_eq!(state.status, Status::RolledBack, "{order}: {state:?}");
     }
-    // The runs that matter are those where the promotion decided to give V2 more traffic.
+    // The runs that matter are those where the promotion decided to give canary more traffic.
     assert!(
         promotions_raced >= 10,
         "only {promotions_raced} interleavings raced a promotion"

@@ -17,19 +17,20 @@ pub struct Window<'a> {
     /// When the step in force began (epoch seconds): the window of `min_step_requests`, of the 100 %
     /// test and of the threshold methods.
     pub step_started_at: i64,
-    /// V1 serves nothing in this step (100 %): V2 is compared with V1's earlier rate.
+    /// Stable serves nothing in this step (100 %): canary is compared with the stable version's earlier rate.
     pub final_step: bool,
-    /// V1's latency statistic over the baseline before the canary, in milliseconds.
+    /// The stable version's latency statistic over the baseline before the canary, in milliseconds.
     pub baseline_ms: Option<f64>,
-    /// Without a baseline: V1's latency statistic over the canary's first calibration span.
+    /// Without a baseline: the stable version's latency statistic over the canary's first calibration span.
     pub calibration: Option<Calibration>,
 }
 
-/// V1's latency statistic over the canary's first `calibration_seconds` span in which V1 served,
+/// The stable version's latency statistic over the canary's first `calibration_seconds` span in which stable served,
 /// and the end of that span: T is fixed from it for the periods from `until` on.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Calibration {
-    pub v1_ms: f64,
+    #[serde(alias = "v1_ms")]
+    pub stable_ms: f64,
     pub until: i64,
 }
 
@@ -37,12 +38,12 @@ pub struct Calibration {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ThresholdSource {
-    /// V1's statistic over `baseline_seconds` before the canary.
+    /// The stable version's statistic over `baseline_seconds` before the canary.
     Baseline,
-    /// V1's statistic over the canary's first calibration span (no baseline: V1 served nothing
+    /// The stable version's statistic over the canary's first calibration span (no baseline: stable served nothing
     /// in whole minutes before the canary).
     Calibration,
-    /// No V1 latency yet: the absolute ceiling, which catches only a V2 slower than it.
+    /// No stable latency yet: the absolute ceiling, which catches only a canary slower than it.
     Ceiling,
 }
 
@@ -61,7 +62,7 @@ impl ThresholdSource {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct LatencyThreshold {
     pub source: ThresholdSource,
-    /// V1's statistic T was computed from (ms); `None` for the ceiling.
+    /// The stable version's statistic T was computed from (ms); `None` for the ceiling.
     pub reference_ms: Option<f64>,
     pub ms: f64,
     /// The first period judged against `ms` (epoch seconds); `None`: every period.
@@ -93,10 +94,10 @@ pub fn latency_threshold(
             ms: latency_threshold_ms(rules, Some(base)),
             from: None,
         },
-        (None, Some(c)) if usable(c.v1_ms) => LatencyThreshold {
+        (None, Some(c)) if usable(c.stable_ms) => LatencyThreshold {
             source: ThresholdSource::Calibration,
-            reference_ms: Some(c.v1_ms),
-            ms: latency_threshold_ms(rules, Some(c.v1_ms)),
+            reference_ms: Some(c.stable_ms),
+            ms: latency_threshold_ms(rules, Some(c.stable_ms)),
             from: Some(c.until),
         },
         _ => LatencyThreshold {
@@ -128,15 +129,18 @@ pub enum Verdict {
     Healthy,
 }
 
-/// The 100 % step's test: V2 since the step began against `max(max_ratio × U1, floor)`, with
-/// `U1` an anytime-valid upper bound (level α/4) on V1's rate during the canary. For latency the
+/// The 100 % step's test: canary since the step began against `max(max_ratio × U1, floor)`, with
+/// `U1` an anytime-valid upper bound (level α/4) on the stable version's rate during the canary. For latency the
 /// "errors" are the requests slower than T and the floor is `max_slow_share`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FinalStepEvidence {
-    pub v1_upper_rate: f64,
+    #[serde(alias = "v1_upper_rate")]
+    pub stable_upper_rate: f64,
     pub bound_rate: f64,
-    pub v2_requests: u64,
-    pub v2_errors: u64,
+    #[serde(alias = "v2_requests")]
+    pub canary_requests: u64,
+    #[serde(alias = "v2_errors")]
+    pub canary_errors: u64,
     pub ln_e: Option<f64>,
     pub ln_threshold: f64,
 }
@@ -145,15 +149,19 @@ pub struct FinalStepEvidence {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ErrorEvidence {
     pub method: Method,
-    pub v1_requests: u64,
-    pub v1_errors: u64,
-    pub v2_requests: u64,
-    pub v2_errors: u64,
+    #[serde(alias = "v1_requests")]
+    pub stable_requests: u64,
+    #[serde(alias = "v1_errors")]
+    pub stable_errors: u64,
+    #[serde(alias = "v2_requests")]
+    pub canary_requests: u64,
+    #[serde(alias = "v2_errors")]
+    pub canary_errors: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ln_e_relative: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ln_e_absolute: Option<f64>,
-    /// Estimated `p2 / p1`; `null` when V1 had no errors (unbounded).
+    /// Estimated `p2 / p1`; `null` when stable had no errors (unbounded).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ratio_estimate: Option<f64>,
     /// `ln(2/α)`: both e-values at or above it roll back.
@@ -161,7 +169,7 @@ pub struct ErrorEvidence {
     pub ln_threshold: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub final_step: Option<FinalStepEvidence>,
-    /// Threshold method: V2's rate since the step began, and the rate that rolls back.
+    /// Threshold method: the canary's rate since the step began, and the rate that rolls back.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub step_rate: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -182,36 +190,42 @@ pub struct LatencyEvidence {
     /// the ceiling).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub threshold_source: Option<ThresholdSource>,
-    /// V1's statistic T was computed from.
+    /// The stable version's statistic T was computed from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reference_ms: Option<f64>,
     /// Periods starting before this were judged against the ceiling (calibration).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub threshold_from: Option<i64>,
-    pub v1_requests: u64,
-    pub v1_slow: u64,
-    pub v2_requests: u64,
-    pub v2_slow: u64,
+    #[serde(alias = "v1_requests")]
+    pub stable_requests: u64,
+    #[serde(alias = "v1_slow")]
+    pub stable_slow: u64,
+    #[serde(alias = "v2_requests")]
+    pub canary_requests: u64,
+    #[serde(alias = "v2_slow")]
+    pub canary_slow: u64,
     /// `min(ln e_rel, ln e_abs)`: the test rolls back when it reaches `ln_threshold`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ln_e: Option<f64>,
-    /// V2's slow share against `max_ratio` × V1's, in the same periods.
+    /// The canary's slow share against `max_ratio` × the stable version's, in the same periods.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ln_e_relative: Option<f64>,
-    /// V2's slow share against `max_slow_share`.
+    /// The canary's slow share against `max_slow_share`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ln_e_absolute: Option<f64>,
     /// `ln(2/α)` of the latency test.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ln_threshold: Option<f64>,
-    /// At 100 %: V2's slow share since the step against V1's upper bound.
+    /// At 100 %: the canary's slow share since the step against the stable version's upper bound.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub final_step: Option<FinalStepEvidence>,
-    /// Threshold method: the step's V1 and V2 latency and V2's allowance.
+    /// Threshold method: the step's stable and canary latency and the canary's allowance.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub v1_ms: Option<f64>,
+    #[serde(alias = "v1_ms")]
+    pub stable_ms: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub v2_ms: Option<f64>,
+    #[serde(alias = "v2_ms")]
+    pub canary_ms: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub allowance_ms: Option<f64>,
     pub reject: bool,
@@ -230,7 +244,8 @@ pub struct Assessment {
     /// End of the last judged period (epoch seconds).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub judged_until: Option<i64>,
-    pub step_v2_requests: u64,
+    #[serde(alias = "step_v2_requests")]
+    pub step_canary_requests: u64,
     #[serde(alias = "min_requests")]
     pub min_step_requests: u64,
     pub errors: ErrorEvidence,
@@ -260,7 +275,7 @@ pub fn assess(health: &HealthRules, window: &Window) -> Assessment {
 /// (`Plan::validate`).
 pub fn assess_with_verdict(health: &HealthRules, window: &Window) -> (Assessment, Verdict) {
     let period = period_of(health.period_seconds);
-    let step_v2_requests = window.step_periods(period).map(|m| m.v2.requests).sum();
+    let step_canary_requests = window.step_periods(period).map(|m| m.canary.requests).sum();
     let (errors, error_reason) = match health.errors.method {
         Method::Sequential => sequential_errors(&health.errors, window, period),
         Method::Threshold => {
@@ -275,14 +290,16 @@ pub fn assess_with_verdict(health: &HealthRules, window: &Window) -> (Assessment
         Verdict::RollBack(reason)
     } else if let Some(reason) = latency_reason {
         // Above the absolute ceiling is never only a hold.
-        let over_ceiling = latency.v2_ms.is_some_and(|v| v > health.latency.ceiling_ms);
+        let over_ceiling = latency
+            .canary_ms
+            .is_some_and(|v| v > health.latency.ceiling_ms);
         match health.latency.on_breach {
             LatencyBreach::Hold if !over_ceiling => Verdict::Hold(reason),
             _ => Verdict::RollBack(reason),
         }
-    } else if step_v2_requests < health.min_step_requests {
+    } else if step_canary_requests < health.min_step_requests {
         Verdict::TooLittleData(format!(
-            "insufficient data: {step_v2_requests} V2 requests judged in this step, {} needed",
+            "insufficient data: {step_canary_requests} canary requests judged in this step, {} needed",
             health.min_step_requests
         ))
     } else if let Some(gap) = latency_gap {
@@ -294,7 +311,7 @@ pub fn assess_with_verdict(health: &HealthRules, window: &Window) -> (Assessment
         period_seconds: health.period_seconds,
         closed_periods: window.periods.len(),
         judged_until: window.periods.iter().map(|m| m.t + period).max(),
-        step_v2_requests,
+        step_canary_requests,
         min_step_requests: health.min_step_requests,
         errors,
         latency,
@@ -319,22 +336,22 @@ fn sequential_errors(
         .periods
         .iter()
         .map(|m| Paired {
-            n1: m.v1.trials() as f64,
-            e1: m.v1.failures() as f64,
-            n2: m.v2.trials() as f64,
-            e2: m.v2.failures() as f64,
+            n1: m.stable.trials() as f64,
+            e1: m.stable.failures() as f64,
+            n2: m.canary.trials() as f64,
+            e2: m.canary.failures() as f64,
         })
         .collect();
     let total = |f: fn(&Period) -> u64| window.periods.iter().map(f).sum::<u64>();
-    let (n1, e1) = (total(|m| m.v1.trials()), total(|m| m.v1.failures()));
-    let (n2, e2) = (total(|m| m.v2.trials()), total(|m| m.v2.failures()));
+    let (n1, e1) = (total(|m| m.stable.trials()), total(|m| m.stable.failures()));
+    let (n2, e2) = (total(|m| m.canary.trials()), total(|m| m.canary.failures()));
     let relative = evidence::relative(&paired, rules.max_ratio);
     let ln_abs =
         evidence::one_sample(e2 as f64, n2 as f64, rules.floor_rate).unwrap_or(f64::NEG_INFINITY);
     let ln_threshold = (2.0 / rules.alpha).ln();
     let mut reason = (relative.ln_e >= ln_threshold && ln_abs >= ln_threshold).then(|| {
         format!(
-            "V2 errors {e2} of {n2} ({:.2} %) against V1 {e1} of {n1} ({:.2} %) since the canary \
+            "canary errors {e2} of {n2} ({:.2} %) against stable {e1} of {n1} ({:.2} %) since the canary \
              started: ln e_rel {:.2} and ln e_abs {:.2} both reach ln(2/α) {ln_threshold:.2}",
             percent(e2, n2),
             percent(e1, n1),
@@ -343,9 +360,9 @@ fn sequential_errors(
         )
     });
     let final_step = window.final_step.then(|| {
-        let (sn, se) = window
-            .step_periods(period)
-            .fold((0, 0), |(n, e), m| (n + m.v2.trials(), e + m.v2.failures()));
+        let (sn, se) = window.step_periods(period).fold((0, 0), |(n, e), m| {
+            (n + m.canary.trials(), e + m.canary.failures())
+        });
         final_step_test(
             e1,
             n1,
@@ -361,13 +378,13 @@ fn sequential_errors(
         && f.ln_e.is_some_and(|e| e >= f.ln_threshold)
     {
         reason = Some(format!(
-            "V2 errors {} of {} ({:.2} %) at 100 % against max({} × V1's upper rate {:.4} %, \
+            "canary errors {} of {} ({:.2} %) at 100 % against max({} × the stable version's upper rate {:.4} %, \
              floor {} %) = {:.4} %: ln e {:.2} reaches ln(4/α) {:.2}",
-            f.v2_errors,
-            f.v2_requests,
-            percent(f.v2_errors, f.v2_requests),
+            f.canary_errors,
+            f.canary_requests,
+            percent(f.canary_errors, f.canary_requests),
             rules.max_ratio,
-            100.0 * f.v1_upper_rate,
+            100.0 * f.stable_upper_rate,
             100.0 * rules.floor_rate,
             100.0 * f.bound_rate,
             f.ln_e.unwrap_or_default(),
@@ -376,10 +393,10 @@ fn sequential_errors(
     }
     let evidence = ErrorEvidence {
         method: Method::Sequential,
-        v1_requests: n1,
-        v1_errors: e1,
-        v2_requests: n2,
-        v2_errors: e2,
+        stable_requests: n1,
+        stable_errors: e1,
+        canary_requests: n2,
+        canary_errors: e2,
         ln_e_relative: Some(relative.ln_e),
         ln_e_absolute: Some(ln_abs).filter(|v| v.is_finite()),
         ratio_estimate: relative.ratio_estimate.filter(|r| r.is_finite()),
@@ -392,7 +409,7 @@ fn sequential_errors(
     (evidence, reason)
 }
 
-/// The old rule: V2's rate since the step began above `max_rate`, once `min_step_requests` were served.
+/// The old rule: the canary's rate since the step began above `max_rate`, once `min_step_requests` were served.
 fn threshold_errors(
     rules: &ErrorRules,
     min_step_requests: u64,
@@ -400,22 +417,22 @@ fn threshold_errors(
     period: i64,
 ) -> (ErrorEvidence, Option<String>) {
     let total = |f: fn(&Period) -> u64| window.periods.iter().map(f).sum::<u64>();
-    let (n, e) = window
-        .step_periods(period)
-        .fold((0, 0), |(n, e), m| (n + m.v2.trials(), e + m.v2.failures()));
+    let (n, e) = window.step_periods(period).fold((0, 0), |(n, e), m| {
+        (n + m.canary.trials(), e + m.canary.failures())
+    });
     let rate = if n == 0 { 0.0 } else { e as f64 / n as f64 };
     let reason = (n >= min_step_requests && rate > rules.max_rate).then(|| {
         format!(
-            "V2 error rate {rate:.4} ({e} of {n}) since the step began above {}",
+            "canary error rate {rate:.4} ({e} of {n}) since the step began above {}",
             rules.max_rate
         )
     });
     let evidence = ErrorEvidence {
         method: Method::Threshold,
-        v1_requests: total(|m| m.v1.trials()),
-        v1_errors: total(|m| m.v1.failures()),
-        v2_requests: total(|m| m.v2.trials()),
-        v2_errors: total(|m| m.v2.failures()),
+        stable_requests: total(|m| m.stable.trials()),
+        stable_errors: total(|m| m.stable.failures()),
+        canary_requests: total(|m| m.canary.trials()),
+        canary_errors: total(|m| m.canary.failures()),
         ln_e_relative: None,
         ln_e_absolute: None,
         ratio_estimate: None,
@@ -428,25 +445,25 @@ fn threshold_errors(
     (evidence, reason)
 }
 
-/// The 100 % step's test, for errors and slow requests alike: V2's `events` of `trials` since the
-/// step began against `max(max_ratio × U1, floor)`, `U1` V1's anytime-valid upper bound (level
-/// α/4) from its `v1_events` of `v1_trials` during the canary; threshold `ln(4/α)`.
+/// The 100 % step's test, for errors and slow requests alike: the canary's `events` of `trials` since the
+/// step began against `max(max_ratio × U1, floor)`, `U1` the stable version's anytime-valid upper bound (level
+/// α/4) from its `stable_events` of `stable_trials` during the canary; threshold `ln(4/α)`.
 fn final_step_test(
-    v1_events: u64,
-    v1_trials: u64,
+    stable_events: u64,
+    stable_trials: u64,
     events: u64,
     trials: u64,
     max_ratio: f64,
     floor: f64,
     alpha: f64,
 ) -> FinalStepEvidence {
-    let upper = evidence::rate_upper_bound(v1_events as f64, v1_trials as f64, alpha / 4.0);
+    let upper = evidence::rate_upper_bound(stable_events as f64, stable_trials as f64, alpha / 4.0);
     let bound = (max_ratio * upper).max(floor);
     FinalStepEvidence {
-        v1_upper_rate: upper,
+        stable_upper_rate: upper,
         bound_rate: bound,
-        v2_requests: trials,
-        v2_errors: events,
+        canary_requests: trials,
+        canary_errors: events,
         ln_e: evidence::one_sample(events as f64, trials as f64, bound),
         ln_threshold: (4.0 / alpha).ln(),
     }

@@ -1,4 +1,4 @@
-//! Anytime-valid evidence against "V2 is acceptable", as e-values in logs.
+//! Anytime-valid evidence against "canary is acceptable", as e-values in logs.
 //!
 //! Each e-value is a mixture likelihood ratio over a fixed grid of alternatives divided by the best
 //! fit under the null, so under the null it is a non-negative supermartingale in the data and, by
@@ -15,7 +15,7 @@ pub const RATIO_GRID_TOP: f64 = 200.0;
 /// The one-sample tests' alternatives run from `1.1 × null rate` to this rate.
 pub const RATE_GRID_TOP: f64 = 0.5;
 /// Share of each mixture's prior mass spread over its alternatives just above the null, from
-/// `lo` to `NEAR_SPAN × lo`; the rest is spread over the whole grid. Small regressions (2–5 × V1)
+/// `lo` to `NEAR_SPAN × lo`; the rest is spread over the whole grid. Small regressions (2–5 × stable)
 /// make the most of a test's time, and a prior flat in the log of the ratio up to 200 spends
 /// most of its mass on alternatives far above them; the whole grid keeps gross failures caught at
 /// once (its half of the mass costs them at most ln 2).
@@ -36,7 +36,7 @@ fn ln_mixture(lo: f64, hi: f64, ll: impl Fn(f64) -> f64) -> f64 {
     log_sum_exp(whole.chain(near).collect::<Vec<f64>>())
 }
 
-/// Prior of the confidence sequence on V1's rate: Beta(1, 100), mass on rates around 1 %.
+/// Prior of the confidence sequence on the stable version's rate: Beta(1, 100), mass on rates around 1 %.
 const PRIOR: (f64, f64) = (1.0, 100.0);
 
 /// One minute's counts of both versions: requests and errors.
@@ -56,11 +56,11 @@ impl Paired {
     }
 }
 
-/// The relative test's log-likelihood `ℓ(r)`: given a minute's errors, V2's share of them is
-/// Binomial with `θ(r) = n2·r / (n1 + n2·r)`, where `r = p2 / p1` (V1's rate cancels).
+/// The relative test's log-likelihood `ℓ(r)`: given a minute's errors, the canary's share of them is
+/// Binomial with `θ(r) = n2·r / (n1 + n2·r)`, where `r = p2 / p1` (the stable version's rate cancels).
 pub fn relative_log_likelihood(periods: &[Paired], r: f64) -> f64 {
     if r == 0.0 {
-        // θ = 0: certain when V2 had no errors, impossible otherwise.
+        // θ = 0: certain when canary had no errors, impossible otherwise.
         return if periods.iter().all(|m| m.e2 == 0.0) {
             0.0
         } else {
@@ -90,7 +90,7 @@ fn score(periods: &[Paired], s: f64) -> (f64, f64) {
     (g, dg)
 }
 
-/// The maximiser `r̂` of `ℓ`: 0 when V2 had no errors, `∞` when V1 had none.
+/// The maximiser `r̂` of `ℓ`: 0 when canary had no errors, `∞` when stable had none.
 pub fn ratio_estimate(periods: &[Paired]) -> f64 {
     let used: Vec<Paired> = periods
         .iter()

@@ -45,9 +45,11 @@ impl Counts {
 pub struct Period {
     pub t: i64,
     #[serde(default)]
-    pub v1: Counts,
+    #[serde(alias = "v1")]
+    pub stable: Counts,
     #[serde(default)]
-    pub v2: Counts,
+    #[serde(alias = "v2")]
+    pub canary: Counts,
 }
 
 /// The start of the period of `period` seconds holding `t`.

@@ -1,6 +1,6 @@
-//! Properties of the judge's statistics that must hold for any data: no V2 error is no evidence;
-//! the order of the minutes changes nothing; one more V2 error never lowers the evidence and one
-//! more V1 error never raises it; V2 within the ratio of V1 in every minute never rejects; the
+//! Properties of the judge's statistics that must hold for any data: no canary error is no evidence;
+//! the order of the minutes changes nothing; one more canary error never lowers the evidence and one
+//! more stable error never raises it; canary within the ratio of stable in every minute never rejects; the
 //! same traffic judged in 10 s periods instead of a minute gives the same error evidence while the
 //! weights hold still.
 
@@ -43,12 +43,12 @@ fn window_minutes(paired: &[Paired]) -> Vec<Period> {
         .enumerate()
         .map(|(i, p)| Period {
             t: 60 * i as i64,
-            v1: Counts {
+            stable: Counts {
                 requests: p.n1 as u64,
                 errors: p.e1 as u64,
                 ..Counts::default()
             },
-            v2: Counts {
+            canary: Counts {
                 requests: p.n2 as u64,
                 errors: p.e2 as u64,
                 slow: Some(0),
@@ -78,11 +78,11 @@ fn no_data_is_no_evidence() {
 
 proptest! {
     #[test]
-    fn no_v2_errors_is_no_evidence(periods in arb_minutes(), v1_errors in 1u32..40) {
-        // V2 without an error beside V1 with some: the relative test runs (its minutes are
-        // informative) and must find nothing against V2.
+    fn no_canary_errors_is_no_evidence(periods in arb_minutes(), stable_errors in 1u32..40) {
+        // Canary without an error beside stable with some: the relative test runs (its minutes are
+        // informative) and must find nothing against canary.
         let mut quiet: Vec<Paired> = periods.iter().map(|m| Paired { e2: 0.0, ..*m }).collect();
-        quiet.push(Paired { n1: 1000.0, e1: v1_errors.into(), n2: 1000.0, e2: 0.0 });
+        quiet.push(Paired { n1: 1000.0, e1: stable_errors.into(), n2: 1000.0, e2: 0.0 });
         let rel = relative(&quiet, R0);
         prop_assert_eq!(rel.ratio_estimate, Some(0.0), "{:?}", rel);
         prop_assert!(rel.ln_e <= 0.0, "{:?}", rel);
@@ -106,7 +106,7 @@ proptest! {
     }
 
     #[test]
-    fn one_more_v2_error_never_lowers_the_evidence(periods in arb_minutes(), pick in 0usize..30) {
+    fn one_more_canary_error_never_lowers_the_evidence(periods in arb_minutes(), pick in 0usize..30) {
         prop_assume!(!periods.is_empty());
         let i = pick % periods.len();
         prop_assume!(periods[i].e2 < periods[i].n2);
@@ -118,20 +118,20 @@ proptest! {
     }
 
     #[test]
-    fn one_more_v1_error_never_raises_it(periods in arb_minutes(), pick in 0usize..30) {
+    fn one_more_stable_error_never_raises_it(periods in arb_minutes(), pick in 0usize..30) {
         prop_assume!(!periods.is_empty());
         let i = pick % periods.len();
         prop_assume!(periods[i].e1 < periods[i].n1);
-        let mut v1_worse = periods.clone();
-        v1_worse[i].e1 += 1.0;
-        let (before, after) = (relative(&periods, R0).ln_e, relative(&v1_worse, R0).ln_e);
+        let mut stable_worse = periods.clone();
+        stable_worse[i].e1 += 1.0;
+        let (before, after) = (relative(&periods, R0).ln_e, relative(&stable_worse, R0).ln_e);
         prop_assert!(after <= before + 1e-9 * before.abs().max(1.0), "{} -> {}", before, after);
-        prop_assert!(same(ln_abs(&v1_worse), ln_abs(&periods)));
+        prop_assert!(same(ln_abs(&stable_worse), ln_abs(&periods)));
     }
 
     #[test]
-    fn v2_within_the_ratio_of_v1_never_rejects(periods in arb_minutes()) {
-        // Keep V2's errors within max_ratio × V1's rate in every minute: e2·n1 ≤ r0·e1·n2.
+    fn canary_within_the_ratio_of_stable_never_rejects(periods in arb_minutes()) {
+        // Keep the canary's errors within max_ratio × the stable version's rate in every minute: e2·n1 ≤ r0·e1·n2.
         let within: Vec<Paired> = periods
             .iter()
             .map(|m| Paired { e2: m.e2.min((R0 * m.e1 * m.n2 / m.n1).floor()), ..*m })
@@ -149,7 +149,7 @@ proptest! {
         periods in proptest::collection::vec((1u32..50, 1u32..20, 1u32..4), 1..10),
         ratio in 1u32..3,
     ) {
-        // V2 with `ratio` times V1's rate in every minute (n2 = k·n1, e2 = ratio·k·e1).
+        // Canary with `ratio` times the stable version's rate in every minute (n2 = k·n1, e2 = ratio·k·e1).
         let paired: Vec<Paired> = periods
             .iter()
             .map(|&(n, e, k)| Paired {
@@ -165,7 +165,7 @@ proptest! {
 
     #[test]
     fn shorter_periods_under_steady_weights_give_the_same_error_evidence(
-        // Six 10 s periods; V1 serves `a` and V2 `b` requests per unit of traffic in every one.
+        // Six 10 s periods; stable serves `a` and canary `b` requests per unit of traffic in every one.
         a in 1u64..40,
         b in 1u64..40,
         units in proptest::collection::vec(0u64..30, 6),
@@ -178,15 +178,15 @@ proptest! {
             .enumerate()
             .map(|(j, (&m, &(e1, e2)))| Period {
                 t: 600 + 10 * j as i64,
-                v1: Counts { requests: a * m, errors: e1.min(a * m), ..Counts::default() },
-                v2: Counts { requests: b * m, errors: e2.min(b * m), slow: Some(0), ..Counts::default() },
+                stable: Counts { requests: a * m, errors: e1.min(a * m), ..Counts::default() },
+                canary: Counts { requests: b * m, errors: e2.min(b * m), slow: Some(0), ..Counts::default() },
             })
             .collect();
         let sum = |f: fn(&Period) -> u64| sub.iter().map(f).sum::<u64>();
         let whole = [Period {
             t: 600,
-            v1: Counts { requests: sum(|m| m.v1.requests), errors: sum(|m| m.v1.errors), ..Counts::default() },
-            v2: Counts { requests: sum(|m| m.v2.requests), errors: sum(|m| m.v2.errors), slow: Some(0), ..Counts::default() },
+            stable: Counts { requests: sum(|m| m.stable.requests), errors: sum(|m| m.stable.errors), ..Counts::default() },
+            canary: Counts { requests: sum(|m| m.canary.requests), errors: sum(|m| m.canary.errors), slow: Some(0), ..Counts::default() },
         }];
         let judge = |periods: &[Period], period: u64| {
             let health = HealthRules { period_seconds: period, ..HealthRules::default() };
@@ -200,11 +200,11 @@ proptest! {
         prop_assert!(close(fine.errors.ln_e_relative, coarse.errors.ln_e_relative),
             "{:?} vs {:?}", fine.errors, coarse.errors);
         prop_assert!(close(fine.errors.ln_e_absolute, coarse.errors.ln_e_absolute));
-        prop_assert_eq!(fine.errors.final_step.as_ref().map(|f| (f.v2_requests, f.v2_errors)),
-            coarse.errors.final_step.as_ref().map(|f| (f.v2_requests, f.v2_errors)));
+        prop_assert_eq!(fine.errors.final_step.as_ref().map(|f| (f.canary_requests, f.canary_errors)),
+            coarse.errors.final_step.as_ref().map(|f| (f.canary_requests, f.canary_errors)));
         prop_assert!(close(fine.errors.final_step.and_then(|f| f.ln_e), coarse.errors.final_step.and_then(|f| f.ln_e)));
         prop_assert_eq!(fine.errors.reject, coarse.errors.reject);
-        prop_assert_eq!(fine.step_v2_requests, coarse.step_v2_requests);
+        prop_assert_eq!(fine.step_canary_requests, coarse.step_canary_requests);
         prop_assert_eq!(fine.judged_until, coarse.judged_until);
         prop_assert_eq!((fine.closed_periods, coarse.closed_periods), (6, 1));
     }

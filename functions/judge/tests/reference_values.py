@@ -103,18 +103,18 @@ def upper_bound(events, trials, level, a=1, b=100):
 
 F = mpf("0.001")
 CASES = [
-    ("V1 9/9000, V2 49/1000", [(9000, 9, 1000, 49)]),
-    ("V1 540/9000, V2 60/1000", [(9000, 540, 1000, 60)]),
-    ("V1 0/441, V2 49/49", [(441, 0, 49, 49)]),
-    ("no errors, V1 0/5400, V2 0/600", [(5400, 0, 600, 0)]),
-    ("ten minutes V1 5/5400, V2 1/600", [(5400, 5, 600, 1)] * 10),
+    ("stable 9/9000, canary 49/1000", [(9000, 9, 1000, 49)]),
+    ("stable 540/9000, canary 60/1000", [(9000, 540, 1000, 60)]),
+    ("stable 0/441, canary 49/49", [(441, 0, 49, 49)]),
+    ("no errors, stable 0/5400, canary 0/600", [(5400, 0, 600, 0)]),
+    ("ten minutes stable 5/5400, canary 1/600", [(5400, 5, 600, 1)] * 10),
 ]
 for name, minutes in CASES:
     e2 = sum(x[3] for x in minutes)
     n2 = sum(x[2] for x in minutes)
     print(f"{name}: ln_e_rel {mp.nstr(ln_e_rel(minutes), 17)} ln_e_abs {mp.nstr(ln_one_sample(e2, n2, F), 17)}")
-print("r_hat V1 9/9000 V2 49/1000:", mp.nstr(r_hat([(9000, 9, 1000, 49)]), 17))
+print("r_hat stable 9/9000 canary 49/1000:", mp.nstr(r_hat([(9000, 9, 1000, 49)]), 17))
 print("r_hat two minutes:", mp.nstr(r_hat([(900, 3, 100, 1), (500, 1, 500, 4)]), 17))
-print("upper bound V1 0/441 at 0.0025:", mp.nstr(upper_bound(0, 441, mpf("0.0025")), 17))
-print("upper bound V1 9/9000 at 0.0025:", mp.nstr(upper_bound(9, 9000, mpf("0.0025")), 17))
+print("upper bound stable 0/441 at 0.0025:", mp.nstr(upper_bound(0, 441, mpf("0.0025")), 17))
+print("upper bound stable 9/9000 at 0.0025:", mp.nstr(upper_bound(9, 9000, mpf("0.0025")), 17))
 print("slow share 600/600 against 0.01:", mp.nstr(ln_one_sample(600, 600, mpf("0.01")), 17))

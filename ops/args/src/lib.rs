@@ -54,14 +54,14 @@ pub enum Command {
     /// Continue a paused canary; the bake of its step starts again
     #[command(after_help = "Example:\n  canaryctl resume --stack alb-canary")]
     Resume(Options),
-    /// Skip the rest of this step's bake: the next run may promote if V2 is healthy (`promote`
+    /// Skip the rest of this step's bake: the next run may promote if canary is healthy (`promote`
     /// is its former name, still accepted)
     #[command(
         alias = "promote",
         after_help = "Example:\n  canaryctl skip-bake --stack alb-canary"
     )]
     SkipBake(Options),
-    /// Roll back now: V2 weight 0, recorded, schedule disabled, notified
+    /// Roll back now: canary weight 0, recorded, schedule disabled, notified
     #[command(after_help = "Example:\n  canaryctl abort --stack alb-canary")]
     Abort(Options),
 }

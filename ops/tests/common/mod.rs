@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 pub const PROMOTE: &str = "PromoteFunctionRole";
 pub const ROLLBACK: &str = "RollbackFunctionRole";
 pub const OPERATOR: &str = "CanaryOperatorPolicy";
-/// The V1, V2 and Docker host instances' role.
+/// The stable, canary and Docker host instances' role.
 pub const INSTANCE: &str = "InstanceRole";
 
 /// The stack's default plan (passed as the `CanaryPlan` parameter, as a deployer would) with
@@ -229,7 +229,7 @@ pub async fn status(deployed: &Deployed, now: i64) -> String {
         .unwrap()
 }
 
-/// One healthy minute at `at`: traffic split as the listener splits it, V2 about 50 ms slower.
+/// One healthy minute at `at`: traffic split as the listener splits it, canary about 50 ms slower.
 pub async fn healthy_minute(env: &Env, deployed: &Deployed, at: i64) {
     let config = &deployed.target.config;
     env.put_minute(&config.stable_tg_arn, at, 900.0, 1.0, 0.020)
@@ -327,7 +327,7 @@ pub async fn first_release(env: &Env, deployed: &Deployed, version: &str, now: i
 
 /// `release VERSION` on an idle stack, up to its canary's first step.
 pub async fn start_canary(env: &Env, deployed: &Deployed, version: &str, now: i64) {
-    // V1 served in the hour before: its p99 (20 ms) is the latency baseline, T = 120 ms.
+    // Stable served in the hour before: its p99 (20 ms) is the latency baseline, T = 120 ms.
     env.put_baseline(&deployed.target.config.stable_tg_arn, now)
         .await;
     publish(deployed, version).await;
@@ -348,7 +348,7 @@ pub async fn start_canary(env: &Env, deployed: &Deployed, version: &str, now: i6
 
 /// An alarm event of one of the stack's rollback alarms, entering ALARM.
 pub fn alarm_event(deployed: &Deployed, logical_id: &str) -> Value {
-    let mut event = fixture("alarm-v2-5xx-alarm.json");
+    let mut event = fixture("alarm-canary-error-rate-alarm.json");
     event["alarmData"]["alarmName"] = json!(deployed.deployment.lookup(logical_id));
     event["alarmArn"] = json!(deployed.deployment.get_att(logical_id, "Arn"));
     event
@@ -381,9 +381,12 @@ pub async fn bake_steps_to_completion(
                 weights: Weights::for_percent(*percent)
             }
         );
-        assert_eq!(weights(deployed).await.v2_percent(), f64::from(*percent));
+        assert_eq!(
+            weights(deployed).await.canary_percent(),
+            f64::from(*percent)
+        );
     }
-    // At 100 % V1 serves nothing; V2's own numbers decide.
+    // At 100 % stable serves nothing; the canary's own numbers decide.
     env.put_minute(
         &deployed.target.config.canary_tg_arn,
         now + 30,

@@ -17,7 +17,7 @@
 //! run again by the operator. Then the invariants, on the state table, the listener, the schedule,
 //! the fleets' pointers and the release records:
 //!
-//! - after a rollback was decided or an alarm delivered, V2's weight is 0 and the state rolled back;
+//! - after a rollback was decided or an alarm delivered, the canary's weight is 0 and the state rolled back;
 //! - the listener's weights are a plan step or stable-only;
 //! - the state and the listener agree, or the state says drift (paused, notified);
 //! - a release in progress has its schedule running (else nothing moves it on: stuck);
@@ -39,7 +39,7 @@ pub struct Scenario {
     pub name: &'static str,
     pub phase: Phase,
     pub op: Op,
-    /// A rollback is decided or delivered: V2 must end at 0.
+    /// A rollback is decided or delivered: canary must end at 0.
     pub rolls_back: bool,
 }
 

@@ -16,7 +16,7 @@ use canaryctl::control::Action;
 use explore::{Campaign, Op, Phase};
 
 /// The shortened exploration: every crash point after a call that changes something, in every
-/// scenario, and the outages of every service while the rollback function runs on an alarm (V2's
+/// scenario, and the outages of every service while the rollback function runs on an alarm (the canary's
 /// traffic is at stake there). `cargo xtask bench-faults` runs all of it.
 #[tokio::test(flavor = "multi_thread")]
 async fn faults_survived_crash_points_and_api_faults() {
@@ -208,7 +208,7 @@ async fn skip_bake_answer_lost_on_the_state_transaction() {
 }
 
 /// Was: ELBv2 failing through the alarm's invocation and Lambda's two retries: the event went to
-/// the dead-letter queue, nothing was recorded, and V2 kept its traffic while the schedule's runs
+/// the dead-letter queue, nothing was recorded, and canary kept its traffic while the schedule's runs
 /// judged on. The rollback is now recorded as pending and the next promotion run finishes it.
 #[tokio::test(flavor = "multi_thread")]
 async fn alarm_elbv2_outage_through_the_retries() {

@@ -109,7 +109,7 @@ pub async fn race(action: Action, at: usize) -> Vec<String> {
         .is_some_and(|r| r.starts_with("drift"));
     let took = matches!(command, Some(Ok(_)));
     let status = rec.canary.status;
-    if action == Action::Abort && (weights.v2 != 0 || status != Status::RolledBack) {
+    if action == Action::Abort && (weights.canary != 0 || status != Status::RolledBack) {
         problems.push(format!(
             "aborted ({command:?}): the state is {} with the listener at {weights}",
             status.as_str()

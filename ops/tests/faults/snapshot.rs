@@ -97,8 +97,11 @@ pub async fn snapshot(env: &Env, world: &World) -> Snapshot {
 pub fn invariants(world: &World, scenario: &Scenario, s: &Snapshot) -> Vec<String> {
     let plan = &world.canary.config.plan;
     let mut problems = Vec::new();
-    if scenario.rolls_back && s.weights.v2 != 0 {
-        problems.push(format!("V2 has traffic after the rollback: {}", s.weights));
+    if scenario.rolls_back && s.weights.canary != 0 {
+        problems.push(format!(
+            "canary has traffic after the rollback: {}",
+            s.weights
+        ));
     }
     if scenario.rolls_back && scenario.op != Op::ReleaseForce && s.status != Status::RolledBack {
         problems.push(format!(

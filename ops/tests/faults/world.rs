@@ -25,7 +25,7 @@ pub enum Phase {
     FirstStep,
     /// At the first step, baked healthy: the next run promotes to 25 %.
     FirstStepBaked,
-    /// At the first step, V2 failing: the next run rolls back.
+    /// At the first step, canary failing: the next run rolls back.
     FirstStepFailing,
     /// Paused by an operator at the first step.
     Paused,
@@ -42,7 +42,7 @@ pub enum Phase {
 pub enum Op {
     /// The scheduled promotion run.
     Promotion,
-    /// The rollback function, invoked by the V2 5XX alarm.
+    /// The rollback function, invoked by the canary 5XX alarm.
     Alarm,
     /// `release 2.0.0`.
     Release,
@@ -146,17 +146,17 @@ pub async fn setup(env: &Env, phase: Phase, t0: i64) -> World {
     let config = world.canary.config.clone();
     env.put_baseline(&config.stable_tg_arn, t1).await;
     tick(clean, &world.canary, t1, "Promoted").await;
-    let (v1, v2) = (&config.stable_tg_arn, &config.canary_tg_arn);
+    let (stable, canary) = (&config.stable_tg_arn, &config.canary_tg_arn);
     match phase {
         Phase::FirstStepFailing => {
-            env.put_minute(v1, t1 + 30, 900.0, 0.0, 0.020).await;
-            env.put_minute(v2, t1 + 30, 100.0, 20.0, 0.070).await;
+            env.put_minute(stable, t1 + 30, 900.0, 0.0, 0.020).await;
+            env.put_minute(canary, t1 + 30, 100.0, 20.0, 0.070).await;
             world.now = t1 + 150;
             return world;
         }
         Phase::FirstStep | Phase::Paused => {
-            env.put_minute(v1, t1 + 30, 900.0, 0.0, 0.020).await;
-            env.put_minute(v2, t1 + 30, 100.0, 0.0, 0.070).await;
+            env.put_minute(stable, t1 + 30, 900.0, 0.0, 0.020).await;
+            env.put_minute(canary, t1 + 30, 100.0, 0.0, 0.070).await;
             world.now = t1 + 120;
             if phase == Phase::Paused {
                 control::apply(&plain, Action::Pause, t1 + 60)
@@ -179,9 +179,9 @@ pub async fn setup(env: &Env, phase: Phase, t0: i64) -> World {
         };
         // One minute a step: the bake counts time; the step's requests are enough to judge.
         if p1 > 0.0 {
-            env.put_minute(v1, now + 30, p1, 0.0, 0.020).await;
+            env.put_minute(stable, now + 30, p1, 0.0, 0.020).await;
         }
-        env.put_minute(v2, now + 30, p2, 0.0, 0.070).await;
+        env.put_minute(canary, now + 30, p2, 0.0, 0.070).await;
         now += 361;
         if step + 1 < steps {
             advance(clean, &world.canary, step + 1, now).await;
@@ -284,7 +284,7 @@ async fn run_at(world: &World, op: Op, now: i64) -> Result<String, String> {
                 .map_err(|e| e.to_string())
         }
         Op::Alarm => {
-            rollback::handle_alarm_at(clients, config, fixture("alarm-v2-5xx-alarm.json"), now)
+            rollback::handle_alarm_at(clients, config, fixture("alarm-canary-error-rate-alarm.json"), now)
                 .await
                 .map(|o| format!("{o:?}"))
                 .map_err(|e| e.to_string())

@@ -11,7 +11,7 @@
 
 use serde::Serialize;
 
-use super::{Sampler, Scenario, V1_LATENCY, split};
+use super::{STABLE_LATENCY, Sampler, Scenario, split};
 use canary::decision::{CanaryState, Decision, Observation, Period, Status, Weights};
 use contract::Plan;
 
@@ -21,7 +21,7 @@ const START: i64 = 1_700_000_040;
 /// One canary's periods and our judge's verdict on them.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Stream {
-    /// Per period: V2's percent, V1's requests and errors, V2's requests and errors.
+    /// Per period: the canary's percent, the stable version's requests and errors, the canary's requests and errors.
     pub periods: Vec<[u64; 5]>,
     /// How many of `periods` had closed by the last decision (the rest are never judged).
     pub judged: usize,
@@ -45,12 +45,12 @@ pub fn stream(plan: &Plan, scenario: &Scenario, seed: u64) -> Stream {
     let quantile = 0.99;
     // Latency plays no part here (identical versions); a baseline keeps T fixed and finite.
     let hour = sampler.poisson(3600.0 * scenario.rps);
-    let baseline_ms = V1_LATENCY.sample_percentile(&mut sampler, quantile, hour.max(1));
+    let baseline_ms = STABLE_LATENCY.sample_percentile(&mut sampler, quantile, hour.max(1));
     let mut observed = Observation {
         periods: Vec::new(),
         baseline_ms,
         calibration: None,
-        v2_healthy_targets: 1,
+        canary_healthy_targets: 1,
     };
     let mut out = Stream {
         periods: Vec::new(),
@@ -82,27 +82,31 @@ pub fn stream(plan: &Plan, scenario: &Scenario, seed: u64) -> Stream {
         if now >= START + total {
             return out;
         }
-        let share = live.v2_percent() / 100.0;
+        let share = live.canary_percent() / 100.0;
         let lambda = scenario.rps * f64::from(u32::try_from(period).unwrap_or(60));
         let threshold = baseline_ms.map_or(plan.health.latency.ceiling_ms, |b| {
             (b * plan.health.latency.ratio).max(b + plan.health.latency.margin_ms)
         });
-        let q = V1_LATENCY.tail(threshold);
-        let v1 = split(
+        let q = STABLE_LATENCY.tail(threshold);
+        let stable = split(
             &mut sampler,
             lambda * (1.0 - share),
-            scenario.v1_error_rate,
+            scenario.stable_error_rate,
             q,
         );
-        let v2 = split(&mut sampler, lambda * share, scenario.v2_error_rate, q);
+        let canary = split(&mut sampler, lambda * share, scenario.canary_error_rate, q);
         out.periods.push([
             u64::from(plan.steps[step]),
-            v1.requests,
-            v1.errors,
-            v2.requests,
-            v2.errors,
+            stable.requests,
+            stable.errors,
+            canary.requests,
+            canary.errors,
         ]);
-        observed.periods.push(Period { t: now, v1, v2 });
+        observed.periods.push(Period {
+            t: now,
+            stable,
+            canary,
+        });
         now += period;
     }
 }
@@ -111,13 +115,13 @@ pub fn stream(plan: &Plan, scenario: &Scenario, seed: u64) -> Stream {
 mod tests {
     use super::*;
 
-    fn cell(v2_error_rate: f64) -> Scenario {
+    fn cell(canary_error_rate: f64) -> Scenario {
         Scenario {
             rps: 100.0,
-            v1_error_rate: 0.001,
-            v2_error_rate,
-            v2_extra_ms: 0.0,
-            v1_extra_ms: 0.0,
+            stable_error_rate: 0.001,
+            canary_error_rate,
+            canary_extra_ms: 0.0,
+            stable_extra_ms: 0.0,
             baseline: true,
         }
     }
@@ -132,9 +136,9 @@ mod tests {
         let percents: Vec<u64> = s.periods.iter().map(|p| p[0]).collect();
         assert_eq!(&percents[..12], &[10; 12]);
         assert_eq!(&percents[36..], &[100; 12]);
-        // V1 serves nothing at 100 %.
+        // Stable serves nothing at 100 %.
         assert!(s.periods[36..].iter().all(|p| p[1] == 0));
-        // Every V2 request failing: rolled back on the first closed period; the last two periods
+        // Every canary request failing: rolled back on the first closed period; the last two periods
         // (settle_seconds 120) were never judged.
         assert_eq!(s.ours, Some(1));
         assert_eq!(s.judged, 46);

@@ -6,18 +6,18 @@ use super::*;
 
 const SEED: u64 = 20_261_125;
 
-fn cell(rps: f64, v1: f64, v2: f64, extra: f64) -> Scenario {
+fn cell(rps: f64, stable: f64, canary: f64, extra: f64) -> Scenario {
     Scenario {
         rps,
-        v1_error_rate: v1,
-        v2_error_rate: v2,
-        v2_extra_ms: extra,
-        v1_extra_ms: 0.0,
+        stable_error_rate: stable,
+        canary_error_rate: canary,
+        canary_extra_ms: extra,
+        stable_extra_ms: 0.0,
         baseline: true,
     }
 }
 
-/// V1 served nothing in the hour before: T is calibrated on V1's first span in the canary.
+/// Stable served nothing in the hour before: T is calibrated on the stable version's first span in the canary.
 fn without_baseline(scenario: Scenario) -> Scenario {
     Scenario {
         baseline: false,
@@ -72,7 +72,7 @@ fn ten_second_periods_keep_the_guarantee_and_the_power() {
 }
 
 #[test]
-fn a_much_worse_v2_is_rolled_back_and_the_threshold_rule_misses_it() {
+fn a_much_worse_canary_is_rolled_back_and_the_threshold_rule_misses_it() {
     let worse = cell(10.0, 0.001, 0.01, 0.0);
     let sequential = run_cell(&plan_for(Method::Sequential), &worse, 60, SEED, 7);
     assert!(sequential.rolled_back >= 0.95, "{sequential:?}");
@@ -100,7 +100,7 @@ fn every_request_failing_at_one_rps_is_caught_within_four_closed_minutes() {
 }
 
 #[test]
-fn slow_v2_is_rolled_back_and_a_legitimately_slower_one_is_not() {
+fn slow_canary_is_rolled_back_and_a_legitimately_slower_one_is_not() {
     let plan = plan_for(Method::Sequential);
     let slow = run_cell(&plan, &cell(1.0, 0.001, 0.001, 300.0), 40, SEED, 11);
     assert_eq!(slow.rolled_back, 1.0, "{slow:?}");
@@ -117,8 +117,8 @@ fn the_same_seed_gives_the_same_canary() {
 }
 
 #[test]
-fn without_a_baseline_a_slower_v2_is_still_caught_against_v1() {
-    // The lab's finding: V2 400 ms slower was released with T at the 2 s ceiling.
+fn without_a_baseline_a_slower_canary_is_still_caught_against_stable() {
+    // The lab's finding: canary 400 ms slower was released with T at the 2 s ceiling.
     let plan = plan_for(Method::Sequential);
     for (i, rps) in [1.0, 10.0].into_iter().enumerate() {
         let slow = without_baseline(cell(rps, 0.001, 0.001, 400.0));
@@ -137,7 +137,7 @@ fn a_slowdown_both_versions_share_is_not_v2s_fault() {
     let plan = plan_for(Method::Sequential);
     for (i, baseline) in [true, false].into_iter().enumerate() {
         let shared = Scenario {
-            v1_extra_ms: 300.0,
+            stable_extra_ms: 300.0,
             baseline,
             ..cell(10.0, 0.0, 0.0, 300.0)
         };

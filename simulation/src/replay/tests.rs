@@ -4,12 +4,12 @@ use canary::history::{Judgement, PROMOTION, ROLLBACK};
 use proptest::prelude::*;
 
 const ISSUE_EXAMPLE: &str = r#"{"plan": {}, "canary_started_at": 1700000000, "step": 0, "step_started_at": 1700000000,
- "now": 1700000900, "weights": {"v1": 90, "v2": 10},
- "periods": [{"t": 1700000000, "v1": {"requests": 540, "errors": 1}, "v2": {"requests": 60, "errors": 0}}]}"#;
+ "now": 1700000900, "weights": {"stable": 90, "canary": 10},
+ "periods": [{"t": 1700000000, "stable": {"requests": 540, "errors": 1}, "canary": {"requests": 60, "errors": 0}}]}"#;
 
 #[test]
 fn the_issues_example_promotes_with_its_statistics() {
-    // Without V1's latency, the step is not promoted: latency would be judged at the ceiling only.
+    // Without the stable version's latency, the step is not promoted: latency would be judged at the ceiling only.
     let out = replay(ISSUE_EXAMPLE).unwrap();
     assert_eq!(out["decision"], "hold", "{out}");
     assert!(
@@ -21,10 +21,10 @@ fn the_issues_example_promotes_with_its_statistics() {
     );
     assert_eq!(out["statistics"]["latency"]["threshold_ms"], 2000.0);
     assert_eq!(out["statistics"]["latency"]["threshold_source"], "ceiling");
-    // V1's first three minutes calibrate T (4 ms → 104 ms) for the periods after them.
+    // The stable version's first three minutes calibrate T (4 ms → 104 ms) for the periods after them.
     let calibrated = ISSUE_EXAMPLE.replace(
         r#""weights""#,
-        r#""calibration": {"v1_ms": 4.0, "until": 1700000180}, "weights""#,
+        r#""calibration": {"stable_ms": 4.0, "until": 1700000180}, "weights""#,
     );
     let out = replay(&calibrated).unwrap();
     assert_eq!(out["decision"], "promote", "{out}");
@@ -35,17 +35,17 @@ fn the_issues_example_promotes_with_its_statistics() {
     let out = replay(&ISSUE_EXAMPLE.replace(r#""weights""#, r#""baseline_ms": 60.0, "weights""#))
         .unwrap();
     assert_eq!(out["decision"], "promote", "{out}");
-    assert_eq!(out["writes"], json!({"v1": 75, "v2": 25}));
+    assert_eq!(out["writes"], json!({"stable": 75, "canary": 25}));
     let errors = &out["statistics"]["errors"];
-    assert_eq!(errors["v2_requests"], 60);
-    assert_eq!(errors["v1_errors"], 1);
+    assert_eq!(errors["canary_requests"], 60);
+    assert_eq!(errors["stable_errors"], 1);
     assert!((errors["ln_threshold"].as_f64().unwrap() - (200f64).ln()).abs() < 1e-12);
     assert!(errors["ln_e_relative"].as_f64().unwrap() < 0.0);
-    // V1's baseline (60 ms): T = max(1.5 × 60, 60 + 100) ms, for every period.
+    // The stable version's baseline (60 ms): T = max(1.5 × 60, 60 + 100) ms, for every period.
     assert_eq!(out["statistics"]["latency"]["threshold_ms"], 160.0);
     assert_eq!(out["statistics"]["latency"]["threshold_source"], "baseline");
-    assert_eq!(out["statistics"]["step_v2_requests"], 60);
-    // The same minutes 100 V2 requests short of the minimum: a hold that says so.
+    assert_eq!(out["statistics"]["step_canary_requests"], 60);
+    // The same minutes 100 canary requests short of the minimum: a hold that says so.
     let thin = ISSUE_EXAMPLE
         .replace(r#""weights""#, r#""baseline_ms": 60.0, "weights""#)
         .replace(
@@ -58,7 +58,7 @@ fn the_issues_example_promotes_with_its_statistics() {
         out["reason"]
             .as_str()
             .unwrap()
-            .contains("insufficient data: 60 V2 requests"),
+            .contains("insufficient data: 60 canary requests"),
         "{out}"
     );
 }
@@ -79,7 +79,7 @@ fn recorded(input: &ReplayInput) -> (CanaryState, Observation) {
         periods: input.periods.clone(),
         baseline_ms: input.baseline_ms,
         calibration: input.calibration,
-        v2_healthy_targets: 2,
+        canary_healthy_targets: 2,
     };
     (state, observed)
 }
@@ -123,15 +123,15 @@ fn a_file_written_before_periods_were_named_still_reads() {
 }
 
 #[test]
-fn every_v2_request_failing_rolls_back() {
+fn every_canary_request_failing_rolls_back() {
     let input = ISSUE_EXAMPLE.replace(
-        r#""v2": {"requests": 60, "errors": 0}"#,
-        r#""v2": {"requests": 49, "errors": 40, "connection_errors": 9}"#,
+        r#""canary": {"requests": 60, "errors": 0}"#,
+        r#""canary": {"requests": 49, "errors": 40, "connection_errors": 9}"#,
     );
     let out = replay(&input).unwrap();
     assert_eq!(out["decision"], "roll_back", "{out}");
-    assert_eq!(out["writes"], json!({"v1": 100, "v2": 0}));
-    assert_eq!(out["statistics"]["errors"]["v2_errors"], 49);
+    assert_eq!(out["writes"], json!({"stable": 100, "canary": 0}));
+    assert_eq!(out["statistics"]["errors"]["canary_errors"], 49);
 }
 
 #[test]
@@ -143,11 +143,11 @@ fn bad_input_names_the_field() {
         ),
         (
             ISSUE_EXAMPLE.replace(r#""requests": 540"#, r#""requests": "many""#),
-            "periods[0].v1.requests: invalid type",
+            "periods[0].stable.requests: invalid type",
         ),
         (
             ISSUE_EXAMPLE.replace(r#""errors": 1}"#, r#""errors": 1, "warnings": 2}"#),
-            "periods[0].v1.warnings: unknown field `warnings`",
+            "periods[0].stable.warnings: unknown field `warnings`",
         ),
         (
             ISSUE_EXAMPLE.replace(
@@ -168,12 +168,15 @@ fn bad_input_names_the_field() {
             "step 4 is not in the plan's 4 steps",
         ),
         (
-            ISSUE_EXAMPLE.replace(r#""v1": 90, "v2": 10"#, r#""v1": 0, "v2": 0"#),
+            ISSUE_EXAMPLE.replace(
+                r#""stable": 90, "canary": 10"#,
+                r#""stable": 0, "canary": 0"#,
+            ),
             "weights: weights 0/0",
         ),
         (
             ISSUE_EXAMPLE.replace(r#""errors": 0}}"#, r#""errors": 0, "slow": 61}}"#),
-            "periods[0].v2.slow 61 exceeds requests 60",
+            "periods[0].canary.slow 61 exceeds requests 60",
         ),
         (
             ISSUE_EXAMPLE.replace(r#""now": 1700000900"#, r#""now": 1600000000"#),
@@ -191,7 +194,7 @@ fn bad_input_names_the_field() {
     }
     let dup = ISSUE_EXAMPLE.replace(
         r#"}}]}"#,
-        r#"}}, {"t": 1700000000, "v1": {"requests": 1}}]}"#,
+        r#"}}, {"t": 1700000000, "stable": {"requests": 1}}]}"#,
     );
     assert!(
         replay(&dup)
@@ -201,7 +204,7 @@ fn bad_input_names_the_field() {
     // Half a minute apart is two overlapping minutes, but two 10 s periods.
     let close = ISSUE_EXAMPLE.replace(
         r#"}}]}"#,
-        r#"}}, {"t": 1700000030, "v1": {"requests": 1}}]}"#,
+        r#"}}, {"t": 1700000030, "stable": {"requests": 1}}]}"#,
     );
     let err = replay(&close).unwrap_err();
     assert!(
@@ -252,7 +255,7 @@ prop_compose! {
             calibration: None,
             periods: periods
                 .into_iter()
-                .map(|(k, (v1, v2))| Period { t: start + 60 * k, v1, v2 })
+                .map(|(k, (stable, canary))| Period { t: start + 60 * k, stable, canary })
                 .collect(),
         }
     }

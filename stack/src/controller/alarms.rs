@@ -1,4 +1,4 @@
-//! The alarms on V2 that invoke the rollback function, and the metric queries they are built from;
+//! The alarms on canary that invoke the rollback function, and the metric queries they are built from;
 //! the alarm on the controller's dead-letter queue.
 
 use crate::cfn::serverless::{
@@ -19,7 +19,7 @@ pub const TARGET_ALARM_PERIOD_SECONDS: u32 = 10;
 /// tests its errors against the threshold (below), the latency alarm reads a p90, which one or two
 /// slow requests cannot move.
 pub const TARGET_ALARM_PERIODS: u32 = 1;
-/// One-sided z at 1 %: a V2 whose error rate is exactly the threshold breaches one period in a
+/// One-sided z at 1 %: a canary whose error rate is exactly the threshold breaches one period in a
 /// hundred; at 20 % errors and 40 requests a period it breaches four in five.
 pub const TARGET_ERROR_Z: f64 = 2.33;
 /// The latency alarm's percentile of one 10 s period (see [`TARGET_ALARM_PERIODS`]).
@@ -58,7 +58,7 @@ fn dimensions(lb: &LoadBalancing, fleet: Fleet) -> Vec<Dimension> {
         Dimension {
             name: "TargetGroup",
             value: match fleet {
-                Fleet::Stable => lb.target_group_v1.get_att("TargetGroupFullName"),
+                Fleet::Stable => lb.target_group_stable.get_att("TargetGroupFullName"),
                 Fleet::Canary => lb.canary_target_group_full_name.clone(),
             },
         },
@@ -69,7 +69,7 @@ fn canary_dimensions(lb: &LoadBalancing) -> Vec<Dimension> {
     dimensions(lb, Fleet::Canary)
 }
 
-/// V2's error rate in percent, 0 below `min_requests` requests in the period: fewer requests are
+/// The canary's error rate in percent, 0 below `min_requests` requests in the period: fewer requests are
 /// no evidence either way. Error counts are FILLed with 0 because ALB publishes them only when
 /// non-zero.
 fn error_rate(
@@ -90,14 +90,14 @@ fn error_rate(
             .var(min_requests)
             .build(),
         ),
-        label: Some("V2 error rate (%)"),
+        label: Some("Canary error rate (%)"),
         metric_stat: None,
         return_data: true,
     });
     AlarmMetric::Math { metrics }
 }
 
-/// V2's 5XX, connection errors and requests in each period, summed (ids `errors`,
+/// The canary's 5XX, connection errors and requests in each period, summed (ids `errors`,
 /// `connection_errors`, `requests`), from `source`: the inputs of both error alarms.
 fn error_counts(source: Source, lb: &LoadBalancing, period: &Expr) -> Vec<MetricDataQuery> {
     let query = |id, metric| query(id, source, metric, "Sum", Fleet::Canary, lb, period);
@@ -111,8 +111,8 @@ fn error_counts(source: Source, lb: &LoadBalancing, period: &Expr) -> Vec<Metric
     ]
 }
 
-/// How far V2's errors in one 10 s period are above the threshold rate, in standard deviations
-/// of the count a V2 at exactly the threshold would have (the normal approximation of the
+/// How far the canary's errors in one 10 s period are above the threshold rate, in standard deviations
+/// of the count a canary at exactly the threshold would have (the normal approximation of the
 /// binomial); the alarm fires above [`TARGET_ERROR_Z`]. 0 below `min_requests` requests.
 fn error_excess(lb: &LoadBalancing, params: &ControllerParameters) -> AlarmMetric {
     let period = Expr::lit(TARGET_ALARM_PERIOD_SECONDS);
@@ -135,18 +135,18 @@ fn error_excess(lb: &LoadBalancing, params: &ControllerParameters) -> AlarmMetri
                     .var(rate)
                     .build(),
                 ),
-                label: Some("V2 5XX above the threshold rate (z)"),
+                label: Some("Canary 5XX above the threshold rate (z)"),
                 metric_stat: None,
                 return_data: true,
             });
     AlarmMetric::Math { metrics }
 }
 
-/// How far V2's 10 s latency percentile ([`TARGET_LATENCY_STAT`]) is above what it may be, in
+/// How far the canary's 10 s latency percentile ([`TARGET_LATENCY_STAT`]) is above what it may be, in
 /// seconds (the alarm fires above 0): at most
-/// the plan's default ratio times V1's in the same period plus its margin (a slowdown both
-/// fleets share is not V2's fault), and never above the absolute threshold. A period without V1
-/// data leaves only the absolute threshold. 0 below `min_requests` V2 requests.
+/// the plan's default ratio times the stable version's in the same period plus its margin (a slowdown both
+/// fleets share is not the canary's fault), and never above the absolute threshold. A period without stable
+/// data leaves only the absolute threshold. 0 below `min_requests` canary requests.
 fn latency_excess(lb: &LoadBalancing, params: &ControllerParameters) -> AlarmMetric {
     let period = Expr::lit(TARGET_ALARM_PERIOD_SECONDS);
     let source = Source::Targets;
@@ -155,15 +155,15 @@ fn latency_excess(lb: &LoadBalancing, params: &ControllerParameters) -> AlarmMet
     let ceiling = &params.latency_threshold_seconds;
     AlarmMetric::Math {
         metrics: vec![
-            query("v2", source, contract::alb_metric::RESPONSE_TIME, TARGET_LATENCY_STAT, Fleet::Canary, lb, &period),
-            query("v1", source, contract::alb_metric::RESPONSE_TIME, TARGET_LATENCY_STAT, Fleet::Stable, lb, &period),
+            query("canary", source, contract::alb_metric::RESPONSE_TIME, TARGET_LATENCY_STAT, Fleet::Canary, lb, &period),
+            query("stable", source, contract::alb_metric::RESPONSE_TIME, TARGET_LATENCY_STAT, Fleet::Stable, lb, &period),
             query("requests", source, contract::alb_metric::REQUEST_COUNT, "Sum", Fleet::Canary, lb, &period),
             MetricDataQuery {
                 id: "excess",
                 expression: Some(
                     Sub::new(format!(
                         "IF(requests >= ${{{min}}}, \
-                         MAX([v2 - ({ratio} * FILL(v1, 1000) + {margin}), v2 - ${{{ceiling}}}]), 0)",
+                         MAX([canary - ({ratio} * FILL(stable, 1000) + {margin}), canary - ${{{ceiling}}}]), 0)",
                         min = min_requests.id(),
                         ceiling = ceiling.id(),
                         ratio = rules.ratio,
@@ -173,7 +173,7 @@ fn latency_excess(lb: &LoadBalancing, params: &ControllerParameters) -> AlarmMet
                     .var(ceiling)
                     .build(),
                 ),
-                label: Some("V2 p90 above its allowance (s)"),
+                label: Some("Canary p90 above its allowance (s)"),
                 metric_stat: None,
                 return_data: true,
             },
@@ -196,25 +196,25 @@ pub(super) fn canary_alarm(
     };
     let (description, operator, threshold, metric) = match kind {
         AlarmKind::ErrorRate => (
-            "V2's error rate (target 5XX and connection errors / requests, percent, once V2 served the minimum requests) is above the threshold: roll the canary back",
+            "The canary's error rate (target 5XX and connection errors / requests, percent, once the canary served the minimum requests) is above the threshold: roll the canary back",
             "GreaterThanThreshold",
             params.error_rate_threshold_percent.r#ref(),
             error_rate(Source::Alb, lb, &period, &params.alarm_min_requests),
         ),
         AlarmKind::TargetErrorRate => (
-            "V2's errors measured on its targets by alb-canary-signal (5XX and connection errors, one 10 s period, once V2 served the minimum requests) are significantly above the error-rate threshold (z > 2.33): roll the canary back",
+            "The canary's errors measured on its targets by alb-canary-signal (5XX and connection errors, one 10 s period, once the canary served the minimum requests) are significantly above the error-rate threshold (z > 2.33): roll the canary back",
             "GreaterThanThreshold",
             Expr::lit(TARGET_ERROR_Z),
             error_excess(lb, params),
         ),
         AlarmKind::TargetLatency => (
-            "V2's p90 response time measured on its targets by alb-canary-signal (one 10 s period) is above 1.5 x V1's plus 0.1 s, or above the latency threshold: roll the canary back",
+            "The canary's p90 response time measured on its targets by alb-canary-signal (one 10 s period) is above 1.5 x the stable fleet's plus 0.1 s, or above the latency threshold: roll the canary back",
             "GreaterThanThreshold",
             Expr::lit(0),
             latency_excess(lb, params),
         ),
         AlarmKind::Latency => (
-            "V2's p99 target response time is above the threshold: roll the canary back",
+            "The canary's p99 target response time is above the threshold: roll the canary back",
             "GreaterThanThreshold",
             params.latency_threshold_seconds.r#ref(),
             AlarmMetric::Single(SingleMetric {
@@ -227,7 +227,7 @@ pub(super) fn canary_alarm(
             }),
         ),
         AlarmKind::UnhealthyHosts => (
-            "V2 has unhealthy targets while it serves traffic: roll the canary back",
+            "The canary has unhealthy targets while it serves traffic: roll the canary back",
             "GreaterThanThreshold",
             Expr::lit(0),
             unhealthy_while_serving(lb, &period),
@@ -248,7 +248,7 @@ pub(super) fn canary_alarm(
     }
 }
 
-/// V2's unhealthy targets, counted only in periods where V2 served requests.
+/// The canary's unhealthy targets, counted only in periods where canary served requests.
 fn unhealthy_while_serving(lb: &LoadBalancing, period: &Expr) -> AlarmMetric {
     AlarmMetric::Math {
         metrics: vec![
@@ -265,7 +265,7 @@ fn unhealthy_while_serving(lb: &LoadBalancing, period: &Expr) -> AlarmMetric {
                 // A canary fleet with no traffic (idle, or deploying at weight 0) is not a
                 // reason to roll anything back; the controller judges its health itself.
                 expression: Some(Expr::lit("IF(requests > 0, unhealthy, 0)")),
-                label: Some("V2 unhealthy targets while serving"),
+                label: Some("Canary unhealthy targets while serving"),
                 metric_stat: None,
                 return_data: true,
             },

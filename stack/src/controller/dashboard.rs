@@ -1,4 +1,4 @@
-//! The canary's CloudWatch dashboard: V1 against V2, the weight, the alarms.
+//! The canary's CloudWatch dashboard: stable against canary, the weight, the alarms.
 
 use serde_json::{Value, json};
 
@@ -8,7 +8,7 @@ use crate::load_balancer::LoadBalancing;
 
 use super::AlarmKind;
 
-/// V1 against V2 side by side: traffic, 5XX rate, latency p50/p99, the canary weight the
+/// Stable against canary side by side: traffic, 5XX rate, latency p50/p99, the canary weight the
 /// functions publish, and the alarms' states.
 pub(super) fn dashboard_body(lb: &LoadBalancing) -> Expr {
     let ns = contract::alb_metric::NAMESPACE;
@@ -40,25 +40,25 @@ pub(super) fn dashboard_body(lb: &LoadBalancing) -> Expr {
         .collect();
     let body = json!({
         "widgets": [
-            widget(0, 0, "Requests per minute: V1 vs V2", vec![
-                per_tg(contract::alb_metric::REQUEST_COUNT, "Sum", "${TargetGroupV1}", "V1"),
-                per_tg(contract::alb_metric::REQUEST_COUNT, "Sum", "${CanaryTargetGroup}", "V2"),
+            widget(0, 0, "Requests per minute: stable vs canary", vec![
+                per_tg(contract::alb_metric::REQUEST_COUNT, "Sum", "${TargetGroupV1}", "stable"),
+                per_tg(contract::alb_metric::REQUEST_COUNT, "Sum", "${CanaryTargetGroup}", "canary"),
             ]),
-            widget(12, 0, "Error rate (%, 5XX and connection errors): V1 vs V2",
-                rate("v1", "${TargetGroupV1}", "V1").into_iter().chain(rate("v2", "${CanaryTargetGroup}", "V2")).collect()),
+            widget(12, 0, "Error rate (%, 5XX and connection errors): stable vs canary",
+                rate("stable", "${TargetGroupV1}", "stable").into_iter().chain(rate("canary", "${CanaryTargetGroup}", "canary")).collect()),
             widget(0, 6, "Target response time p50 / p99 (s)", vec![
-                per_tg(contract::alb_metric::RESPONSE_TIME, "p50", "${TargetGroupV1}", "V1 p50"),
-                per_tg(contract::alb_metric::RESPONSE_TIME, "p99", "${TargetGroupV1}", "V1 p99"),
-                per_tg(contract::alb_metric::RESPONSE_TIME, "p50", "${CanaryTargetGroup}", "V2 p50"),
-                per_tg(contract::alb_metric::RESPONSE_TIME, "p99", "${CanaryTargetGroup}", "V2 p99"),
+                per_tg(contract::alb_metric::RESPONSE_TIME, "p50", "${TargetGroupV1}", "stable p50"),
+                per_tg(contract::alb_metric::RESPONSE_TIME, "p99", "${TargetGroupV1}", "stable p99"),
+                per_tg(contract::alb_metric::RESPONSE_TIME, "p50", "${CanaryTargetGroup}", "canary p50"),
+                per_tg(contract::alb_metric::RESPONSE_TIME, "p99", "${CanaryTargetGroup}", "canary p99"),
             ]),
-            widget(12, 6, "Canary weight (% of traffic to V2)", vec![
+            widget(12, 6, "Canary weight (% of traffic to the canary)", vec![
                 json!([contract::metric::NAMESPACE, contract::metric::CANARY_WEIGHT,
-                       contract::metric::DIMENSION, "${Alb}", { "stat": "Maximum", "label": "V2 weight" }]),
+                       contract::metric::DIMENSION, "${Alb}", { "stat": "Maximum", "label": "canary weight" }]),
             ]),
             {
                 "type": "alarm", "x": 0, "y": 12, "width": 24, "height": 3,
-                "properties": { "title": "Rollback alarms on V2", "alarms": alarms }
+                "properties": { "title": "Rollback alarms on the canary", "alarms": alarms }
             }
         ]
     });
@@ -67,7 +67,7 @@ pub(super) fn dashboard_body(lb: &LoadBalancing) -> Expr {
             dashboard_json(&body),
             {
                 "Alb": lb.alb.get_att("LoadBalancerFullName").as_json(),
-                "TargetGroupV1": lb.target_group_v1.get_att("TargetGroupFullName").as_json(),
+                "TargetGroupV1": lb.target_group_stable.get_att("TargetGroupFullName").as_json(),
                 "CanaryTargetGroup": lb.canary_target_group_full_name.as_json(),
             }
         ]

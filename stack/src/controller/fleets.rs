@@ -19,12 +19,12 @@ pub struct Fleets<'a> {
     pub compute: &'a Compute,
 }
 
-/// The canary fleet's Auto Scaling group: V2's instances, or the Docker host.
+/// The canary fleet's Auto Scaling group: the canary's instances, or the Docker host.
 pub(super) fn canary_fleet(fleets: &Fleets) -> Expr {
     Expr::if_(
         &fleets.conditions.canary_on_docker,
         fleets.compute.docker_host_group.r#ref(),
-        fleets.compute.v2_group.r#ref(),
+        fleets.compute.canary_group.r#ref(),
     )
 }
 
@@ -63,11 +63,11 @@ pub(super) fn refresh_statement(fleets: &Fleets) -> Statement {
     allow(
         vec!["autoscaling:StartInstanceRefresh"],
         vec![
-            group_arn(&fleets.compute.v1_group),
+            group_arn(&fleets.compute.stable_group),
             Expr::if_(
                 &fleets.conditions.canary_on_docker,
                 group_arn(&fleets.compute.docker_host_group),
-                group_arn(&fleets.compute.v2_group),
+                group_arn(&fleets.compute.canary_group),
             ),
         ],
     )

@@ -125,9 +125,9 @@ fn function(
         Function {
             description: match kind {
                 FunctionKind::Promote => {
-                    "alb-canary: evaluates V2 against V1 and moves the listener weights".into()
+                    "alb-canary: evaluates the canary against the stable fleet and moves the listener weights".into()
                 }
-                FunctionKind::Rollback => "alb-canary: a V2 alarm sets V2's weight to 0".into(),
+                FunctionKind::Rollback => "alb-canary: a canary alarm sets the canary's weight to 0".into(),
             },
             runtime: "provided.al2023",
             handler: "bootstrap",
@@ -182,7 +182,7 @@ fn environment(lb: &LoadBalancing, fleets: &Fleets, shared: &Shared) -> Function
     variables.insert(contract::env::LISTENER_ARN, lb.live_listener.clone());
     variables.insert(
         contract::env::STABLE_TARGET_GROUP_ARN,
-        lb.target_group_v1.r#ref(),
+        lb.target_group_stable.r#ref(),
     );
     variables.insert(
         contract::env::CANARY_TARGET_GROUP_ARN,
@@ -210,7 +210,10 @@ fn environment(lb: &LoadBalancing, fleets: &Fleets, shared: &Shared) -> Function
         contract::env::ARTIFACT_PREFIX,
         fleets.parameters.artifact_prefix.r#ref(),
     );
-    variables.insert(contract::env::STABLE_FLEET, fleets.compute.v1_group.r#ref());
+    variables.insert(
+        contract::env::STABLE_FLEET,
+        fleets.compute.stable_group.r#ref(),
+    );
     variables.insert(contract::env::CANARY_FLEET, canary_fleet(fleets));
     variables.insert(
         contract::env::TARGET_SIGNAL,

@@ -22,7 +22,7 @@ pub(super) fn declare_parameters(template: &mut Template) -> (ControllerParamete
         plan: template.parameter(
             "CanaryPlan",
             ParamSpec::string(
-                "The canary plan as JSON: steps (V2 percent), bake_seconds per step and health rules \
+                "The canary plan as JSON: steps (canary percent), bake_seconds per step and health rules \
                  (see README). Fields left out take their defaults.",
                 &contract::Plan::default().to_json(),
             ),
@@ -33,12 +33,12 @@ pub(super) fn declare_parameters(template: &mut Template) -> (ControllerParamete
         ),
         error_rate_threshold_percent: template.parameter(
             "CanaryErrorRateThresholdPercent",
-            ParamSpec::number("V2's error rate (target 5XX and connection errors, percent of its requests) that rolls the canary back.", 5, 1, 100),
+            ParamSpec::number("The canary's error rate (target 5XX and connection errors, percent of its requests) that rolls the canary back.", 5, 1, 100),
         ),
         alarm_min_requests: template.parameter(
             "CanaryAlarmMinRequests",
             ParamSpec::number(
-                "V2 requests one alarm period needs before the error-rate alarm may fire: a handful of requests cannot roll a canary back.",
+                "Canary requests one alarm period needs before the error-rate alarm may fire: a handful of requests cannot roll a canary back.",
                 50,
                 1,
                 1_000_000,
@@ -46,12 +46,12 @@ pub(super) fn declare_parameters(template: &mut Template) -> (ControllerParamete
         ),
         latency_threshold_seconds: template.parameter(
             "CanaryLatencyThresholdSeconds",
-            ParamSpec::string("V2's p99 target response time, in seconds, that rolls the canary back.", "1.5")
+            ParamSpec::string("The canary's p99 target response time, in seconds, that rolls the canary back.", "1.5")
                 .pattern(r"^\d+(\.\d+)?$", "a number of seconds, e.g. 1.5"),
         ),
         alarm_evaluation_periods: template.parameter(
             "CanaryAlarmEvaluationPeriods",
-            ParamSpec::number("Consecutive breaching periods before a V2 alarm fires.", 2, 1, 10),
+            ParamSpec::number("Consecutive breaching periods before a canary alarm fires.", 2, 1, 10),
         ),
         alarm_period_seconds: template.parameter(
             "CanaryAlarmPeriodSeconds",
@@ -60,7 +60,7 @@ pub(super) fn declare_parameters(template: &mut Template) -> (ControllerParamete
         target_alarm_min_requests: template.parameter(
             "TargetAlarmMinRequests",
             ParamSpec::number(
-                "With TargetSignal=enabled: V2 requests one 10-second period needs before the target signal's error-rate and latency alarms may count it as breaching.",
+                "With TargetSignal=enabled: the canary requests one 10-second period needs before the target signal's error-rate and latency alarms may count it as breaching.",
                 10,
                 1,
                 1_000_000,

@@ -211,14 +211,14 @@ fn group_size(asg: &Value) -> Value {
 
 #[test]
 fn instance_counts_and_platform_decide_the_groups() {
-    let vm = Eval::new(&[("V1InstanceCount", "4"), ("V2InstanceCount", "2")]);
+    let vm = Eval::new(&[("StableInstanceCount", "4"), ("CanaryInstanceCount", "2")]);
     assert_eq!(vm.resources("AWS::AutoScaling::AutoScalingGroup").len(), 2);
-    let v1 = vm.resource("AutoScalingGroupV1");
-    assert_eq!(group_size(&v1), "4");
-    assert_eq!(v1["TargetGroupARNs"], json!([r#ref("TargetGroupV1")]));
-    let v2 = vm.resource("AutoScalingGroupV2");
-    assert_eq!(group_size(&v2), "2");
-    assert_eq!(v2["TargetGroupARNs"], json!([r#ref("TargetGroupV2")]));
+    let stable = vm.resource("AutoScalingGroupV1");
+    assert_eq!(group_size(&stable), "4");
+    assert_eq!(stable["TargetGroupARNs"], json!([r#ref("TargetGroupV1")]));
+    let canary = vm.resource("AutoScalingGroupV2");
+    assert_eq!(group_size(&canary), "2");
+    assert_eq!(canary["TargetGroupARNs"], json!([r#ref("TargetGroupV2")]));
     assert!(!vm.exists("AutoScalingGroupDockerHost"));
 
     let docker = Eval::new(&[("CanaryPlatform", "docker")]);
@@ -228,7 +228,7 @@ fn instance_counts_and_platform_decide_the_groups() {
     );
     assert!(
         !docker.exists("AutoScalingGroupV2"),
-        "no V2 VMs on the docker platform"
+        "no canary VMs on the docker platform"
     );
     let host = docker.resource("AutoScalingGroupDockerHost");
     assert_eq!(group_size(&host), "1");
@@ -239,7 +239,7 @@ fn instance_counts_and_platform_decide_the_groups() {
     assert_eq!(
         group_size(&docker.resource("AutoScalingGroupV1")),
         "3",
-        "V1 default count"
+        "stable default count"
     );
 
     for (eval, id) in [
@@ -255,7 +255,7 @@ fn instance_counts_and_platform_decide_the_groups() {
         );
     }
     assert_eq!(
-        vm.template()["Parameters"]["V2InstanceCount"]["Default"],
+        vm.template()["Parameters"]["CanaryInstanceCount"]["Default"],
         "1"
     );
 }

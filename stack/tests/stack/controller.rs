@@ -1,5 +1,5 @@
 //! The controller's part of the stack, tested against its intent: the functions get every setting
-//! the controller reads, the alarms on V2 invoke the rollback (and may), the roles grant each
+//! the controller reads, the alarms on canary invoke the rollback (and may), the roles grant each
 //! mutating action on one resource only, and the deployed canary runs by itself.
 
 use serde_json::{Value, json};
@@ -121,13 +121,13 @@ fn functions_get_every_setting_the_controller_reads() {
 }
 
 #[test]
-fn every_v2_alarm_invokes_the_rollback_and_may_do_so() {
+fn every_canary_alarm_invokes_the_rollback_and_may_do_so() {
     for (signal, expected) in [("disabled", 3), ("enabled", AlarmKind::ALL.len())] {
         let eval = Eval::new(&[("TargetSignal", signal)]);
         let rollback = eval.resource("RollbackFunction");
         let listed =
             &rollback["Environment"]["Variables"][contract::env::ROLLBACK_ALARMS]["Fn::Join"][1];
-        // The V2 alarms that exist; the dead-letter queue's only notifies (below).
+        // The canary alarms that exist; the dead-letter queue's only notifies (below).
         let alarms: Vec<_> = eval
             .resources("AWS::CloudWatch::Alarm")
             .into_iter()
@@ -223,7 +223,7 @@ fn alarms_watch_the_canary_group_error_rate_latency_and_health() {
     let rate = &resource(&eval, "CanaryErrorRateAlarm")["Properties"];
     let metrics = rate["Metrics"].as_array().unwrap();
     let expression = metrics.iter().find(|m| m["ReturnData"] == true).unwrap();
-    // Fires only once V2 served the minimum requests (a parameter), counting connection errors
+    // Fires only once canary served the minimum requests (a parameter), counting connection errors
     // with the 5XX.
     assert_eq!(
         expression["Expression"]["Fn::Sub"],
@@ -460,7 +460,7 @@ fn the_state_table_has_the_controllers_keys_and_recovery() {
 }
 
 #[test]
-fn the_dashboard_shows_v1_against_v2_the_weight_and_the_alarms() {
+fn the_dashboard_shows_stable_against_canary_the_weight_and_the_alarms() {
     let eval = Eval::defaults();
     let body = &resource(&eval, "CanaryDashboard")["Properties"]["DashboardBody"]["Fn::Sub"];
     let text = body[0].as_str().unwrap();

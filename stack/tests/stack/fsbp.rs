@@ -243,7 +243,7 @@ const REVIEW: &[(&str, &[(&str, Verdict)])] = &[
         "AWS::CloudWatch::Alarm",
         &[(
             "CloudWatch.15",
-            Holds("controller::every_v2_alarm_invokes_the_rollback_…"),
+            Holds("controller::every_canary_alarm_invokes_the_rollback_…"),
         )],
     ),
     // No FSBP control applies to these types.

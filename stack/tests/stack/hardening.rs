@@ -104,7 +104,7 @@ fn every_group_waits_for_its_subnets_route_tables_and_nacls() {
     });
 }
 
-/// V1 and V2 boot without any internet path: no package installs, the artifact through the
+/// Stable and canary boot without any internet path: no package installs, the artifact through the
 /// S3 endpoint by `fetch_artifact`, and their groups do not wait for NAT.
 fn vms_need_no_internet(t: &Value) -> Vec<String> {
     let mut findings = Vec::new();
@@ -148,7 +148,7 @@ fn vms_need_no_internet(t: &Value) -> Vec<String> {
 }
 
 #[test]
-fn v1_and_v2_fetch_through_the_endpoint_with_nothing_installed() {
+fn stable_and_canary_fetch_through_the_endpoint_with_nothing_installed() {
     holds_and_catches(vms_need_no_internet, |t| {
         let data = &mut props(t, "LaunchTemplateV2")["LaunchTemplateData"]["UserData"]["Fn::Base64"]
             ["Fn::Sub"];

@@ -134,7 +134,7 @@ fn listener_is_stable_only_and_forwards_to_the_canary_group_of_the_platform() {
         assert_eq!(
             forward_weights(&http),
             vec![("TargetGroupV1".to_owned(), 100), (canary.to_owned(), 0)],
-            "CanaryPlatform={platform}: V1 100, canary 0; the controller owns the weights"
+            "CanaryPlatform={platform}: stable 100, canary 0; the controller owns the weights"
         );
     }
 }

@@ -59,15 +59,15 @@ fn arb_observation() -> impl Strategy<Value = Observation> {
         .prop_map(|(periods, baseline_ms, h)| Observation {
             periods: periods
                 .into_iter()
-                .map(|(k, (v1, v2))| Period {
+                .map(|(k, (stable, canary))| Period {
                     t: START + 60 * k,
-                    v1,
-                    v2,
+                    stable,
+                    canary,
                 })
                 .collect(),
             baseline_ms,
             calibration: None,
-            v2_healthy_targets: h,
+            canary_healthy_targets: h,
         })
 }
 
@@ -128,7 +128,7 @@ fn arb_case() -> impl Strategy<Value = Case> {
     })
 }
 
-fn v2_percent_of_step(plan: &Plan, state: Option<&CanaryState>) -> f64 {
+fn canary_percent_of_step(plan: &Plan, state: Option<&CanaryState>) -> f64 {
     state.map_or(0.0, |s| f64::from(plan.steps[s.step]))
 }
 
@@ -182,8 +182,16 @@ fn every_promotion_writes_a_valid_listener_action() {
         else {
             return Ok(false);
         };
-        prop_assert!(Weights::new(weights.v1, weights.v2).is_ok(), "{}", weights);
-        prop_assert!(weights.v2 > 0, "a promotion sends V2 traffic: {}", weights);
+        prop_assert!(
+            Weights::new(weights.stable, weights.canary).is_ok(),
+            "{}",
+            weights
+        );
+        prop_assert!(
+            weights.canary > 0,
+            "a promotion sends canary traffic: {}",
+            weights
+        );
         prop_assert!(weights.same_split(&Weights::for_percent(plan.steps[step])));
         Ok(true)
     });
@@ -212,12 +220,12 @@ fn promote_never_skips_a_step_nor_cuts_a_bake_short() {
 }
 
 #[test]
-fn v2_share_never_decreases_except_by_rollback() {
+fn canary_share_never_decreases_except_by_rollback() {
     check_reaching("a promotion", PROMOTING, |(plan, state, live, obs, now)| {
-        let before = v2_percent_of_step(&plan, state.as_ref());
+        let before = canary_percent_of_step(&plan, state.as_ref());
         match decide(&plan, state.as_ref(), live, &obs, now) {
             d @ Decision::Promote { .. } => {
-                prop_assert!(d.writes().unwrap().v2_percent() > before);
+                prop_assert!(d.writes().unwrap().canary_percent() > before);
                 Ok(true)
             }
             d => {
@@ -230,7 +238,7 @@ fn v2_share_never_decreases_except_by_rollback() {
 }
 
 #[test]
-fn a_rollback_always_yields_v2_zero() {
+fn a_rollback_always_yields_canary_zero() {
     check_reaching(
         "a rollback",
         ROLLING_BACK,
@@ -239,7 +247,7 @@ fn a_rollback_always_yields_v2_zero() {
             if !matches!(d, Decision::RollBack { .. }) {
                 return Ok(false);
             }
-            prop_assert_eq!(d.writes().map(|w| w.v2), Some(0));
+            prop_assert_eq!(d.writes().map(|w| w.canary), Some(0));
             prop_assert!(
                 state
                     .as_ref()
@@ -262,7 +270,7 @@ fn a_paused_canary_never_promotes() {
                 return Ok(false);
             }
             let d = decide(&plan, state.as_ref(), live, &obs, now);
-            prop_assert!(d.writes().is_none_or(|w| w.v2 == 0), "{:?}", d);
+            prop_assert!(d.writes().is_none_or(|w| w.canary == 0), "{:?}", d);
             Ok(true)
         },
     );
@@ -280,7 +288,7 @@ fn insufficient_data_never_promotes() {
             state.status = Status::Running;
             let live = expected_weights(&plan, Some(&state)).unwrap();
             for m in &mut obs.periods {
-                m.v2.requests %= plan.health.min_step_requests.div_ceil(40).max(1);
+                m.canary.requests %= plan.health.min_step_requests.div_ceil(40).max(1);
             }
             let d = decide(&plan, Some(&state), live, &obs, now);
             prop_assert!(

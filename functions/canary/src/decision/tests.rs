@@ -38,24 +38,24 @@ fn counts(requests: u64, errors: u64, latency_ms: f64) -> Counts {
     }
 }
 
-/// `n` minutes from `from`, each with V1 and V2 as given.
-fn periods(from: i64, n: i64, v1: Counts, v2: Counts) -> Vec<Period> {
+/// `n` minutes from `from`, each with stable and canary as given.
+fn periods(from: i64, n: i64, stable: Counts, canary: Counts) -> Vec<Period> {
     (0..n)
         .map(|i| Period {
             t: from + 60 * i,
-            v1,
-            v2,
+            stable,
+            canary,
         })
         .collect()
 }
 
-/// Ten healthy minutes since the start: V1 900 requests a minute, V2 100, V2 ~50 ms slower.
+/// Ten healthy minutes since the start: stable 900 requests a minute, canary 100, canary ~50 ms slower.
 fn healthy() -> Observation {
     Observation {
         periods: periods(START, 10, counts(900, 1, 20.0), counts(100, 0, 70.0)),
         baseline_ms: Some(20.0),
         calibration: None,
-        v2_healthy_targets: 1,
+        canary_healthy_targets: 1,
     }
 }
 
@@ -83,7 +83,13 @@ fn weights_validate_alb_limits() {
             .unwrap()
             .same_split(&Weights::for_percent(10))
     );
-    assert_eq!(Weights::for_percent(100), Weights { v1: 0, v2: 100 });
+    assert_eq!(
+        Weights::for_percent(100),
+        Weights {
+            stable: 0,
+            canary: 100
+        }
+    );
 }
 
 #[test]
@@ -93,11 +99,14 @@ fn start_promotes_to_first_step_onto_healthy_targets_only() {
         d,
         Decision::Promote {
             step: 0,
-            weights: Weights { v1: 90, v2: 10 }
+            weights: Weights {
+                stable: 90,
+                canary: 10
+            }
         }
     );
     let none = Observation {
-        v2_healthy_targets: 0,
+        canary_healthy_targets: 0,
         ..healthy()
     };
     let d = decide(&plan(), None, Weights::STABLE_ONLY, &none, START);
@@ -132,7 +141,7 @@ fn healthy_and_baked_on_closed_data_promotes() {
 
 #[test]
 fn the_plans_period_decides_which_periods_are_closed() {
-    // 10 s periods (V2 17 requests each) and a step started mid-period at START + 5. At
+    // 10 s periods (canary 17 requests each) and a step started mid-period at START + 5. At
     // START + 305 + SETTLE the bake is over and the periods up to START + 300 are judged.
     let mut plan = plan();
     plan.health.period_seconds = 10;
@@ -140,13 +149,13 @@ fn the_plans_period_decides_which_periods_are_closed() {
         periods: (0..40)
             .map(|i| Period {
                 t: START + 10 * i,
-                v1: counts(150, 0, 20.0),
-                v2: counts(17, 0, 70.0),
+                stable: counts(150, 0, 20.0),
+                canary: counts(17, 0, 70.0),
             })
             .collect(),
         baseline_ms: Some(20.0),
         calibration: None,
-        v2_healthy_targets: 1,
+        canary_healthy_targets: 1,
     };
     let state = running(1, START + 5);
     let now = START + 305 + SETTLE;
@@ -161,7 +170,7 @@ fn the_plans_period_decides_which_periods_are_closed() {
     let stats = judged.statistics.unwrap();
     assert_eq!((stats.period_seconds, stats.closed_periods), (10, 30));
     assert_eq!(stats.judged_until, Some(START + 300));
-    assert_eq!(stats.step_v2_requests, 30 * 17);
+    assert_eq!(stats.step_canary_requests, 30 * 17);
     // The same series read as minutes: each entry one minute, so the ones still open drop out.
     plan.health.period_seconds = 60;
     let stats = decide_with_statistics(&plan, Some(&state), at(1), &obs, now)
@@ -177,7 +186,7 @@ fn the_plans_period_decides_which_periods_are_closed() {
 fn last_step_baked_completes_and_statistics_come_with_every_decision() {
     let mut obs = healthy();
     for m in &mut obs.periods {
-        m.v1 = Counts::default();
+        m.stable = Counts::default();
     }
     let judged =
         decide_with_statistics(&plan(), Some(&running(3, START)), at(3), &obs, START + 600);
@@ -196,17 +205,17 @@ fn too_little_data_holds_a_promotion_but_never_a_rollback() {
     };
     let d = decide_at(&thin, 1, START + 900);
     assert!(
-        matches!(&d, Decision::Hold { reason } if reason.contains("insufficient data: 40 V2 requests")),
+        matches!(&d, Decision::Hold { reason } if reason.contains("insufficient data: 40 canary requests")),
         "{d:?}"
     );
-    // 49 of 49 V2 requests failing is no "too little data".
+    // 49 of 49 canary requests failing is no "too little data".
     let failing = Observation {
         periods: periods(START, 1, counts(441, 0, 20.0), counts(49, 49, 70.0)),
         ..healthy()
     };
     let d = decide_at(&failing, 0, START + 60 + SETTLE);
     assert!(
-        matches!(&d, Decision::RollBack { reason } if reason.contains("V2 errors 49 of 49")),
+        matches!(&d, Decision::RollBack { reason } if reason.contains("canary errors 49 of 49")),
         "{d:?}"
     );
 }
@@ -271,7 +280,7 @@ fn minutes_not_yet_settled_or_before_the_canary_are_not_judged() {
 }
 
 #[test]
-fn slow_v2_rolls_back_or_holds_as_configured_and_fifty_ms_is_fine() {
+fn slow_canary_rolls_back_or_holds_as_configured_and_fifty_ms_is_fine() {
     let slow = Observation {
         periods: periods(START, 3, counts(900, 0, 20.0), counts(100, 0, 400.0)),
         ..healthy()
@@ -296,7 +305,7 @@ fn slow_v2_rolls_back_or_holds_as_configured_and_fifty_ms_is_fine() {
     p.health.latency.statistic = "p99".into();
     let mut fine = healthy();
     for m in &mut fine.periods {
-        m.v2.slow = Some(1);
+        m.canary.slow = Some(1);
     }
     let d = decide(
         &p,
@@ -309,8 +318,8 @@ fn slow_v2_rolls_back_or_holds_as_configured_and_fifty_ms_is_fine() {
 }
 
 #[test]
-fn at_100_percent_v2_is_compared_with_v1s_earlier_rate() {
-    // V1 at 0.1 % for 20 minutes before the last step; V2 alone at 3 % since.
+fn at_100_percent_canary_is_compared_with_v1s_earlier_rate() {
+    // Stable at 0.1 % for 20 minutes before the last step; canary alone at 3 % since.
     let mut obs = Observation {
         periods: periods(START, 20, counts(900, 1, 20.0), counts(100, 0, 70.0)),
         ..healthy()
@@ -329,7 +338,10 @@ fn at_100_percent_v2_is_compared_with_v1s_earlier_rate() {
         judged.decision
     );
     let f = judged.statistics.unwrap().errors.final_step.unwrap();
-    assert!(f.v1_upper_rate > 0.001 && f.v1_upper_rate < 0.01, "{f:?}");
+    assert!(
+        f.stable_upper_rate > 0.001 && f.stable_upper_rate < 0.01,
+        "{f:?}"
+    );
 }
 
 #[test]
@@ -347,7 +359,10 @@ fn judging_continues_while_paused_and_on_drift() {
     ));
     let d = decide(&plan(), Some(&paused), at(1), &healthy(), START + 900);
     assert!(matches!(&d, Decision::Hold { reason } if reason.contains("paused")));
-    let drifted = Weights { v1: 70, v2: 30 };
+    let drifted = Weights {
+        stable: 70,
+        canary: 30,
+    };
     assert!(matches!(
         decide(&plan(), Some(&running(1, START)), drifted, &failing, now),
         Decision::RollBack { .. }
@@ -465,7 +480,7 @@ fn expected_weights_per_status_and_status_text() {
 }
 
 #[test]
-fn without_v1_latency_a_step_holds_and_a_calibration_restarts_its_bake() {
+fn without_stable_latency_a_step_holds_and_a_calibration_restarts_its_bake() {
     let uncalibrated = Observation {
         baseline_ms: None,
         ..healthy()
@@ -476,10 +491,10 @@ fn without_v1_latency_a_step_holds_and_a_calibration_restarts_its_bake() {
         matches!(&d, Decision::Hold { reason } if reason.contains("latency threshold is not fixed yet")),
         "{d:?}"
     );
-    // V1's span up to START + 360 fixes T: the bake counts from there.
+    // The stable version's span up to START + 360 fixes T: the bake counts from there.
     let calibrated = Observation {
         calibration: Some(Calibration {
-            v1_ms: 20.0,
+            stable_ms: 20.0,
             until: START + 360,
         }),
         ..uncalibrated
@@ -493,10 +508,10 @@ fn without_v1_latency_a_step_holds_and_a_calibration_restarts_its_bake() {
         decide_at(&calibrated, 0, START + 360 + 300 + SETTLE),
         Decision::Promote { step: 1, .. }
     ));
-    // The same V2 400 ms slow after the calibration is rolled back against V1's 20 ms.
+    // The same canary 400 ms slow after the calibration is rolled back against the stable version's 20 ms.
     let mut slow = calibrated.clone();
     for m in slow.periods.iter_mut().filter(|m| m.t >= START + 360) {
-        m.v2.latency_ms = Some(420.0);
+        m.canary.latency_ms = Some(420.0);
     }
     let d = decide_at(&slow, 0, START + 600 + SETTLE);
     assert!(
@@ -519,7 +534,7 @@ fn crash_after_the_first_steps_listener_write_is_taken_again() {
     );
     // Not onto a fleet with no healthy target, and no other split.
     let none = Observation {
-        v2_healthy_targets: 0,
+        canary_healthy_targets: 0,
         ..healthy()
     };
     assert!(matches!(
@@ -530,7 +545,7 @@ fn crash_after_the_first_steps_listener_write_is_taken_again() {
 
 /// Found by the fault exploration ("promotion: a step (10 → 25 %) / crash after call 9"): the
 /// listener at the next step, the state at this one. Baked and healthy, the promotion is taken
-/// again; otherwise (the bake not over, V2 failing, two steps ahead) it is not the controller's.
+/// again; otherwise (the bake not over, canary failing, two steps ahead) it is not the controller's.
 #[test]
 fn crash_after_a_steps_listener_write_is_taken_again_once_baked() {
     let baked = START + 300 + SETTLE;

@@ -43,7 +43,8 @@ pub struct Inputs {
     #[serde(default)]
     pub calibration: Option<Calibration>,
     #[serde(default)]
-    pub v2_healthy_targets: u32,
+    #[serde(alias = "v2_healthy_targets")]
+    pub canary_healthy_targets: u32,
 }
 
 /// A rollback written outside the judge.
@@ -175,7 +176,7 @@ impl Judgement {
                 periods_read: observed.periods.len(),
                 baseline_ms: observed.baseline_ms,
                 calibration: observed.calibration,
-                v2_healthy_targets: observed.v2_healthy_targets,
+                canary_healthy_targets: observed.canary_healthy_targets,
             },
         }
     }

@@ -18,7 +18,10 @@ fn state(step: usize) -> CanaryState {
 fn one_of_each() -> Vec<Record> {
     let discarded = Decision::Promote {
         step: 2,
-        weights: Weights { v1: 50, v2: 50 },
+        weights: Weights {
+            stable: 50,
+            canary: 50,
+        },
     };
     let entries = [
         (
@@ -29,16 +32,19 @@ fn one_of_each() -> Vec<Record> {
                     reason: "insufficient data".into(),
                 },
                 state_before: Some(state(1)),
-                weights_before: Weights { v1: 75, v2: 25 },
+                weights_before: Weights {
+                    stable: 75,
+                    canary: 25,
+                },
                 statistics: None,
                 inputs: Inputs {
                     periods_read: 12,
                     baseline_ms: Some(41.5),
                     calibration: Some(Calibration {
-                        v1_ms: 40.0,
+                        stable_ms: 40.0,
                         until: 1_700_000_180,
                     }),
-                    v2_healthy_targets: 2,
+                    canary_healthy_targets: 2,
                 },
             })),
         ),
@@ -47,7 +53,10 @@ fn one_of_each() -> Vec<Record> {
             Entry::RolledBack(RolledBack {
                 reason: "alarm alb-canary-v2-5xx entered ALARM".into(),
                 alarm: Some("alb-canary-v2-5xx".into()),
-                weights_before: Some(Weights { v1: 90, v2: 10 }),
+                weights_before: Some(Weights {
+                    stable: 90,
+                    canary: 10,
+                }),
                 ..RolledBack::default()
             }),
         ),
@@ -56,7 +65,10 @@ fn one_of_each() -> Vec<Record> {
             Entry::RolledBack(RolledBack {
                 reason: "aborted by an operator".into(),
                 release: Some("1.2.0".into()),
-                weights_before: Some(Weights { v1: 90, v2: 10 }),
+                weights_before: Some(Weights {
+                    stable: 90,
+                    canary: 10,
+                }),
                 ..RolledBack::default()
             }),
         ),
@@ -123,7 +135,10 @@ fn one_of_each() -> Vec<Record> {
             Entry::Released(Released {
                 reason: "the stable fleet serves it".into(),
                 release: "1.3.0".into(),
-                weights_before: Weights { v1: 0, v2: 100 },
+                weights_before: Weights {
+                    stable: 0,
+                    canary: 100,
+                },
                 stable_healthy_targets: 2,
             }),
         ),
@@ -157,7 +172,7 @@ fn every_kind_reads_back_as_it_was_written() {
             Entry::RolledBack(_) => r.entry.clone(),
             Entry::Judgement(j) => Entry::Judgement(Box::new(Judgement {
                 decision: Decision::RollBack {
-                    reason: "V2 fails".into(),
+                    reason: "canary fails".into(),
                 },
                 ..(**j).clone()
             })),
@@ -223,6 +238,18 @@ fn records_written_by_earlier_versions_still_read() {
         panic!("{read:?}")
     };
     assert_eq!(j.inputs.periods_read, 5);
+    // Before the roles were named stable and canary, they were V1 and V2.
+    assert_eq!(
+        j.weights_before,
+        Weights {
+            stable: 90,
+            canary: 10
+        }
+    );
+    assert_eq!(statistics.step_canary_requests, 10);
+    let (errors, latency) = (&statistics.errors, &statistics.latency);
+    assert_eq!((errors.stable_requests, errors.canary_requests), (90, 10));
+    assert_eq!((latency.stable_requests, latency.canary_requests), (90, 10));
 
     let skipped = r#"{"function":"canaryctl","at":5,"decision":{"decision":"promote"},
         "release":"1.0.0","state_before":{"status":"running","step":1},
@@ -235,6 +262,8 @@ fn records_written_by_earlier_versions_still_read() {
         "decision":{"decision":"roll_back","reason":"aborted"},"weights_before":{"v1":90,"v2":10}}"#;
     let read = Record::from_json("roll_back", abort).unwrap();
     assert_eq!(read.reason().as_deref(), Some("aborted"));
+    assert!(matches!(&read.entry, Entry::RolledBack(r)
+        if r.weights_before == Some(Weights { stable: 90, canary: 10 })));
     assert!(matches!(&read.entry, Entry::RolledBack(r) if r.release.as_deref() == Some("1.0.0")));
 
     let settled = r#"{"function":"promote","at":5,"decision":{"decision":"roll_back_repeat",
@@ -276,7 +305,7 @@ fn a_summary_says_who_what_and_why() {
     let lines: Vec<String> = one_of_each().iter().map(Record::summary).collect();
     assert_eq!(
         lines[0],
-        "by promote — at step 2 (running), weights V1 75 / V2 25: insufficient data"
+        "by promote — at step 2 (running), weights stable 75 / canary 25: insufficient data"
     );
     assert_eq!(
         lines[1],

@@ -68,7 +68,7 @@ proptest! {
                 _ => {}
             }
             // Rollback always wins: once rolled back, nothing but a new release (or another
-            // rollback) is taken, and the state pins V2 at 0.
+            // rollback) is taken, and the state pins canary at 0.
             if before.status == Status::RolledBack {
                 let allowed = matches!(event, Event::Release { .. } | Event::RolledBack { .. });
                 prop_assert!(allowed, "{:?} taken after a rollback", event);

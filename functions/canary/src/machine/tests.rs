@@ -108,20 +108,20 @@ fn a_skipped_bake_still_needs_the_steps_own_requests() {
     let mut periods: Vec<Period> = (-20..0)
         .map(|k| Period {
             t: step_start + 60 * k,
-            v1: healthy(900),
-            v2: healthy(100),
+            stable: healthy(900),
+            canary: healthy(100),
         })
         .collect();
     periods.extend((0..2).map(|k| Period {
         t: step_start + 60 * k,
-        v1: healthy(900),
-        v2: healthy(1),
+        stable: healthy(900),
+        canary: healthy(1),
     }));
     let observed = Observation {
         periods,
         baseline_ms: Some(50.0),
         calibration: None,
-        v2_healthy_targets: 1,
+        canary_healthy_targets: 1,
     };
     let live = Weights::for_percent(plan.steps[0]);
     let decision = decide(&plan, Some(&skipped.canary), live, &observed, now);

@@ -149,25 +149,28 @@ fn minutes_are_assembled_from_the_series() {
     assert_eq!(periods.len(), 2);
     assert_eq!(periods[0].t, 0);
     assert_eq!(
-        periods[0].v1,
+        periods[0].stable,
         Counts {
             requests: 540,
             errors: 1,
             ..Counts::default()
         }
     );
-    assert_eq!(periods[0].v2.slow, Some(0));
-    let v2 = periods[1].v2;
+    assert_eq!(periods[0].canary.slow, Some(0));
+    let canary = periods[1].canary;
     assert_eq!(
-        (v2.requests, v2.connection_errors, v2.slow),
+        (canary.requests, canary.connection_errors, canary.slow),
         (100, 3, Some(2))
     );
-    assert!((v2.latency_ms.unwrap() - 70.0).abs() < 1e-9);
-    assert_eq!(periods[1].v1.requests, 900);
+    assert!((canary.latency_ms.unwrap() - 70.0).abs() < 1e-9);
+    assert_eq!(periods[1].stable.requests, 900);
     // ALB publishes no zero count: a period with requests and no 5XX datapoint is traffic
     // without errors, never a period without traffic.
-    assert_eq!((v2.requests, v2.errors), (100, 0));
-    assert_eq!((periods[1].v1.requests, periods[1].v1.errors), (900, 0));
+    assert_eq!((canary.requests, canary.errors), (100, 0));
+    assert_eq!(
+        (periods[1].stable.requests, periods[1].stable.errors),
+        (900, 0)
+    );
     assert!(assemble(&HashMap::new(), None).is_empty());
 }
 
@@ -233,8 +236,14 @@ fn calibrated_periods_rank_at_t_and_earlier_ones_at_the_ceiling() {
         ("v2rankc".to_string(), vec![(0, 90.0), (60, 100.0)]),
     ]);
     let periods = assemble(&series, threshold.from);
-    assert_eq!((periods[0].v1.slow, periods[0].v2.slow), (Some(0), Some(1)));
-    assert_eq!((periods[1].v1.slow, periods[1].v2.slow), (Some(1), Some(9)));
+    assert_eq!(
+        (periods[0].stable.slow, periods[0].canary.slow),
+        (Some(0), Some(1))
+    );
+    assert_eq!(
+        (periods[1].stable.slow, periods[1].canary.slow),
+        (Some(1), Some(9))
+    );
 }
 
 #[test]

@@ -16,7 +16,13 @@ fn reads_weights_in_either_order() {
         &[forward(&[(&c.canary_tg_arn, 10), (&c.stable_tg_arn, 90)])],
     )
     .unwrap();
-    assert_eq!(live.weights, Weights { v1: 90, v2: 10 });
+    assert_eq!(
+        live.weights,
+        Weights {
+            stable: 90,
+            canary: 10
+        }
+    );
 }
 
 #[test]
@@ -51,9 +57,24 @@ fn written_action_is_complete_and_unsticks_on_rollback() {
         .enabled(true)
         .duration_seconds(60)
         .build();
-    let a = action(&c, Weights { v1: 75, v2: 25 }, Some(&sticky), false).unwrap();
+    let a = action(
+        &c,
+        Weights {
+            stable: 75,
+            canary: 25,
+        },
+        Some(&sticky),
+        false,
+    )
+    .unwrap();
     let live = parse(&c, std::slice::from_ref(&a)).unwrap();
-    assert_eq!(live.weights, Weights { v1: 75, v2: 25 });
+    assert_eq!(
+        live.weights,
+        Weights {
+            stable: 75,
+            canary: 25
+        }
+    );
     assert_eq!(live.stickiness, Some(sticky.clone()));
     let a = action(&c, Weights::STABLE_ONLY, Some(&sticky), true).unwrap();
     let fc = a.forward_config().unwrap();
@@ -61,8 +82,30 @@ fn written_action_is_complete_and_unsticks_on_rollback() {
         fc.target_group_stickiness_config().unwrap().enabled(),
         Some(false)
     );
-    assert!(action(&c, Weights { v1: 0, v2: 0 }, None, false).is_err());
-    assert!(action(&c, Weights { v1: 1000, v2: 0 }, None, false).is_err());
+    assert!(
+        action(
+            &c,
+            Weights {
+                stable: 0,
+                canary: 0
+            },
+            None,
+            false
+        )
+        .is_err()
+    );
+    assert!(
+        action(
+            &c,
+            Weights {
+                stable: 1000,
+                canary: 0
+            },
+            None,
+            false
+        )
+        .is_err()
+    );
 }
 
 #[test]

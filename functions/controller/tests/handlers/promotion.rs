@@ -8,11 +8,12 @@ use controller::decision::{Status, Weights};
 use controller::{Error, Outcome};
 
 use crate::setup::{
-    at_first_step, baseline, healthy_minute, promote, set_listener, t0, v1_period, v2_period,
+    at_first_step, baseline, canary_period, healthy_minute, promote, set_listener, stable_period,
+    t0,
 };
 
 #[tokio::test(flavor = "multi_thread")]
-async fn healthy_v2_promotes_step_by_step_to_100() {
+async fn healthy_canary_promotes_step_by_step_to_100() {
     let env = Env::start().await;
     let canary = env.canary(test_plan()).await;
     let mut now = t0();
@@ -21,10 +22,13 @@ async fn healthy_v2_promotes_step_by_step_to_100() {
         promote(&env, &canary, now).await,
         Outcome::Promoted {
             step: 0,
-            weights: Weights { v1: 90, v2: 10 }
+            weights: Weights {
+                stable: 90,
+                canary: 10
+            }
         }
     );
-    for (step, expected_v2) in [(1, 25), (2, 50), (3, 100)] {
+    for (step, expected_canary) in [(1, 25), (2, 50), (3, 100)] {
         healthy_minute(&env, &canary, now + 30).await;
         // Too early: the minute has not settled yet, and the bake is not over.
         let held = promote(&env, &canary, now + 120).await;
@@ -39,12 +43,12 @@ async fn healthy_v2_promotes_step_by_step_to_100() {
             promoted,
             Outcome::Promoted {
                 step,
-                weights: Weights::for_percent(expected_v2)
+                weights: Weights::for_percent(expected_canary)
             }
         );
         assert_eq!(
-            env.weights(&canary).await.v2_percent(),
-            f64::from(expected_v2)
+            env.weights(&canary).await.canary_percent(),
+            f64::from(expected_canary)
         );
         let state = env.state(&canary).await.unwrap();
         assert_eq!(
@@ -52,11 +56,11 @@ async fn healthy_v2_promotes_step_by_step_to_100() {
             (Status::Running, step, now)
         );
     }
-    // At 100 % V1 serves nothing; V2's own numbers decide.
+    // At 100 % stable serves nothing; the canary's own numbers decide.
     env.put_minute(&canary.config.canary_tg_arn, now + 30, 1000.0, 2.0, 0.070)
         .await;
     assert_eq!(promote(&env, &canary, now + 361).await, Outcome::Completed);
-    // The stable fleet moves to the release; V2 keeps all the traffic until it is healthy.
+    // The stable fleet moves to the release; canary keeps all the traffic until it is healthy.
     let refreshes = env.refreshes.started();
     assert_eq!(refreshes.len(), 1);
     assert_eq!(refreshes[0].group, canary.config.stable_fleet);
@@ -64,7 +68,13 @@ async fn healthy_v2_promotes_step_by_step_to_100() {
         promote(&env, &canary, now + 900).await,
         Outcome::Held { reason } if reason.contains("InProgress")
     ));
-    assert_eq!(env.weights(&canary).await, Weights { v1: 0, v2: 100 });
+    assert_eq!(
+        env.weights(&canary).await,
+        Weights {
+            stable: 0,
+            canary: 100
+        }
+    );
     env.refreshes
         .finish(&canary.config.stable_fleet, "Successful");
     assert_eq!(
@@ -92,16 +102,16 @@ async fn healthy_v2_promotes_step_by_step_to_100() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn v2_5xx_spike_rolls_back() {
+async fn canary_5xx_spike_rolls_back() {
     let (env, canary, now) = at_first_step(test_plan()).await;
-    v1_period(&env, &canary, now + 30).await;
-    v2_period(&env, &canary, now + 30, 20.0, 0.070).await;
+    stable_period(&env, &canary, now + 30).await;
+    canary_period(&env, &canary, now + 30, 20.0, 0.070).await;
     // Not judged before its minute has closed and settled...
     let early = promote(&env, &canary, now + 90).await;
     assert!(matches!(&early, Outcome::Held { .. }), "{early:?}");
     let outcome = promote(&env, &canary, now + 150).await;
     assert!(
-        matches!(&outcome, Outcome::RolledBack { reason } if reason.contains("V2 errors 20 of 100")),
+        matches!(&outcome, Outcome::RolledBack { reason } if reason.contains("canary errors 20 of 100")),
         "{outcome:?}"
     );
     assert_eq!(env.weights(&canary).await, Weights::STABLE_ONLY);
@@ -116,8 +126,8 @@ async fn v2_5xx_spike_rolls_back() {
     assert_eq!(env.weights(&canary).await, Weights::STABLE_ONLY);
 }
 
-/// A V2 400 ms slow against a 20 ms baseline, judged after the bake with `on_breach`.
-async fn slow_v2(on_breach: LatencyBreach) -> (Outcome, Weights, Status) {
+/// A canary 400 ms slow against a 20 ms baseline, judged after the bake with `on_breach`.
+async fn slow_canary(on_breach: LatencyBreach) -> (Outcome, Weights, Status) {
     let env = Env::start().await;
     let mut plan = test_plan();
     plan.health.latency.on_breach = on_breach;
@@ -125,8 +135,8 @@ async fn slow_v2(on_breach: LatencyBreach) -> (Outcome, Weights, Status) {
     let now = t0();
     baseline(&env, &canary, now).await;
     promote(&env, &canary, now).await;
-    v1_period(&env, &canary, now + 30).await;
-    v2_period(&env, &canary, now + 30, 0.0, 0.400).await;
+    stable_period(&env, &canary, now + 30).await;
+    canary_period(&env, &canary, now + 30, 0.0, 0.400).await;
     let outcome = promote(&env, &canary, now + 400).await;
     (
         outcome,
@@ -136,8 +146,8 @@ async fn slow_v2(on_breach: LatencyBreach) -> (Outcome, Weights, Status) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn v2_slow_rolls_back_when_so_configured() {
-    let (outcome, weights, status) = slow_v2(LatencyBreach::RollBack).await;
+async fn canary_slow_rolls_back_when_so_configured() {
+    let (outcome, weights, status) = slow_canary(LatencyBreach::RollBack).await;
     assert!(
         matches!(&outcome, Outcome::RolledBack { reason } if reason.contains("100 of 100 requests (100.00 %) slower than T 120.0 ms")),
         "{outcome:?}"
@@ -149,16 +159,16 @@ async fn v2_slow_rolls_back_when_so_configured() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn without_a_baseline_v1s_first_span_fixes_t_and_a_slower_v2_is_rolled_back() {
-    // The lab's finding: with no V1 traffic before the canary, T was the 2 s ceiling and a V2
-    // 400 ms slower was released. Here V1's first 180 s of the canary fix T; V2's later periods
+async fn without_a_baseline_v1s_first_span_fixes_t_and_a_slower_canary_is_rolled_back() {
+    // The lab's finding: with no stable traffic before the canary, T was the 2 s ceiling and a canary
+    // 400 ms slower was released. Here the stable version's first 180 s of the canary fix T; the canary's later periods
     // are counted with the emulator's percentile rank at T.
     let env = Env::start().await;
     let canary = env.canary(test_plan()).await;
     let start = t0().div_euclid(180) * 180;
     promote(&env, &canary, start).await;
-    v1_period(&env, &canary, start).await;
-    v2_period(&env, &canary, start, 0.0, 0.400).await;
+    stable_period(&env, &canary, start).await;
+    canary_period(&env, &canary, start, 0.0, 0.400).await;
     // The calibration span [start, start + 180) has not closed: judged at the ceiling, held.
     let held = promote(&env, &canary, start + 200).await;
     assert!(
@@ -166,14 +176,14 @@ async fn without_a_baseline_v1s_first_span_fixes_t_and_a_slower_v2_is_rolled_bac
         "{held:?}"
     );
     for at in [start + 180, start + 240] {
-        v1_period(&env, &canary, at).await;
-        v2_period(&env, &canary, at, 0.0, 0.400).await;
+        stable_period(&env, &canary, at).await;
+        canary_period(&env, &canary, at, 0.0, 0.400).await;
     }
     // The first minute counts against the ceiling (none slow), the next two against T.
     let outcome = promote(&env, &canary, start + 400).await;
     assert!(
         matches!(&outcome, Outcome::RolledBack { reason }
-            if reason.contains("200 of 300 requests (66.67 %) slower than T 120.0 ms (calibration) against V1 0 of 2700")),
+            if reason.contains("200 of 300 requests (66.67 %) slower than T 120.0 ms (calibration) against stable 0 of 2700")),
         "{outcome:?}"
     );
     assert_eq!(env.weights(&canary).await, Weights::STABLE_ONLY);
@@ -189,7 +199,7 @@ async fn a_slowdown_both_versions_share_promotes() {
     // A slow dependency: both versions at 400 ms, against a 20 ms baseline (T 120 ms).
     env.put_minute(&canary.config.stable_tg_arn, now + 30, 900.0, 0.0, 0.400)
         .await;
-    v2_period(&env, &canary, now + 30, 0.0, 0.400).await;
+    canary_period(&env, &canary, now + 30, 0.0, 0.400).await;
     assert_eq!(
         promote(&env, &canary, now + 361).await,
         Outcome::Promoted {
@@ -200,8 +210,8 @@ async fn a_slowdown_both_versions_share_promotes() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn v2_slow_holds_when_so_configured() {
-    let (outcome, weights, status) = slow_v2(LatencyBreach::Hold).await;
+async fn canary_slow_holds_when_so_configured() {
+    let (outcome, weights, status) = slow_canary(LatencyBreach::Hold).await;
     assert!(
         matches!(&outcome, Outcome::Held { reason } if reason.contains("slower than T 120.0 ms")),
         "{outcome:?}"
@@ -213,12 +223,12 @@ async fn v2_slow_holds_when_so_configured() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn no_v2_traffic_holds_even_after_the_bake() {
+async fn no_canary_traffic_holds_even_after_the_bake() {
     let (env, canary, now) = at_first_step(test_plan()).await;
-    v1_period(&env, &canary, now + 30).await;
+    stable_period(&env, &canary, now + 30).await;
     let outcome = promote(&env, &canary, now + 3000).await;
     assert!(
-        matches!(&outcome, Outcome::Held { reason } if reason.contains("insufficient data: 0 V2 requests")),
+        matches!(&outcome, Outcome::Held { reason } if reason.contains("insufficient data: 0 canary requests")),
         "{outcome:?}"
     );
     assert_eq!(env.weights(&canary).await, Weights::for_percent(10));
@@ -236,24 +246,33 @@ async fn drift_is_reported_and_pauses_without_overwriting() {
     assert_eq!(
         outcome,
         Outcome::Drift {
-            found: Weights { v1: 60, v2: 40 },
+            found: Weights {
+                stable: 60,
+                canary: 40
+            },
             expected: Weights::for_percent(10)
         }
     );
-    assert_eq!(env.weights(&canary).await, Weights { v1: 60, v2: 40 });
+    assert_eq!(
+        env.weights(&canary).await,
+        Weights {
+            stable: 60,
+            canary: 40
+        }
+    );
     assert_eq!(env.state(&canary).await.unwrap().status, Status::Paused);
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn connection_errors_to_v2_roll_back() {
+async fn connection_errors_to_canary_roll_back() {
     let (env, canary, now) = at_first_step(test_plan()).await;
-    v1_period(&env, &canary, now + 30).await;
-    v2_period(&env, &canary, now + 30, 0.0, 0.070).await;
+    stable_period(&env, &canary, now + 30).await;
+    canary_period(&env, &canary, now + 30, 0.0, 0.070).await;
     env.put_connection_errors(&canary.config.canary_tg_arn, now + 30, 30.0)
         .await;
     let outcome = promote(&env, &canary, now + 150).await;
     assert!(
-        matches!(&outcome, Outcome::RolledBack { reason } if reason.contains("V2 errors 30 of 100")),
+        matches!(&outcome, Outcome::RolledBack { reason } if reason.contains("canary errors 30 of 100")),
         "{outcome:?}"
     );
     assert_eq!(env.weights(&canary).await, Weights::STABLE_ONLY);
@@ -286,8 +305,8 @@ async fn a_paused_canary_is_still_judged_and_rolls_back() {
         "{held:?}"
     );
     assert_eq!(env.weights(&canary).await, Weights::for_percent(10));
-    v2_period(&env, &canary, now + 450, 40.0, 0.070).await;
-    v1_period(&env, &canary, now + 450).await;
+    canary_period(&env, &canary, now + 450, 40.0, 0.070).await;
+    stable_period(&env, &canary, now + 450).await;
     let outcome = promote(&env, &canary, now + 600).await;
     assert!(
         matches!(&outcome, Outcome::RolledBack { .. }),
@@ -302,7 +321,7 @@ async fn a_step_holding_past_max_step_seconds_pauses_and_notifies() {
     let mut plan = test_plan();
     plan.max_step_seconds = 600;
     let (env, canary, now) = at_first_step(plan).await;
-    v1_period(&env, &canary, now + 30).await;
+    stable_period(&env, &canary, now + 30).await;
     let held = promote(&env, &canary, now + 600).await;
     assert!(matches!(&held, Outcome::Held { .. }), "{held:?}");
     let outcome = promote(&env, &canary, now + 601).await;
@@ -317,7 +336,7 @@ async fn a_step_holding_past_max_step_seconds_pauses_and_notifies() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_canary_starts_only_with_healthy_v2_targets() {
+async fn the_canary_starts_only_with_healthy_canary_targets() {
     let env = Env::start().await;
     let canary = env.canary(test_plan()).await;
     env.clients

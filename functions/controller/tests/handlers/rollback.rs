@@ -12,7 +12,7 @@ use crate::setup::{at_first_step, promote, set_listener, t0};
 #[tokio::test(flavor = "multi_thread")]
 async fn alarm_rolls_back_first_and_twice_is_harmless() {
     let (env, canary, now) = at_first_step(test_plan()).await;
-    // Sticky sessions on: the rollback must switch them off so V2's clients leave too.
+    // Sticky sessions on: the rollback must switch them off so the canary's clients leave too.
     let c = &canary.config;
     let stickiness = TargetGroupStickinessConfig::builder()
         .enabled(true)
@@ -22,12 +22,12 @@ async fn alarm_rolls_back_first_and_twice_is_harmless() {
         controller::listener::action(c, Weights::for_percent(10), Some(&stickiness), false)
             .unwrap();
     set_listener(&env, &canary, sticky).await;
-    let event = fixture("alarm-v2-5xx-alarm.json");
+    let event = fixture("alarm-canary-error-rate-alarm.json");
     let outcome = handle_alarm_at(&env.clients, c, event.clone(), now + 60)
         .await
         .unwrap();
     assert!(
-        matches!(&outcome, Outcome::RolledBack { reason } if reason.contains("alb-canary-v2-5xx entered ALARM")),
+        matches!(&outcome, Outcome::RolledBack { reason } if reason.contains("alb-canary-canary-error-rate entered ALARM")),
         "{outcome:?}"
     );
     let live = controller::listener::read(&env.clients.elbv2, c)
@@ -66,8 +66,8 @@ async fn ok_and_insufficient_data_transitions_change_nothing() {
     let (env, canary, now) = at_first_step(test_plan()).await;
     let before = env.state(&canary).await;
     for (name, state) in [
-        ("alarm-v2-5xx-ok.json", "Ok"),
-        ("alarm-v2-5xx-insufficient.json", "InsufficientData"),
+        ("alarm-canary-error-rate-ok.json", "Ok"),
+        ("alarm-canary-error-rate-insufficient.json", "InsufficientData"),
     ] {
         let outcome = handle_alarm_at(&env.clients, &canary.config, fixture(name), now + 60)
             .await
@@ -100,7 +100,7 @@ async fn an_alarm_while_idle_moves_no_weight_and_records_no_rollback() {
     let outcome = handle_alarm_at(
         &env.clients,
         &canary.config,
-        fixture("alarm-v2-5xx-alarm.json"),
+        fixture("alarm-canary-error-rate-alarm.json"),
         now + 60,
     )
     .await

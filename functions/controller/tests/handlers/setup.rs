@@ -25,7 +25,7 @@ pub async fn promote(env: &Env, canary: &Canary, now: i64) -> Outcome {
 }
 
 /// A new emulator with a canary of `plan` promoted to its first step at [`t0`], which it returns;
-/// V1's [`baseline`] before it fixes T (a calibration would depend on the clock's alignment).
+/// the stable version's [`baseline`] before it fixes T (a calibration would depend on the clock's alignment).
 pub async fn at_first_step(plan: Plan) -> (Env, Canary, i64) {
     let env = Env::start().await;
     let canary = env.canary(plan).await;
@@ -35,20 +35,20 @@ pub async fn at_first_step(plan: Plan) -> (Env, Canary, i64) {
     (env, canary, now)
 }
 
-/// V1's baseline before a canary starting at `canary_start` ([`Env::put_baseline`]).
+/// The stable version's baseline before a canary starting at `canary_start` ([`Env::put_baseline`]).
 pub async fn baseline(env: &Env, canary: &Canary, canary_start: i64) {
     env.put_baseline(&canary.config.stable_tg_arn, canary_start)
         .await;
 }
 
-/// V1's share of a 10 % split: 900 requests at 20 ms, no errors.
-pub async fn v1_period(env: &Env, canary: &Canary, at: i64) {
+/// The stable version's share of a 10 % split: 900 requests at 20 ms, no errors.
+pub async fn stable_period(env: &Env, canary: &Canary, at: i64) {
     env.put_minute(&canary.config.stable_tg_arn, at, 900.0, 0.0, 0.020)
         .await;
 }
 
-/// V2's share of a 10 % split: 100 requests, `errors` of them 5XX, at `latency_secs`.
-pub async fn v2_period(env: &Env, canary: &Canary, at: i64, errors: f64, latency_secs: f64) {
+/// The canary's share of a 10 % split: 100 requests, `errors` of them 5XX, at `latency_secs`.
+pub async fn canary_period(env: &Env, canary: &Canary, at: i64, errors: f64, latency_secs: f64) {
     env.put_minute(
         &canary.config.canary_tg_arn,
         at,
@@ -59,11 +59,11 @@ pub async fn v2_period(env: &Env, canary: &Canary, at: i64, errors: f64, latency
     .await;
 }
 
-/// A healthy minute on both groups in proportion to the split: V2 about 50 ms slower, no errors.
+/// A healthy minute on both groups in proportion to the split: canary about 50 ms slower, no errors.
 pub async fn healthy_minute(env: &Env, canary: &Canary, at: i64) {
     env.put_minute(&canary.config.stable_tg_arn, at, 900.0, 1.0, 0.020)
         .await;
-    v2_period(env, canary, at, 0.0, 0.070).await;
+    canary_period(env, canary, at, 0.0, 0.070).await;
 }
 
 /// Sets the listener's default action behind the controller's back (an operator, a drift).

@@ -46,7 +46,7 @@ fn cases() -> Vec<(&'static str, Vec<Paired>, f64, f64, f64, f64, bool)> {
             false,
         ),
         (
-            "every V2 request fails",
+            "every canary request fails",
             vec![minute(441, 0, 49, 49)],
             107.437_055_463_244,
             300.134_228_427_068_4,

@@ -1,4 +1,4 @@
-//! Elastic Load Balancing v2: the load balancer, target groups, listeners and their actions.
+//! Elastic Load Balancing canary: the load balancer, target groups, listeners and their actions.
 
 use serde::Serialize;
 
