@@ -141,9 +141,9 @@ pub async fn run(scenario: Scenario, opts: &Options) -> Result<output::Summary, 
         ],
     )
     .await;
-    let vars = &deployed.function_env["PromoteFunction"];
+    let vars = &deployed.function_env["PromotionFunction"];
     let config = Config::from_lookup(|n| vars.get(n).cloned())
-        .map_err(|e| format!("the template's PromoteFunction environment: {e}"))?;
+        .map_err(|e| format!("the template's PromotionFunction environment: {e}"))?;
     // moto has no instance refreshes: the harness's refresh server answers them, and the lab
     // finishes each once HAProxy points the fleet's server at the version's process.
     let refreshes = Arc::new(InstanceRefreshes::start());

@@ -1,5 +1,5 @@
 //! `canaryctl`: the operator commands behind `cargo xtask publish | release | status | history |
-//! pause | resume | promote | abort`,
+//! pause | resume | skip-bake | abort`,
 //! as a library so that the end-to-end tests drive them in-process on the emulator.
 
 pub mod aws_error;

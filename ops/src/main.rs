@@ -1,5 +1,5 @@
 //! `canaryctl`: the operator commands behind `cargo xtask publish | release | status | history |
-//! pause | resume | promote | abort`.
+//! pause | resume | skip-bake | abort`.
 //!
 //! They need the AWS SDK, which xtask keeps out of its own build; xtask runs this binary instead.
 //! `--endpoint-url URL` (or `AWS_ENDPOINT_URL`) points every client at the local emulator.

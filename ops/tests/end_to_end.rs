@@ -216,7 +216,7 @@ async fn abort_through_the_cli_rolls_a_running_canary_back_at_once() {
                 + &String::from_utf8_lossy(&output.stderr),
         )
     };
-    let function = "alb-canary-PromoteFunction";
+    let function = "alb-canary-PromotionFunction";
     let (ok, text) = cli("abort", function);
     assert!(ok, "{text}");
     assert!(

@@ -26,7 +26,7 @@ fn statements<'t>(t: &'t mut Value, role: &str) -> &'t mut Vec<Value> {
 fn every_recorded_call_is_allowed_and_every_out_of_role_call_denied() {
     let cases = committed_cases().unwrap();
     for principal in [
-        "PromoteFunctionRole",
+        "PromotionFunctionRole",
         "RollbackFunctionRole",
         "CanaryOperatorPolicy",
     ] {
@@ -47,7 +47,7 @@ fn every_recorded_call_is_allowed_and_every_out_of_role_call_denied() {
 #[test]
 fn modify_listener_on_every_listener_lets_an_out_of_role_call_through() {
     let mut t = committed();
-    for statement in statements(&mut t, "PromoteFunctionRole") {
+    for statement in statements(&mut t, "PromotionFunctionRole") {
         if statement["Action"] == json!(["elasticloadbalancing:ModifyListener"]) {
             statement["Resource"] = json!(["*"]);
         }
@@ -67,7 +67,7 @@ fn modify_listener_on_every_listener_lets_an_out_of_role_call_through() {
     assert_eq!(
         failed,
         vec![(
-            "PromoteFunctionRole",
+            "PromotionFunctionRole",
             "elasticloadbalancing:ModifyListener",
             Some("another listener")
         )],
@@ -97,7 +97,7 @@ fn a_role_without_a_grant_its_function_uses_denies_the_recorded_call() {
 #[test]
 fn a_call_the_recorder_could_not_name_fails_closed() {
     let case = Case {
-        principal: "PromoteFunctionRole".into(),
+        principal: "PromotionFunctionRole".into(),
         action: "unrecorded".into(),
         resource: json!("ec2:DescribeInstances"),
         context: Default::default(),

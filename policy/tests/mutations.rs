@@ -428,7 +428,7 @@ fn the_controller_role_with_a_wildcard_action_fails_the_action_rule() {
     let report = broken(|t| {
         statement_with(
             t,
-            "PromoteFunctionRole",
+            "PromotionFunctionRole",
             "elasticloadbalancing:ModifyListener",
         )["Action"] = json!(["*"]);
     });
@@ -441,7 +441,7 @@ fn the_controller_role_with_a_wildcard_action_fails_the_action_rule() {
         .into_iter()
         .find(|f| f.rule.ends_with("/iam_no_wildcard_action"))
         .expect("failure");
-    assert_eq!(failure.resource, "PromoteFunctionRole");
+    assert_eq!(failure.resource, "PromotionFunctionRole");
 }
 
 #[test]
@@ -462,12 +462,16 @@ fn the_real_alarm_permission_without_source_account_fails_only_the_permission_ru
 #[test]
 fn the_real_log_group_without_retention_fails_only_the_retention_rule() {
     let report = broken(|t| {
-        resource(t, "PromoteFunctionLogGroup")
+        resource(t, "PromotionFunctionLogGroup")
             .as_object_mut()
             .expect("log group")
             .remove("RetentionInDays");
     });
-    assert_only_rules(&report, &["log_group_retention"], "PromoteFunctionLogGroup");
+    assert_only_rules(
+        &report,
+        &["log_group_retention"],
+        "PromotionFunctionLogGroup",
+    );
 }
 
 #[test]

@@ -63,15 +63,15 @@ pub fn build(
         schedule_arn,
         scheduler_role,
     };
-    let [promote, rollback] = functions::build(template, lb, fleets, architecture, &shared);
-    let schedule = promotion_schedule(template, &shared, &promote);
+    let [promotion, rollback] = functions::build(template, lb, fleets, architecture, &shared);
+    let schedule = promotion_schedule(template, &shared, &promotion);
     let alarm_arns = rollback_alarms(template, lb, fleets, &shared, &rollback);
     let operator_policy = operator_policy(
         template,
         lb,
         fleets,
         &shared,
-        [&promote, &rollback],
+        [&promotion, &rollback],
         alarm_arns,
     );
     let dashboard = template.add(
@@ -85,7 +85,7 @@ pub fn build(
         dashboard,
         schedule,
         operator_policy,
-        promote,
+        promotion,
         rollback,
     };
     outputs.add(template, &shared);
@@ -256,7 +256,7 @@ fn scheduler_identity(
 fn promotion_schedule(
     template: &mut Template,
     shared: &Shared,
-    promote: &Handle<Function>,
+    promotion: &Handle<Function>,
 ) -> Handle<Schedule> {
     let invoke_policy = template.add(
         "PromotionScheduleInvokePolicy",
@@ -264,7 +264,7 @@ fn promotion_schedule(
             policy_name: "invoke-promotion",
             policy_document: PolicyDocument::new(vec![allow(
                 vec!["lambda:InvokeFunction"],
-                vec![promote.get_att("Arn")],
+                vec![promotion.get_att("Arn")],
             )]),
             roles: vec![shared.scheduler_role.r#ref()],
         },
@@ -281,7 +281,7 @@ fn promotion_schedule(
             state: "ENABLED",
             flexible_time_window: FlexibleTimeWindow { mode: "OFF" },
             target: ScheduleTarget {
-                arn: promote.get_att("Arn"),
+                arn: promotion.get_att("Arn"),
                 role_arn: shared.scheduler_role.get_att("Arn"),
                 input: contract::schedule_event::INPUT.to_owned(),
                 retry_policy: RetryPolicy {
@@ -358,12 +358,14 @@ fn operator_policy(
     functions: [&Handle<Function>; 2],
     alarm_arns: Vec<Expr>,
 ) -> Handle<ManagedPolicy> {
-    // What `canaryctl` (cargo xtask status, pause, resume, promote, abort, publish) calls, for the
+    // What `canaryctl` (cargo xtask status, pause, resume, skip-bake, abort, publish) calls, for the
     // operators' own roles to attach: the deployed function's settings, the same reads and writes
     // the functions make, the alarms' states and the artifact upload. The IAM proof evaluates it.
     template.add_with(
         "CanaryOperatorPolicy",
         ManagedPolicy {
+            // `promote` is skip-bake's former name. It stays: a new description replaces the
+            // policy, which detaches it from every role an operator attached it to.
             description: "alb-canary operators: canaryctl status, pause, resume, promote, abort and publish",
             policy_document: PolicyDocument::new(operator_statements(
                 lb,
@@ -388,7 +390,7 @@ struct Outputs {
     dashboard: Handle<Dashboard>,
     schedule: Handle<Schedule>,
     operator_policy: Handle<ManagedPolicy>,
-    promote: Handle<Function>,
+    promotion: Handle<Function>,
     rollback: Handle<Function>,
 }
 
@@ -429,9 +431,9 @@ impl Outputs {
             None,
         );
         template.output(
-            "PromoteFunctionName",
+            "PromotionFunctionName",
             "Promotion function",
-            self.promote.r#ref(),
+            self.promotion.r#ref(),
             None,
         );
         template.output(

@@ -90,7 +90,7 @@ impl Env {
             &Schedule {
                 name: schedule.clone(),
                 expression: "rate(5 minutes)".into(),
-                target_arn: "arn:aws:lambda:us-east-1:123456789012:function:promote".into(),
+                target_arn: "arn:aws:lambda:us-east-1:123456789012:function:promotion".into(),
                 role_arn: "arn:aws:iam::123456789012:role/scheduler".into(),
                 input: include_str!("../fixtures/schedule-event.json").into(),
             },

@@ -96,7 +96,7 @@ pub struct Deployed {
     /// The template with everything created so far resolvable.
     pub deployment: Deployment,
     /// Each function's environment as the template gives it, by logical ID
-    /// (`PromoteFunction`, `RollbackFunction`).
+    /// (`PromotionFunction`, `RollbackFunction`).
     pub function_env: HashMap<String, HashMap<String, String>>,
     /// The event the promotion schedule sends.
     pub schedule_event: Value,
@@ -302,13 +302,13 @@ pub async fn deploy(moto: &Moto, lb: &LoadBalancer, overrides: &[(&str, &str)]) 
     );
     let mut function_env = HashMap::new();
     let lambda = aws_sdk_lambda::Client::new(&sdk);
-    for id in ["PromoteFunction", "RollbackFunction"] {
+    for id in ["PromotionFunction", "RollbackFunction"] {
         let name = format!("{STACK}-{id}");
         let arn = format!("arn:aws:lambda:us-east-1:{ACCOUNT}:function:{name}");
         d.created(id, &name);
         d.attribute(id, "Arn", &arn);
     }
-    for id in ["PromoteFunction", "RollbackFunction"] {
+    for id in ["PromotionFunction", "RollbackFunction"] {
         let vars: HashMap<String, String> = d
             .property(id, &["Environment", "Variables"])
             .as_object()

@@ -84,7 +84,7 @@ async fn a_signed_get_with_a_query_string_is_checked_as_it_was_signed() {
         &Schedule {
             name: "promotion".into(),
             expression: "rate(1 minute)".into(),
-            target_arn: "arn:aws:lambda:us-east-1:123456789012:function:promote".into(),
+            target_arn: "arn:aws:lambda:us-east-1:123456789012:function:promotion".into(),
             role_arn: "arn:aws:iam::123456789012:role/scheduler".into(),
             input: "{}".into(),
         },

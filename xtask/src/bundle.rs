@@ -12,7 +12,7 @@ use stack::controller::FunctionKind;
 
 /// The Lambda binaries, as named by their crates under `functions/`.
 pub const FUNCTIONS: [&str; 2] = [
-    FunctionKind::Promote.binary(),
+    FunctionKind::Promotion.binary(),
     FunctionKind::Rollback.binary(),
 ];
 

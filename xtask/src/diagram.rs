@@ -480,8 +480,10 @@ mod tests {
         // both functions → the listener they move.
         let has = |from: &str, to: &str| edges.iter().any(|(f, t, _)| *f == from && *t == to);
         assert!(has("CanaryErrorRateAlarm", "RollbackFunction"));
-        assert!(has("PromotionSchedule", "PromoteFunction"));
-        assert!(has("PromoteFunction", "HttpListener") && has("RollbackFunction", "HttpListener"));
+        assert!(has("PromotionSchedule", "PromotionFunction"));
+        assert!(
+            has("PromotionFunction", "HttpListener") && has("RollbackFunction", "HttpListener")
+        );
         assert!(has("TargetGroupV1", "AutoScalingGroupV1"));
     }
 

@@ -1,4 +1,4 @@
-//! `cargo xtask release | status | history | pause | resume | promote | abort | judge |
+//! `cargo xtask release | status | history | pause | resume | skip-bake | abort | judge |
 //! bench-judge`: run by the `canaryctl` binary (crate `ops/`), which holds the AWS SDK work this
 //! crate stays free of. The arguments are parsed here first with canaryctl's own definition
 //! (crate `ops/args/`, no SDK): `--help` and usage mistakes are answered without building

@@ -48,7 +48,7 @@ fn offending(packages: &[String], is_bad: impl Fn(&str, &str) -> bool) -> Vec<&s
 
 #[test]
 fn the_lambdas_hold_one_http_stack_and_no_benchmark_code() {
-    for lambda in ["promote", "rollback"] {
+    for lambda in ["promotion", "rollback"] {
         let packages = built_from(lambda);
         assert!(
             packages.iter().any(|p| p.starts_with("canary v")),

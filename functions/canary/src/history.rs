@@ -21,14 +21,16 @@ pub use kinds::{
 /// The writer of records not written by a function: the operator CLI.
 pub const OPERATOR: &str = "canaryctl";
 /// The promotion function's name in its records.
-pub const PROMOTION: &str = "promote";
+pub const PROMOTION: &str = "promotion";
+/// The promotion function's name in records written before it was `promotion`.
+const PROMOTION_EARLIER: &str = "promote";
 /// The rollback function's name in its records.
 pub const ROLLBACK: &str = "rollback";
 
 /// One history record: who wrote it, when, and what it says.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
-    /// `promote`, `rollback` or `canaryctl`.
+    /// `promotion`, `rollback` or `canaryctl` (`promote` in earlier records).
     pub function: String,
     /// Epoch seconds.
     pub at: i64,
@@ -197,6 +199,11 @@ impl Entry {
         };
         let reason = || said().map(|s| s.reason.unwrap_or_default());
         let by = head.function.as_str();
+        let by = if by == PROMOTION_EARLIER {
+            PROMOTION
+        } else {
+            by
+        };
         Ok(match kind {
             // The promotion function's rollback is a judgement; the one it writes when the
             // schedule ran after a rollback (the repeat of one) is not.

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 /// The principals whose calls the IAM proof evaluates: the functions' roles and the operators'
 /// managed policy, by logical ID.
-pub const PROMOTE: &str = "PromoteFunctionRole";
+pub const PROMOTION: &str = "PromotionFunctionRole";
 pub const ROLLBACK: &str = "RollbackFunctionRole";
 pub const OPERATOR: &str = "CanaryOperatorPolicy";
 /// The stable, canary and Docker host instances' role.
@@ -42,7 +42,7 @@ pub fn step_length() -> i64 {
 pub struct Deployed {
     pub deployment: Deployment,
     /// The promotion function's clients, recorded as its role's calls.
-    pub promote: Clients,
+    pub promotion: Clients,
     /// The rollback function's clients, recorded as its role's calls.
     pub rollback: Clients,
     /// The operator's clients and configuration, read from the deployed function as canaryctl does.
@@ -139,7 +139,7 @@ pub async fn deploy(env: &Env) -> Deployed {
     );
     let target = target_of(
         &lambda,
-        &format!("{STACK}-PromoteFunction"),
+        &format!("{STACK}-PromotionFunction"),
         recording_clients(env, &sdk, &operator),
     )
     .await
@@ -147,7 +147,7 @@ pub async fn deploy(env: &Env) -> Deployed {
     assert_eq!(target.config.listener_arn, config.listener_arn);
     Deployed {
         deployment: deployed.deployment,
-        promote: recording_clients(env, &sdk, &log.recorder(PROMOTE)),
+        promotion: recording_clients(env, &sdk, &log.recorder(PROMOTION)),
         rollback: recording_clients(env, &sdk, &log.recorder(ROLLBACK)),
         target,
         reader: env.clients.clone(),
@@ -207,7 +207,7 @@ pub fn t0() -> i64 {
 
 pub async fn scheduled_run(deployed: &Deployed, now: i64) -> Outcome {
     handle_promotion_at(
-        &deployed.promote,
+        &deployed.promotion,
         &deployed.target.config,
         deployed.schedule_event.clone(),
         now,

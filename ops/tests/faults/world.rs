@@ -283,12 +283,15 @@ async fn run_at(world: &World, op: Op, now: i64) -> Result<String, String> {
                 .map(|o| format!("{o:?}"))
                 .map_err(|e| e.to_string())
         }
-        Op::Alarm => {
-            rollback::handle_alarm_at(clients, config, fixture("alarm-canary-error-rate-alarm.json"), now)
-                .await
-                .map(|o| format!("{o:?}"))
-                .map_err(|e| e.to_string())
-        }
+        Op::Alarm => rollback::handle_alarm_at(
+            clients,
+            config,
+            fixture("alarm-canary-error-rate-alarm.json"),
+            now,
+        )
+        .await
+        .map(|o| format!("{o:?}"))
+        .map_err(|e| e.to_string()),
         Op::Release => canaryctl::release::release(&ops, "2.0.0", false, now)
             .await
             .map_err(|e| e.to_string()),

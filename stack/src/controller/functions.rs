@@ -6,7 +6,7 @@ use indexmap::IndexMap;
 use super::fleets::{Fleets, canary_fleet, fleet_statements};
 use super::names::{AlarmKind, Architecture, FunctionKind, schedule_name_expr, stack_scoped};
 use super::permissions::{assume_role, controller_statements};
-use super::{DESCRIBE_WILDCARDS, PROMOTE_CONCURRENCY, ROLLBACK_CONCURRENCY, Shared};
+use super::{DESCRIBE_WILDCARDS, PROMOTION_CONCURRENCY, ROLLBACK_CONCURRENCY, Shared};
 use crate::cfn::resources::{InlinePolicy, PolicyDocument, Role};
 use crate::cfn::serverless::{
     Destination, DestinationConfig, EventInvokeConfig, Function, FunctionEnvironment, LogGroup,
@@ -124,7 +124,7 @@ fn function(
         kind.logical_prefix(),
         Function {
             description: match kind {
-                FunctionKind::Promote => {
+                FunctionKind::Promotion => {
                     "alb-canary: evaluates the canary against the stable fleet and moves the listener weights".into()
                 }
                 FunctionKind::Rollback => "alb-canary: a canary alarm sets the canary's weight to 0".into(),
@@ -137,7 +137,7 @@ fn function(
             memory_size: 128,
             timeout: 60,
             reserved_concurrent_executions: match kind {
-                FunctionKind::Promote => PROMOTE_CONCURRENCY,
+                FunctionKind::Promotion => PROMOTION_CONCURRENCY,
                 FunctionKind::Rollback => ROLLBACK_CONCURRENCY,
             },
             environment,

@@ -33,17 +33,17 @@ impl Architecture {
 /// A controller function: its bundle and its role in the canary.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FunctionKind {
-    Promote,
+    Promotion,
     Rollback,
 }
 
 impl FunctionKind {
-    pub const ALL: [FunctionKind; 2] = [FunctionKind::Promote, FunctionKind::Rollback];
+    pub const ALL: [FunctionKind; 2] = [FunctionKind::Promotion, FunctionKind::Rollback];
 
     /// The binary's name under `functions/`, and its bundle folder under `build/lambda/`.
     pub const fn binary(self) -> &'static str {
         match self {
-            FunctionKind::Promote => "promote",
+            FunctionKind::Promotion => "promotion",
             FunctionKind::Rollback => "rollback",
         }
     }
@@ -55,7 +55,7 @@ impl FunctionKind {
 
     pub(super) fn logical_prefix(self) -> &'static str {
         match self {
-            FunctionKind::Promote => "PromoteFunction",
+            FunctionKind::Promotion => "PromotionFunction",
             FunctionKind::Rollback => "RollbackFunction",
         }
     }
@@ -122,7 +122,7 @@ pub const SCHEDULE_NAME_PREFIX: &str = "alb-canary-promotion-";
 
 /// Reserved concurrency: one promotion at a time (two concurrent runs could both move a step),
 /// and one rollback per alarm, so that alarms firing together are never throttled.
-pub const PROMOTE_CONCURRENCY: u32 = 1;
+pub const PROMOTION_CONCURRENCY: u32 = 1;
 pub const ROLLBACK_CONCURRENCY: u32 = AlarmKind::ALL.len() as u32;
 
 pub(super) fn schedule_name_expr() -> Expr {

@@ -24,7 +24,7 @@ fn of_type<'a>(eval: &'a Eval, kind: &str) -> Vec<(&'a String, &'a Value)> {
 
 fn function_id(kind: FunctionKind) -> &'static str {
     match kind {
-        FunctionKind::Promote => "PromoteFunction",
+        FunctionKind::Promotion => "PromotionFunction",
         FunctionKind::Rollback => "RollbackFunction",
     }
 }
@@ -52,7 +52,7 @@ fn two_functions_on_provided_al2023_with_the_bundles_synth_builds() {
     })
     .to_json();
     assert_eq!(
-        arm["Resources"]["PromoteFunction"]["Properties"]["Architectures"],
+        arm["Resources"]["PromotionFunction"]["Properties"]["Architectures"],
         json!(["arm64"])
     );
 }
@@ -388,7 +388,10 @@ fn the_schedule_invokes_the_promotion_and_failures_are_kept() {
         schedule["ScheduleExpression"],
         json!({ "Fn::Sub": "rate(${PromotionRateMinutes} minutes)" })
     );
-    assert_eq!(schedule["Target"]["Arn"], get_att("PromoteFunction", "Arn"));
+    assert_eq!(
+        schedule["Target"]["Arn"],
+        get_att("PromotionFunction", "Arn")
+    );
     assert_eq!(
         schedule["Target"]["RoleArn"],
         get_att("PromotionScheduleRole", "Arn")
@@ -405,7 +408,7 @@ fn the_schedule_invokes_the_promotion_and_failures_are_kept() {
     assert_eq!(
         invoke["PolicyDocument"]["Statement"],
         json!([{ "Effect": "Allow", "Action": ["lambda:InvokeFunction"],
-                 "Resource": [get_att("PromoteFunction", "Arn")] }])
+                 "Resource": [get_att("PromotionFunction", "Arn")] }])
     );
     assert_eq!(
         resource(&eval, "PromotionSchedule")["DependsOn"],

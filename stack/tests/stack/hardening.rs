@@ -298,7 +298,10 @@ fn the_dead_letter_queue_is_encrypted() {
 
 fn concurrency_reserved(t: &Value) -> Vec<String> {
     let want = [
-        ("PromoteFunction", stack::controller::PROMOTE_CONCURRENCY),
+        (
+            "PromotionFunction",
+            stack::controller::PROMOTION_CONCURRENCY,
+        ),
         ("RollbackFunction", stack::controller::ROLLBACK_CONCURRENCY),
     ];
     let mut findings = Vec::new();
@@ -314,10 +317,10 @@ fn concurrency_reserved(t: &Value) -> Vec<String> {
 
 #[test]
 fn promotions_run_one_at_a_time_and_rollbacks_are_never_throttled() {
-    assert_eq!(stack::controller::PROMOTE_CONCURRENCY, 1);
+    assert_eq!(stack::controller::PROMOTION_CONCURRENCY, 1);
     assert_eq!(stack::controller::ROLLBACK_CONCURRENCY, 5);
     holds_and_catches(concurrency_reserved, |t| {
-        props(t, "PromoteFunction")["ReservedConcurrentExecutions"] = json!(2);
+        props(t, "PromotionFunction")["ReservedConcurrentExecutions"] = json!(2);
     });
 }
 

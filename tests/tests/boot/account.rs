@@ -39,7 +39,7 @@ impl Account {
         let lb = LoadBalancer::create(&moto, "boot-alb").await;
         let deployed = stack_in_moto::deploy(&moto, &lb, parameters).await;
         let deployment = deployed.deployment;
-        let vars = &deployed.function_env["PromoteFunction"];
+        let vars = &deployed.function_env["PromotionFunction"];
         let config = Config::from_lookup(|n| vars.get(n).cloned()).expect("the template's config");
         let sdk = moto.sdk_config().await;
         let iam = aws_sdk_iam::Client::new(&sdk);

@@ -305,7 +305,7 @@ fn a_summary_says_who_what_and_why() {
     let lines: Vec<String> = one_of_each().iter().map(Record::summary).collect();
     assert_eq!(
         lines[0],
-        "by promote — at step 2 (running), weights stable 75 / canary 25: insufficient data"
+        "by promotion — at step 2 (running), weights stable 75 / canary 25: insufficient data"
     );
     assert_eq!(
         lines[1],
@@ -313,7 +313,7 @@ fn a_summary_says_who_what_and_why() {
     );
     assert_eq!(
         lines[3],
-        "by promote — repeated (): the schedule still ran after the rollback: disabled now"
+        "by promotion — repeated (): the schedule still ran after the rollback: disabled now"
     );
     assert_eq!(lines[7], "by canaryctl — running step 2 -> running step 2");
     assert_eq!(

@@ -35,7 +35,10 @@ fn reads_every_setting() {
         assert_eq!(read, &vars[name], "{name}");
     }
     assert_eq!(config.plan, Plan::default());
-    assert_eq!(config.rollback_alarms, vec!["canary-error-rate", "canary-latency"]);
+    assert_eq!(
+        config.rollback_alarms,
+        vec!["canary-error-rate", "canary-latency"]
+    );
     assert_eq!(config.schedule_group, "default");
     assert_eq!(config.history_days, 30);
     assert!(!config.target_signal);

@@ -66,8 +66,13 @@ async fn bad_input_is_refused_and_changes_nothing() {
     )
     .await;
     refused(&env, &canary, wrong, "detail-type is \"Object Created\"").await;
-    let alarm_as_schedule =
-        handle_promotion_at(clients, config, fixture("alarm-canary-error-rate-alarm.json"), now).await;
+    let alarm_as_schedule = handle_promotion_at(
+        clients,
+        config,
+        fixture("alarm-canary-error-rate-alarm.json"),
+        now,
+    )
+    .await;
     refused(&env, &canary, alarm_as_schedule, "not an EventBridge event").await;
     assert_eq!(env.weights(&canary).await, Weights::STABLE_ONLY);
 }
@@ -83,7 +88,13 @@ async fn a_listener_with_three_target_groups_is_refused_and_left_as_is() {
     let now = t0();
     let promotion = handle_promotion_at(&env.clients, c, fixture("schedule-event.json"), now).await;
     refused(&env, &canary, promotion, "refused").await;
-    let rollback = handle_alarm_at(&env.clients, c, fixture("alarm-canary-error-rate-alarm.json"), now).await;
+    let rollback = handle_alarm_at(
+        &env.clients,
+        c,
+        fixture("alarm-canary-error-rate-alarm.json"),
+        now,
+    )
+    .await;
     refused(&env, &canary, rollback, "found 3 target group(s)").await;
     let out = env
         .clients

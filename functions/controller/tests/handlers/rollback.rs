@@ -67,7 +67,10 @@ async fn ok_and_insufficient_data_transitions_change_nothing() {
     let before = env.state(&canary).await;
     for (name, state) in [
         ("alarm-canary-error-rate-ok.json", "Ok"),
-        ("alarm-canary-error-rate-insufficient.json", "InsufficientData"),
+        (
+            "alarm-canary-error-rate-insufficient.json",
+            "InsufficientData",
+        ),
     ] {
         let outcome = handle_alarm_at(&env.clients, &canary.config, fixture(name), now + 60)
             .await
