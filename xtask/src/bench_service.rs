@@ -1,4 +1,4 @@
-//! `cargo xtask bench-service`: a bounded wrk run against stable and canary of the static release build on
+//! `cargo xtask bench-service`: a bounded wrk run against V1 and V2 of the static release build on
 //! 127.0.0.1, with latency percentiles, errors and peak memory per model.
 
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
@@ -41,7 +41,7 @@ pub fn bench(duration: u64, connections: u64) -> crate::Result {
     let script =
         std::env::temp_dir().join(format!("xtask-bench-service-{}.lua", std::process::id()));
     std::fs::write(&script, WRK_SCRIPT)?;
-    let rows: crate::Result<Vec<BenchRow>> = ["stable", "canary"]
+    let rows: crate::Result<Vec<BenchRow>> = ["v1", "v2"]
         .into_iter()
         .map(|model| bench_model(&wrk, &binary, &script, model, duration, connections))
         .collect();
@@ -147,7 +147,7 @@ fn bench_model(
             "--port",
             &port.to_string(),
         ])
-        // The canary's per-request log line is part of its cost; journald would receive it in production.
+        // V2's per-request log line is part of its cost; journald would receive it in production.
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
