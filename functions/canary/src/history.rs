@@ -266,7 +266,12 @@ impl Entry {
                 reason: reason()?,
                 ..parse(text)?
             }),
-            other => return Err(format!("no record kind `{other}` written by `{by}`")),
+            other => {
+                return Err(format!(
+                    "no record kind `{other}` written by `{}`",
+                    head.function
+                ));
+            }
         })
     }
 

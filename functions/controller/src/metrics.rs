@@ -94,7 +94,10 @@ pub fn assemble(series: &Series, ceiling_until: Option<i64>) -> Vec<Period> {
     let mut periods: BTreeMap<i64, Period> = BTreeMap::new();
     let mut ranks = Vec::new();
     for (id, points) in series {
-        let (group, field) = id.split_at(id.len().min(2));
+        let (group, field) = ["stable", "canary"]
+            .into_iter()
+            .find_map(|group| id.strip_prefix(group).map(|field| (group, field)))
+            .unwrap_or(("", id.as_str()));
         for &(t, value) in points {
             let at_ceiling = ceiling_until.is_some_and(|until| t < until);
             match field {

@@ -67,7 +67,7 @@ fn production_queries_count_errors_connections_and_both_ranks() {
     let queries = series_queries(&config(Plan::default()), &from_baseline(164.55)).unwrap();
     assert_eq!(queries.len(), 10);
     assert_eq!(
-        stat_of(&queries, "v1rank"),
+        stat_of(&queries, "stablerank"),
         Some((
             "TargetResponseTime".into(),
             "PR(:0.16455)".into(),
@@ -75,7 +75,7 @@ fn production_queries_count_errors_connections_and_both_ranks() {
         ))
     );
     assert_eq!(
-        stat_of(&queries, "v2rank"),
+        stat_of(&queries, "canaryrank"),
         Some((
             "TargetResponseTime".into(),
             "PR(:0.16455)".into(),
@@ -83,7 +83,7 @@ fn production_queries_count_errors_connections_and_both_ranks() {
         ))
     );
     assert_eq!(
-        stat_of(&queries, "v1conn"),
+        stat_of(&queries, "stableconn"),
         Some((
             "TargetConnectionErrorCount".into(),
             "Sum".into(),
@@ -91,11 +91,11 @@ fn production_queries_count_errors_connections_and_both_ranks() {
         ))
     );
     assert_eq!(
-        stat_of(&queries, "v2err").map(|s| s.1),
+        stat_of(&queries, "canaryerr").map(|s| s.1),
         Some("Sum".to_string())
     );
     assert_eq!(
-        stat_of(&queries, "v1lat").map(|s| s.1),
+        stat_of(&queries, "stablelat").map(|s| s.1),
         Some("p99".to_string())
     );
     assert!(
@@ -126,10 +126,10 @@ fn average_fallback_asks_no_percentile_rank() {
     plan.health.latency.statistic = "Average".into();
     let queries = series_queries(&config(plan), &from_baseline(156.0)).unwrap();
     assert_eq!(queries.len(), 8);
-    assert!(stat_of(&queries, "v2rank").is_none());
-    assert!(stat_of(&queries, "v1rank").is_none());
+    assert!(stat_of(&queries, "canaryrank").is_none());
+    assert!(stat_of(&queries, "stablerank").is_none());
     assert_eq!(
-        stat_of(&queries, "v2lat").map(|s| s.1),
+        stat_of(&queries, "canarylat").map(|s| s.1),
         Some("Average".to_string())
     );
 }
@@ -137,13 +137,13 @@ fn average_fallback_asks_no_percentile_rank() {
 #[test]
 fn minutes_are_assembled_from_the_series() {
     let series: Series = HashMap::from([
-        ("v1req".to_string(), vec![(60, 900.0), (0, 540.0)]),
-        ("v1err".to_string(), vec![(0, 1.0)]),
-        ("v2req".to_string(), vec![(0, 60.0), (60, 100.0)]),
-        ("v2conn".to_string(), vec![(60, 3.0)]),
-        ("v2lat".to_string(), vec![(60, 0.07)]),
+        ("stablereq".to_string(), vec![(60, 900.0), (0, 540.0)]),
+        ("stableerr".to_string(), vec![(0, 1.0)]),
+        ("canaryreq".to_string(), vec![(0, 60.0), (60, 100.0)]),
+        ("canaryconn".to_string(), vec![(60, 3.0)]),
+        ("canarylat".to_string(), vec![(60, 0.07)]),
         // 98.5 % of 100 requests at most T: 1.5 → 2 slow; 100 % of 60: none.
-        ("v2rank".to_string(), vec![(60, 98.5), (0, 100.0)]),
+        ("canaryrank".to_string(), vec![(60, 98.5), (0, 100.0)]),
     ]);
     let periods = assemble(&series, None);
     assert_eq!(periods.len(), 2);
@@ -219,21 +219,21 @@ fn calibrated_periods_rank_at_t_and_earlier_ones_at_the_ceiling() {
     let queries = series_queries(&config(Plan::default()), &threshold).unwrap();
     assert_eq!(queries.len(), 12);
     assert_eq!(
-        stat_of(&queries, "v1rankc").map(|s| s.1),
+        stat_of(&queries, "stablerankc").map(|s| s.1),
         Some("PR(:2)".to_string())
     );
     assert_eq!(
-        stat_of(&queries, "v2rank").map(|s| s.1),
+        stat_of(&queries, "canaryrank").map(|s| s.1),
         Some("PR(:0.104)".to_string())
     );
     let series: Series = HashMap::from([
-        ("v1req".to_string(), vec![(0, 100.0), (60, 100.0)]),
-        ("v2req".to_string(), vec![(0, 10.0), (60, 10.0)]),
+        ("stablereq".to_string(), vec![(0, 100.0), (60, 100.0)]),
+        ("canaryreq".to_string(), vec![(0, 10.0), (60, 10.0)]),
         // Period 0 is before the calibration ended: its counts come from the ceiling's rank.
-        ("v1rank".to_string(), vec![(0, 50.0), (60, 99.0)]),
-        ("v1rankc".to_string(), vec![(0, 100.0), (60, 100.0)]),
-        ("v2rank".to_string(), vec![(0, 0.0), (60, 10.0)]),
-        ("v2rankc".to_string(), vec![(0, 90.0), (60, 100.0)]),
+        ("stablerank".to_string(), vec![(0, 50.0), (60, 99.0)]),
+        ("stablerankc".to_string(), vec![(0, 100.0), (60, 100.0)]),
+        ("canaryrank".to_string(), vec![(0, 0.0), (60, 10.0)]),
+        ("canaryrankc".to_string(), vec![(0, 90.0), (60, 100.0)]),
     ]);
     let periods = assemble(&series, threshold.from);
     assert_eq!(
@@ -258,11 +258,11 @@ fn calibration_spans_double_while_closed_and_within_a_day() {
 #[test]
 fn a_reference_needs_its_requests() {
     let series: Series = HashMap::from([
-        ("v1cal0".to_string(), vec![(0, 0.2)]),
+        ("stablecal0".to_string(), vec![(0, 0.2)]),
         ("ncal0".to_string(), vec![(0, 54.0)]),
-        ("v1cal1".to_string(), vec![(0, 0.065)]),
+        ("stablecal1".to_string(), vec![(0, 0.065)]),
         ("ncal1".to_string(), vec![(0, 250.0)]),
-        ("v1cal2".to_string(), vec![(0, f64::NAN)]),
+        ("stablecal2".to_string(), vec![(0, f64::NAN)]),
         ("ncal2".to_string(), vec![(0, 900.0)]),
     ]);
     // 54 requests are too few for a p99 (their slowest): the 250 of the doubled span are not.
