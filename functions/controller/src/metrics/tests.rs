@@ -280,3 +280,35 @@ fn slow_counts_are_clamped() {
     assert_eq!(slow_from_rank(100, -5.0), 100);
     assert_eq!(slow_from_rank(0, 50.0), 0);
 }
+
+#[test]
+fn every_query_the_adapter_asks_for_is_read_back_into_its_group() {
+    // The ids the builder writes are the only names `assemble` gets back from CloudWatch: each
+    // series lands in its own group's counts, none is dropped.
+    let queries = series_queries(&config(Plan::default()), &from_baseline(150.0)).unwrap();
+    let value = |id: &str| {
+        if id.ends_with("rank") {
+            90.0
+        } else if id.starts_with("stable") {
+            100.0
+        } else {
+            10.0
+        }
+    };
+    let series: Series = queries
+        .iter()
+        .filter_map(|q| q.id())
+        .map(|id| (id.to_string(), vec![(60, value(id))]))
+        .collect();
+    assert!(series.len() >= 8, "{:?}", series.keys());
+    let periods = assemble(&series, None);
+    assert_eq!(periods.len(), 1);
+    let (stable, canary) = (periods[0].stable, periods[0].canary);
+    assert_eq!((stable.requests, canary.requests), (100, 10));
+    assert_eq!((stable.errors, canary.errors), (100, 10));
+    assert_eq!(
+        (stable.connection_errors, canary.connection_errors),
+        (100, 10)
+    );
+    assert_eq!((stable.slow, canary.slow), (Some(10), Some(1)));
+}
