@@ -1,9 +1,10 @@
 //! `cargo xtask judge --replay FILE` and `cargo xtask bench-judge`: the judge without AWS.
 //! The replay prints one decision recomputed from its inputs; the benchmark runs seeded Monte
-//! Carlo canaries through the real decision code, both methods side by side.
+//! Carlo canaries through the real decision code, the judge and the old threshold rule side by side.
 
-use crate::canaries::{CellSummary, Scenario, grid, peers, plan_for, run_cell, seed_for};
-use contract::{Method, Plan};
+use crate::canaries::{CellSummary, Scenario, grid, peers, run_cell, seed_for};
+use crate::rule::Rule;
+use contract::Plan;
 use serde_json::json;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -54,27 +55,25 @@ pub fn bench(args: &BenchArgs) -> crate::Result {
         )
         .into());
     }
-    let methods = [Method::Sequential, Method::Threshold];
+    let rules = Rule::ALL;
     let sequential = match &options.plan {
         Some(path) => {
             let file = path.display();
             let text = std::fs::read_to_string(path).map_err(|e| format!("{file}: {e}"))?;
-            let mut plan = Plan::from_json(&text).map_err(|e| format!("{file}: {e}"))?;
-            plan.health.errors.method = Method::Sequential;
-            plan.health.latency.method = Method::Sequential;
-            plan
+            Plan::from_json(&text).map_err(|e| format!("{file}: {e}"))?
         }
-        None => plan_for(methods[0]),
+        None => Plan::default(),
     };
+    // Both rules judge the same plan: only the judging differs.
     let plans = [
+        plan(sequential.clone(), options.period)?,
         plan(sequential, options.period)?,
-        plan(plan_for(methods[1]), options.period)?,
     ];
     if let Some(path) = &options.export {
         return export(path, &plans[0], &cells, canaries, options.seed);
     }
     let work: Vec<(usize, usize)> = (0..cells.len())
-        .flat_map(|c| (0..methods.len()).map(move |m| (c, m)))
+        .flat_map(|c| (0..rules.len()).map(move |m| (c, m)))
         .collect();
     let results: Mutex<Vec<Option<CellSummary>>> = Mutex::new(vec![None; work.len()]);
     let next = AtomicUsize::new(0);
@@ -86,8 +85,14 @@ pub fn bench(args: &BenchArgs) -> crate::Result {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(&(c, m)) = work.get(i) else { break };
-                    let summary =
-                        run_cell(&plans[m], &cells[c].1.2, canaries, options.seed, cells[c].0);
+                    let summary = run_cell(
+                        &plans[m],
+                        rules[m],
+                        &cells[c].1.2,
+                        canaries,
+                        options.seed,
+                        cells[c].0,
+                    );
                     results.lock().expect("no panics while holding it")[i] = Some(summary);
                 }
             });
@@ -100,7 +105,7 @@ pub fn bench(args: &BenchArgs) -> crate::Result {
         .into_iter()
         .map(|r| r.expect("every cell ran"))
         .collect();
-    let by_cell = |c: usize, m: usize| &results[c * methods.len() + m];
+    let by_cell = |c: usize, m: usize| &results[c * rules.len() + m];
     if options.json {
         let rows: Vec<_> = cells
             .iter()

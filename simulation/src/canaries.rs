@@ -4,12 +4,12 @@
 //! (`settle_seconds`). `cargo xtask bench-judge` runs the grid;
 //! a small seeded run is a test. Pure and seeded: the same seed gives the same numbers.
 
+use crate::rule::Rule;
 use crate::sample::{LatencyModel, Sampler};
 use canary::decision::{
-    Calibration, CanaryState, Counts, Decision, Observation, Period, Status, Weights,
-    decide_with_statistics,
+    Calibration, CanaryState, Counts, Decision, Observation, Period, Status, Weights, decide_by,
 };
-use contract::{Method, Plan};
+use contract::Plan;
 use serde::Serialize;
 
 /// The stable version's latency: 10 ms plus a Lomax tail (scale 15 ms, shape 3): p99 ≈ 64.6 ms.
@@ -57,8 +57,8 @@ const START: i64 = 1_700_000_040;
 /// A canary that neither ends nor pauses stops here (it cannot: `max_step_seconds` pauses it).
 const MAX_SECONDS: u32 = 24 * 3600;
 
-/// One canary under `plan` in `scenario`.
-pub fn run_canary(plan: &Plan, scenario: &Scenario, seed: u64) -> CanaryRun {
+/// One canary under `plan`, judged by `rule`, in `scenario`.
+pub fn run_canary(plan: &Plan, rule: Rule, scenario: &Scenario, seed: u64) -> CanaryRun {
     let mut sampler = Sampler::new(seed);
     let latency = &plan.health.latency;
     let quantile = latency
@@ -78,7 +78,7 @@ pub fn run_canary(plan: &Plan, scenario: &Scenario, seed: u64) -> CanaryRun {
     let baseline_ms = STABLE_LATENCY.sample_percentile(&mut sampler, quantile, hour);
     let baseline_ms =
         baseline_ms.filter(|_| scenario.baseline && hour >= latency.reference_requests);
-    let per_period_percentiles = latency.method == Method::Threshold;
+    let per_period_percentiles = rule.reads_period_statistics();
     // Without a baseline, the stable version's statistic over the shortest of 1, 2, 4 ... calibration spans with
     // `reference_requests` stable requests (as `metrics::read_calibration` reads it): known once the
     // span's data exists, seen by the controller once it has closed.
@@ -104,7 +104,7 @@ pub fn run_canary(plan: &Plan, scenario: &Scenario, seed: u64) -> CanaryRun {
         let now = START + i64::from(period * k);
         let closed = judge::closed_until(now, plan.health.settle_seconds, i64::from(period));
         observed.calibration = calibration.filter(|c| c.until <= closed);
-        let judged = decide_with_statistics(plan, state.as_ref(), live, &observed, now);
+        let judged = decide_by(rule.assess(), plan, state.as_ref(), live, &observed, now);
         run.seconds = period * k;
         match judged.decision {
             Decision::Promote { step, weights } => {
@@ -245,13 +245,14 @@ pub fn seed_for(seed: u64, cell: u64, canary: u64) -> u64 {
 /// `canaries` canaries of one cell; the same seeds for every plan, so methods compare paired.
 pub fn run_cell(
     plan: &Plan,
+    rule: Rule,
     scenario: &Scenario,
     canaries: usize,
     seed: u64,
     cell: u64,
 ) -> CellSummary {
     let runs: Vec<CanaryRun> = (0..canaries)
-        .map(|i| run_canary(plan, scenario, seed_for(seed, cell, i as u64)))
+        .map(|i| run_canary(plan, rule, scenario, seed_for(seed, cell, i as u64)))
         .collect();
     let share = |f: fn(&CanaryRun) -> bool| {
         runs.iter().filter(|r| f(r)).count() as f64 / canaries.max(1) as f64
@@ -377,14 +378,6 @@ pub fn grid() -> Vec<(&'static str, String, Scenario)> {
         ));
     }
     cells
-}
-
-/// The plan of each method: the defaults, with both dimensions judged by `method`.
-pub fn plan_for(method: Method) -> Plan {
-    let mut plan = Plan::default();
-    plan.health.errors.method = method;
-    plan.health.latency.method = method;
-    plan
 }
 
 pub mod peers;

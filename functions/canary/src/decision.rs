@@ -3,7 +3,7 @@
 //! replayed (`cargo xtask judge --replay`, crate `simulation`). The statistics are the `judge`
 //! crate's.
 
-use contract::Plan;
+use contract::{HealthRules, Plan};
 use judge::{Assessment, Verdict, Window, assess_with_verdict, closed_periods, period_of};
 pub use judge::{Calibration, Counts, Period};
 use serde::{Deserialize, Serialize};
@@ -249,6 +249,23 @@ pub fn decide_with_statistics(
     observed: &Observation,
     now: i64,
 ) -> Judged {
+    decide_by(assess_with_verdict, plan, state, live, observed, now)
+}
+
+/// What judges the window of a running step. The functions use the `judge`'s sequential test
+/// ([`assess_with_verdict`]); the benchmarks compare it with an older rule through the same
+/// decision (crate `simulation`).
+pub type Assess = fn(&HealthRules, &Window<'_>) -> (Assessment, Verdict);
+
+/// [`decide_with_statistics`] with the window judged by `assess`.
+pub fn decide_by(
+    assess: Assess,
+    plan: &Plan,
+    state: Option<&CanaryState>,
+    live: Weights,
+    observed: &Observation,
+    now: i64,
+) -> Judged {
     let plain = |decision| Judged {
         decision,
         statistics: None,
@@ -289,7 +306,7 @@ pub fn decide_with_statistics(
         health.settle_seconds,
         period_of(health.period_seconds),
     );
-    let (statistics, verdict) = assess_with_verdict(
+    let (statistics, verdict) = assess(
         health,
         &Window {
             periods: &periods,

@@ -11,8 +11,10 @@ pub enum Method {
     /// Anytime-valid sequential test: the chance of ever rolling back an acceptable canary stays
     /// below `alpha`, however often the controller looks.
     Sequential,
-    /// The old rule, kept for comparison (`cargo xtask bench-judge`): a fixed threshold on the
-    /// window since the step began, re-tested every run (its false-rollback rate is not bounded).
+    /// The old rule: a fixed threshold on the window since the step began, tested again at every
+    /// run (its chance of a false rollback grows with every look). Only a label now, in records
+    /// written before it left the functions and in `cargo xtask bench-judge`, which compares the
+    /// judge with it (crate `simulation`); a plan that asks for it is refused.
     Threshold,
 }
 
@@ -24,19 +26,18 @@ pub enum LatencyBreach {
     Hold,
 }
 
-/// Errors (target 5XX + target connection errors) of canary against stable.
+/// Errors (target 5XX + target connection errors) of the canary against the stable version.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(from = "ErrorRulesJson")]
 pub struct ErrorRules {
     pub method: Method,
-    /// Sequential: the chance of ever rolling back a canary whose error rate is acceptable.
+    /// The chance of ever rolling back a canary whose error rate is acceptable.
     pub alpha: f64,
-    /// Sequential: canary is acceptable while its error rate is at most this many times the stable version's...
+    /// The canary is acceptable while its error rate is at most this many times the stable
+    /// version's...
     pub max_ratio: f64,
-    /// ...or at most this rate, whatever stable does.
+    /// ...or at most this rate, whatever the stable version does.
     pub floor_rate: f64,
-    /// Threshold: the canary's error rate since the step began above this rolls back.
-    pub max_rate: f64,
 }
 
 impl Default for ErrorRules {
@@ -46,7 +47,44 @@ impl Default for ErrorRules {
             alpha: 0.01,
             max_ratio: 1.0,
             floor_rate: 0.001,
-            max_rate: 0.05,
+        }
+    }
+}
+
+/// The JSON of [`ErrorRules`]. It still reads `max_rate`, the old threshold rule's rate, which
+/// plans written before that rule left the functions carry (their default held it): the
+/// sequential test never read it, so dropping it changes nothing a plan means.
+#[derive(Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct ErrorRulesJson {
+    method: Method,
+    alpha: f64,
+    max_ratio: f64,
+    floor_rate: f64,
+    #[serde(rename = "max_rate")]
+    _max_rate: Option<f64>,
+}
+
+impl Default for ErrorRulesJson {
+    fn default() -> Self {
+        let d = ErrorRules::default();
+        ErrorRulesJson {
+            method: d.method,
+            alpha: d.alpha,
+            max_ratio: d.max_ratio,
+            floor_rate: d.floor_rate,
+            _max_rate: None,
+        }
+    }
+}
+
+impl From<ErrorRulesJson> for ErrorRules {
+    fn from(json: ErrorRulesJson) -> Self {
+        ErrorRules {
+            method: json.method,
+            alpha: json.alpha,
+            max_ratio: json.max_ratio,
+            floor_rate: json.floor_rate,
         }
     }
 }
@@ -69,7 +107,7 @@ pub struct LatencyRules {
     pub max_ratio: f64,
     pub ratio: f64,
     pub margin_ms: f64,
-    /// Absolute ceiling on T (and, for the threshold method, on the canary's latency).
+    /// Absolute ceiling on T.
     pub ceiling_ms: f64,
     /// CloudWatch statistic of `TargetResponseTime`: a percentile (`p99`) in production, where
     /// the canary's slow requests are counted with the percentile rank `PR(:T)`; `Average` where
@@ -242,8 +280,7 @@ impl TryFrom<HealthJson> for HealthRules {
             (
                 json.max_error_rate.is_some(),
                 "health.max_error_rate",
-                "health.errors: the sequential test (max_ratio, floor_rate, alpha), or \
-                 {\"method\": \"threshold\", \"max_rate\": ...} for the old rule",
+                "health.errors: the sequential test (max_ratio, floor_rate, alpha)",
             ),
             (
                 json.max_latency_ratio.is_some(),
@@ -394,13 +431,19 @@ impl Plan {
             ));
         }
         check_rate("health.errors.floor_rate", e.floor_rate)?;
-        if !(e.max_rate > 0.0 && e.max_rate <= 1.0) {
-            return Err(format!(
-                "health.errors.max_rate {} is outside (0, 1]",
-                e.max_rate
-            ));
-        }
         let l = &h.latency;
+        for (name, method) in [
+            ("health.errors.method", e.method),
+            ("health.latency.method", l.method),
+        ] {
+            if method == Method::Threshold {
+                return Err(format!(
+                    "{name} \"threshold\" is no longer a plan's: the functions judge with the \
+                     sequential test, whose chance of a false rollback is bounded; the old \
+                     threshold rule is kept only to compare with, in `cargo xtask bench-judge`"
+                ));
+            }
+        }
         check_alpha("health.latency.alpha", l.alpha)?;
         check_rate("health.latency.max_slow_share", l.max_slow_share)?;
         if !(l.max_ratio.is_finite() && l.max_ratio >= 1.0) {

@@ -20,7 +20,7 @@ use crate::listener::target_group_dimension;
 use aws_sdk_cloudwatch::Client;
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
 use aws_smithy_types::DateTime;
-use contract::{Method, alb_metric};
+use contract::alb_metric;
 use judge::{Calibration, LatencyThreshold, period_of, period_start};
 use std::collections::{BTreeMap, HashMap};
 
@@ -44,8 +44,8 @@ pub fn slow_from_rank(requests: u64, rank_percent: f64) -> u64 {
 }
 
 /// The queries for the per-period series: requests, 5XX and connection errors of both groups;
-/// the latency statistic of both (the threshold method and the Average fallback read it); and,
-/// with a percentile statistic and the sequential method, both groups' percentile ranks at T
+/// the latency statistic of both (the Average fallback reads it); and, with a percentile
+/// statistic, both groups' percentile ranks at T
 /// (`rank`) and, while calibrated periods follow earlier ones, at the ceiling (`rankc`).
 pub fn series_queries(
     config: &Config,
@@ -66,7 +66,7 @@ pub fn series_queries(
             let id = format!("{group}{suffix}");
             queries.push(query(config, &id, name, stat, period, tg));
         }
-        if latency.method == Method::Sequential && latency.uses_percentile_rank() {
+        if latency.uses_percentile_rank() {
             let mut ranks = vec![("rank", threshold.ms)];
             if threshold.from.is_some() {
                 ranks.push(("rankc", latency.ceiling_ms));

@@ -167,26 +167,14 @@ async fn observe(
     let health = &config.plan.health;
     let period = judge::period_of(health.period_seconds);
     let closed = judge::closed_until(now, health.settle_seconds, period);
-    let (baseline_ms, calibration) = match health.latency.method {
-        contract::Method::Sequential => {
-            let baseline =
-                metrics::read_baseline(&clients.cloudwatch, config, state.canary_started_at)
-                    .await?;
-            let calibration = match baseline {
-                Some(_) => None,
-                None => {
-                    metrics::read_calibration(
-                        &clients.cloudwatch,
-                        config,
-                        state.canary_started_at,
-                        closed,
-                    )
-                    .await?
-                }
-            };
-            (baseline, calibration)
+    let baseline_ms =
+        metrics::read_baseline(&clients.cloudwatch, config, state.canary_started_at).await?;
+    let calibration = match baseline_ms {
+        Some(_) => None,
+        None => {
+            metrics::read_calibration(&clients.cloudwatch, config, state.canary_started_at, closed)
+                .await?
         }
-        contract::Method::Threshold => (None, None),
     };
     let threshold = judge::latency_threshold(&health.latency, baseline_ms, calibration);
     let settle = i64::try_from(health.settle_seconds).unwrap_or(i64::MAX);

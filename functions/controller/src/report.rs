@@ -100,6 +100,7 @@ pub fn statistics_lines(statistics: &Assessment) -> Vec<String> {
         "canary {} of {}, stable {} of {}",
         errors.canary_errors, errors.canary_requests, errors.stable_errors, errors.stable_requests
     );
+    // `Threshold`: records written before the old rule left the functions, and its benchmark.
     lines.push(match errors.method {
         Method::Threshold => format!(
             "errors     threshold: {counts}; step rate {} (rolls back above {})",

@@ -7,7 +7,8 @@ use contract::{ErrorRules, HealthRules, LatencyBreach, LatencyRules, Method};
 use serde::{Deserialize, Serialize};
 
 mod latency;
-use latency::{sequential_latency, threshold_latency};
+pub use latency::LatencyJudgement;
+use latency::sequential_latency;
 
 /// What the judge sees for one decision.
 #[derive(Debug, Clone, Copy)]
@@ -15,7 +16,7 @@ pub struct Window<'a> {
     /// Closed periods since the canary started ([`crate::closed_periods`]).
     pub periods: &'a [Period],
     /// When the step in force began (epoch seconds): the window of `min_step_requests`, of the 100 %
-    /// test and of the threshold methods.
+    /// test and of the old threshold rule (crate `simulation`).
     pub step_started_at: i64,
     /// Stable serves nothing in this step (100 %): canary is compared with the stable version's earlier rate.
     pub final_step: bool,
@@ -111,7 +112,7 @@ pub fn latency_threshold(
 
 impl Window<'_> {
     /// The periods overlapping the step in force.
-    fn step_periods(&self, period: i64) -> impl Iterator<Item = &Period> {
+    pub fn step_periods(&self, period: i64) -> impl Iterator<Item = &Period> {
         self.periods
             .iter()
             .filter(move |m| m.t + period > self.step_started_at)
@@ -169,7 +170,8 @@ pub struct ErrorEvidence {
     pub ln_threshold: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub final_step: Option<FinalStepEvidence>,
-    /// Threshold method: the canary's rate since the step began, and the rate that rolls back.
+    /// The old threshold rule (benchmarks, earlier records): the canary's rate since the step began,
+    /// and the rate that rolls back.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub step_rate: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -219,7 +221,8 @@ pub struct LatencyEvidence {
     /// At 100 %: the canary's slow share since the step against the stable version's upper bound.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub final_step: Option<FinalStepEvidence>,
-    /// Threshold method: the step's stable and canary latency and the canary's allowance.
+    /// The old threshold rule (benchmarks, earlier records): the step's stable and canary latency
+    /// and the canary's allowance.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[serde(alias = "v1_ms")]
     pub stable_ms: Option<f64>,
@@ -275,17 +278,29 @@ pub fn assess(health: &HealthRules, window: &Window) -> Assessment {
 /// (`Plan::validate`).
 pub fn assess_with_verdict(health: &HealthRules, window: &Window) -> (Assessment, Verdict) {
     let period = period_of(health.period_seconds);
+    judgement(
+        health,
+        window,
+        sequential_errors(&health.errors, window, period),
+        sequential_latency(health, window, period),
+    )
+}
+
+/// What a rule's evidence on `window` means: the errors' (evidence, rollback reason) and the
+/// latency's (evidence, breach, gap in the data) become the [`Assessment`] and its [`Verdict`].
+/// Rollback evidence comes first; too little data may hold a promotion, never a rollback. The
+/// deployed judge is [`assess_with_verdict`]; a rule kept for comparison (crate `simulation`)
+/// goes through the same verdict.
+pub fn judgement(
+    health: &HealthRules,
+    window: &Window,
+    errors: (ErrorEvidence, Option<String>),
+    latency: LatencyJudgement,
+) -> (Assessment, Verdict) {
+    let period = period_of(health.period_seconds);
     let step_canary_requests = window.step_periods(period).map(|m| m.canary.requests).sum();
-    let (errors, error_reason) = match health.errors.method {
-        Method::Sequential => sequential_errors(&health.errors, window, period),
-        Method::Threshold => {
-            threshold_errors(&health.errors, health.min_step_requests, window, period)
-        }
-    };
-    let (latency, latency_reason, latency_gap) = match health.latency.method {
-        Method::Sequential => sequential_latency(health, window, period),
-        Method::Threshold => threshold_latency(&health.latency, window, period),
-    };
+    let (errors, error_reason) = errors;
+    let (latency, latency_reason, latency_gap) = latency;
     let verdict = if let Some(reason) = error_reason {
         Verdict::RollBack(reason)
     } else if let Some(reason) = latency_reason {
@@ -404,42 +419,6 @@ fn sequential_errors(
         final_step,
         step_rate: None,
         max_rate: None,
-        reject: reason.is_some(),
-    };
-    (evidence, reason)
-}
-
-/// The old rule: the canary's rate since the step began above `max_rate`, once `min_step_requests` were served.
-fn threshold_errors(
-    rules: &ErrorRules,
-    min_step_requests: u64,
-    window: &Window,
-    period: i64,
-) -> (ErrorEvidence, Option<String>) {
-    let total = |f: fn(&Period) -> u64| window.periods.iter().map(f).sum::<u64>();
-    let (n, e) = window.step_periods(period).fold((0, 0), |(n, e), m| {
-        (n + m.canary.trials(), e + m.canary.failures())
-    });
-    let rate = if n == 0 { 0.0 } else { e as f64 / n as f64 };
-    let reason = (n >= min_step_requests && rate > rules.max_rate).then(|| {
-        format!(
-            "canary error rate {rate:.4} ({e} of {n}) since the step began above {}",
-            rules.max_rate
-        )
-    });
-    let evidence = ErrorEvidence {
-        method: Method::Threshold,
-        stable_requests: total(|m| m.stable.trials()),
-        stable_errors: total(|m| m.stable.failures()),
-        canary_requests: total(|m| m.canary.trials()),
-        canary_errors: total(|m| m.canary.failures()),
-        ln_e_relative: None,
-        ln_e_absolute: None,
-        ratio_estimate: None,
-        ln_threshold: None,
-        final_step: None,
-        step_rate: Some(rate),
-        max_rate: Some(rules.max_rate),
         reject: reason.is_some(),
     };
     (evidence, reason)

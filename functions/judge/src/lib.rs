@@ -50,8 +50,8 @@ pub mod series;
 pub mod special;
 
 pub use assess::{
-    Assessment, Calibration, ErrorEvidence, FinalStepEvidence, LatencyEvidence, LatencyThreshold,
-    ThresholdSource, Verdict, Window, assess, assess_with_verdict, latency_threshold,
-    latency_threshold_ms,
+    Assessment, Calibration, ErrorEvidence, FinalStepEvidence, LatencyEvidence, LatencyJudgement,
+    LatencyThreshold, ThresholdSource, Verdict, Window, assess, assess_with_verdict, judgement,
+    latency_threshold, latency_threshold_ms,
 };
 pub use series::{Counts, Period, closed_periods, closed_until, period_of, period_start};

@@ -73,7 +73,8 @@ pub fn stream(plan: &Plan, scenario: &Scenario, seed: u64) -> Stream {
             version: 0,
             reason: None,
         };
-        let judged = super::decide_with_statistics(plan, Some(&state), live, &observed, now);
+        let judged =
+            canary::decision::decide_with_statistics(plan, Some(&state), live, &observed, now);
         let closed = judged.statistics.as_ref().map_or(0, |s| s.closed_periods);
         out.judged = closed;
         if out.ours.is_none() && matches!(judged.decision, Decision::RollBack { .. }) {

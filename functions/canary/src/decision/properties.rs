@@ -1,7 +1,7 @@
 //! Safety properties of the decision for any plan, state, weights, series and time.
 
 use super::*;
-use contract::{LatencyBreach, Method};
+use contract::LatencyBreach;
 use proptest::prelude::*;
 use proptest::test_runner::{TestCaseError, TestRunner};
 use std::cell::Cell;
@@ -15,9 +15,8 @@ pub(crate) fn arb_plan() -> impl Strategy<Value = Plan> {
         0u64..300,
         1u64..500,
         any::<bool>(),
-        any::<bool>(),
     )
-        .prop_map(|(steps, bake, settle, min, threshold, hold)| {
+        .prop_map(|(steps, bake, settle, min, hold)| {
             let mut steps: Vec<u8> = steps.into_iter().collect();
             steps.push(100);
             let mut plan = Plan {
@@ -29,10 +28,6 @@ pub(crate) fn arb_plan() -> impl Strategy<Value = Plan> {
             plan.health.settle_seconds = settle;
             plan.health.min_step_requests = min;
             plan.health.latency.statistic = "Average".into();
-            if threshold {
-                plan.health.errors.method = Method::Threshold;
-                plan.health.latency.method = Method::Threshold;
-            }
             if hold {
                 plan.health.latency.on_breach = LatencyBreach::Hold;
             }

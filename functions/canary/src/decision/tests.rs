@@ -1,5 +1,5 @@
 use super::*;
-use contract::{LatencyBreach, Method};
+use contract::LatencyBreach;
 
 /// The canary started at START; decisions are taken on whole minutes after it.
 const START: i64 = 1_800_000_000;
@@ -390,56 +390,6 @@ fn a_hold_older_than_max_step_seconds_pauses() {
         "{d:?}"
     );
     assert_eq!(d.writes(), None);
-}
-
-#[test]
-fn the_threshold_method_is_the_old_rule() {
-    let mut p = plan();
-    p.health.errors.method = Method::Threshold;
-    p.health.latency.method = Method::Threshold;
-    let obs = Observation {
-        periods: periods(START, 5, counts(900, 0, 20.0), counts(100, 6, 70.0)),
-        ..healthy()
-    };
-    let d = decide(
-        &p,
-        Some(&running(1, START)),
-        at(1),
-        &obs,
-        START + 300 + SETTLE,
-    );
-    assert!(
-        matches!(&d, Decision::RollBack { reason } if reason.contains("error rate 0.0600")),
-        "{d:?}"
-    );
-    let slow = Observation {
-        periods: periods(START, 5, counts(900, 0, 20.0), counts(100, 0, 121.0)),
-        ..healthy()
-    };
-    let d = decide(
-        &p,
-        Some(&running(1, START)),
-        at(1),
-        &slow,
-        START + 300 + SETTLE,
-    );
-    assert!(
-        matches!(&d, Decision::RollBack { reason } if reason.contains("allowance 120.0")),
-        "{d:?}"
-    );
-    p.health.latency.on_breach = LatencyBreach::Hold;
-    let over = Observation {
-        periods: periods(START, 5, counts(900, 0, 1990.0), counts(100, 0, 2001.0)),
-        ..healthy()
-    };
-    let d = decide(
-        &p,
-        Some(&running(1, START)),
-        at(1),
-        &over,
-        START + 300 + SETTLE,
-    );
-    assert!(matches!(&d, Decision::RollBack { reason } if reason.contains("ceiling")));
 }
 
 #[test]

@@ -114,8 +114,12 @@ fn bad_plans_are_refused_naming_the_value() {
         ),
         (r#"{"health":{"errors":{"method":"magic"}}}"#, "magic"),
         (
-            r#"{"health":{"errors":{"max_rate":0}}}"#,
-            "health.errors.max_rate 0",
+            r#"{"health":{"errors":{"method":"threshold"}}}"#,
+            "health.errors.method \"threshold\" is no longer a plan's",
+        ),
+        (
+            r#"{"health":{"latency":{"method":"threshold"}}}"#,
+            "health.latency.method \"threshold\" is no longer a plan's",
         ),
         (
             r#"{"health":{"latency":{"max_slow_share":0}}}"#,
@@ -192,4 +196,15 @@ fn the_signal_is_the_albs_unless_the_plan_names_the_targets() {
     assert_eq!(Plan::from_json(&plan.to_json()).unwrap(), plan);
     let err = Plan::from_json(r#"{"health":{"signal":"agent"}}"#).unwrap_err();
     assert!(err.contains("unknown variant `agent`"), "{err}");
+}
+
+#[test]
+fn the_old_threshold_rules_rate_still_reads_and_means_nothing() {
+    // Plans written while the threshold rule was a plan's carried its rate (the default did).
+    let old = Plan::from_json(
+        r#"{"health":{"errors":{"method":"sequential","alpha":0.01,"max_rate":0.05}}}"#,
+    )
+    .unwrap();
+    assert_eq!(old, Plan::default());
+    assert!(!old.to_json().contains("max_rate"), "{}", old.to_json());
 }

@@ -1,5 +1,5 @@
-//! The latency rules: the canary's share of requests slower than T against the stable version's, per period and at the
-//! last step, and the threshold method's comparison of the periods' statistics.
+//! The latency rule: the canary's share of requests slower than T against the stable version's, per
+//! period and at the last step.
 
 use super::*;
 
@@ -16,7 +16,8 @@ fn slow_requests(rules: &LatencyRules, counts: &Counts, threshold_ms: f64) -> u6
     }
 }
 
-type LatencyJudgement = (LatencyEvidence, Option<String>, Option<String>);
+/// A latency rule's evidence, its breach (a reason) and a gap in the data that holds a promotion.
+pub type LatencyJudgement = (LatencyEvidence, Option<String>, Option<String>);
 
 /// Slow shares, the canary's against the stable version's (conditional binomial, the stable version's share cancels) and against
 /// `max_slow_share`, both at `ln(2/α)`; at 100 %, the canary's against the stable version's upper bound at `ln(4/α)`.
@@ -133,101 +134,5 @@ pub(super) fn sequential_latency(
             rules.ceiling_ms
         )
     });
-    (evidence, reason, gap)
-}
-
-/// The step's latency of one version: a percentile's worst period (percentiles of periods cannot
-/// be merged), or the request-weighted mean of the periods' Averages.
-fn step_latency(
-    rules: &LatencyRules,
-    window: &Window,
-    period: i64,
-    pick: fn(&Period) -> (u64, Option<f64>),
-) -> Option<f64> {
-    let points: Vec<(u64, f64)> = window
-        .step_periods(period)
-        .filter_map(|m| {
-            let (n, l) = pick(m);
-            l.map(|l| (n, l))
-        })
-        .collect();
-    if points.is_empty() {
-        return None;
-    }
-    if rules.uses_percentile_rank() {
-        points.iter().map(|(_, l)| *l).reduce(f64::max)
-    } else {
-        let weight: f64 = points.iter().map(|(n, _)| (*n).max(1) as f64).sum();
-        Some(
-            points
-                .iter()
-                .map(|(n, l)| (*n).max(1) as f64 * l)
-                .sum::<f64>()
-                / weight,
-        )
-    }
-}
-
-/// The old rule on the step's window: canary above the ceiling rolls back; canary above every allowance
-/// over stable breaches. Missing latency is a gap in the data.
-pub(super) fn threshold_latency(
-    rules: &LatencyRules,
-    window: &Window,
-    period: i64,
-) -> LatencyJudgement {
-    let canary_ms = step_latency(rules, window, period, |m| {
-        (m.canary.requests, m.canary.latency_ms)
-    });
-    let stable_ms = step_latency(rules, window, period, |m| {
-        (m.stable.requests, m.stable.latency_ms)
-    });
-    let n = window.step_periods(period).map(|m| m.canary.requests).sum();
-    let allowance_ms = stable_ms.map(|stable| (stable * rules.ratio).max(stable + rules.margin_ms));
-    let (reason, gap) = match (canary_ms, stable_ms, allowance_ms) {
-        (None, _, _) => (
-            None,
-            Some("insufficient data: no canary latency datapoint in the step".to_string()),
-        ),
-        (Some(canary), _, _) if canary > rules.ceiling_ms => (
-            Some(format!(
-                "canary latency {canary:.1} ms above the ceiling {} ms",
-                rules.ceiling_ms
-            )),
-            None,
-        ),
-        (Some(_), _, _) if window.final_step => (None, None),
-        (Some(_), None, _) | (Some(_), _, None) => (
-            None,
-            Some("insufficient data: no stable latency in the step to compare canary with".to_string()),
-        ),
-        (Some(canary), Some(stable), Some(allowed)) => (
-            (canary > allowed).then(|| {
-                format!("canary latency {canary:.1} ms above the allowance {allowed:.1} ms (stable {stable:.1} ms)")
-            }),
-            None,
-        ),
-    };
-    let evidence = LatencyEvidence {
-        method: Method::Threshold,
-        statistic: rules.statistic.clone(),
-        baseline_ms: window.baseline_ms,
-        threshold_ms: rules.ceiling_ms,
-        threshold_source: None,
-        reference_ms: None,
-        threshold_from: None,
-        stable_requests: window.step_periods(period).map(|m| m.stable.requests).sum(),
-        stable_slow: 0,
-        canary_requests: n,
-        canary_slow: 0,
-        ln_e: None,
-        ln_e_relative: None,
-        ln_e_absolute: None,
-        ln_threshold: None,
-        final_step: None,
-        stable_ms,
-        canary_ms,
-        allowance_ms,
-        reject: reason.is_some(),
-    };
     (evidence, reason, gap)
 }
