@@ -348,7 +348,7 @@ pub async fn run(scenario: Scenario, opts: &Options) -> Result<output::Summary, 
         }
     };
     // Keep traffic, syncer and sampler running: the timeline shows where requests go after the
-    // last decision (the test checks that canary gets none after a rollback).
+    // last decision (the test checks that the canary gets none after a rollback).
     tokio::time::sleep(Duration::from_secs(match end {
         End::RolledBack => 6,
         End::Released => 4,

@@ -379,7 +379,7 @@ fn a_canary_whose_process_dies_keeps_its_share_and_fails_until_the_controller_ta
         .iter()
         .find(|s| s.t > kill.t && s.haproxy.canary.weight == 0)
         .expect("HAProxy's canary weight went to 0 after the kill");
-    // Fail open: while canary still had its weight, HAProxy kept sending it requests, and every one
+    // Fail open: while the canary still had its weight, HAProxy kept sending it requests, and every one
     // failed (a refused connection, not a target 5XX).
     let before_zero = record
         .samples

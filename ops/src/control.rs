@@ -14,7 +14,7 @@ pub enum Action {
     Pause,
     /// Continue from the recorded step; the bake of that step starts again.
     Resume,
-    /// Skip the rest of this step's bake: the next run may promote (if canary is healthy).
+    /// Skip the rest of this step's bake: the next run may promote (if the canary is healthy).
     SkipBake,
     /// Immediate rollback of the release in progress: canary weight 0, recorded, schedule disabled,
     /// notified. Refused while idle with canary already at 0: there is nothing to abort.
@@ -47,7 +47,7 @@ pub async fn apply(target: &Target, action: Action, now: i64) -> crate::Result<S
         let in_progress = recorded.as_ref().is_some_and(|r| r.in_progress());
         if !in_progress && listener::read(&clients.elbv2, config).await?.weights.canary == 0 {
             return Err(
-                "cannot abort: no release is in progress and canary has no traffic; nothing changed"
+                "cannot abort: no release is in progress and the canary has no traffic; nothing changed"
                     .into(),
             );
         }

@@ -297,7 +297,7 @@ fn promotion_schedule(
     )
 }
 
-/// The alarms on canary and their permissions to invoke the rollback; returns the alarms' ARNs (those
+/// The alarms on the canary and their permissions to invoke the rollback; returns the alarms' ARNs (those
 /// of the target signal's only when it is on).
 fn rollback_alarms(
     template: &mut Template,

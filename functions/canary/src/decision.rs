@@ -24,7 +24,7 @@ pub struct Weights {
 }
 
 impl Weights {
-    /// Stable takes everything: the state before a canary and after a rollback.
+    /// The stable version takes everything: the state before a canary and after a rollback.
     pub const STABLE_ONLY: Weights = Weights {
         stable: 100,
         canary: 0,
@@ -43,7 +43,7 @@ impl Weights {
         Ok(Weights { stable, canary })
     }
 
-    /// Stable gets `100 - percent`, canary gets `percent`; both stay within 0–999.
+    /// The stable version gets `100 - percent`, the canary gets `percent`; both stay within 0–999.
     pub fn for_percent(percent: u8) -> Weights {
         let p = u16::from(percent.min(100));
         Weights {
@@ -240,7 +240,7 @@ pub fn decide(
 
 /// The decision with its statistics. `now` and the state's times are epoch seconds; the plan is
 /// assumed valid (`Plan::validate`). Rollback evidence is checked first, also while paused or
-/// drifted (judging never stops while canary has traffic); too little data holds a promotion, never
+/// drifted (judging never stops while the canary has traffic); too little data holds a promotion, never
 /// a rollback; a hold older than `max_step_seconds` pauses.
 pub fn decide_with_statistics(
     plan: &Plan,
@@ -400,7 +400,7 @@ fn next_step(
     }
 }
 
-/// The first promotion: canary from 0 to the first step, only onto healthy targets. The listener
+/// The first promotion: the canary from 0 to the first step, only onto healthy targets. The listener
 /// already at the first step is that promotion written by a run that died before recording it:
 /// taken again while the fleet is healthy, it records it.
 fn start(plan: &Plan, live: Weights, observed: &Observation) -> Decision {

@@ -29,7 +29,7 @@ pub mod env {
     pub const TOPIC_ARN: &str = "CANARY_TOPIC_ARN";
     /// The canary [`crate::Plan`] as JSON.
     pub const PLAN: &str = "CANARY_PLAN";
-    /// Comma-separated names of the CloudWatch alarms on canary whose ALARM state triggers a rollback.
+    /// Comma-separated names of the CloudWatch alarms on the canary whose ALARM state triggers a rollback.
     pub const ROLLBACK_ALARMS: &str = "CANARY_ROLLBACK_ALARMS";
     /// Days a history item or release record is kept before DynamoDB's TTL deletes it.
     pub const HISTORY_DAYS: &str = "CANARY_HISTORY_DAYS";

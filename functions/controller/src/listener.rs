@@ -92,7 +92,7 @@ pub fn parse(config: &Config, actions: &[Action]) -> Result<LiveListener, Error>
 }
 
 /// The complete default action for `weights`. Stickiness is kept unless `unstick`, which turns it off
-/// so that clients pinned to canary leave it too.
+/// so that clients pinned to the canary leave it too.
 pub fn action(
     config: &Config,
     weights: Weights,

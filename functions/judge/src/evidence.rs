@@ -60,7 +60,7 @@ impl Paired {
 /// Binomial with `θ(r) = n2·r / (n1 + n2·r)`, where `r = p2 / p1` (the stable version's rate cancels).
 pub fn relative_log_likelihood(periods: &[Paired], r: f64) -> f64 {
     if r == 0.0 {
-        // θ = 0: certain when canary had no errors, impossible otherwise.
+        // θ = 0: certain when the canary had no errors, impossible otherwise.
         return if periods.iter().all(|m| m.e2 == 0.0) {
             0.0
         } else {
@@ -90,7 +90,7 @@ fn score(periods: &[Paired], s: f64) -> (f64, f64) {
     (g, dg)
 }
 
-/// The maximiser `r̂` of `ℓ`: 0 when canary had no errors, `∞` when stable had none.
+/// The maximiser `r̂` of `ℓ`: 0 when the canary had no errors, `∞` when stable had none.
 pub fn ratio_estimate(periods: &[Paired]) -> f64 {
     let used: Vec<Paired> = periods
         .iter()

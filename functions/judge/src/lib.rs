@@ -1,4 +1,4 @@
-//! The canary judge: is canary healthy next to stable? Pure functions of the per-period series since the
+//! The canary judge: is the canary healthy next to the stable version? Pure functions of the per-period series since the
 //! canary started (the plan's `health.period_seconds`, a minute by default), no I/O and no clock,
 //! so a decision can be replayed from CloudWatch's data.
 //!

@@ -54,7 +54,7 @@ pub enum Command {
     /// Continue a paused canary; the bake of its step starts again
     #[command(after_help = "Example:\n  canaryctl resume --stack alb-canary")]
     Resume(Options),
-    /// Skip the rest of this step's bake: the next run may promote if canary is healthy (`promote`
+    /// Skip the rest of this step's bake: the next run may promote if the canary is healthy (`promote`
     /// is its former name, still accepted)
     #[command(
         alias = "promote",

@@ -208,7 +208,7 @@ async fn skip_bake_answer_lost_on_the_state_transaction() {
 }
 
 /// Was: ELBv2 failing through the alarm's invocation and Lambda's two retries: the event went to
-/// the dead-letter queue, nothing was recorded, and canary kept its traffic while the schedule's runs
+/// the dead-letter queue, nothing was recorded, and the canary kept its traffic while the schedule's runs
 /// judged on. The rollback is now recorded as pending and the next promotion run finishes it.
 #[tokio::test(flavor = "multi_thread")]
 async fn alarm_elbv2_outage_through_the_retries() {

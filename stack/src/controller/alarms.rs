@@ -1,4 +1,4 @@
-//! The alarms on canary that invoke the rollback function, and the metric queries they are built from;
+//! The alarms on the canary that invoke the rollback function, and the metric queries they are built from;
 //! the alarm on the controller's dead-letter queue.
 
 use crate::cfn::serverless::{

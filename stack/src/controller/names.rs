@@ -61,7 +61,7 @@ impl FunctionKind {
     }
 }
 
-/// The alarms on canary whose ALARM state rolls the canary back: three on the ALB's metrics, always,
+/// The alarms on the canary whose ALARM state rolls the canary back: three on the ALB's metrics, always,
 /// and two on the target signal's 10 s metrics when `TargetSignal` is enabled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AlarmKind {

@@ -1,5 +1,5 @@
 //! The controller's part of the stack, tested against its intent: the functions get every setting
-//! the controller reads, the alarms on canary invoke the rollback (and may), the roles grant each
+//! the controller reads, the alarms on the canary invoke the rollback (and may), the roles grant each
 //! mutating action on one resource only, and the deployed canary runs by itself.
 
 use serde_json::{Value, json};
@@ -223,7 +223,7 @@ fn alarms_watch_the_canary_group_error_rate_latency_and_health() {
     let rate = &resource(&eval, "CanaryErrorRateAlarm")["Properties"];
     let metrics = rate["Metrics"].as_array().unwrap();
     let expression = metrics.iter().find(|m| m["ReturnData"] == true).unwrap();
-    // Fires only once canary served the minimum requests (a parameter), counting connection errors
+    // Fires only once the canary served the minimum requests (a parameter), counting connection errors
     // with the 5XX.
     assert_eq!(
         expression["Expression"]["Fn::Sub"],
