@@ -67,8 +67,8 @@ fn describe(outcome: &Outcome) -> (String, String) {
         Outcome::Ignored { alarm, state } => format!("{alarm} {state}"),
         Outcome::Paused { reason } => reason.clone(),
         Outcome::Released { version } => format!("the stable fleet serves {version}: idle"),
-        Outcome::UnhealthyWhileIdle { alarm } => {
-            format!("{alarm}: canary fleet unhealthy while idle")
+        Outcome::AlarmWhileIdle { alarm } => {
+            format!("{alarm}: canary alarm while idle")
         }
     };
     (kind, text)

@@ -311,7 +311,7 @@ async fn the_life_of_the_stack_first_deploy_releases_a_rollback_and_a_fresh_rele
     )
     .await
     .unwrap();
-    assert_eq!(outcome, Outcome::UnhealthyWhileIdle { alarm });
+    assert_eq!(outcome, Outcome::AlarmWhileIdle { alarm });
     assert_eq!(weights(&deployed).await, Weights::STABLE_ONLY);
     assert!(recorded(&deployed).await.is_none(), "no rollback recorded");
     assert!(

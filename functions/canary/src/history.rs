@@ -14,8 +14,8 @@ use serde_json::Value;
 mod kinds;
 use kinds::Said;
 pub use kinds::{
-    Command, Inputs, Judgement, Operator, Position, PromotionUndone, ReleaseStarted, Released,
-    RollbackEnforced, RolledBack, StableMoveFailed, UnhealthyWhileIdle,
+    AlarmWhileIdle, Command, Inputs, Judgement, Operator, Position, PromotionUndone,
+    ReleaseStarted, Released, RollbackEnforced, RolledBack, StableMoveFailed,
 };
 
 /// The writer of records not written by a function: the operator CLI.
@@ -54,7 +54,7 @@ pub enum Entry {
     /// A promotion lost the race to record itself and put the weights back.
     PromotionUndone(PromotionUndone),
     /// A rollback alarm while no canary ran: nothing changed.
-    UnhealthyWhileIdle(UnhealthyWhileIdle),
+    AlarmWhileIdle(AlarmWhileIdle),
     /// An operator paused, resumed or skipped the rest of a step's bake.
     Operator(Operator),
     /// An operator started a release.
@@ -140,7 +140,7 @@ impl Entry {
             Entry::Repeated(_) => "roll_back_repeat",
             Entry::RollbackEnforced(_) => "rollback_enforced",
             Entry::PromotionUndone(_) => "promotion_undone",
-            Entry::UnhealthyWhileIdle(_) => "unhealthy_while_idle",
+            Entry::AlarmWhileIdle(_) => "alarm_while_idle",
             Entry::Operator(o) => o.command.kind(),
             Entry::ReleaseStarted(_) => "release",
             Entry::Released(_) => "released",
@@ -156,7 +156,7 @@ impl Entry {
             Entry::RolledBack(RolledBack { reason, .. })
             | Entry::RollbackEnforced(RollbackEnforced { reason, .. })
             | Entry::PromotionUndone(PromotionUndone { reason, .. })
-            | Entry::UnhealthyWhileIdle(UnhealthyWhileIdle { reason, .. })
+            | Entry::AlarmWhileIdle(AlarmWhileIdle { reason, .. })
             | Entry::ReleaseStarted(ReleaseStarted { reason, .. })
             | Entry::Released(Released { reason, .. })
             | Entry::StableMoveFailed(StableMoveFailed { reason, .. }) => Some(reason.clone()),
@@ -172,7 +172,7 @@ impl Entry {
             Entry::RolledBack(r) => to_value(r),
             Entry::RollbackEnforced(r) => to_value(r),
             Entry::PromotionUndone(r) => to_value(r),
-            Entry::UnhealthyWhileIdle(r) => to_value(r),
+            Entry::AlarmWhileIdle(r) => to_value(r),
             Entry::Operator(o) => to_value(o),
             Entry::ReleaseStarted(r) => to_value(r),
             Entry::Released(r) => to_value(r),
@@ -238,7 +238,8 @@ impl Entry {
                 reason: reason()?,
                 ..parse(text)?
             }),
-            "unhealthy_while_idle" => Entry::UnhealthyWhileIdle(UnhealthyWhileIdle {
+            // Named `unhealthy_while_idle` before it said what it is: any alarm, no canary running.
+            "alarm_while_idle" | "unhealthy_while_idle" => Entry::AlarmWhileIdle(AlarmWhileIdle {
                 reason: reason()?,
                 ..parse(text)?
             }),
@@ -310,7 +311,7 @@ impl Entry {
                 "{} on {} stable targets",
                 r.release, r.stable_healthy_targets
             ),
-            Entry::UnhealthyWhileIdle(r) => {
+            Entry::AlarmWhileIdle(r) => {
                 format!("alarm {} while {}", r.alarm, r.status.as_str())
             }
             Entry::RollbackEnforced(r) => format!("undid {}", r.promotion_discarded.kind()),

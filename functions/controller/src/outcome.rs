@@ -33,7 +33,7 @@ pub enum Outcome {
         version: String,
     },
     /// An alarm on the canary fleet with no canary in progress: recorded and notified, no weights.
-    UnhealthyWhileIdle {
+    AlarmWhileIdle {
         alarm: String,
     },
     /// Someone else changed the weights: reported and paused, not overwritten.

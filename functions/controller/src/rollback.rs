@@ -1,8 +1,8 @@
 //! The rollback handler, in stages that tests can interleave with a promotion:
 //! [`write_stable`] (canary = 0 first) → [`record`] (state, history, schedule off, notification)
 //! → [`confirm`] (read the listener back; canary = 0 again if a promotion wrote in between).
-//! With no release in progress and canary at 0 an alarm moves nothing: it is recorded and notified as
-//! the canary fleet being unhealthy while idle.
+//! With no release in progress and the canary at 0 an alarm moves nothing: it is recorded and
+//! notified as an alarm while idle.
 
 use crate::clients::Clients;
 use crate::config::Config;
@@ -13,7 +13,7 @@ use crate::state::Recorded;
 use crate::{events, fleet, listener, notify, report, schedule, state};
 use aws_lambda_events::cloudwatch_alarms::CloudWatchAlarmStateValue;
 use canary::history::{
-    Entry, ROLLBACK as FUNCTION, Record, RolledBack, SCHEDULE_AFTER_ROLLBACK, UnhealthyWhileIdle,
+    AlarmWhileIdle, Entry, ROLLBACK as FUNCTION, Record, RolledBack, SCHEDULE_AFTER_ROLLBACK,
 };
 use contract::release::Fleet;
 use serde_json::Value;
@@ -69,15 +69,8 @@ pub async fn handle_alarm_at(
         let live = listener::read(&clients.elbv2, config).await?;
         // Canary with traffic is a canary in all but name: that one is rolled back like any other.
         if live.weights.canary == 0 {
-            return unhealthy_while_idle(
-                clients,
-                config,
-                &change.alarm_name,
-                &reason,
-                now,
-                current,
-            )
-            .await;
+            return alarm_while_idle(clients, config, &change.alarm_name, &reason, now, current)
+                .await;
         }
     }
     let before = match write_stable(clients, config).await {
@@ -99,7 +92,7 @@ pub async fn handle_alarm_at(
 
 /// An alarm with no canary in progress: no weight written, no rollback recorded, the schedule
 /// left as it is; one history item and one notification.
-async fn unhealthy_while_idle(
+async fn alarm_while_idle(
     clients: &Clients,
     config: &Config,
     alarm: &str,
@@ -108,7 +101,7 @@ async fn unhealthy_while_idle(
     current: Option<Recorded>,
 ) -> Result<Outcome, Error> {
     let status = current.as_ref().map_or(Status::Idle, |r| r.canary.status);
-    let unhealthy = UnhealthyWhileIdle {
+    let alarmed = AlarmWhileIdle {
         reason: reason.to_string(),
         alarm: alarm.to_string(),
         status,
@@ -116,17 +109,17 @@ async fn unhealthy_while_idle(
             .as_ref()
             .and_then(|r| r.release.canary_version.clone()),
     };
-    let history = Record::new(FUNCTION, now, Entry::UnhealthyWhileIdle(unhealthy));
+    let history = Record::new(FUNCTION, now, Entry::AlarmWhileIdle(alarmed));
     report::decision(config, now * 1000, &history, None);
     state::append_history(&clients.dynamodb, config, now * 1000, &history).await?;
     notify::publish(
         &clients.sns,
         config,
-        "Canary fleet unhealthy while idle (no weights changed)",
+        "Canary alarm while idle (no weights changed)",
         &history,
     )
     .await?;
-    Ok(Outcome::UnhealthyWhileIdle {
+    Ok(Outcome::AlarmWhileIdle {
         alarm: alarm.to_string(),
     })
 }

@@ -49,7 +49,7 @@ pub async fn snapshot(env: &Env, world: &World) -> Snapshot {
         .filter(|kind| {
             !matches!(
                 kind.as_str(),
-                "hold" | "roll_back_repeat" | "unhealthy_while_idle"
+                "hold" | "roll_back_repeat" | "alarm_while_idle"
             )
         })
         .collect();

@@ -55,7 +55,7 @@ pub(super) fn declare_parameters(template: &mut Template) -> (ControllerParamete
         ),
         alarm_period_seconds: template.parameter(
             "CanaryAlarmPeriodSeconds",
-            ParamSpec::number("Length of one alarm period, in seconds (ALB metrics are per minute).", 60, 60, 3600),
+            ParamSpec::number("Length of one alarm period, in seconds (ALB metrics are per minute). The judge's period is the plan's own health.period_seconds.", 60, 60, 3600),
         ),
         target_alarm_min_requests: template.parameter(
             "TargetAlarmMinRequests",

@@ -89,7 +89,7 @@ pub struct PromotionUndone {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct UnhealthyWhileIdle {
+pub struct AlarmWhileIdle {
     #[serde(skip)]
     pub reason: String,
     pub alarm: String,

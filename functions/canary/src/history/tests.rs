@@ -98,7 +98,7 @@ fn one_of_each() -> Vec<Record> {
         ),
         (
             ROLLBACK,
-            Entry::UnhealthyWhileIdle(UnhealthyWhileIdle {
+            Entry::AlarmWhileIdle(AlarmWhileIdle {
                 reason: "alarm while idle".into(),
                 alarm: "alb-canary-v2-latency".into(),
                 status: Status::Idle,
@@ -265,6 +265,13 @@ fn records_written_by_earlier_versions_still_read() {
     assert!(matches!(&read.entry, Entry::RolledBack(r)
         if r.weights_before == Some(Weights { stable: 90, canary: 10 })));
     assert!(matches!(&read.entry, Entry::RolledBack(r) if r.release.as_deref() == Some("1.0.0")));
+
+    let idle = r#"{"function":"rollback","at":5,"alarm":"x","status":"rolled_back",
+        "decision":{"decision":"unhealthy_while_idle","reason":"alarm x entered ALARM"}}"#;
+    let read = Record::from_json("unhealthy_while_idle", idle).unwrap();
+    assert!(matches!(&read.entry, Entry::AlarmWhileIdle(a) if a.alarm == "x"));
+    assert_eq!(read.kind(), "alarm_while_idle");
+    assert_eq!(read.reason().as_deref(), Some("alarm x entered ALARM"));
 
     let settled = r#"{"function":"promote","at":5,"decision":{"decision":"roll_back_repeat",
         "reason":"the schedule still ran after the rollback: disabled now"}}"#;

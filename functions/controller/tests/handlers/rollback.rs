@@ -45,7 +45,7 @@ async fn alarm_rolls_back_first_and_twice_is_harmless() {
     // Rolled back is idle: the next alarm moves nothing and records no rollback.
     assert_eq!(
         again,
-        Outcome::UnhealthyWhileIdle {
+        Outcome::AlarmWhileIdle {
             alarm: controller_env::ALARM_5XX.into()
         }
     );
@@ -57,7 +57,7 @@ async fn alarm_rolls_back_first_and_twice_is_harmless() {
     assert_eq!(env.weights(&canary).await, Weights::STABLE_ONLY);
     assert_eq!(
         env.history(&canary).await,
-        ["promote", "roll_back", "unhealthy_while_idle"]
+        ["promote", "roll_back", "alarm_while_idle"]
     );
 }
 
@@ -110,12 +110,12 @@ async fn an_alarm_while_idle_moves_no_weight_and_records_no_rollback() {
     .unwrap();
     assert_eq!(
         outcome,
-        Outcome::UnhealthyWhileIdle {
+        Outcome::AlarmWhileIdle {
             alarm: controller_env::ALARM_5XX.into()
         }
     );
     assert_eq!(env.weights(&canary).await, Weights::STABLE_ONLY);
     assert_eq!(env.state(&canary).await, None, "no rollback recorded");
     assert!(env.schedule_enabled(&canary).await, "nothing disabled");
-    assert_eq!(env.history(&canary).await, ["unhealthy_while_idle"]);
+    assert_eq!(env.history(&canary).await, ["alarm_while_idle"]);
 }
